@@ -1,0 +1,224 @@
+/**
+ * The Storage port: where jobs, units and verdicts live.
+ *
+ * Storage is the source of truth; the queue only delivers work at least once. Every adapter
+ * (`@myia/certification-memory`, `@myia/certification-postgres`) implements this contract and
+ * passes `StorageTest.suite` from `@myia/certification/testing`.
+ *
+ * **Contract**
+ * - `createJob` writes the job and all its units atomically: after a failure nothing is visible.
+ * - Status changes are conditional on the allowed source states (the tables in `JobStateMachine`):
+ *   a write whose precondition no longer holds changes nothing and returns `Option.none()`.
+ * - `claimUnit` stamps a new fencing `lease` on a non-terminal unit of a live job. `completeUnit`
+ *   must present the current lease: the first terminal write wins, a repeated or stale write
+ *   (redelivered unit, zombie worker) changes nothing and returns `false`.
+ * - Progress counts are derived from unit rows, never from blind increments.
+ * - The latest view keeps the newest terminal result per (model, region) and is monotonic:
+ *   a result whose `completedAt` is older than the stored one never replaces it.
+ * - Nothing is written to a unit after its job is CANCELLED or FAILED.
+ * - "Not found" is `Option.none()` (or an empty page), never an error.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type {
+  ErrorCategory,
+  Job,
+  JobCounts,
+  JobId,
+  JobStatus,
+  JobType,
+  ModelId,
+  Region,
+  Timestamp,
+  Unit,
+  UnitId,
+  UnitOutcome,
+  Verdict
+} from "./Domain.ts"
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+// ---------------------------------------------------------------------------------------------
+
+/** The backend could not be reached or dropped the connection; retrying may help. */
+export class StorageUnavailable extends Schema.TaggedError<StorageUnavailable>()("StorageUnavailable", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/** A write conflicted with a concurrent one (serialization failure, deadlock); retrying may help. */
+export class StorageConflict extends Schema.TaggedError<StorageConflict>()("StorageConflict", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  get isRetryable(): boolean {
+    return true
+  }
+}
+
+/** The data or the request was invalid for the backend (constraint, bad value); retrying will not help. */
+export class StorageInvalid extends Schema.TaggedError<StorageInvalid>()("StorageInvalid", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** Anything else the backend reported. */
+export class StorageUnknown extends Schema.TaggedError<StorageUnknown>()("StorageUnknown", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/** The one error of the Storage port; `reason` says what happened and whether a retry can help. */
+export class StorageError extends Schema.TaggedError<StorageError>("@myia/certification/StorageError")("StorageError", {
+  operation: Schema.String,
+  reason: Schema.Union([StorageUnavailable, StorageConflict, StorageInvalid, StorageUnknown])
+}) {
+  override get message(): string {
+    return `${this.operation}: ${this.reason.message}`
+  }
+  get isRetryable(): boolean {
+    return this.reason.isRetryable
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+// ---------------------------------------------------------------------------------------------
+
+/** Page request: `page` is 1-based; adapters cap `limit` at 100. */
+export interface PageRequest {
+  readonly page: number
+  readonly limit: number
+}
+
+export interface Page<A> {
+  readonly items: ReadonlyArray<A>
+  readonly total: number
+  readonly page: number
+  readonly limit: number
+}
+
+export interface HistoryFilter {
+  readonly status?: JobStatus | undefined
+  readonly type?: JobType | undefined
+  /** Jobs created at or after this instant. */
+  readonly from?: Timestamp | undefined
+  /** Jobs created before this instant. */
+  readonly to?: Timestamp | undefined
+}
+
+/** A job with its derived progress counts (one row of the history). */
+export interface JobSummary {
+  readonly job: Job
+  readonly counts: JobCounts
+}
+
+export interface LatestFilter {
+  readonly modelId?: ModelId | undefined
+  readonly region?: Region | undefined
+  readonly status?: Verdict | undefined
+}
+
+export interface Stats {
+  readonly jobsByStatus: Readonly<Record<JobStatus, number>>
+  readonly unitsByVerdict: Readonly<Record<Verdict, number>>
+  /** Terminal units per region, split by verdict. */
+  readonly unitsByRegion: ReadonlyArray<{
+    readonly region: Region
+    readonly total: number
+    readonly passed: number
+    readonly byVerdict: Readonly<Partial<Record<Verdict, number>>>
+  }>
+  readonly errorsByCategory: Readonly<Partial<Record<ErrorCategory, number>>>
+}
+
+/** How a job ends when its units stop: the patch a terminal job transition writes. */
+export interface JobTransition {
+  readonly from: ReadonlyArray<JobStatus>
+  readonly to: JobStatus
+  readonly reason?: string | undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// Port
+// ---------------------------------------------------------------------------------------------
+
+export class Storage extends Context.Service<Storage, {
+  /** Write a job and all its units in one atomic step. Fails (writing nothing) if the job id exists. */
+  readonly createJob: (job: Job, units: ReadonlyArray<Unit>) => Effect.Effect<void, StorageError>
+
+  readonly getJob: (id: JobId) => Effect.Effect<Option.Option<Job>, StorageError>
+
+  /** The units of a job, ordered by model id then region. Empty for an unknown job. */
+  readonly getUnits: (jobId: JobId) => Effect.Effect<ReadonlyArray<Unit>, StorageError>
+
+  readonly getUnit: (id: UnitId) => Effect.Effect<Option.Option<Unit>, StorageError>
+
+  /** Progress counts derived from the job's unit rows. */
+  readonly counts: (jobId: JobId) => Effect.Effect<JobCounts, StorageError>
+
+  /**
+   * Move a job to `to` only if its status is one of `from`; stamps `updatedAt`, and `startedAt`,
+   * `completedAt` or `cancelledAt` as the target implies. Returns the updated job, or none when the
+   * precondition failed (or the job is unknown). A transition to COMPLETED also requires every unit
+   * to be terminal. A transition to CANCELLED also ends every non-terminal unit CANCELLED; one to
+   * FAILED ends them INCONCLUSIVE with `unitError` — both in the same atomic step.
+   */
+  readonly transitionJob: (
+    id: JobId,
+    transition: JobTransition & { readonly unitError?: UnitOutcome["error"] | undefined }
+  ) => Effect.Effect<Option.Option<Job>, StorageError>
+
+  /** Mark PENDING units QUEUED (stamps `queuedAt`). Units in any other status are left alone. */
+  readonly markQueued: (ids: ReadonlyArray<UnitId>) => Effect.Effect<void, StorageError>
+
+  /**
+   * Claim a unit for processing with a new fencing `lease`: only if the unit is not terminal and its
+   * job is QUEUED or PROCESSING. Sets status PROCESSING, increments `attempts`, stamps `startedAt`
+   * (first claim only). Returns the claimed unit, or none (terminal, job ended or paused, unknown).
+   */
+  readonly claimUnit: (id: UnitId, lease: string) => Effect.Effect<Option.Option<Unit>, StorageError>
+
+  /**
+   * Finish a unit with its verdict. Fenced and idempotent: writes only if the unit is PROCESSING with
+   * exactly this `lease` and its job is not CANCELLED or FAILED. Stamps `completedAt`, `durationMs`
+   * and `expiresAt`, and updates the latest view when this result is newer. Returns whether it wrote.
+   */
+  readonly completeUnit: (id: UnitId, lease: string, outcome: UnitOutcome) => Effect.Effect<boolean, StorageError>
+
+  /**
+   * Give a claimed unit back (graceful shutdown): PROCESSING with this lease → QUEUED, lease cleared.
+   * Returns whether it wrote.
+   */
+  readonly releaseUnit: (id: UnitId, lease: string) => Effect.Effect<boolean, StorageError>
+
+  /** Jobs newest first, with counts. */
+  readonly history: (filter: HistoryFilter, page: PageRequest) => Effect.Effect<Page<JobSummary>, StorageError>
+
+  /** The latest terminal result per (model, region), newest first. */
+  readonly latest: (filter: LatestFilter, page: PageRequest) => Effect.Effect<Page<Unit>, StorageError>
+
+  readonly stats: Effect.Effect<Stats, StorageError>
+
+  /**
+   * Retention: delete terminal jobs (and their units) completed before `before`. The latest view
+   * keeps its own copies. Returns how many jobs were deleted.
+   */
+  readonly cleanup: (before: Timestamp) => Effect.Effect<number, StorageError>
+}>()("@myia/certification/Storage") {}
