@@ -2,7 +2,9 @@ import { defineConfig } from "vitest/config"
 
 // Workspace packages resolve to their `src` through the "@myia/source" export condition,
 // so tests never need a build. The condition must be set for both client and SSR resolution.
-const conditions = ["@myia/source", "import", "module", "node", "default"]
+// No "module" condition: the AWS SDK maps it to `dist-es`, whose extensionless imports Node cannot
+// load; without it the SDK resolves to its `node` (CommonJS) build, as in production.
+const conditions = ["@myia/source", "import", "node", "default"]
 
 export default defineConfig({
   resolve: { conditions },
