@@ -1,1 +1,9 @@
-export {}
+/**
+ * `@myia/certification-bullmq`: the certification `Queue` on BullMQ and Redis, with per-region
+ * concurrency and start-rate limits that hold across every worker process.
+ *
+ * @since 0.1.0
+ */
+export * as BullMqQueue from "./BullMqQueue.ts"
+export * as RedisConnection from "./RedisConnection.ts"
+export * as RegionLimiter from "./RegionLimiter.ts"

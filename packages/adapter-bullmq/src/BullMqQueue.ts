@@ -1,0 +1,505 @@
+/**
+ * The `Queue` port on BullMQ and Redis: units travel between processes and machines.
+ *
+ * **Design**
+ * - One BullMQ queue (`queueName`) holds every unit; the unit id is the BullMQ job id, so enqueue is
+ *   idempotent. Completed units are kept for `keepCompleted` (default 1 hour) so a redelivered
+ *   duplicate enqueue stays deduplicated; removed jobs no longer deduplicate, so Storage stays the
+ *   source of truth for "one result per unit".
+ * - Per-region limits across every process: BullMQ's open-source limiter and global concurrency are
+ *   per queue (per-group limits are BullMQ Pro), so `RegionLimiter` keeps a Redis lease set and a
+ *   sliding-window start log per region (one Lua script, Redis time). A delivery that finds its
+ *   region full is moved back to `delayed` without counting an attempt and without running the
+ *   handler. One queue (rather than one per region) keeps one Worker and one blocking connection per
+ *   process, keeps `concurrency` an exact per-process bound, and lets leases expire when a process dies.
+ * - Delivery: `Done` completes; `Retry` with `countsAsFailure: false` moves the unit to `delayed`
+ *   without spending the failure budget (bounded by `maxStarts`); a handler failure, defect or a
+ *   counted `Retry` is a BullMQ failed attempt with exponential backoff and jitter until
+ *   `maxAttempts`, then `onDeadLetter` runs and the unit lands in BullMQ's failed set (the dead
+ *   letters, see `BullMqQueueAdmin.deadLetters`) with its last error.
+ * - A process that dies mid-delivery stops renewing its lock; after `lockDuration` the stalled check
+ *   (every `stalledInterval`) moves the unit back to waiting and another process runs it.
+ * - Closing `consume`'s scope interrupts in-flight handlers and moves their units back to the queue
+ *   at once (not failed, no attempt spent), then closes the Worker.
+ * - Cancel: a Redis set per job id (`<prefix>:<queue>:mc:job:<jobId>`) indexes its unit ids; cancel
+ *   removes those still waiting or delayed and PUBLISHes the job id; each layer keeps one SUBSCRIBE
+ *   connection that feeds `cancellations` and `events` in every process.
+ *
+ * @since 0.1.0
+ */
+import {
+  type ConnectionOptions,
+  DelayedError,
+  type Job as BullJob,
+  Queue as BullQueue,
+  UnrecoverableError,
+  Worker
+} from "bullmq"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import { Domain, Queue as QueuePort, Region as RegionModule } from "@myia/certification"
+import * as RedisConnection from "./RedisConnection.ts"
+import * as RegionLimiter from "./RegionLimiter.ts"
+
+type Region = Domain.Region
+/** A region code as a literal (`"us-east-1"`), so option tables need no branding and typos fail to compile. */
+export type RegionCode = keyof typeof RegionModule.regions
+type RegionLimit = QueuePort.RegionLimit
+type UnitMessage = QueuePort.UnitMessage
+type QueueError = QueuePort.QueueError
+type ProgressEvent = QueuePort.ProgressEvent
+type DeliveryResult = QueuePort.DeliveryResult
+const Queue = QueuePort.Queue
+
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
+
+/** Options of {@link layer}. */
+export interface Options {
+  /** ioredis options, a `redis://` URL, or a host-owned ioredis instance (never closed by the layer). */
+  readonly connection: RedisConnection.ConnectionInput
+  /** BullMQ queue name (default `model-certification`). */
+  readonly queueName?: string | undefined
+  /** BullMQ key prefix (default `bull`). */
+  readonly prefix?: string | undefined
+  /** Failed attempts before a unit is dead-lettered (default 3). */
+  readonly maxAttempts?: number | undefined
+  /** Most starts of one unit, counting uncounted retries such as throttling waits (default 20 × maxAttempts). */
+  readonly maxStarts?: number | undefined
+  /** Per-region limits across every process. */
+  readonly regionLimits?: Partial<Record<RegionCode, RegionLimit>> | undefined
+  /** Limit for regions missing from `regionLimits` (default: none). */
+  readonly defaultRegionLimit?: RegionLimit | undefined
+  /** How long a worker's lock on a unit lasts without renewal (default 30 seconds). */
+  readonly lockDuration?: Duration.Input | undefined
+  /** How often workers look for units whose worker died (default 30 seconds). */
+  readonly stalledInterval?: Duration.Input | undefined
+  /** Times a unit may be recovered from a dead worker before it fails (default 3). */
+  readonly maxStalledCount?: number | undefined
+  /** Exponential backoff between failed attempts, with jitter (default 1 s doubling up to 60 s). */
+  readonly backoff?: { readonly baseMillis: number; readonly maxMillis: number } | undefined
+  /** How long completed units stay (and keep deduplicating enqueues) (default 1 hour). */
+  readonly keepCompleted?: Duration.Input | undefined
+  /** How long dead letters stay in the failed set (default 7 days). */
+  readonly keepFailed?: Duration.Input | undefined
+  /** How long closing a consumer waits for the Worker to stop before forcing it (default 10 seconds). */
+  readonly closeTimeout?: Duration.Input | undefined
+}
+
+/** The default queue name (the original system's `CERTIFICATION_QUEUE_NAME`). */
+export const defaultQueueName = "model-certification"
+
+// ---------------------------------------------------------------------------------------------
+// Backoff
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Delay before the next attempt after `failures` failed attempts: `base · 2^(failures-1)` capped at
+ * `max`, with equal jitter (the result lies in `[d/2, d]`). `random` is in [0, 1).
+ */
+export const backoffDelay = (
+  failures: number,
+  backoff: { readonly baseMillis: number; readonly maxMillis: number },
+  random: number
+): number => {
+  const full = Math.min(backoff.maxMillis, backoff.baseMillis * 2 ** Math.max(0, failures - 1))
+  return Math.round(full / 2 + (full / 2) * random)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin service
+// ---------------------------------------------------------------------------------------------
+
+/** A unit that used all its attempts (or could not be decoded), as kept in BullMQ's failed set. */
+export interface DeadLetter {
+  /** The BullMQ job id (the unit id). */
+  readonly id: string
+  /** The decoded message, or null when the payload was invalid. */
+  readonly message: UnitMessage | null
+  readonly lastError: string
+  /** Handler starts (deliveries) the unit had. */
+  readonly attempts: number
+  /** When it failed, in epoch milliseconds. */
+  readonly failedAt: number | null
+}
+
+/** Extras of the BullMQ adapter beyond the `Queue` port. */
+export class BullMqQueueAdmin extends Context.Service<BullMqQueueAdmin, {
+  /** Dead letters, newest first. */
+  readonly deadLetters: (options?: { readonly limit?: number }) => Effect.Effect<ReadonlyArray<DeadLetter>, QueueError>
+  /** Units of a region in flight right now across every process (leases held). */
+  readonly inFlight: (region: Region) => Effect.Effect<number, QueueError>
+  /** The BullMQ queue name and key prefix in use. */
+  readonly queueName: string
+  readonly prefix: string
+}>()("@myia/certification/BullMqQueueAdmin") {}
+
+// ---------------------------------------------------------------------------------------------
+// Implementation
+// ---------------------------------------------------------------------------------------------
+
+const decodeMessageOption = Schema.decodeUnknownOption(QueuePort.UnitMessage)
+const decodeJobIdOption = Schema.decodeUnknownOption(Domain.JobId)
+const ProgressEventJson = Schema.fromJsonString(QueuePort.ProgressEvent)
+const decodeProgressEventJson = Schema.decodeUnknownOption(ProgressEventJson)
+const encodeProgressEventJson = Schema.encodeSync(ProgressEventJson)
+
+/** What the processor tells BullMQ once a delivery's Effect has run. */
+type Decision =
+  | { readonly _tag: "Complete" }
+  | { readonly _tag: "Delayed" }
+  | { readonly _tag: "Fail"; readonly error: string; readonly delayMillis: number | undefined }
+  | { readonly _tag: "Reject"; readonly error: string }
+
+/** An attempt failure that carries the delay the handler asked for (read by the backoff strategy). */
+class AttemptFailed extends Error {
+  readonly delayMillis: number | undefined
+  constructor(message: string, delayMillis: number | undefined) {
+    super(message)
+    this.name = "AttemptFailed"
+    this.delayMillis = delayMillis
+  }
+}
+
+const toBullMq = (decision: Decision): undefined => {
+  switch (decision._tag) {
+    case "Complete":
+      return undefined
+    case "Delayed":
+      throw new DelayedError()
+    case "Fail":
+      throw new AttemptFailed(decision.error, decision.delayMillis)
+    case "Reject":
+      throw new UnrecoverableError(decision.error)
+  }
+}
+
+const stalledLimit = /stalled more than allowable limit/
+
+const truncate = (s: string, max = 2000) => s.length > max ? `${s.slice(0, max)}…` : s
+
+// Wait before retrying a region that is at its concurrency limit: a slot frees when some handler
+// ends, which the limiter cannot predict; jitter spreads the retries of many waiting units.
+const fullRegionWait = (random: number) => Math.round(250 + 500 * random)
+
+const toMillis = (input: Duration.Input | undefined, fallback: number): number =>
+  input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))
+
+/** Build the queue and its admin service; connections it creates close with the scope. */
+export const make = Effect.fnUntraced(function*(options: Options) {
+  const queueName = options.queueName ?? defaultQueueName
+  const prefix = options.prefix ?? "bull"
+  const maxAttempts = Math.max(1, options.maxAttempts ?? 3)
+  const maxStarts = Math.max(maxAttempts, options.maxStarts ?? maxAttempts * 20)
+  const lockDuration = toMillis(options.lockDuration, 30_000)
+  const stalledInterval = toMillis(options.stalledInterval, 30_000)
+  const keepCompletedSeconds = Math.ceil(toMillis(options.keepCompleted, 3_600_000) / 1000)
+  const keepFailedSeconds = Math.ceil(toMillis(options.keepFailed, 7 * 86_400_000) / 1000)
+  const closeTimeout = toMillis(options.closeTimeout, 10_000)
+  const backoff = options.backoff ?? { baseMillis: 1000, maxMillis: 60_000 }
+  const baseOptions = RedisConnection.optionsOf(options.connection)
+  const limitOf = (region: Region): RegionLimit =>
+    options.regionLimits?.[region as RegionCode] ?? options.defaultRegionLimit ?? RegionLimiter.unlimited
+
+  const keyBase = `${prefix}:${queueName}:mc`
+  const indexKey = (jobId: string) => `${keyBase}:job:${jobId}`
+  const startsKey = (unitId: string) => `${keyBase}:starts:${unitId}`
+  const cancelChannel = `${keyBase}:cancellations`
+  const eventsChannel = `${keyBase}:events`
+  const indexTtlSeconds = Math.max(keepFailedSeconds, 86_400)
+
+  const redis = yield* RedisConnection.producer(options.connection)
+  const bull = yield* Effect.acquireRelease(
+    Effect.sync(() => {
+      const queue = new BullQueue(queueName, { connection: redis, prefix })
+      queue.on("error", () => {})
+      return queue
+    }),
+    (queue) => Effect.promise(() => queue.close()).pipe(Effect.timeoutOption(Duration.seconds(5)), Effect.ignore)
+  )
+  yield* RedisConnection.call("connect", () => bull.waitUntilReady())
+
+  // One SUBSCRIBE connection per layer feeds both broadcast streams.
+  const cancellationsHub = yield* Effect.acquireRelease(PubSub.unbounded<Domain.JobId>(), PubSub.shutdown)
+  const eventsHub = yield* Effect.acquireRelease(PubSub.unbounded<ProgressEvent>(), PubSub.shutdown)
+  const subscriber = yield* RedisConnection.blocking(baseOptions)
+  subscriber.on("message", (channel: string, payload: string) => {
+    if (channel === cancelChannel) {
+      Option.map(decodeJobIdOption(payload), (jobId) => PubSub.publishUnsafe(cancellationsHub, jobId))
+    } else if (channel === eventsChannel) {
+      Option.map(decodeProgressEventJson(payload), (event) => PubSub.publishUnsafe(eventsHub, event))
+    }
+  })
+  yield* RedisConnection.call("subscribe", () => subscriber.subscribe(cancelChannel, eventsChannel))
+
+  const enqueue = Effect.fn("BullMqQueue.enqueue")(function*(messages: ReadonlyArray<UnitMessage>) {
+    if (messages.length === 0) return
+    // Index first, so a cancel racing this enqueue still finds every unit it may have to remove.
+    const byJob = new Map<string, Array<string>>()
+    for (const m of messages) byJob.set(m.jobId, [...(byJob.get(m.jobId) ?? []), m.unitId])
+    yield* RedisConnection.call("enqueue", () => {
+      const pipeline = redis.multi()
+      for (const [jobId, unitIds] of byJob) {
+        pipeline.sadd(indexKey(jobId), ...unitIds).expire(indexKey(jobId), indexTtlSeconds)
+      }
+      return pipeline.exec()
+    })
+    yield* RedisConnection.call("enqueue", () =>
+      bull.addBulk(messages.map((m) => ({
+        name: "unit",
+        data: { unitId: m.unitId, jobId: m.jobId, modelId: m.modelId, region: m.region },
+        opts: {
+          jobId: m.unitId,
+          attempts: maxAttempts,
+          backoff: { type: "certification" },
+          removeOnComplete: { age: keepCompletedSeconds },
+          removeOnFail: { age: keepFailedSeconds }
+        }
+      }))))
+  })
+
+  const cancelJob = Effect.fn("BullMqQueue.cancelJob")(function*(jobId: Domain.JobId) {
+    const unitIds = yield* RedisConnection.call("cancelJob", () => redis.smembers(indexKey(jobId)))
+    yield* Effect.forEach(unitIds, (unitId) =>
+      RedisConnection.call("cancelJob", () => bull.getJobState(unitId)).pipe(
+        Effect.flatMap((state) =>
+          state === "waiting" || state === "delayed" || state === "prioritized"
+            // A unit that became active in between is locked and stays; the cancellation reaches its worker.
+            ? RedisConnection.call("cancelJob", () => bull.remove(unitId)).pipe(Effect.ignore)
+            : Effect.void
+        )
+      ), { concurrency: 16, discard: true })
+    yield* RedisConnection.call("cancelJob", () => redis.publish(cancelChannel, jobId))
+  })
+
+  const publish = Effect.fn("BullMqQueue.publish")(function*(event: ProgressEvent) {
+    yield* RedisConnection.call("publish", () => redis.publish(eventsChannel, encodeProgressEventJson(event)))
+  })
+
+  const counts: Effect.Effect<QueuePort.QueueCounts, QueueError> = RedisConnection.call(
+    "counts",
+    () => bull.getJobCounts("waiting", "prioritized", "active", "delayed", "failed")
+  ).pipe(
+    Effect.map((c) => ({
+      waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+      active: c.active ?? 0,
+      delayed: c.delayed ?? 0,
+      failed: c.failed ?? 0
+    })),
+    Effect.withSpan("BullMqQueue.counts")
+  )
+
+  const consume = Effect.fn("BullMqQueue.consume")(function*<R>(consumeOptions: QueuePort.ConsumeOptions<R>) {
+    const context = yield* Effect.context<R>()
+    const runPromise = Effect.runPromiseWith(context)
+    const runFork = Effect.runForkWith(context)
+    const limiterRedis = yield* RedisConnection.blocking(baseOptions)
+    const limiter = RegionLimiter.make({
+      redis: limiterRedis,
+      keyPrefix: `${keyBase}:limiter`,
+      limitOf,
+      leaseMillis: lockDuration
+    })
+    // Aborted when the consumer's scope closes: in-flight handlers are interrupted and released.
+    const closing = new AbortController()
+
+    const defer = (job: BullJob, token: string | undefined, delayMillis: number) =>
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) => RedisConnection.call("defer", () => job.moveToDelayed(now + delayMillis, token))),
+        Effect.as<Decision>({ _tag: "Delayed" })
+      )
+
+    const awaitClosing = Effect.callback<void>((resume) => {
+      if (closing.signal.aborted) return resume(Effect.void)
+      const onAbort = () => resume(Effect.void)
+      closing.signal.addEventListener("abort", onAbort, { once: true })
+      return Effect.sync(() => closing.signal.removeEventListener("abort", onAbort))
+    })
+
+    const deliver = (job: BullJob, token: string | undefined): Effect.Effect<Decision, QueueError, R> =>
+      Effect.gen(function*() {
+        const unitId = job.id ?? ""
+        const decoded = decodeMessageOption(job.data)
+        if (Option.isNone(decoded)) {
+          return { _tag: "Reject", error: `invalid unit payload: ${truncate(JSON.stringify(job.data) ?? "undefined", 500)}` }
+        }
+        const message = decoded.value
+        if (closing.signal.aborted) return yield* defer(job, token, 0)
+
+        const leaseId = crypto.randomUUID()
+        const acquired = yield* limiter.acquire(message.region, leaseId)
+        if (acquired._tag === "Wait") {
+          return yield* defer(job, token, acquired.full ? fullRegionWait(Math.random()) : acquired.millis)
+        }
+        return yield* Effect.gen(function*() {
+          const starts = yield* RedisConnection.call("starts", () =>
+            redis.multi().incr(startsKey(unitId)).expire(startsKey(unitId), keepFailedSeconds).exec()
+          ).pipe(Effect.map((results) => Number(results?.[0]?.[1] ?? 1)))
+
+          const deadLetter = (error: string, attempts: number) =>
+            consumeOptions.onDeadLetter(message, error, attempts).pipe(
+              Effect.catchCause((cause) => Effect.logWarning("onDeadLetter failed", Cause.pretty(cause))),
+              Effect.as<Decision>({ _tag: "Reject", error })
+            )
+          if (starts > maxStarts) {
+            return yield* deadLetter(`gave up after ${starts - 1} starts (maxStarts ${maxStarts})`, starts - 1)
+          }
+
+          const failure = (error: string, delayMillis: number | undefined): Effect.Effect<Decision, never, R> =>
+            job.attemptsMade + 1 >= maxAttempts
+              ? deadLetter(error, starts)
+              : Effect.succeed({ _tag: "Fail", error, delayMillis })
+
+          const renew = limiter.renew(message.region, leaseId).pipe(
+            Effect.ignore,
+            Effect.repeat(Schedule.spaced(Duration.millis(Math.max(100, Math.floor(lockDuration / 3))))),
+            Effect.andThen(Effect.never)
+          )
+          const run = consumeOptions.handler({ message, attempt: starts, maxAttempts }).pipe(
+            Effect.exit,
+            Effect.map((exit) => Option.some(exit))
+          )
+          const outcome = yield* Effect.raceFirst(
+            run,
+            Effect.raceFirst(awaitClosing.pipe(Effect.as(Option.none<Exit.Exit<DeliveryResult, unknown>>())), renew)
+          )
+          if (Option.isNone(outcome)) return yield* defer(job, token, 0)
+          const exit = outcome.value
+          if (Exit.isFailure(exit)) {
+            if (Cause.hasInterruptsOnly(exit.cause) && closing.signal.aborted) return yield* defer(job, token, 0)
+            return yield* failure(truncate(Cause.pretty(exit.cause)), undefined)
+          }
+          const result = exit.value
+          if (result._tag === "Done") {
+            yield* RedisConnection.call("starts", () => redis.del(startsKey(unitId))).pipe(Effect.ignore)
+            return { _tag: "Complete" } as const
+          }
+          return result.countsAsFailure
+            ? yield* failure(result.reason, Math.max(0, result.delayMillis))
+            : yield* defer(job, token, Math.max(0, result.delayMillis))
+        }).pipe(Effect.ensuring(limiter.release(message.region, leaseId).pipe(Effect.ignore)))
+      })
+
+    const worker = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const worker = new Worker(
+          queueName,
+          (job: BullJob, token?: string) => runPromise(deliver(job, token)).then(toBullMq),
+          {
+            connection: RedisConnection.blockingOptions(baseOptions) as ConnectionOptions,
+            prefix,
+            concurrency: Math.max(1, consumeOptions.concurrency),
+            lockDuration,
+            stalledInterval,
+            maxStalledCount: options.maxStalledCount ?? 3,
+            autorun: true,
+            settings: {
+              backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+                err instanceof AttemptFailed && err.delayMillis !== undefined
+                  ? err.delayMillis
+                  : backoffDelay(attemptsMade, backoff, Math.random())
+            }
+          }
+        )
+        worker.on("error", (error) => {
+          runFork(Effect.logWarning("BullMQ worker error", error.message))
+        })
+        // A unit whose workers kept dying is failed by BullMQ's stalled check, outside any processor:
+        // dead-letter it here so core still writes a terminal verdict (best effort: this process only).
+        worker.on("failed", (job, error) => {
+          if (job === undefined || !stalledLimit.test(error.message)) return
+          Option.map(decodeMessageOption(job.data), (message) =>
+            runFork(
+              consumeOptions.onDeadLetter(message, error.message, job.attemptsStarted).pipe(
+                Effect.catchCause((cause) => Effect.logWarning("onDeadLetter failed", Cause.pretty(cause)))
+              )
+            ))
+        })
+        return worker
+      }),
+      (worker) =>
+        Effect.sync(() => closing.abort()).pipe(
+          Effect.andThen(
+            Effect.promise(() => worker.close()).pipe(
+              Effect.timeoutOption(Duration.millis(closeTimeout)),
+              Effect.flatMap((done) =>
+                Option.isSome(done) ? Effect.void : Effect.promise(() => worker.close(true)).pipe(Effect.ignore)
+              )
+            )
+          ),
+          Effect.ignore
+        )
+    )
+    yield* RedisConnection.call("consume", () => worker.waitUntilReady())
+  })
+
+  const deadLetters = Effect.fn("BullMqQueue.deadLetters")(function*(listOptions?: { readonly limit?: number }) {
+    const limit = Math.max(1, listOptions?.limit ?? 100)
+    const jobs = yield* RedisConnection.call("deadLetters", () => bull.getFailed(0, limit - 1))
+    return yield* Effect.forEach(jobs, (job) =>
+      RedisConnection.call("deadLetters", () => redis.get(startsKey(job.id ?? ""))).pipe(
+        Effect.map((starts): DeadLetter => ({
+          id: job.id ?? "",
+          message: Option.getOrNull(decodeMessageOption(job.data)),
+          lastError: job.failedReason ?? "",
+          attempts: Math.max(Number(starts ?? 0), job.attemptsMade),
+          failedAt: job.finishedOn ?? null
+        }))
+      ))
+  })
+
+  const queue = Queue.of({
+    enqueue,
+    consume,
+    cancelJob,
+    cancellations: Stream.fromPubSub(cancellationsHub),
+    publish,
+    events: Stream.fromPubSub(eventsHub),
+    counts
+  })
+  const inFlight = RegionLimiter.make({ redis, keyPrefix: `${keyBase}:limiter`, limitOf, leaseMillis: lockDuration }).inFlight
+  const admin = BullMqQueueAdmin.of({ deadLetters, inFlight, queueName, prefix })
+  return { queue, admin }
+})
+
+/** The BullMQ queue and its admin service. */
+export const layer = (options: Options): Layer.Layer<QueuePort.Queue | BullMqQueueAdmin, QueueError> =>
+  Layer.effectContext(
+    make(options).pipe(Effect.map(({ admin, queue }) => Context.make(Queue, queue).pipe(Context.add(BullMqQueueAdmin, admin))))
+  )
+
+/**
+ * The layer from the environment: `REDIS_URL` (or `REDIS_HOST` / `REDIS_PORT`),
+ * `CERTIFICATION_QUEUE_NAME`, `CERTIFICATION_MAX_RETRIES`; other options as given.
+ */
+export const layerConfig = (
+  options: Omit<Options, "connection" | "queueName" | "maxAttempts"> = {}
+): Layer.Layer<QueuePort.Queue | BullMqQueueAdmin, QueueError | Config.ConfigError> =>
+  Layer.unwrap(
+    Effect.gen(function*() {
+      const url = yield* Config.option(Config.Redacted("REDIS_URL"))
+      const host = yield* Config.String("REDIS_HOST").pipe(Config.withDefault("127.0.0.1"))
+      const port = yield* Config.Port("REDIS_PORT").pipe(Config.withDefault(6379))
+      const queueName = yield* Config.String("CERTIFICATION_QUEUE_NAME").pipe(Config.withDefault(defaultQueueName))
+      const maxAttempts = yield* Config.Int("CERTIFICATION_MAX_RETRIES").pipe(Config.withDefault(3))
+      return layer({
+        ...options,
+        connection: Option.isSome(url) ? Redacted.value(url.value) : { host, port },
+        queueName,
+        maxAttempts
+      })
+    })
+  )

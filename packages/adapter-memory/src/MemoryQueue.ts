@@ -1,0 +1,267 @@
+/**
+ * The Queue port in process memory: for tests, demos and single-process embedding.
+ *
+ * Units wait in a FIFO list, move to `active` while a handler runs, to `delayed` while a retry waits
+ * and to `failed` once they used all their attempts (kept, with the last error). Deliveries run on
+ * fibers forked into the consumer's scope, at most `concurrency` per consumer; per-region limits
+ * (in-flight units and start rate) are shared by every consumer of one queue instance, which is
+ * "all processes" for an in-process queue. A handler's failure, defect or interruption is a
+ * redelivery, never a consumer failure. Cancellations and progress events go through `PubSub`.
+ *
+ * `consume` returns as soon as the consumer is started; it runs until its scope closes.
+ *
+ * @since 0.1.0
+ */
+import type { Domain } from "@myia/certification"
+import { Queue } from "@myia/certification"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as PubSub from "effect/PubSub"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+
+/** Options of the in-memory queue. */
+export interface Options {
+  /** Failed deliveries before a unit is dead-lettered (default 3). */
+  readonly maxAttempts?: number | undefined
+  /** Per-region limits shared by every consumer of this queue instance. */
+  readonly regionLimits?: Partial<Record<Domain.Region, Queue.RegionLimit>> | undefined
+  /** The limit of regions absent from `regionLimits` (default: none). */
+  readonly defaultRegionLimit?: Queue.RegionLimit | undefined
+  /** Wait before redelivering after a failed attempt (default 100 ms × 2^(attempt − 1), at most 5 s). */
+  readonly retryBackoff?: ((attempt: number) => Duration.Input) | undefined
+}
+
+type State = "waiting" | "delayed" | "active" | "failed"
+
+interface Entry {
+  readonly message: Queue.UnitMessage
+  state: State
+  /** Every start, including retries that do not count as failures. */
+  starts: number
+  failures: number
+  lastError: string | null
+}
+
+interface RegionState {
+  inFlight: number
+  /** Earliest instant the next unit of this region may start (token bucket of capacity one). */
+  nextStartAt: number
+}
+
+const defaultBackoff = (attempt: number): Duration.Input => Duration.millis(Math.min(5_000, 100 * 2 ** (attempt - 1)))
+
+/** A readable one-line reason from a handler's failure or defect. */
+const describe = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  if (error instanceof Error) return error.message === "" ? error.name : `${error.name}: ${error.message}`
+  if (typeof error === "string") return error
+  const json = JSON.stringify(error)
+  return json === undefined ? String(error) : json
+}
+
+/** Build an in-memory Queue; its state lives as long as the returned service. */
+export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"]> =>
+  Effect.gen(function*() {
+    const maxAttempts = Math.max(1, options.maxAttempts ?? 3)
+    const backoff = options.retryBackoff ?? defaultBackoff
+    const entries = new Map<Domain.UnitId, Entry>()
+    const waiting: Array<Domain.UnitId> = []
+    const regions = new Map<Domain.Region, RegionState>()
+    const cancellations = yield* PubSub.unbounded<Domain.JobId>()
+    const events = yield* PubSub.unbounded<Queue.ProgressEvent>()
+    // Consumers park on `changed` when nothing is deliverable; every state change completes it.
+    let changed = Deferred.makeUnsafe<void>()
+
+    const notify = Effect.sync(() => {
+      const previous = changed
+      changed = Deferred.makeUnsafe<void>()
+      Deferred.doneUnsafe(previous, Exit.void)
+    })
+
+    const limitOf = (region: Domain.Region): Queue.RegionLimit | undefined =>
+      options.regionLimits?.[region] ?? options.defaultRegionLimit
+
+    const regionOf = (region: Domain.Region): RegionState => {
+      let state = regions.get(region)
+      if (state === undefined) {
+        state = { inFlight: 0, nextStartAt: 0 }
+        regions.set(region, state)
+      }
+      return state
+    }
+
+    const toWaiting = (entry: Entry, front: boolean) => {
+      entry.state = "waiting"
+      if (front) waiting.unshift(entry.message.unitId)
+      else waiting.push(entry.message.unitId)
+    }
+
+    const delay = (entry: Entry, wait: Duration.Input) =>
+      Effect.sync(() => {
+        entry.state = "delayed"
+      }).pipe(
+        Effect.andThen(Effect.sleep(wait)),
+        Effect.andThen(Effect.sync(() => {
+          // A cancel may have removed it meanwhile.
+          if (entries.get(entry.message.unitId) === entry && entry.state === "delayed") toWaiting(entry, false)
+        })),
+        Effect.andThen(notify),
+        Effect.forkDetach
+      )
+
+    /**
+     * Take the first waiting unit whose region admits a start now and mark it active. Returns the
+     * entry, or how long to wait before a rate-limited region admits one (Infinity: wait for a change).
+     */
+    const pick = (now: number): Entry | number => {
+      let wait = Infinity
+      for (let i = 0; i < waiting.length; i++) {
+        const entry = entries.get(waiting[i]!)
+        if (entry === undefined || entry.state !== "waiting") {
+          waiting.splice(i--, 1)
+          continue
+        }
+        const region = entry.message.region
+        const limit = limitOf(region)
+        const state = regionOf(region)
+        if (limit !== undefined) {
+          if (state.inFlight >= limit.concurrency) continue
+          if (state.nextStartAt > now) {
+            wait = Math.min(wait, state.nextStartAt - now)
+            continue
+          }
+          state.nextStartAt = Math.max(now, state.nextStartAt) + 1000 / limit.ratePerSecond
+        }
+        state.inFlight++
+        waiting.splice(i, 1)
+        entry.state = "active"
+        entry.starts++
+        return entry
+      }
+      return wait
+    }
+
+    const enqueue = Effect.fn("MemoryQueue.enqueue")(function*(messages: ReadonlyArray<Queue.UnitMessage>) {
+      for (const message of messages) {
+        if (entries.has(message.unitId)) continue
+        const entry: Entry = { message, state: "waiting", starts: 0, failures: 0, lastError: null }
+        entries.set(message.unitId, entry)
+        toWaiting(entry, false)
+      }
+      yield* notify
+    })
+
+    const consume = Effect.fn("MemoryQueue.consume")(function*<R>(consumer: Queue.ConsumeOptions<R>) {
+      const scope = yield* Scope.Scope
+      // Deliveries live in a child scope registered before the fetch loop: closing runs finalizers in
+      // reverse, so the loop stops first and cannot re-take a unit that an interrupted delivery released.
+      const deliveries = yield* Scope.fork(scope)
+      const concurrency = Math.max(1, consumer.concurrency)
+      let inFlight = 0
+
+      const settle = (entry: Entry, exit: Exit.Exit<Queue.DeliveryResult, unknown>) =>
+        Effect.gen(function*() {
+          const id = entry.message.unitId
+          if (entries.get(id) !== entry) return
+          if (Exit.isSuccess(exit)) {
+            const result = exit.value
+            if (result._tag === "Done") {
+              entries.delete(id)
+              return
+            }
+            if (result.countsAsFailure) {
+              entry.failures++
+              entry.lastError = result.reason
+              if (entry.failures >= maxAttempts) return yield* deadLetter(entry)
+            }
+            return yield* delay(entry, Duration.millis(Math.max(0, result.delayMillis)))
+          }
+          if (Cause.hasInterruptsOnly(exit.cause)) {
+            // Released, not failed: the next consumer gets it first.
+            toWaiting(entry, true)
+            return
+          }
+          entry.failures++
+          entry.lastError = describe(exit.cause)
+          if (entry.failures >= maxAttempts) return yield* deadLetter(entry)
+          yield* delay(entry, backoff(entry.failures))
+        })
+
+      const deadLetter = (entry: Entry) =>
+        Effect.sync(() => {
+          entry.state = "failed"
+        }).pipe(
+          Effect.andThen(Effect.suspend(() =>
+            consumer.onDeadLetter(entry.message, entry.lastError ?? "unknown error", entry.starts)
+          )),
+          Effect.catchCause((cause) => Effect.logWarning("MemoryQueue: onDeadLetter failed", cause))
+        )
+
+      const deliver = (entry: Entry) =>
+        Effect.interruptible(Effect.suspend(() =>
+          consumer.handler({ message: entry.message, attempt: entry.starts, maxAttempts })
+        )).pipe(
+          // onExit, not Effect.exit: an interruption is not a value, yet the unit must still be released.
+          Effect.onExit((exit) => settle(entry, exit)),
+          Effect.ensuring(Effect.sync(() => {
+            inFlight--
+            regionOf(entry.message.region).inFlight--
+          }).pipe(Effect.andThen(notify))),
+          Effect.uninterruptible
+        )
+
+      const loop = Effect.gen(function*() {
+        while (true) {
+          const wakeup = changed
+          const now = yield* Clock.currentTimeMillis
+          const picked = inFlight < concurrency ? pick(now) : Infinity
+          if (typeof picked !== "number") {
+            inFlight++
+            yield* Effect.forkIn(deliver(picked), deliveries)
+            continue
+          }
+          const parked = Deferred.await(wakeup)
+          yield* picked === Infinity ? parked : Effect.raceFirst(parked, Effect.sleep(Duration.millis(Math.ceil(picked))))
+        }
+      })
+
+      yield* Effect.forkIn(loop, scope)
+    })
+
+    const cancelJob = Effect.fn("MemoryQueue.cancelJob")(function*(jobId: Domain.JobId) {
+      for (const [id, entry] of entries) {
+        if (entry.message.jobId === jobId && (entry.state === "waiting" || entry.state === "delayed")) entries.delete(id)
+      }
+      yield* PubSub.publish(cancellations, jobId)
+      yield* notify
+    })
+
+    const publish = Effect.fn("MemoryQueue.publish")(function*(event: Queue.ProgressEvent) {
+      yield* PubSub.publish(events, event)
+    })
+
+    const counts = Effect.sync((): Queue.QueueCounts => {
+      const counts = { waiting: 0, active: 0, delayed: 0, failed: 0 }
+      for (const entry of entries.values()) counts[entry.state]++
+      return counts
+    })
+
+    return Queue.Queue.of({
+      enqueue,
+      consume,
+      cancelJob,
+      cancellations: Stream.fromPubSub(cancellations),
+      publish,
+      events: Stream.fromPubSub(events),
+      counts
+    })
+  })
+
+/** An in-memory Queue; each build of the layer starts empty. */
+export const layer = (options: Options = {}): Layer.Layer<Queue.Queue> => Layer.effect(Queue.Queue, make(options))

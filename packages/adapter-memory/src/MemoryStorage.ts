@@ -1,0 +1,298 @@
+/**
+ * The Storage port in process memory: for tests, demos and single-process embedding.
+ *
+ * Rows live in `Map`s. Every change that touches several rows (a job and its units, a cancel that
+ * ends the units, a terminal write and the latest view) happens in one synchronous step, so no
+ * other fiber can observe it half done: that is the whole of its atomicity. Timestamps come from
+ * `Clock`, so `TestClock` drives them. Nothing survives the process.
+ *
+ * @since 0.1.0
+ */
+import { Domain, Storage } from "@myia/certification"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+
+const DAY_MS = 86_400_000
+const MAX_LIMIT = 100
+
+const terminalJob: ReadonlySet<Domain.JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED"])
+const liveForClaim: ReadonlySet<Domain.JobStatus> = new Set(["QUEUED", "PROCESSING"])
+const deadForWrites: ReadonlySet<Domain.JobStatus> = new Set(["CANCELLED", "FAILED"])
+
+const isTerminal = (unit: Domain.Unit): boolean => Domain.verdictOf(unit) !== null
+
+const iso = (millis: number): Domain.Timestamp => new Date(millis).toISOString()
+
+const byModelThenRegion = (a: Domain.Unit, b: Domain.Unit): number =>
+  a.modelId < b.modelId ? -1 : a.modelId > b.modelId ? 1 : a.region < b.region ? -1 : a.region > b.region ? 1 : 0
+
+const newestFirst = (a: string | null, b: string | null): number => (a ?? "") < (b ?? "") ? 1 : (a ?? "") > (b ?? "") ? -1 : 0
+
+const paginate = <A>(items: ReadonlyArray<A>, request: Storage.PageRequest): Storage.Page<A> => {
+  const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(request.limit)))
+  const page = Math.max(1, Math.floor(request.page))
+  return { items: items.slice((page - 1) * limit, page * limit), total: items.length, page, limit }
+}
+
+const countsOf = (units: ReadonlyArray<Domain.Unit>): Domain.JobCounts => {
+  const byVerdict = Object.fromEntries(Domain.verdicts.map((v) => [v, 0])) as Record<Domain.Verdict, number>
+  let pending = 0
+  let queued = 0
+  let processing = 0
+  for (const unit of units) {
+    const verdict = Domain.verdictOf(unit)
+    if (verdict !== null) byVerdict[verdict]++
+    else if (unit.status === "PENDING") pending++
+    else if (unit.status === "QUEUED") queued++
+    else processing++
+  }
+  const completed = units.length - pending - queued - processing
+  const passed = byVerdict.CERTIFIED + byVerdict.QUALITY_WARNING
+  return new Domain.JobCounts({ total: units.length, pending, queued, processing, completed, passed, byVerdict })
+}
+
+/** When a terminal job ended, for retention. */
+const endedAt = (job: Domain.Job): string => job.completedAt ?? job.cancelledAt ?? job.updatedAt
+
+const latestKey = (unit: Domain.Unit): string => `${unit.modelId}\u0000${unit.region}`
+
+/** Build an in-memory Storage with empty tables. */
+export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() => {
+  const jobs = new Map<Domain.JobId, Domain.Job>()
+  const units = new Map<Domain.UnitId, Domain.Unit>()
+  const unitsOfJob = new Map<Domain.JobId, Array<Domain.UnitId>>()
+  // The latest view holds its own copies so retention never removes it.
+  const latestView = new Map<string, Domain.Unit>()
+
+  const jobUnits = (jobId: Domain.JobId): Array<Domain.Unit> =>
+    (unitsOfJob.get(jobId) ?? []).flatMap((id) => {
+      const unit = units.get(id)
+      return unit === undefined ? [] : [unit]
+    })
+
+  const update = (unit: Domain.Unit, patch: Partial<Domain.Unit>): Domain.Unit => {
+    const next = new Domain.Unit({ ...unit, ...patch })
+    units.set(next.id, next)
+    return next
+  }
+
+  const now = Clock.currentTimeMillis
+
+  const createJob = Effect.fn("MemoryStorage.createJob")(function*(job: Domain.Job, newUnits: ReadonlyArray<Domain.Unit>) {
+    const problem = jobs.has(job.id)
+      ? `job ${job.id} already exists`
+      : newUnits.find((u) => u.jobId !== job.id) !== undefined
+      ? `every unit must belong to job ${job.id}`
+      : newUnits.find((u) => units.has(u.id)) !== undefined || new Set(newUnits.map((u) => u.id)).size !== newUnits.length
+      ? "a unit id already exists"
+      : undefined
+    if (problem !== undefined) {
+      return yield* new Storage.StorageError({
+        operation: "createJob",
+        reason: new Storage.StorageInvalid({ message: problem })
+      })
+    }
+    jobs.set(job.id, job)
+    unitsOfJob.set(job.id, newUnits.map((u) => u.id))
+    for (const unit of newUnits) units.set(unit.id, unit)
+  })
+
+  const getJob = Effect.fn("MemoryStorage.getJob")(function*(id: Domain.JobId) {
+    return Option.fromNullishOr(jobs.get(id))
+  })
+
+  const getUnits = Effect.fn("MemoryStorage.getUnits")(function*(jobId: Domain.JobId) {
+    return jobUnits(jobId).sort(byModelThenRegion)
+  })
+
+  const getUnit = Effect.fn("MemoryStorage.getUnit")(function*(id: Domain.UnitId) {
+    return Option.fromNullishOr(units.get(id))
+  })
+
+  const counts = Effect.fn("MemoryStorage.counts")(function*(jobId: Domain.JobId) {
+    return countsOf(jobUnits(jobId))
+  })
+
+  const transitionJob = Effect.fn("MemoryStorage.transitionJob")(function*(
+    id: Domain.JobId,
+    transition: Storage.JobTransition & { readonly unitError?: Domain.UnitOutcome["error"] | undefined }
+  ) {
+    const millis = yield* now
+    const at = iso(millis)
+    const job = jobs.get(id)
+    if (job === undefined || !transition.from.includes(job.status)) return Option.none()
+    const rows = jobUnits(id)
+    if (transition.to === "COMPLETED" && !rows.every(isTerminal)) return Option.none()
+    const next = new Domain.Job({
+      ...job,
+      status: transition.to,
+      reason: transition.reason ?? job.reason,
+      updatedAt: at,
+      startedAt: transition.to === "PROCESSING" ? job.startedAt ?? at : job.startedAt,
+      completedAt: transition.to === "COMPLETED" || transition.to === "FAILED" ? at : job.completedAt,
+      cancelledAt: transition.to === "CANCELLED" ? at : job.cancelledAt
+    })
+    jobs.set(id, next)
+    if (transition.to === "CANCELLED" || transition.to === "FAILED") {
+      const status: Domain.Verdict = transition.to === "CANCELLED" ? "CANCELLED" : "INCONCLUSIVE"
+      const error = transition.to === "FAILED" ? transition.unitError ?? null : null
+      for (const unit of rows) {
+        if (isTerminal(unit)) continue
+        update(unit, {
+          status,
+          error,
+          lease: null,
+          completedAt: at,
+          durationMs: unit.startedAt === null ? null : millis - Date.parse(unit.startedAt)
+        })
+      }
+    }
+    return Option.some(next)
+  })
+
+  const markQueued = Effect.fn("MemoryStorage.markQueued")(function*(ids: ReadonlyArray<Domain.UnitId>) {
+    const at = iso(yield* now)
+    for (const id of ids) {
+      const unit = units.get(id)
+      if (unit !== undefined && unit.status === "PENDING") update(unit, { status: "QUEUED", queuedAt: at })
+    }
+  })
+
+  const claimUnit = Effect.fn("MemoryStorage.claimUnit")(function*(id: Domain.UnitId, lease: string) {
+    const at = iso(yield* now)
+    const unit = units.get(id)
+    const job = unit === undefined ? undefined : jobs.get(unit.jobId)
+    if (unit === undefined || job === undefined || isTerminal(unit) || !liveForClaim.has(job.status)) {
+      return Option.none()
+    }
+    return Option.some(update(unit, {
+      status: "PROCESSING",
+      lease,
+      attempts: unit.attempts + 1,
+      startedAt: unit.startedAt ?? at
+    }))
+  })
+
+  const completeUnit = Effect.fn("MemoryStorage.completeUnit")(function*(
+    id: Domain.UnitId,
+    lease: string,
+    outcome: Domain.UnitOutcome
+  ) {
+    const millis = yield* now
+    const unit = units.get(id)
+    const job = unit === undefined ? undefined : jobs.get(unit.jobId)
+    if (
+      unit === undefined || job === undefined || unit.status !== "PROCESSING" || unit.lease !== lease ||
+      deadForWrites.has(job.status)
+    ) {
+      return false
+    }
+    const completedAt = iso(millis)
+    const done = update(unit, {
+      status: outcome.verdict,
+      invocationTarget: outcome.invocationTarget,
+      suiteVersion: outcome.suiteVersion,
+      tests: outcome.tests,
+      score: outcome.score,
+      grade: outcome.grade,
+      stars: outcome.stars,
+      error: outcome.error,
+      findings: outcome.findings,
+      completedAt,
+      durationMs: unit.startedAt === null ? null : millis - Date.parse(unit.startedAt),
+      expiresAt: iso(millis + job.config.validityDays * DAY_MS)
+    })
+    const key = latestKey(done)
+    const stored = latestView.get(key)
+    if (stored === undefined || (stored.completedAt ?? "") <= completedAt) latestView.set(key, done)
+    return true
+  })
+
+  const releaseUnit = Effect.fn("MemoryStorage.releaseUnit")(function*(id: Domain.UnitId, lease: string) {
+    const unit = units.get(id)
+    if (unit === undefined || unit.status !== "PROCESSING" || unit.lease !== lease) return false
+    update(unit, { status: "QUEUED", lease: null })
+    return true
+  })
+
+  const history = Effect.fn("MemoryStorage.history")(function*(
+    filter: Storage.HistoryFilter,
+    page: Storage.PageRequest
+  ) {
+    const rows = Array.from(jobs.values()).filter((job) =>
+      (filter.status === undefined || job.status === filter.status) &&
+      (filter.type === undefined || job.type === filter.type) &&
+      (filter.from === undefined || job.createdAt >= filter.from) &&
+      (filter.to === undefined || job.createdAt < filter.to)
+    ).sort((a, b) => newestFirst(a.createdAt, b.createdAt) || newestFirst(a.id, b.id))
+    const result = paginate(rows, page)
+    return { ...result, items: result.items.map((job) => ({ job, counts: countsOf(jobUnits(job.id)) })) }
+  })
+
+  const latest = Effect.fn("MemoryStorage.latest")(function*(filter: Storage.LatestFilter, page: Storage.PageRequest) {
+    const rows = Array.from(latestView.values()).filter((unit) =>
+      (filter.modelId === undefined || unit.modelId === filter.modelId) &&
+      (filter.region === undefined || unit.region === filter.region) &&
+      (filter.status === undefined || unit.status === filter.status)
+    ).sort((a, b) => newestFirst(a.completedAt, b.completedAt) || newestFirst(a.id, b.id))
+    return paginate(rows, page)
+  })
+
+  const stats = Effect.sync((): Storage.Stats => {
+    const jobsByStatus = Object.fromEntries(Domain.JobStatus.literals.map((s) => [s, 0])) as Record<Domain.JobStatus, number>
+    for (const job of jobs.values()) jobsByStatus[job.status]++
+    const unitsByVerdict = Object.fromEntries(Domain.verdicts.map((v) => [v, 0])) as Record<Domain.Verdict, number>
+    const regions = new Map<Domain.Region, { total: number; passed: number; byVerdict: Partial<Record<Domain.Verdict, number>> }>()
+    const errorsByCategory: Partial<Record<Domain.ErrorCategory, number>> = {}
+    for (const unit of units.values()) {
+      const verdict = Domain.verdictOf(unit)
+      if (verdict === null) continue
+      unitsByVerdict[verdict]++
+      const region = regions.get(unit.region) ?? { total: 0, passed: 0, byVerdict: {} }
+      region.total++
+      if (Domain.isPassed(verdict)) region.passed++
+      region.byVerdict[verdict] = (region.byVerdict[verdict] ?? 0) + 1
+      regions.set(unit.region, region)
+      if (unit.error !== null) {
+        errorsByCategory[unit.error.category] = (errorsByCategory[unit.error.category] ?? 0) + 1
+      }
+    }
+    const unitsByRegion = Array.from(regions, ([region, r]) => ({ region, ...r }))
+      .sort((a, b) => (a.region < b.region ? -1 : 1))
+    return { jobsByStatus, unitsByVerdict, unitsByRegion, errorsByCategory }
+  }).pipe(Effect.withSpan("MemoryStorage.stats"))
+
+  const cleanup = Effect.fn("MemoryStorage.cleanup")(function*(before: Domain.Timestamp) {
+    let deleted = 0
+    for (const job of Array.from(jobs.values())) {
+      if (!terminalJob.has(job.status) || endedAt(job) >= before) continue
+      for (const id of unitsOfJob.get(job.id) ?? []) units.delete(id)
+      unitsOfJob.delete(job.id)
+      jobs.delete(job.id)
+      deleted++
+    }
+    return deleted
+  })
+
+  return Storage.Storage.of({
+    createJob,
+    getJob,
+    getUnits,
+    getUnit,
+    counts,
+    transitionJob,
+    markQueued,
+    claimUnit,
+    completeUnit,
+    releaseUnit,
+    history,
+    latest,
+    stats,
+    cleanup
+  })
+})
+
+/** An in-memory Storage; each build of the layer starts empty. */
+export const layer: Layer.Layer<Storage.Storage> = Layer.effect(Storage.Storage, make)

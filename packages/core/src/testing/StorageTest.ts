@@ -1,0 +1,674 @@
+/**
+ * The Storage conformance suite: every Storage adapter runs it in one line and must pass it.
+ *
+ * `suite(name, layer)` builds the layer once and shares it across the tests, which therefore use fresh
+ * ids (and fresh model ids, so the latest view of one test is its own) and compare stats as deltas.
+ * Each test checks what was actually persisted by reading it back through the port, not only what a
+ * write returned. Bodies run on the live clock (`TestClock.withLive`), so adapters that take time from
+ * `Clock` and adapters that take it from their database both pass; where order matters, the test
+ * sleeps a few milliseconds between writes so their timestamps differ.
+ *
+ * ```ts
+ * StorageTest.suite("memory", MemoryStorage.layer)
+ * ```
+ *
+ * @since 0.1.0
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { TestClock } from "effect/testing"
+import * as Domain from "../Domain.ts"
+import type { Region } from "../Region.ts"
+import { Storage } from "../Storage.ts"
+import * as Fixtures from "./Fixtures.ts"
+
+const DAY_MS = 86_400_000
+
+const usEast1 = "us-east-1" as Region
+const usWest2 = "us-west-2" as Region
+const euWest1 = "eu-west-1" as Region
+
+/** A JSON copy: compares values, not class identity, so any adapter's decoded rows compare equal. */
+const plain = (u: unknown): unknown => JSON.parse(JSON.stringify(u))
+
+const some = <A>(option: Option.Option<A>, what: string): A => {
+  if (Option.isNone(option)) throw new Error(`expected ${what} to be present`)
+  return option.value
+}
+
+const nowMillis = Clock.currentTimeMillis
+
+/** Sleep long enough for the next write to carry a later millisecond timestamp. */
+const tick = Effect.sleep("5 millis")
+
+const create = Effect.fnUntraced(function*(overrides: Partial<Domain.Job> = {}, n?: number) {
+  const storage = yield* Storage
+  const job = Fixtures.makeJob(overrides)
+  const units = Fixtures.makeUnits(job, n ?? job.totalUnits)
+  yield* storage.createJob(job, units)
+  return { job, units }
+})
+
+/** PENDING → QUEUED (units queued) → PROCESSING, as the service does when a job starts. */
+const start = Effect.fnUntraced(function*(job: Domain.Job, units: ReadonlyArray<Domain.Unit>) {
+  const storage = yield* Storage
+  some(yield* storage.transitionJob(job.id, { from: ["PENDING"], to: "QUEUED" }), "QUEUED job")
+  yield* storage.markQueued(units.map((u) => u.id))
+  return some(yield* storage.transitionJob(job.id, { from: ["QUEUED"], to: "PROCESSING" }), "PROCESSING job")
+})
+
+/** Claim then complete one unit; fails the test if either step is refused. */
+const finish = Effect.fnUntraced(function*(unit: Domain.Unit, verdict: Domain.Verdict, overrides: Partial<Domain.UnitOutcome> = {}) {
+  const storage = yield* Storage
+  const lease = crypto.randomUUID()
+  some(yield* storage.claimUnit(unit.id, lease), `claim of ${unit.id}`)
+  assert.isTrue(yield* storage.completeUnit(unit.id, lease, Fixtures.makeOutcome(verdict, overrides)))
+  return some(yield* storage.getUnit(unit.id), `unit ${unit.id}`)
+})
+
+const unitOf = Effect.fnUntraced(function*(id: Domain.UnitId) {
+  return some(yield* (yield* Storage).getUnit(id), `unit ${id}`)
+})
+
+const jobOf = Effect.fnUntraced(function*(id: Domain.JobId) {
+  return some(yield* (yield* Storage).getJob(id), `job ${id}`)
+})
+
+/** Counts computed independently from unit rows, to compare with the adapter's. */
+const expectedCounts = (units: ReadonlyArray<Domain.Unit>) => {
+  const byVerdict = Object.fromEntries(Domain.verdicts.map((v) => [v, 0])) as Record<Domain.Verdict, number>
+  for (const u of units) {
+    const v = Domain.verdictOf(u)
+    if (v !== null) byVerdict[v]++
+  }
+  const completed = units.filter((u) => Domain.verdictOf(u) !== null).length
+  return {
+    total: units.length,
+    pending: units.filter((u) => u.status === "PENDING").length,
+    queued: units.filter((u) => u.status === "QUEUED").length,
+    processing: units.filter((u) => u.status === "PROCESSING").length,
+    completed,
+    passed: byVerdict.CERTIFIED + byVerdict.QUALITY_WARNING,
+    byVerdict
+  }
+}
+
+const sortedUnits = (units: ReadonlyArray<Domain.Unit>) =>
+  [...units].sort((a, b) => a.modelId < b.modelId ? -1 : a.modelId > b.modelId ? 1 : a.region < b.region ? -1 : 1)
+
+const isoAt = (millis: number): Domain.Timestamp => new Date(millis).toISOString()
+
+/** A random base instant in 2001–2020, so a test's jobs own a time window of the history. */
+const randomWindowStart = (): number => Date.UTC(2001, 0, 1) + Math.floor(Math.random() * 20 * 365) * DAY_MS
+
+/** Run the Storage conformance suite against `layer` (one shared instance; tests use fresh ids). */
+export const suite = (name: string, layer: Layer.Layer<Storage, unknown>): void => {
+  describe(`Storage conformance (${name})`, () => {
+    it.layer(layer, { timeout: "60 seconds" })((it) => {
+      const test = <A, E>(title: string, body: () => Effect.Effect<A, E, Storage>) =>
+        it.effect(title, () => TestClock.withLive(Effect.suspend(body)))
+
+      // -------------------------------------------------------------------------------------------
+      // createJob and reads
+      // -------------------------------------------------------------------------------------------
+
+      test("createJob makes the job and all its units visible together", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({ regions: [usEast1, usWest2] })
+          assert.strictEqual(units.length, 4)
+          assert.deepStrictEqual(plain(yield* jobOf(job.id)), plain(job))
+          assert.deepStrictEqual(plain(yield* storage.getUnits(job.id)), plain(sortedUnits(units)))
+          for (const unit of units) assert.deepStrictEqual(plain(yield* unitOf(unit.id)), plain(unit))
+          const counts = yield* storage.counts(job.id)
+          assert.strictEqual(counts.total, 4)
+          assert.strictEqual(counts.pending, 4)
+        }))
+
+      test("createJob with an existing job id fails and changes nothing", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create()
+          const again = new Domain.Job({ ...job, status: "QUEUED", createdBy: "intruder" })
+          const intruder = Fixtures.makeUnit(again)
+          const error = yield* Effect.flip(storage.createJob(again, [intruder]))
+          assert.strictEqual(error._tag, "StorageError")
+          assert.deepStrictEqual(plain(yield* jobOf(job.id)), plain(job))
+          assert.deepStrictEqual(plain(yield* storage.getUnits(job.id)), plain(sortedUnits(units)))
+          assert.isTrue(Option.isNone(yield* storage.getUnit(intruder.id)))
+        }))
+
+      test("createJob that conflicts on one unit id writes neither the job nor any unit", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { units } = yield* create()
+          const job = Fixtures.makeJob({ modelIds: [Fixtures.makeModelId(), Fixtures.makeModelId(), Fixtures.makeModelId()] })
+          const fresh = Fixtures.makeUnits(job, 3)
+          const clash = new Domain.Unit({ ...fresh[2]!, id: units[0]!.id })
+          yield* Effect.flip(storage.createJob(job, [fresh[0]!, fresh[1]!, clash]))
+          assert.isTrue(Option.isNone(yield* storage.getJob(job.id)))
+          assert.deepStrictEqual(yield* storage.getUnits(job.id), [])
+          assert.isTrue(Option.isNone(yield* storage.getUnit(fresh[0]!.id)))
+          assert.strictEqual((yield* unitOf(units[0]!.id)).jobId, units[0]!.jobId)
+        }))
+
+      test("unknown ids read as none, an empty unit list and zero counts", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          assert.isTrue(Option.isNone(yield* storage.getJob(Fixtures.makeJobId())))
+          assert.isTrue(Option.isNone(yield* storage.getUnit(Fixtures.makeUnitId())))
+          assert.deepStrictEqual(yield* storage.getUnits(Fixtures.makeJobId()), [])
+          const counts = yield* storage.counts(Fixtures.makeJobId())
+          assert.strictEqual(counts.total, 0)
+          assert.strictEqual(counts.completed, 0)
+          const page = yield* storage.latest({ modelId: Fixtures.makeModelId() }, { page: 1, limit: 10 })
+          assert.strictEqual(page.total, 0)
+          assert.deepStrictEqual(page.items, [])
+        }))
+
+      // -------------------------------------------------------------------------------------------
+      // transitionJob
+      // -------------------------------------------------------------------------------------------
+
+      test("transitionJob from a wrong source state returns none and changes nothing", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job } = yield* create()
+          const before = yield* jobOf(job.id)
+          const result = yield* storage.transitionJob(job.id, { from: ["QUEUED", "PROCESSING"], to: "COMPLETED" })
+          assert.isTrue(Option.isNone(result))
+          assert.deepStrictEqual(plain(yield* jobOf(job.id)), plain(before))
+          assert.isTrue(Option.isNone(yield* storage.transitionJob(Fixtures.makeJobId(), { from: ["PENDING"], to: "QUEUED" })))
+        }))
+
+      test("transitionJob stamps updatedAt, startedAt and completedAt as the target implies", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({}, 1)
+          const t0 = yield* nowMillis
+          const queued = some(yield* storage.transitionJob(job.id, { from: ["PENDING"], to: "QUEUED" }), "queued")
+          assert.strictEqual(queued.status, "QUEUED")
+          assert.isAtLeast(Date.parse(queued.updatedAt), t0)
+          assert.isNull(queued.startedAt)
+          const processing = some(yield* storage.transitionJob(job.id, { from: ["QUEUED"], to: "PROCESSING" }), "processing")
+          assert.isNotNull(processing.startedAt)
+          assert.isAtLeast(Date.parse(processing.startedAt!), t0)
+          yield* finish(units[0]!, "CERTIFIED")
+          const completed = some(yield* storage.transitionJob(job.id, { from: ["PROCESSING"], to: "COMPLETED" }), "completed")
+          const t1 = yield* nowMillis
+          const stored = yield* jobOf(job.id)
+          assert.strictEqual(stored.status, "COMPLETED")
+          assert.isNotNull(stored.completedAt)
+          assert.isAtMost(Date.parse(stored.completedAt!), t1)
+          assert.isAtLeast(Date.parse(stored.completedAt!), Date.parse(processing.startedAt!))
+          assert.strictEqual(stored.startedAt, processing.startedAt)
+          assert.deepStrictEqual(plain(stored), plain(completed))
+        }))
+
+      test("transitionJob to COMPLETED is refused while a unit is not terminal", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({}, 2)
+          yield* start(job, units)
+          yield* finish(units[0]!, "CERTIFIED")
+          const result = yield* storage.transitionJob(job.id, { from: ["PROCESSING"], to: "COMPLETED" })
+          assert.isTrue(Option.isNone(result))
+          assert.strictEqual((yield* jobOf(job.id)).status, "PROCESSING")
+          yield* finish(units[1]!, "FAILED")
+          assert.isTrue(Option.isSome(yield* storage.transitionJob(job.id, { from: ["PROCESSING"], to: "COMPLETED" })))
+          assert.strictEqual((yield* jobOf(job.id)).status, "COMPLETED")
+        }))
+
+      test("transitionJob to CANCELLED ends every non-terminal unit CANCELLED and keeps finished ones", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({}, 4)
+          const [done, running, queued] = units
+          yield* storage.transitionJob(job.id, { from: ["PENDING"], to: "QUEUED" })
+          yield* storage.markQueued([done!.id, running!.id, queued!.id])
+          yield* storage.transitionJob(job.id, { from: ["QUEUED"], to: "PROCESSING" })
+          yield* finish(done!, "CERTIFIED")
+          some(yield* storage.claimUnit(running!.id, crypto.randomUUID()), "claim")
+          const cancelled = some(
+            yield* storage.transitionJob(job.id, { from: ["PENDING", "QUEUED", "PROCESSING", "PAUSED"], to: "CANCELLED", reason: "user asked" }),
+            "cancelled"
+          )
+          assert.strictEqual(cancelled.status, "CANCELLED")
+          const stored = yield* jobOf(job.id)
+          assert.isNotNull(stored.cancelledAt)
+          assert.strictEqual(stored.reason, "user asked")
+          const rows = yield* storage.getUnits(job.id)
+          const status = new Map(rows.map((u) => [u.id, u.status]))
+          assert.strictEqual(status.get(done!.id), "CERTIFIED")
+          assert.strictEqual(status.get(running!.id), "CANCELLED")
+          assert.strictEqual(status.get(queued!.id), "CANCELLED")
+          assert.strictEqual(status.get(units[3]!.id), "CANCELLED")
+          const counts = yield* storage.counts(job.id)
+          assert.strictEqual(counts.completed, 4)
+          assert.strictEqual(counts.byVerdict.CANCELLED, 3)
+          assert.strictEqual(counts.byVerdict.CERTIFIED, 1)
+        }))
+
+      test("transitionJob to FAILED ends every non-terminal unit INCONCLUSIVE with the systemic error", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({}, 3)
+          yield* start(job, units)
+          const done = yield* finish(units[0]!, "QUALITY_WARNING")
+          some(yield* storage.claimUnit(units[1]!.id, crypto.randomUUID()), "claim")
+          const unitError = Fixtures.makeError("CREDENTIALS", { systemic: true, verdict: "INCONCLUSIVE" })
+          const failed = some(
+            yield* storage.transitionJob(job.id, { from: ["PROCESSING"], to: "FAILED", reason: "invalid credentials", unitError }),
+            "failed"
+          )
+          assert.strictEqual(failed.status, "FAILED")
+          const stored = yield* jobOf(job.id)
+          assert.strictEqual(stored.status, "FAILED")
+          assert.strictEqual(stored.reason, "invalid credentials")
+          assert.isNotNull(stored.completedAt)
+          assert.deepStrictEqual(plain(yield* unitOf(units[0]!.id)), plain(done))
+          for (const unit of units.slice(1)) {
+            const row = yield* unitOf(unit.id)
+            assert.strictEqual(row.status, "INCONCLUSIVE")
+            assert.strictEqual(row.error?.category, "CREDENTIALS")
+            assert.isTrue(row.error?.systemic)
+          }
+        }))
+
+      // -------------------------------------------------------------------------------------------
+      // markQueued, claimUnit
+      // -------------------------------------------------------------------------------------------
+
+      test("markQueued moves only PENDING units to QUEUED and stamps queuedAt", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({}, 2)
+          yield* storage.transitionJob(job.id, { from: ["PENDING"], to: "QUEUED" })
+          const lease = crypto.randomUUID()
+          const claimed = some(yield* storage.claimUnit(units[1]!.id, lease), "claim")
+          yield* storage.markQueued([units[0]!.id, units[1]!.id, Fixtures.makeUnitId()])
+          const queued = yield* unitOf(units[0]!.id)
+          assert.strictEqual(queued.status, "QUEUED")
+          assert.isNotNull(queued.queuedAt)
+          assert.deepStrictEqual(plain(yield* unitOf(units[1]!.id)), plain(claimed))
+          assert.strictEqual(claimed.lease, lease)
+        }))
+
+      test("claimUnit stamps a new lease, counts the attempt and keeps the first startedAt", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({}, 1)
+          yield* start(job, units)
+          const first = some(yield* storage.claimUnit(units[0]!.id, "lease-1"), "first claim")
+          assert.strictEqual(first.status, "PROCESSING")
+          assert.strictEqual(first.lease, "lease-1")
+          assert.strictEqual(first.attempts, 1)
+          assert.isNotNull(first.startedAt)
+          yield* tick
+          some(yield* storage.claimUnit(units[0]!.id, "lease-2"), "second claim")
+          const stored = yield* unitOf(units[0]!.id)
+          assert.strictEqual(stored.lease, "lease-2")
+          assert.strictEqual(stored.attempts, 2)
+          assert.strictEqual(stored.startedAt, first.startedAt)
+          assert.isTrue(Option.isNone(yield* storage.claimUnit(Fixtures.makeUnitId(), "lease-3")))
+        }))
+
+      test("claimUnit refuses a terminal unit and leaves it untouched", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({}, 2)
+          yield* start(job, units)
+          const done = yield* finish(units[0]!, "CERTIFIED")
+          assert.isTrue(Option.isNone(yield* storage.claimUnit(units[0]!.id, crypto.randomUUID())))
+          assert.deepStrictEqual(plain(yield* unitOf(units[0]!.id)), plain(done))
+        }))
+
+      test("claimUnit refuses units of PAUSED, CANCELLED and FAILED jobs", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const ends: ReadonlyArray<Domain.JobStatus> = ["PAUSED", "CANCELLED", "FAILED"]
+          for (const to of ends) {
+            const { job, units } = yield* create({}, 2)
+            yield* start(job, units)
+            some(yield* storage.transitionJob(job.id, { from: ["PROCESSING"], to }), `job ${to}`)
+            const before = yield* unitOf(units[0]!.id)
+            assert.isTrue(Option.isNone(yield* storage.claimUnit(units[0]!.id, crypto.randomUUID())), `claim after ${to}`)
+            const after = yield* unitOf(units[0]!.id)
+            assert.deepStrictEqual(plain(after), plain(before))
+            assert.notStrictEqual(after.status, "PROCESSING")
+          }
+        }))
+
+      // -------------------------------------------------------------------------------------------
+      // completeUnit, releaseUnit
+      // -------------------------------------------------------------------------------------------
+
+      test("completeUnit with the current lease writes the verdict once with its timings", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({}, 1)
+          yield* start(job, units)
+          const lease = crypto.randomUUID()
+          const claimed = some(yield* storage.claimUnit(units[0]!.id, lease), "claim")
+          yield* tick
+          const outcome = Fixtures.makeOutcome("CERTIFIED", { findings: ["works on demand"] })
+          assert.isTrue(yield* storage.completeUnit(units[0]!.id, lease, outcome))
+          const done = yield* unitOf(units[0]!.id)
+          assert.strictEqual(done.status, "CERTIFIED")
+          assert.strictEqual(done.score, outcome.score)
+          assert.strictEqual(done.grade, outcome.grade)
+          assert.deepStrictEqual(done.findings, ["works on demand"])
+          assert.deepStrictEqual(plain(done.tests), plain(outcome.tests))
+          assert.deepStrictEqual(plain(done.invocationTarget), plain(outcome.invocationTarget))
+          assert.isNotNull(done.completedAt)
+          const completedAt = Date.parse(done.completedAt!)
+          assert.isAtLeast(completedAt, Date.parse(claimed.startedAt!))
+          assert.approximately(done.durationMs!, completedAt - Date.parse(claimed.startedAt!), 1)
+          assert.strictEqual(Date.parse(done.expiresAt!) - completedAt, job.config.validityDays * DAY_MS)
+          assert.isFalse(yield* storage.completeUnit(units[0]!.id, lease, Fixtures.makeOutcome("FAILED")))
+          assert.deepStrictEqual(plain(yield* unitOf(units[0]!.id)), plain(done))
+        }))
+
+      test("completeUnit with a stale lease after a re-claim writes nothing and the newer result stands", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({}, 1)
+          yield* start(job, units)
+          const id = units[0]!.id
+          some(yield* storage.claimUnit(id, "zombie"), "first claim")
+          some(yield* storage.claimUnit(id, "fresh"), "re-claim")
+          assert.isFalse(yield* storage.completeUnit(id, "zombie", Fixtures.makeOutcome("FAILED")))
+          assert.strictEqual((yield* unitOf(id)).status, "PROCESSING")
+          assert.isTrue(yield* storage.completeUnit(id, "fresh", Fixtures.makeOutcome("CERTIFIED")))
+          assert.isFalse(yield* storage.completeUnit(id, "zombie", Fixtures.makeOutcome("FAILED")))
+          assert.isFalse(yield* storage.completeUnit(id, "never-issued", Fixtures.makeOutcome("FAILED")))
+          assert.strictEqual((yield* unitOf(id)).status, "CERTIFIED")
+          assert.strictEqual((yield* storage.counts(job.id)).byVerdict.FAILED, 0)
+        }))
+
+      test("20 concurrent completeUnit calls for one unit write exactly once", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({}, 1)
+          yield* start(job, units)
+          const id = units[0]!.id
+          const lease = crypto.randomUUID()
+          some(yield* storage.claimUnit(id, lease), "claim")
+          const verdicts: ReadonlyArray<Domain.Verdict> = ["CERTIFIED", "FAILED", "QUALITY_WARNING", "INCONCLUSIVE"]
+          const outcomes = Array.from({ length: 20 }, (_, i) => Fixtures.makeOutcome(verdicts[i % verdicts.length]!))
+          const wrote = yield* Effect.all(outcomes.map((o) => storage.completeUnit(id, lease, o)), { concurrency: "unbounded" })
+          assert.strictEqual(wrote.filter((w) => w).length, 1)
+          const winner = outcomes[wrote.indexOf(true)]!
+          const stored = yield* unitOf(id)
+          assert.strictEqual(stored.status, winner.verdict)
+          const counts = yield* storage.counts(job.id)
+          assert.strictEqual(counts.completed, 1)
+          assert.strictEqual(counts.byVerdict[winner.verdict], 1)
+          assert.strictEqual(counts.processing, 0)
+        }))
+
+      test("completeUnit writes nothing after the job was CANCELLED or FAILED", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const ends: ReadonlyArray<Domain.JobStatus> = ["CANCELLED", "FAILED"]
+          for (const to of ends) {
+            const { job, units } = yield* create({}, 1)
+            yield* start(job, units)
+            const lease = crypto.randomUUID()
+            some(yield* storage.claimUnit(units[0]!.id, lease), "claim")
+            some(yield* storage.transitionJob(job.id, { from: ["PROCESSING"], to }), `job ${to}`)
+            const before = yield* unitOf(units[0]!.id)
+            assert.isFalse(yield* storage.completeUnit(units[0]!.id, lease, Fixtures.makeOutcome("CERTIFIED")), `after ${to}`)
+            assert.deepStrictEqual(plain(yield* unitOf(units[0]!.id)), plain(before))
+            assert.notStrictEqual(before.status, "CERTIFIED")
+            assert.strictEqual((yield* storage.counts(job.id)).passed, 0)
+          }
+        }))
+
+      test("releaseUnit is fenced: only the current lease returns the unit to QUEUED", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({}, 1)
+          yield* start(job, units)
+          const id = units[0]!.id
+          some(yield* storage.claimUnit(id, "lease-1"), "claim")
+          assert.isFalse(yield* storage.releaseUnit(id, "other"))
+          assert.strictEqual((yield* unitOf(id)).status, "PROCESSING")
+          assert.isTrue(yield* storage.releaseUnit(id, "lease-1"))
+          const released = yield* unitOf(id)
+          assert.strictEqual(released.status, "QUEUED")
+          assert.isNull(released.lease)
+          assert.isFalse(yield* storage.releaseUnit(id, "lease-1"))
+          assert.isFalse(yield* storage.completeUnit(id, "lease-1", Fixtures.makeOutcome("CERTIFIED")))
+          const again = some(yield* storage.claimUnit(id, "lease-2"), "claim after release")
+          assert.strictEqual(again.attempts, 2)
+        }))
+
+      // -------------------------------------------------------------------------------------------
+      // counts
+      // -------------------------------------------------------------------------------------------
+
+      test("counts are derived from the unit rows", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const { job, units } = yield* create({}, 8)
+          yield* storage.transitionJob(job.id, { from: ["PENDING"], to: "QUEUED" })
+          yield* storage.markQueued(units.slice(1).map((u) => u.id))
+          yield* storage.transitionJob(job.id, { from: ["QUEUED"], to: "PROCESSING" })
+          some(yield* storage.claimUnit(units[2]!.id, crypto.randomUUID()), "claim")
+          const verdicts: ReadonlyArray<Domain.Verdict> = ["CERTIFIED", "QUALITY_WARNING", "FAILED", "UNAVAILABLE", "CERTIFIED"]
+          for (const [i, verdict] of verdicts.entries()) yield* finish(units[3 + i]!, verdict)
+          const counts = yield* storage.counts(job.id)
+          assert.deepStrictEqual(plain(counts), plain(expectedCounts(yield* storage.getUnits(job.id))))
+          assert.strictEqual(counts.total, 8)
+          assert.strictEqual(counts.pending, 1)
+          assert.strictEqual(counts.queued, 1)
+          assert.strictEqual(counts.processing, 1)
+          assert.strictEqual(counts.completed, 5)
+          assert.strictEqual(counts.passed, 3)
+          assert.strictEqual(counts.byVerdict.CERTIFIED, 2)
+          assert.strictEqual(counts.byVerdict.UNAVAILABLE, 1)
+        }))
+
+      // -------------------------------------------------------------------------------------------
+      // latest view
+      // -------------------------------------------------------------------------------------------
+
+      test("the latest view holds the newest terminal result per (model, region)", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const model = Fixtures.makeModelId()
+          const results: Array<Domain.Unit> = []
+          for (const verdict of ["FAILED", "CERTIFIED", "QUALITY_WARNING"] as const) {
+            const { job, units } = yield* create({ modelIds: [model], regions: [usEast1] })
+            yield* start(job, units)
+            yield* tick
+            results.push(yield* finish(units[0]!, verdict))
+          }
+          const page = yield* storage.latest({ modelId: model }, { page: 1, limit: 10 })
+          assert.strictEqual(page.total, 1)
+          assert.strictEqual(page.items[0]!.id, results[2]!.id)
+          assert.strictEqual(page.items[0]!.status, "QUALITY_WARNING")
+        }))
+
+      test("the latest view equals the newest of many concurrently completed units", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const model = Fixtures.makeModelId()
+          const jobs = yield* Effect.forEach(Array.from({ length: 10 }), () =>
+            Effect.gen(function*() {
+              const created = yield* create({ modelIds: [model], regions: [usWest2] })
+              yield* start(created.job, created.units)
+              return created.units[0]!
+            }))
+          const leases = yield* Effect.forEach(jobs, (unit) =>
+            Effect.gen(function*() {
+              const lease = crypto.randomUUID()
+              some(yield* storage.claimUnit(unit.id, lease), "claim")
+              return lease
+            }))
+          yield* Effect.all(
+            jobs.map((unit, i) =>
+              Effect.sleep(`${(i % 4) * 3} millis`).pipe(
+                Effect.andThen(storage.completeUnit(unit.id, leases[i]!, Fixtures.makeOutcome(i % 2 ? "CERTIFIED" : "FAILED")))
+              )
+            ),
+            { concurrency: "unbounded" }
+          )
+          const rows = yield* Effect.forEach(jobs, (unit) => unitOf(unit.id))
+          const newest = Math.max(...rows.map((u) => Date.parse(u.completedAt!)))
+          const page = yield* storage.latest({ modelId: model, region: usWest2 }, { page: 1, limit: 10 })
+          assert.strictEqual(page.total, 1)
+          assert.strictEqual(Date.parse(page.items[0]!.completedAt!), newest)
+          const source = rows.find((u) => u.id === page.items[0]!.id)
+          assert.isDefined(source)
+          assert.strictEqual(page.items[0]!.status, source!.status)
+        }))
+
+      test("latest filters by model, region and verdict, newest first, with pagination totals", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const model = Fixtures.makeModelId()
+          const { job, units } = yield* create({ modelIds: [model], regions: [usEast1, usWest2, euWest1] })
+          yield* start(job, units)
+          const done: Array<Domain.Unit> = []
+          for (const [i, verdict] of (["CERTIFIED", "FAILED", "CERTIFIED"] as const).entries()) {
+            yield* tick
+            done.push(yield* finish(units[i]!, verdict))
+          }
+          const newestFirst = [...done].reverse().map((u) => u.id)
+          const first = yield* storage.latest({ modelId: model }, { page: 1, limit: 2 })
+          const second = yield* storage.latest({ modelId: model }, { page: 2, limit: 2 })
+          assert.strictEqual(first.total, 3)
+          assert.strictEqual(second.total, 3)
+          assert.strictEqual(first.limit, 2)
+          assert.deepStrictEqual([...first.items, ...second.items].map((u) => u.id), newestFirst)
+          const inRegion = yield* storage.latest({ modelId: model, region: done[1]!.region }, { page: 1, limit: 10 })
+          assert.deepStrictEqual(inRegion.items.map((u) => u.id), [done[1]!.id])
+          const certified = yield* storage.latest({ modelId: model, status: "CERTIFIED" }, { page: 1, limit: 10 })
+          assert.strictEqual(certified.total, 2)
+          assert.deepStrictEqual(certified.items.map((u) => u.id), [done[2]!.id, done[0]!.id])
+          const regionOnly = yield* storage.latest({ region: done[1]!.region, status: "FAILED" }, { page: 1, limit: 100 })
+          assert.isAtLeast(regionOnly.total, 1)
+          for (const u of regionOnly.items) {
+            assert.strictEqual(u.region, done[1]!.region)
+            assert.strictEqual(u.status, "FAILED")
+          }
+          const capped = yield* storage.latest({}, { page: 1, limit: 1000 })
+          assert.isAtMost(capped.limit, 100)
+          assert.isAtMost(capped.items.length, 100)
+        }))
+
+      // -------------------------------------------------------------------------------------------
+      // history, stats, cleanup
+      // -------------------------------------------------------------------------------------------
+
+      test("history lists jobs newest first with counts, filters and pagination", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const base = randomWindowStart()
+          const at = (seconds: number) => isoAt(base + seconds * 1000)
+          const a = yield* create({ type: "SINGLE_MODEL", createdAt: at(1) }, 1)
+          const b = yield* create({ type: "ALL_MODELS", createdAt: at(2) }, 2)
+          const c = yield* create({ type: "SINGLE_MODEL", createdAt: at(3) }, 1)
+          yield* start(b.job, b.units)
+          yield* finish(b.units[0]!, "CERTIFIED")
+          some(yield* storage.transitionJob(c.job.id, { from: ["PENDING"], to: "CANCELLED" }), "cancel")
+          const window = { from: at(0), to: at(10) }
+          const all = yield* storage.history(window, { page: 1, limit: 10 })
+          assert.strictEqual(all.total, 3)
+          assert.deepStrictEqual(all.items.map((s) => s.job.id), [c.job.id, b.job.id, a.job.id])
+          const bSummary = all.items[1]!
+          assert.strictEqual(bSummary.job.status, "PROCESSING")
+          assert.deepStrictEqual(plain(bSummary.counts), plain(yield* storage.counts(b.job.id)))
+          assert.strictEqual(bSummary.counts.completed, 1)
+          assert.strictEqual(bSummary.counts.passed, 1)
+          assert.strictEqual(all.items[0]!.counts.byVerdict.CANCELLED, 1)
+          const singles = yield* storage.history({ ...window, type: "SINGLE_MODEL" }, { page: 1, limit: 10 })
+          assert.deepStrictEqual(singles.items.map((s) => s.job.id), [c.job.id, a.job.id])
+          const cancelled = yield* storage.history({ ...window, status: "CANCELLED" }, { page: 1, limit: 10 })
+          assert.deepStrictEqual(cancelled.items.map((s) => s.job.id), [c.job.id])
+          const fromB = yield* storage.history({ from: at(2), to: at(10) }, { page: 1, limit: 10 })
+          assert.deepStrictEqual(fromB.items.map((s) => s.job.id), [c.job.id, b.job.id])
+          const beforeB = yield* storage.history({ from: at(0), to: at(2) }, { page: 1, limit: 10 })
+          assert.deepStrictEqual(beforeB.items.map((s) => s.job.id), [a.job.id])
+          const page2 = yield* storage.history(window, { page: 2, limit: 1 })
+          assert.strictEqual(page2.total, 3)
+          assert.strictEqual(page2.page, 2)
+          assert.strictEqual(page2.limit, 1)
+          assert.deepStrictEqual(page2.items.map((s) => s.job.id), [b.job.id])
+          const past = yield* storage.history(window, { page: 4, limit: 1 })
+          assert.strictEqual(past.total, 3)
+          assert.deepStrictEqual(past.items, [])
+          const capped = yield* storage.history({}, { page: 1, limit: 1000 })
+          assert.isAtMost(capped.limit, 100)
+          assert.isAtMost(capped.items.length, 100)
+        }))
+
+      test("stats count jobs by status, terminal units by verdict and region, and errors by category", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const before = yield* storage.stats
+          const { job, units } = yield* create({ regions: [usEast1, euWest1] }, 4)
+          yield* start(job, units)
+          const east = units.filter((u) => u.region === usEast1)
+          const west = units.filter((u) => u.region === euWest1)
+          yield* finish(east[0]!, "CERTIFIED")
+          yield* finish(east[1]!, "UNAVAILABLE")
+          yield* finish(west[0]!, "INCONCLUSIVE")
+          const after = yield* storage.stats
+          const region = (s: typeof after, r: Region) =>
+            s.unitsByRegion.find((x) => x.region === r) ?? { region: r, total: 0, passed: 0, byVerdict: {} }
+          assert.strictEqual(after.jobsByStatus.PROCESSING - before.jobsByStatus.PROCESSING, 1)
+          assert.strictEqual(after.unitsByVerdict.CERTIFIED - before.unitsByVerdict.CERTIFIED, 1)
+          assert.strictEqual(after.unitsByVerdict.UNAVAILABLE - before.unitsByVerdict.UNAVAILABLE, 1)
+          assert.strictEqual(after.unitsByVerdict.INCONCLUSIVE - before.unitsByVerdict.INCONCLUSIVE, 1)
+          assert.strictEqual(region(after, usEast1).total - region(before, usEast1).total, 2)
+          assert.strictEqual(region(after, usEast1).passed - region(before, usEast1).passed, 1)
+          assert.strictEqual(
+            (region(after, usEast1).byVerdict.UNAVAILABLE ?? 0) - (region(before, usEast1).byVerdict.UNAVAILABLE ?? 0),
+            1
+          )
+          assert.strictEqual(region(after, euWest1).total - region(before, euWest1).total, 1)
+          assert.strictEqual(region(after, euWest1).passed - region(before, euWest1).passed, 0)
+          assert.strictEqual((after.errorsByCategory.ACCESS_DENIED ?? 0) - (before.errorsByCategory.ACCESS_DENIED ?? 0), 1)
+          assert.strictEqual((after.errorsByCategory.THROTTLED ?? 0) - (before.errorsByCategory.THROTTLED ?? 0), 1)
+        }))
+
+      test("cleanup deletes only terminal jobs ended before the cutoff and keeps the latest view", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const old = yield* create({}, 1)
+          yield* start(old.job, old.units)
+          const oldResult = yield* finish(old.units[0]!, "CERTIFIED")
+          some(yield* storage.transitionJob(old.job.id, { from: ["PROCESSING"], to: "COMPLETED" }), "complete old")
+          const running = yield* create({}, 1)
+          yield* start(running.job, running.units)
+          yield* tick
+          const cutoff = isoAt(yield* nowMillis)
+          yield* tick
+          const recent = yield* create({}, 1)
+          yield* start(recent.job, recent.units)
+          yield* finish(recent.units[0]!, "FAILED")
+          some(yield* storage.transitionJob(recent.job.id, { from: ["PROCESSING"], to: "COMPLETED" }), "complete recent")
+          const deleted = yield* storage.cleanup(cutoff)
+          assert.isAtLeast(deleted, 1)
+          assert.isTrue(Option.isNone(yield* storage.getJob(old.job.id)))
+          assert.deepStrictEqual(yield* storage.getUnits(old.job.id), [])
+          assert.isTrue(Option.isNone(yield* storage.getUnit(old.units[0]!.id)))
+          assert.strictEqual((yield* jobOf(running.job.id)).status, "PROCESSING")
+          assert.strictEqual((yield* storage.getUnits(running.job.id)).length, 1)
+          assert.strictEqual((yield* jobOf(recent.job.id)).status, "COMPLETED")
+          assert.strictEqual((yield* storage.getUnits(recent.job.id)).length, 1)
+          const kept = yield* storage.latest({ modelId: oldResult.modelId }, { page: 1, limit: 10 })
+          assert.strictEqual(kept.total, 1)
+          assert.strictEqual(kept.items[0]!.id, oldResult.id)
+          assert.strictEqual(kept.items[0]!.status, "CERTIFIED")
+          assert.strictEqual(yield* storage.cleanup(cutoff), 0)
+        }))
+    })
+  })
+}
