@@ -1,0 +1,180 @@
+/**
+ * Numbered, forward-only migrations of the certification tables, run from code (`run`) or by the
+ * `migrate` command.
+ *
+ * All tables live in one PostgreSQL schema (default `certification`) so they sit beside a host's
+ * own (e.g. Prisma) tables without clashing. `run` takes a transaction-scoped advisory lock keyed by
+ * the schema name, so concurrent runners (several workers booting at once) apply each migration once;
+ * applied versions are recorded in `<schema>.schema_migrations` and running again is a no-op.
+ *
+ * @since 0.1.0
+ */
+import { Domain, Storage } from "@myia/certification"
+import * as Effect from "effect/Effect"
+import { PgClient } from "./PgClient.ts"
+
+/** The schema the tables live in unless configured otherwise. */
+export const defaultSchema = "certification"
+
+/** One migration: a version number (never reused), a name, and its DDL for a given schema. */
+export interface Migration {
+  readonly version: number
+  readonly name: string
+  readonly sql: (schema: string) => string
+}
+
+const schemaPattern = /^[a-z_][a-z0-9_]{0,62}$/
+
+/** Whether `schema` is a safe unquoted PostgreSQL identifier (lower case, digits, `_`, ≤ 63 bytes). */
+export const isValidSchemaName = (schema: string): boolean => schemaPattern.test(schema) && !schema.startsWith("pg_")
+
+/** Fail with `StorageInvalid` unless `schema` is a safe identifier (it is interpolated into SQL). */
+export const validateSchemaName = (schema: string): Effect.Effect<string, Storage.StorageError> =>
+  isValidSchemaName(schema)
+    ? Effect.succeed(schema)
+    : Effect.fail(
+      new Storage.StorageError({
+        operation: "PgMigrations.validateSchemaName",
+        reason: new Storage.StorageInvalid({
+          message: `schema name "${schema}" must match ${schemaPattern.source} and not start with "pg_"`
+        })
+      })
+    )
+
+const list = (values: ReadonlyArray<string>) => values.map((v) => `'${v}'`).join(", ")
+const inFlight = list(["PENDING", "QUEUED", "PROCESSING"])
+
+/** Every migration, in order. Append new ones; never edit or renumber an applied one. */
+export const migrations: ReadonlyArray<Migration> = [
+  {
+    version: 1,
+    name: "jobs_units_latest",
+    sql: (s) => `
+CREATE TABLE ${s}.jobs (
+  id text COLLATE "C" PRIMARY KEY,
+  type text NOT NULL CHECK (type IN (${list(Domain.JobType.literals)})),
+  status text NOT NULL CHECK (status IN (${list(Domain.JobStatus.literals)})),
+  model_ids jsonb NOT NULL,
+  regions jsonb NOT NULL,
+  total_units integer NOT NULL,
+  config jsonb NOT NULL,
+  created_by text,
+  parent_job_id text,
+  reason text,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  started_at timestamptz,
+  completed_at timestamptz,
+  cancelled_at timestamptz
+);
+-- History: newest first, optionally filtered by status or type.
+CREATE INDEX jobs_history_idx ON ${s}.jobs (created_at DESC, id DESC);
+CREATE INDEX jobs_status_history_idx ON ${s}.jobs (status, created_at DESC, id DESC);
+CREATE INDEX jobs_type_history_idx ON ${s}.jobs (type, created_at DESC, id DESC);
+-- Retention: terminal jobs by the time they ended.
+CREATE INDEX jobs_retention_idx ON ${s}.jobs ((coalesce(completed_at, cancelled_at, updated_at)))
+  WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED');
+
+CREATE TABLE ${s}.units (
+  id text COLLATE "C" PRIMARY KEY,
+  job_id text COLLATE "C" NOT NULL REFERENCES ${s}.jobs (id) ON DELETE CASCADE,
+  model_id text COLLATE "C" NOT NULL,
+  host_model_id text,
+  region text COLLATE "C" NOT NULL,
+  status text NOT NULL CHECK (status IN (${list(Domain.UnitStatus.literals)})),
+  invocation_target jsonb,
+  suite_version text,
+  tests jsonb NOT NULL DEFAULT '[]',
+  score double precision,
+  grade text,
+  stars double precision,
+  error jsonb,
+  error_category text GENERATED ALWAYS AS (error ->> 'category') STORED,
+  findings jsonb NOT NULL DEFAULT '[]',
+  attempts integer NOT NULL DEFAULT 0,
+  lease text,
+  created_at timestamptz NOT NULL,
+  queued_at timestamptz,
+  started_at timestamptz,
+  completed_at timestamptz,
+  duration_ms double precision,
+  expires_at timestamptz,
+  -- One row per job × model × region; also serves "units of a job ordered by model, region".
+  CONSTRAINT units_job_model_region_key UNIQUE (job_id, model_id, region)
+);
+-- Progress counts per job without touching the heap.
+CREATE INDEX units_job_status_idx ON ${s}.units (job_id, status);
+-- Stats: terminal units by region, verdict and error category (index-only aggregate).
+CREATE INDEX units_stats_idx ON ${s}.units (region, status, error_category)
+  WHERE status NOT IN (${inFlight});
+
+CREATE TABLE ${s}.latest_results (
+  model_id text COLLATE "C" NOT NULL,
+  region text COLLATE "C" NOT NULL,
+  unit_id text COLLATE "C" NOT NULL,
+  job_id text NOT NULL,
+  host_model_id text,
+  status text NOT NULL,
+  invocation_target jsonb,
+  suite_version text,
+  tests jsonb NOT NULL,
+  score double precision,
+  grade text,
+  stars double precision,
+  error jsonb,
+  findings jsonb NOT NULL,
+  attempts integer NOT NULL,
+  lease text,
+  created_at timestamptz NOT NULL,
+  queued_at timestamptz,
+  started_at timestamptz,
+  completed_at timestamptz NOT NULL,
+  duration_ms double precision,
+  expires_at timestamptz,
+  PRIMARY KEY (model_id, region)
+);
+CREATE INDEX latest_results_completed_idx ON ${s}.latest_results (completed_at DESC, unit_id DESC);
+CREATE INDEX latest_results_region_idx ON ${s}.latest_results (region, completed_at DESC, unit_id DESC);
+CREATE INDEX latest_results_status_idx ON ${s}.latest_results (status, completed_at DESC, unit_id DESC);
+CREATE INDEX latest_results_model_idx ON ${s}.latest_results (model_id, completed_at DESC, unit_id DESC);
+`
+  }
+]
+
+/**
+ * Apply every pending migration to `schema` (creating it if needed) under an advisory lock.
+ * Returns the versions this call applied (empty when already up to date).
+ */
+export const run = Effect.fn("PgMigrations.run")(function*(schema: string = defaultSchema) {
+  yield* validateSchemaName(schema)
+  const client = yield* PgClient
+  const op = "PgMigrations.run"
+  return yield* client.transaction(op, (tx) =>
+    Effect.gen(function*() {
+      // Transaction-scoped: released by COMMIT/ROLLBACK even if this process dies.
+      yield* client.run(op, () => tx`SELECT pg_advisory_xact_lock(hashtext(${"myia-certification:" + schema}))`)
+      yield* client.run(op, () =>
+        tx.unsafe(`
+CREATE SCHEMA IF NOT EXISTS ${schema};
+CREATE TABLE IF NOT EXISTS ${schema}.schema_migrations (
+  version integer PRIMARY KEY,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+);`).simple())
+      const applied = yield* client.run(
+        op,
+        () => tx<Array<{ version: number }>>`SELECT version FROM ${tx(schema + ".schema_migrations")}`
+      )
+      const done = new Set(applied.map((row) => row.version))
+      const pending = migrations.filter((m) => !done.has(m.version))
+      for (const migration of pending) {
+        yield* client.run(op, () => tx.unsafe(migration.sql(schema)).simple())
+        yield* client.run(
+          op,
+          () =>
+            tx`INSERT INTO ${tx(schema + ".schema_migrations")} (version, name) VALUES (${migration.version}, ${migration.name})`
+        )
+      }
+      return pending.map((m) => m.version)
+    }))
+})

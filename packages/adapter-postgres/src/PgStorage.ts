@@ -1,0 +1,467 @@
+/**
+ * The Storage port on PostgreSQL through postgres.js: fenced, idempotent writes that stay fast at a
+ * million unit rows.
+ *
+ * Every write that must not race is one SQL statement (or one transaction) whose `WHERE` is the
+ * precondition: a status change lists its allowed source states, a terminal unit write presents its
+ * lease, and the latest view is an upsert that only moves forward in `completed_at`. Progress counts
+ * and stats are aggregates over unit rows, served by indexes. Timestamps come from Effect's `Clock`
+ * (so `TestClock` drives them, as with the memory adapter) and are stored as `timestamptz`; rows are
+ * decoded with the domain schemas at this edge.
+ *
+ * **Pagination**: bounded offset (limit ≤ 100) with an exact total from a separate `count(*)` run
+ * concurrently, because the HTTP API pages by number (`page`, `totalPages`). Both queries walk the
+ * `(created_at DESC, id DESC)` indexes; deep pages cost O(offset).
+ *
+ * @since 0.1.0
+ */
+import { Domain, Storage } from "@myia/certification"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import type postgres from "postgres"
+import * as PgClient from "./PgClient.ts"
+import * as PgMigrations from "./PgMigrations.ts"
+
+const MAX_LIMIT = 100
+
+/** Options of `layer`. */
+export interface Options {
+  /** The PostgreSQL schema holding the tables (default `certification`). */
+  readonly schema?: string | undefined
+  /** Run pending migrations when the layer is built (default true). */
+  readonly migrate?: boolean | undefined
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tables as data
+// ---------------------------------------------------------------------------------------------
+
+const inFlight: ReadonlyArray<Domain.UnitStatus> = ["PENDING", "QUEUED", "PROCESSING"]
+
+/** Which timestamp a job transition stamps, per target status. */
+export const jobStamps: { readonly [S in Domain.JobStatus]: "started_at" | "completed_at" | "cancelled_at" | null } = {
+  PENDING: null,
+  QUEUED: null,
+  PROCESSING: "started_at",
+  PAUSED: null,
+  COMPLETED: "completed_at",
+  FAILED: "completed_at",
+  CANCELLED: "cancelled_at"
+}
+
+/** How the unfinished units of a job end when the job moves to a target status (none: left alone). */
+export const unitEndings: { readonly [S in Domain.JobStatus]: Domain.Verdict | null } = {
+  PENDING: null,
+  QUEUED: null,
+  PROCESSING: null,
+  PAUSED: null,
+  COMPLETED: null,
+  FAILED: "INCONCLUSIVE",
+  CANCELLED: "CANCELLED"
+}
+
+const jobColumns = `id, type, status, model_ids AS "modelIds", regions, total_units AS "totalUnits", config,
+  created_by AS "createdBy", parent_job_id AS "parentJobId", reason, created_at AS "createdAt",
+  updated_at AS "updatedAt", started_at AS "startedAt", completed_at AS "completedAt", cancelled_at AS "cancelledAt"`
+
+const unitFields = `job_id AS "jobId", model_id AS "modelId", host_model_id AS "hostModelId", region, status,
+  invocation_target AS "invocationTarget", suite_version AS "suiteVersion", tests, score, grade, stars, error,
+  findings, attempts, lease, created_at AS "createdAt", queued_at AS "queuedAt", started_at AS "startedAt",
+  completed_at AS "completedAt", duration_ms AS "durationMs", expires_at AS "expiresAt"`
+
+const prefixed = (alias: string, columns: string) =>
+  columns.replace(/(^|,\s*)([a-z_]+)(?=[\s,]|$)/g, (_, sep: string, col: string) => `${sep}${alias}.${col}`)
+
+const unitColumns = (alias: string) => prefixed(alias, `id, ${unitFields}`)
+
+const latestColumns = prefixed("l", `unit_id AS "id", ${unitFields}`)
+
+// ---------------------------------------------------------------------------------------------
+// Row decoding (built once)
+// ---------------------------------------------------------------------------------------------
+
+const decodeJob = Schema.decodeUnknownEffect(Domain.Job)
+const decodeUnit = Schema.decodeUnknownEffect(Domain.Unit)
+const encodeJob = Schema.encodeUnknownEffect(Domain.Job)
+const encodeUnits = Schema.encodeUnknownEffect(Schema.Array(Domain.Unit))
+const encodeOutcome = Schema.encodeUnknownEffect(Domain.UnitOutcome)
+const encodeError = Schema.encodeUnknownEffect(Domain.CategorizedError)
+
+const iso = (value: unknown): unknown => value instanceof Date ? value.toISOString() : value
+
+const jobTimestamps = ["createdAt", "updatedAt", "startedAt", "completedAt", "cancelledAt"] as const
+const unitTimestamps = ["createdAt", "queuedAt", "startedAt", "completedAt", "expiresAt"] as const
+
+const withIsoTimes = (row: Record<string, unknown>, keys: ReadonlyArray<string>): Record<string, unknown> => {
+  const out: Record<string, unknown> = { ...row }
+  for (const key of keys) out[key] = iso(row[key])
+  return out
+}
+
+const invalid = (operation: string, message: string, cause?: unknown) =>
+  new Storage.StorageError({
+    operation,
+    reason: new Storage.StorageInvalid(cause === undefined ? { message } : { message, cause })
+  })
+
+const undecodable = (operation: string) => (cause: { readonly message: string }) =>
+  new Storage.StorageError({
+    operation,
+    reason: new Storage.StorageUnknown({ message: `stored row did not decode: ${cause.message}`, cause })
+  })
+
+const toJob = (operation: string) => (row: Record<string, unknown>) =>
+  decodeJob(withIsoTimes(row, jobTimestamps)).pipe(Effect.mapError(undecodable(operation)))
+
+const toUnit = (operation: string) => (row: Record<string, unknown>) =>
+  decodeUnit(withIsoTimes(row, unitTimestamps)).pipe(Effect.mapError(undecodable(operation)))
+
+const emptyByVerdict = (): Record<Domain.Verdict, number> =>
+  Object.fromEntries(Domain.verdicts.map((v) => [v, 0])) as Record<Domain.Verdict, number>
+
+/** Progress counts from `status → count` of a job's unit rows. */
+export const countsFromStatuses = (byStatus: Readonly<Record<string, number>>): Domain.JobCounts => {
+  const byVerdict = emptyByVerdict()
+  for (const verdict of Domain.verdicts) byVerdict[verdict] = byStatus[verdict] ?? 0
+  const pending = byStatus["PENDING"] ?? 0
+  const queued = byStatus["QUEUED"] ?? 0
+  const processing = byStatus["PROCESSING"] ?? 0
+  const completed = Domain.verdicts.reduce((n, v) => n + byVerdict[v], 0)
+  return new Domain.JobCounts({
+    total: pending + queued + processing + completed,
+    pending,
+    queued,
+    processing,
+    completed,
+    passed: byVerdict.CERTIFIED + byVerdict.QUALITY_WARNING,
+    byVerdict
+  })
+}
+
+const pageOf = (request: Storage.PageRequest) => {
+  const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(request.limit)))
+  const page = Math.max(1, Math.floor(request.page))
+  return { limit, page, offset: (page - 1) * limit }
+}
+
+type Row = Record<string, unknown>
+
+// ---------------------------------------------------------------------------------------------
+// Storage
+// ---------------------------------------------------------------------------------------------
+
+/** Build the Storage service on the `PgClient` (runs migrations first unless `migrate: false`). */
+export const make = Effect.fn("PgStorage.make")(function*(options: Options = {}) {
+  const schema = yield* PgMigrations.validateSchemaName(options.schema ?? PgMigrations.defaultSchema)
+  if (options.migrate !== false) yield* PgMigrations.run(schema)
+  const client = yield* PgClient.PgClient
+  const sql = client.sql
+  const jobs = sql(`${schema}.jobs`)
+  const units = sql(`${schema}.units`)
+  const latestTable = sql(`${schema}.latest_results`)
+  const raw = (text: string) => sql.unsafe(text)
+  const textArray = (values: ReadonlyArray<string>) => sql.array(values as Array<string>)
+  const json = (value: unknown) => sql.json(value as postgres.JSONValue)
+  const nowIso = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toISOString()))
+
+  const createJob = Effect.fn("PgStorage.createJob")(function*(job: Domain.Job, rows: ReadonlyArray<Domain.Unit>) {
+    const op = "createJob"
+    if (rows.some((u) => u.jobId !== job.id)) return yield* invalid(op, `every unit must belong to job ${job.id}`)
+    const j = yield* encodeJob(job).pipe(Effect.mapError((e) => invalid(op, e.message, e)))
+    const us = yield* encodeUnits(rows).pipe(Effect.mapError((e) => invalid(op, e.message, e)))
+    yield* client.transaction(op, (tx) =>
+      Effect.gen(function*() {
+        yield* client.run(op, () =>
+          tx`INSERT INTO ${jobs} (id, type, status, model_ids, regions, total_units, config, created_by, parent_job_id,
+              reason, created_at, updated_at, started_at, completed_at, cancelled_at)
+            VALUES (${j.id}, ${j.type}, ${j.status}, ${json(j.modelIds)}, ${json(j.regions)}, ${j.totalUnits},
+              ${json(j.config)}, ${j.createdBy}, ${j.parentJobId}, ${j.reason}, ${j.createdAt}, ${j.updatedAt},
+              ${j.startedAt}, ${j.completedAt}, ${j.cancelledAt})`)
+        if (us.length === 0) return
+        // One parameter for all units: no 65,535-parameter limit, one round trip, one statement.
+        yield* client.run(op, () =>
+          tx`INSERT INTO ${units} (id, job_id, model_id, host_model_id, region, status, invocation_target,
+              suite_version, tests, score, grade, stars, error, findings, attempts, lease, created_at, queued_at,
+              started_at, completed_at, duration_ms, expires_at)
+            SELECT x.id, x."jobId", x."modelId", x."hostModelId", x.region, x.status, x."invocationTarget",
+              x."suiteVersion", x.tests, x.score, x.grade, x.stars, x.error, x.findings, x.attempts, x.lease,
+              x."createdAt", x."queuedAt", x."startedAt", x."completedAt", x."durationMs", x."expiresAt"
+            FROM jsonb_to_recordset(${json(us)}) AS x(id text, "jobId" text, "modelId" text, "hostModelId" text,
+              region text, status text, "invocationTarget" jsonb, "suiteVersion" text, tests jsonb,
+              score double precision, grade text, stars double precision, error jsonb, findings jsonb,
+              attempts integer, lease text, "createdAt" timestamptz, "queuedAt" timestamptz,
+              "startedAt" timestamptz, "completedAt" timestamptz, "durationMs" double precision,
+              "expiresAt" timestamptz)`)
+      }))
+  })
+
+  const getJob = Effect.fn("PgStorage.getJob")(function*(id: Domain.JobId) {
+    const rows = yield* client.run("getJob", () => sql<Array<Row>>`SELECT ${raw(jobColumns)} FROM ${jobs} WHERE id = ${id}`)
+    return rows.length === 0 ? Option.none() : Option.some(yield* toJob("getJob")(rows[0]!))
+  })
+
+  const getUnits = Effect.fn("PgStorage.getUnits")(function*(jobId: Domain.JobId) {
+    const rows = yield* client.run("getUnits", () =>
+      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.job_id = ${jobId}
+        ORDER BY u.model_id, u.region`)
+    return yield* Effect.forEach(rows, toUnit("getUnits"))
+  })
+
+  const getUnit = Effect.fn("PgStorage.getUnit")(function*(id: Domain.UnitId) {
+    const rows = yield* client.run("getUnit", () =>
+      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.id = ${id}`)
+    return rows.length === 0 ? Option.none() : Option.some(yield* toUnit("getUnit")(rows[0]!))
+  })
+
+  const counts = Effect.fn("PgStorage.counts")(function*(jobId: Domain.JobId) {
+    const rows = yield* client.run("counts", () =>
+      sql<Array<{ status: string; n: number }>>`SELECT status, count(*)::int AS n FROM ${units}
+        WHERE job_id = ${jobId} GROUP BY status`)
+    return countsFromStatuses(Object.fromEntries(rows.map((r) => [r.status, r.n])))
+  })
+
+  const transitionJob = Effect.fn("PgStorage.transitionJob")(function*(
+    id: Domain.JobId,
+    transition: Storage.JobTransition & { readonly unitError?: Domain.UnitOutcome["error"] | undefined }
+  ) {
+    const op = "transitionJob"
+    if (transition.from.length === 0) return Option.none()
+    const at = yield* nowIso
+    const to = transition.to
+    const stamp = jobStamps[to]
+    const ending = unitEndings[to]
+    const unitError = ending === "INCONCLUSIVE" && transition.unitError != null
+      ? json(yield* encodeError(transition.unitError).pipe(Effect.mapError((e) => invalid(op, e.message, e))))
+      : null
+    const stampSql = stamp === null
+      ? sql``
+      : stamp === "started_at"
+      ? sql`, started_at = coalesce(started_at, ${at})`
+      : sql`, ${sql(stamp)} = ${at}`
+    // COMPLETED needs every unit terminal, checked in the same statement as the write.
+    const allTerminal = to === "COMPLETED"
+      ? sql`AND NOT EXISTS (SELECT 1 FROM ${units} WHERE job_id = ${id} AND status IN ${sql(inFlight)})`
+      : sql``
+    // The job row and its unfinished units change in one statement: atomic, and no half-cancelled job.
+    const endUnits = ending === null
+      ? sql``
+      : sql`, ended AS (
+          UPDATE ${units} u SET status = ${ending}, error = ${unitError}, lease = NULL, completed_at = ${at},
+            duration_ms = CASE WHEN u.started_at IS NULL THEN NULL
+              ELSE extract(epoch FROM (${at}::timestamptz - u.started_at)) * 1000 END
+          FROM moved WHERE u.job_id = moved.id AND u.status IN ${sql(inFlight)}
+          RETURNING 1)`
+    const rows = yield* client.run(op, () =>
+      sql<Array<Row>>`WITH moved AS (
+          UPDATE ${jobs} SET status = ${to}, updated_at = ${at}, reason = coalesce(${transition.reason ?? null}, reason)
+            ${stampSql}
+          WHERE id = ${id} AND status IN ${sql(transition.from as Array<string>)} ${allTerminal}
+          RETURNING ${raw(jobColumns)})
+        ${endUnits}
+        SELECT * FROM moved`)
+    return rows.length === 0 ? Option.none() : Option.some(yield* toJob(op)(rows[0]!))
+  })
+
+  const markQueued = Effect.fn("PgStorage.markQueued")(function*(ids: ReadonlyArray<Domain.UnitId>) {
+    if (ids.length === 0) return
+    const at = yield* nowIso
+    yield* client.run("markQueued", () =>
+      sql`UPDATE ${units} SET status = 'QUEUED', queued_at = ${at}
+        WHERE id = ANY(${textArray(ids)}::text[]) AND status = 'PENDING'`)
+  })
+
+  const claimUnit = Effect.fn("PgStorage.claimUnit")(function*(id: Domain.UnitId, lease: string) {
+    const at = yield* nowIso
+    const rows = yield* client.run("claimUnit", () =>
+      sql<Array<Row>>`UPDATE ${units} u SET status = 'PROCESSING', lease = ${lease}, attempts = u.attempts + 1,
+          started_at = coalesce(u.started_at, ${at})
+        FROM ${jobs} j
+        WHERE u.id = ${id} AND j.id = u.job_id AND u.status IN ${sql(inFlight)}
+          AND j.status IN ('QUEUED', 'PROCESSING')
+        RETURNING ${raw(unitColumns("u"))}`)
+    return rows.length === 0 ? Option.none() : Option.some(yield* toUnit("claimUnit")(rows[0]!))
+  })
+
+  const completeUnit = Effect.fn("PgStorage.completeUnit")(function*(
+    id: Domain.UnitId,
+    lease: string,
+    outcome: Domain.UnitOutcome
+  ) {
+    const op = "completeUnit"
+    const millis = yield* Clock.currentTimeMillis
+    const at = new Date(millis).toISOString()
+    const o = yield* encodeOutcome(outcome).pipe(Effect.mapError((e) => invalid(op, e.message, e)))
+    // One statement: the fenced unit write, then the latest upsert fed only by the row it returned.
+    // Ties in completed_at go to the later write, as in the memory adapter; older never wins.
+    const rows = yield* client.run(op, () =>
+      sql<Array<{ n: number }>>`WITH done AS (
+          UPDATE ${units} u SET status = ${o.verdict}, invocation_target = ${o.invocationTarget === null ? null : json(o.invocationTarget)},
+            suite_version = ${o.suiteVersion}, tests = ${json(o.tests)}, score = ${o.score}, grade = ${o.grade},
+            stars = ${o.stars}, error = ${o.error === null ? null : json(o.error)}, findings = ${json(o.findings)},
+            completed_at = ${at},
+            duration_ms = CASE WHEN u.started_at IS NULL THEN NULL
+              ELSE extract(epoch FROM (${at}::timestamptz - u.started_at)) * 1000 END,
+            expires_at = ${at}::timestamptz + make_interval(hours => (j.config ->> 'validityDays')::int * 24)
+          FROM ${jobs} j
+          WHERE u.id = ${id} AND u.lease = ${lease} AND u.status = 'PROCESSING'
+            AND j.id = u.job_id AND j.status NOT IN ('CANCELLED', 'FAILED')
+          RETURNING u.*),
+        latest AS (
+          INSERT INTO ${latestTable} (model_id, region, unit_id, job_id, host_model_id, status, invocation_target,
+            suite_version, tests, score, grade, stars, error, findings, attempts, lease, created_at, queued_at,
+            started_at, completed_at, duration_ms, expires_at)
+          SELECT model_id, region, id, job_id, host_model_id, status, invocation_target, suite_version, tests, score,
+            grade, stars, error, findings, attempts, lease, created_at, queued_at, started_at, completed_at,
+            duration_ms, expires_at
+          FROM done
+          ON CONFLICT (model_id, region) DO UPDATE SET unit_id = EXCLUDED.unit_id, job_id = EXCLUDED.job_id,
+            host_model_id = EXCLUDED.host_model_id, status = EXCLUDED.status,
+            invocation_target = EXCLUDED.invocation_target, suite_version = EXCLUDED.suite_version,
+            tests = EXCLUDED.tests, score = EXCLUDED.score, grade = EXCLUDED.grade, stars = EXCLUDED.stars,
+            error = EXCLUDED.error, findings = EXCLUDED.findings, attempts = EXCLUDED.attempts,
+            lease = EXCLUDED.lease, created_at = EXCLUDED.created_at, queued_at = EXCLUDED.queued_at,
+            started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at,
+            duration_ms = EXCLUDED.duration_ms, expires_at = EXCLUDED.expires_at
+          WHERE ${latestTable}.completed_at <= EXCLUDED.completed_at)
+        SELECT count(*)::int AS n FROM done`)
+    return (rows[0]?.n ?? 0) > 0
+  })
+
+  const releaseUnit = Effect.fn("PgStorage.releaseUnit")(function*(id: Domain.UnitId, lease: string) {
+    const rows = yield* client.run("releaseUnit", () =>
+      sql`UPDATE ${units} SET status = 'QUEUED', lease = NULL
+        WHERE id = ${id} AND lease = ${lease} AND status = 'PROCESSING' RETURNING 1`)
+    return rows.length > 0
+  })
+
+  const history = Effect.fn("PgStorage.history")(function*(filter: Storage.HistoryFilter, request: Storage.PageRequest) {
+    const op = "history"
+    const { limit, offset, page } = pageOf(request)
+    const conditions = () => [
+      filter.status === undefined ? null : sql`j.status = ${filter.status}`,
+      filter.type === undefined ? null : sql`j.type = ${filter.type}`,
+      filter.from === undefined ? null : sql`j.created_at >= ${filter.from}`,
+      filter.to === undefined ? null : sql`j.created_at < ${filter.to}`
+    ].filter((c) => c !== null)
+    const where = () => {
+      const cs = conditions()
+      return cs.length === 0 ? sql`` : sql`WHERE ${cs.reduce((all, c) => sql`${all} AND ${c}`)}`
+    }
+    const [rows, totals] = yield* Effect.all([
+      client.run(op, () =>
+        sql<Array<Row>>`SELECT ${raw(prefixed("j", jobColumns))},
+            (SELECT coalesce(jsonb_object_agg(c.status, c.n), '{}'::jsonb)
+               FROM (SELECT status, count(*)::int AS n FROM ${units} WHERE job_id = j.id GROUP BY status) c
+            ) AS "unitCounts"
+          FROM ${jobs} j ${where()}
+          ORDER BY j.created_at DESC, j.id DESC LIMIT ${limit} OFFSET ${offset}`),
+      client.run(op, () => sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM ${jobs} j ${where()}`)
+    ], { concurrency: 2 })
+    const items = yield* Effect.forEach(rows, ({ unitCounts, ...row }) =>
+      toJob(op)(row).pipe(
+        Effect.map((job): Storage.JobSummary => ({
+          job,
+          counts: countsFromStatuses(unitCounts as Record<string, number>)
+        }))
+      ))
+    return { items, total: totals[0]?.n ?? 0, page, limit }
+  })
+
+  const latest = Effect.fn("PgStorage.latest")(function*(filter: Storage.LatestFilter, request: Storage.PageRequest) {
+    const op = "latest"
+    const { limit, offset, page } = pageOf(request)
+    const conditions = () => [
+      filter.modelId === undefined ? null : sql`l.model_id = ${filter.modelId}`,
+      filter.region === undefined ? null : sql`l.region = ${filter.region}`,
+      filter.status === undefined ? null : sql`l.status = ${filter.status}`
+    ].filter((c) => c !== null)
+    const where = () => {
+      const cs = conditions()
+      return cs.length === 0 ? sql`` : sql`WHERE ${cs.reduce((all, c) => sql`${all} AND ${c}`)}`
+    }
+    const [rows, totals] = yield* Effect.all([
+      client.run(op, () =>
+        sql<Array<Row>>`SELECT ${raw(latestColumns)} FROM ${latestTable} l ${where()}
+          ORDER BY l.completed_at DESC, l.unit_id DESC LIMIT ${limit} OFFSET ${offset}`),
+      client.run(op, () => sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM ${latestTable} l ${where()}`)
+    ], { concurrency: 2 })
+    const items = yield* Effect.forEach(rows, toUnit(op))
+    return { items, total: totals[0]?.n ?? 0, page, limit }
+  })
+
+  const stats = Effect.gen(function*() {
+    const op = "stats"
+    const [jobRows, unitRows] = yield* Effect.all([
+      client.run(op, () =>
+        sql<Array<{ status: Domain.JobStatus; n: number }>>`SELECT status, count(*)::int AS n FROM ${jobs}
+          GROUP BY status`),
+      client.run(op, () =>
+        sql<Array<{ region: Domain.Region; status: Domain.Verdict; category: Domain.ErrorCategory | null; n: number }>>`
+          SELECT region, status, error_category AS category, count(*)::int AS n FROM ${units}
+          WHERE status NOT IN ${sql(inFlight)}
+          GROUP BY region, status, error_category ORDER BY region`)
+    ], { concurrency: 2 })
+    const jobsByStatus = Object.fromEntries(Domain.JobStatus.literals.map((s) => [s, 0])) as Record<
+      Domain.JobStatus,
+      number
+    >
+    for (const row of jobRows) jobsByStatus[row.status] = row.n
+    const unitsByVerdict = emptyByVerdict()
+    const regions = new Map<Domain.Region, { total: number; passed: number; byVerdict: Partial<Record<Domain.Verdict, number>> }>()
+    const errorsByCategory: Partial<Record<Domain.ErrorCategory, number>> = {}
+    for (const row of unitRows) {
+      unitsByVerdict[row.status] += row.n
+      const region = regions.get(row.region) ?? { total: 0, passed: 0, byVerdict: {} }
+      region.total += row.n
+      if (Domain.isPassed(row.status)) region.passed += row.n
+      region.byVerdict[row.status] = (region.byVerdict[row.status] ?? 0) + row.n
+      regions.set(row.region, region)
+      if (row.category !== null) errorsByCategory[row.category] = (errorsByCategory[row.category] ?? 0) + row.n
+    }
+    const unitsByRegion = Array.from(regions, ([region, r]) => ({ region, ...r }))
+    return { jobsByStatus, unitsByVerdict, unitsByRegion, errorsByCategory } satisfies Storage.Stats
+  }).pipe(Effect.withSpan("PgStorage.stats"))
+
+  const cleanup = Effect.fn("PgStorage.cleanup")(function*(before: Domain.Timestamp) {
+    // Units go with their job (ON DELETE CASCADE); latest_results keeps its own copies.
+    const rows = yield* client.run("cleanup", () =>
+      sql<Array<{ n: number }>>`WITH deleted AS (
+          DELETE FROM ${jobs} WHERE status IN ('COMPLETED', 'FAILED', 'CANCELLED')
+            AND coalesce(completed_at, cancelled_at, updated_at) < ${before}
+          RETURNING 1)
+        SELECT count(*)::int AS n FROM deleted`)
+    return rows[0]?.n ?? 0
+  })
+
+  return Storage.Storage.of({
+    createJob,
+    getJob,
+    getUnits,
+    getUnit,
+    counts,
+    transitionJob,
+    markQueued,
+    claimUnit,
+    completeUnit,
+    releaseUnit,
+    history,
+    latest,
+    stats,
+    cleanup
+  })
+})
+
+/** The Storage layer on a `PgClient`; migrates the schema on build unless `migrate: false`. */
+export const layer = (options: Options = {}): Layer.Layer<Storage.Storage, Storage.StorageError, PgClient.PgClient> =>
+  Layer.effect(Storage.Storage, make(options))
+
+/** Storage plus its own pool from a connection URL; the pool closes with the layer. */
+export const layerFromUrl = (
+  url: Redacted.Redacted<string> | string,
+  options: Options & { readonly max?: number | undefined } = {}
+): Layer.Layer<Storage.Storage, Storage.StorageError> =>
+  layer(options).pipe(Layer.provide(PgClient.layer({ url, max: options.max })))
