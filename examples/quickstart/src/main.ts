@@ -1,1 +1,140 @@
-export {}
+/**
+ * Quickstart: certify every chat and embedding model of the registry in three regions, offline.
+ *
+ * Starts the local Bedrock emulator with a built-in scenario, runs a certification job on the
+ * in-memory adapters through the real AWS SDK client, shows a live progress bar, prints a results
+ * table and summaries, and writes a results file and a capability manifest.
+ *
+ *   pnpm demo                                  # emulator, 3 regions, every chat + embedding model
+ *   pnpm demo --models amazon.nova-lite-v1:0 --regions us-east-1
+ *   pnpm demo --scenario my-scenario.json --json out.json
+ *   pnpm demo --live --regions us-east-1       # real AWS credentials from the default chain
+ */
+import { createCertification, Report } from "@myia/certification"
+import { BedrockEmulator } from "@myia/certification/testing"
+import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
+import { readFileSync, writeFileSync } from "node:fs"
+import { resolve } from "node:path"
+import { parseArgs } from "node:util"
+import { demoScenario } from "./demoScenario.ts"
+
+const usage = `usage: pnpm demo [--models id,id] [--regions r,r] [--scenario FILE] [--json FILE]
+                 [--manifest FILE] [--concurrency N] [--live] [--no-table]`
+
+const { values } = parseArgs({
+  options: {
+    models: { type: "string" },
+    regions: { type: "string", default: "us-east-1,us-west-2,eu-central-1" },
+    scenario: { type: "string" },
+    json: { type: "string", default: "certification-results.json" },
+    manifest: { type: "string", default: "capability-manifest.json" },
+    concurrency: { type: "string", default: "8" },
+    live: { type: "boolean", default: false },
+    "no-table": { type: "boolean", default: false },
+    help: { type: "boolean", short: "h", default: false }
+  },
+  strict: true
+})
+
+if (values.help) {
+  console.log(usage)
+  process.exit(0)
+}
+
+const list = (s: string | undefined) => (s ?? "").split(",").map((x) => x.trim()).filter((x) => x.length > 0)
+const regions = list(values.regions)
+const models = list(values.models)
+const concurrency = Number(values.concurrency)
+if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+  console.error(`--concurrency must be an integer between 1 and 64 (got "${values.concurrency}")`)
+  process.exit(2)
+}
+const colour = process.stdout.isTTY === true
+// pnpm runs scripts inside the package; paths the user typed are relative to where they typed them.
+const userPath = (p: string) => resolve(process.env["INIT_CWD"] ?? process.cwd(), p)
+
+const emulator = values.live
+  ? undefined
+  : await BedrockEmulator.start({
+    port: 0,
+    scenario: values.scenario === undefined ? demoScenario : JSON.parse(readFileSync(userPath(values.scenario), "utf8"))
+  })
+
+const certification = createCertification({
+  storage: MemoryStorage.layer,
+  queue: MemoryQueue.layer({ maxAttempts: 3 }),
+  bedrock: emulator === undefined
+    ? { timeout: "60 seconds" }
+    : {
+      endpoint: emulator.url,
+      // The emulator accepts any key pair; real credentials never leave the AWS default chain.
+      credentials: { accessKeyId: "AKIDQUICKSTART", secretAccessKey: "quickstart" },
+      timeout: "10 seconds"
+    },
+  worker: { concurrency, retryDelayMillis: 500 },
+  governor: { initial: 6, max: 16 },
+  logLevel: "Warn"
+})
+
+const shutdown = async (code: number) => {
+  await certification.close()
+  await emulator?.close()
+  process.exit(code)
+}
+process.once("SIGINT", () => void shutdown(130))
+
+try {
+  console.log(
+    emulator === undefined
+      ? `Certifying against live AWS Bedrock in ${regions.join(", ")}`
+      : `Bedrock emulator on ${emulator.url} — certifying in ${regions.join(", ")}`
+  )
+  const created = models.length > 0
+    ? await certification.certifyMultiple({ modelIds: models, regions }, { createdBy: "quickstart" })
+    : await certification.certifyAll({ regions }, { createdBy: "quickstart" })
+  console.log(
+    `Job ${created.jobId}: ${created.totalUnits} units (model × region), ${created.skipped.length} pairs skipped as not certifiable`
+  )
+
+  let done = 0
+  let lastPrinted = -1
+  const detail = await certification.waitForJob(created.jobId, {
+    onEvent: (event) => {
+      if (event.type !== "unit-completed") return
+      done++
+      const line = Report.renderProgress(done, created.totalUnits)
+      if (colour) process.stdout.write(`\r${line}`)
+      else {
+        const step = Math.floor((done / created.totalUnits) * 10)
+        if (step !== lastPrinted) {
+          lastPrinted = step
+          console.log(line)
+        }
+      }
+    }
+  })
+  if (colour) process.stdout.write("\n")
+
+  const units = detail.units
+  if (!values["no-table"]) {
+    console.log()
+    console.log(Report.renderTable(units, { colour }))
+  }
+  console.log()
+  console.log(Report.renderSummary(units, { colour }))
+
+  const generatedAt = new Date().toISOString()
+  writeFileSync(userPath(values.json), JSON.stringify(Report.resultsFile(detail.job, units), null, 2))
+  writeFileSync(
+    userPath(values.manifest),
+    JSON.stringify(Report.manifest(units, { generatedAt, account: emulator === undefined ? null : "emulator" }), null, 2)
+  )
+  console.log()
+  console.log(`Job ${detail.job.status}${detail.job.reason === null ? "" : ` (${detail.job.reason})`}`)
+  console.log(`Results:  ${userPath(values.json)}`)
+  console.log(`Manifest: ${userPath(values.manifest)}`)
+  await shutdown(detail.job.status === "FAILED" ? 1 : 0)
+} catch (error) {
+  console.error(error instanceof Error ? `${error.name}: ${error.message}` : error)
+  await shutdown(1)
+}

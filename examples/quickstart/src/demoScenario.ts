@@ -1,0 +1,33 @@
+/**
+ * The quickstart's built-in emulator scenario: a plausible account (the registry's models, offered
+ * where the registry says) with a few scripted problems so that every verdict shows up once:
+ * a model that answers wrong (FAILED), one that breaks JSON and one whose stream breaks
+ * (QUALITY_WARNING), access denied / Marketplace pending / legacy (UNAVAILABLE), a region that
+ * answers 503 for one model (INCONCLUSIVE), and a throttled region whose healthy models must still
+ * be CERTIFIED. UNSUPPORTED comes from the registry itself (an embedding family suite v1 cannot drive).
+ */
+import type { Scenario } from "@myia/certification/testing"
+
+export const demoScenario: Scenario.ScenarioInput = {
+  seed: 7,
+  timeScale: 0.05,
+  registry: "builtin",
+  defaults: {
+    quality: "good",
+    latency: { ttftMs: { min: 150, max: 600 }, tokensPerSecond: 90, jitter: 0.25 },
+    throttle: { requestsPerSecond: 50, burst: 100 }
+  },
+  regionThrottle: {
+    // A tight regional quota: throttling must be waited out, never counted as a model failure.
+    "eu-central-1": { requestsPerSecond: 40, burst: 10 }
+  },
+  rules: [
+    { models: ["meta.llama3-8b-instruct-v1:0"], regions: "*", quality: "wrong" },
+    { models: ["mistral.mistral-large-2402-v1:0"], regions: "*", quality: "broken-json" },
+    { models: ["deepseek.v3.2"], regions: "*", quality: "broken-stream", streamBreakAfterDeltas: 2 },
+    { models: ["mistral.mistral-small-2402-v1:0"], regions: "*", availability: "access-denied" },
+    { models: ["ai21.jamba-1-5-mini-v1:0"], regions: "*", availability: "marketplace-pending" },
+    { models: ["qwen.qwen3-32b-v1:0"], regions: ["eu-central-1"], availability: "legacy" },
+    { models: ["amazon.titan-text-lite-v1"], regions: ["us-west-2"], errorRate5xx: 1 }
+  ]
+}

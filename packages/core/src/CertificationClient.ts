@@ -1,0 +1,143 @@
+/**
+ * The Promise facade: plain async methods over the certification service, for code that does not
+ * use Effect. One call wires the service, the Bedrock runtime, the registry, the region governor and
+ * (unless disabled) an embedded worker over the Storage and Queue layers you pass.
+ *
+ * ```ts
+ * import { createCertification } from "@myia/certification"
+ * import * as Memory from "@myia/certification-memory"
+ *
+ * const certification = createCertification({ storage: Memory.MemoryStorage.layer, queue: Memory.MemoryQueue.layer() })
+ * const { jobId } = await certification.certifyModel({ modelId: "amazon.nova-lite-v1:0", region: "us-east-1" })
+ * const detail = await certification.waitForJob(jobId)
+ * await certification.close()
+ * ```
+ *
+ * Failures reject with the service's tagged errors (`InvalidRequest`, `ModelsNotCertifiable`,
+ * `JobNotFound`, `JobConflict`, `StorageError`, `QueueError`), which are `Error` instances.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import type * as LogLevel from "effect/LogLevel"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as References from "effect/References"
+import * as Stream from "effect/Stream"
+import * as BedrockRuntime from "./BedrockRuntime.ts"
+import * as Certification from "./Certification.ts"
+import type { JobStatus } from "./Domain.ts"
+import * as JobStateMachine from "./JobStateMachine.ts"
+import type { ModelCatalog } from "./ModelCatalog.ts"
+import type { ProgressEvent, Queue } from "./Queue.ts"
+import * as RegionGovernor from "./RegionGovernor.ts"
+import * as Registry from "./Registry.ts"
+import * as Runner from "./Runner.ts"
+import type { HistoryFilter, LatestFilter, PageRequest, Storage } from "./Storage.ts"
+import * as Worker from "./Worker.ts"
+
+export interface CreateOptions {
+  /** Where jobs and verdicts live (e.g. `MemoryStorage.layer`, `PgStorage.layerFromUrl(...)`). */
+  readonly storage: Layer.Layer<Storage, unknown>
+  /** How units reach workers (e.g. `MemoryQueue.layer()`, `BullMqQueue.layer({...})`). */
+  readonly queue: Layer.Layer<Queue, unknown>
+  /** Bedrock client settings: endpoint override, explicit credentials, per-call timeout. */
+  readonly bedrock?: BedrockRuntime.Options | undefined
+  /** Host additions to the model registry (custom models, application-profile or provisioned ARNs). */
+  readonly registry?: Registry.Options | undefined
+  /** The host's own model ids (optional). */
+  readonly catalog?: Layer.Layer<ModelCatalog> | undefined
+  /** Run an embedded worker in this process (default `{ concurrency: 4 }`); `false` for API-only processes. */
+  readonly worker?: false | Worker.WorkerOptions | undefined
+  readonly governor?: RegionGovernor.Options | undefined
+  readonly runner?: Partial<Runner.RunnerSettings> | undefined
+  readonly settings?: Partial<Certification.Settings> | undefined
+  /** Minimum level of the SDK's own logs (default "Info"). */
+  readonly logLevel?: LogLevel.LogLevel | undefined
+}
+
+/** The layer behind `createCertification`, for Effect hosts that want the same wiring. */
+export const layer = (options: CreateOptions): Layer.Layer<Certification.Certification, unknown> => {
+  const runnerSettings = Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner })
+  const registry = Registry.layerWith(options.registry ?? {})
+  const base = Layer.mergeAll(
+    options.storage,
+    options.queue,
+    registry,
+    options.catalog ?? Layer.empty,
+    BedrockRuntime.layer(options.bedrock),
+    RegionGovernor.layer(options.governor),
+    runnerSettings,
+    Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Info")
+  )
+  const service = Certification.layer(options.settings).pipe(Layer.provide(base))
+  if (options.worker === false) return service
+  const worker = Worker.layer(options.worker ?? {}).pipe(Layer.provide(base))
+  return Layer.merge(service, worker)
+}
+
+export interface WaitOptions {
+  /** Called with every progress event until the job is terminal. */
+  readonly onEvent?: ((event: ProgressEvent) => void) | undefined
+}
+
+/** Build the facade. Call `close()` when done: it stops the worker and releases every resource. */
+export const createCertification = (options: CreateOptions) => {
+  const runtime = ManagedRuntime.make(layer(options))
+  const run = <A, E>(effect: Effect.Effect<A, E, Certification.Certification>): Promise<A> => runtime.runPromise(effect)
+  const service = Effect.service(Certification.Certification)
+
+  async function* events(jobId: string): AsyncGenerator<ProgressEvent> {
+    const context = await runtime.context()
+    const s = Context.get(context, Certification.Certification)
+    yield* Stream.toAsyncIterableWith(s.events(jobId), context)
+  }
+
+  return {
+    certifyModel: (request: { readonly modelId: string; readonly region: string }, meta?: Certification.RequestMeta) =>
+      run(Effect.flatMap(service, (s) => s.certifyModel(request, meta))),
+    certifyMultiple: (
+      request: { readonly modelIds: ReadonlyArray<string>; readonly regions: ReadonlyArray<string> },
+      meta?: Certification.RequestMeta
+    ) => run(Effect.flatMap(service, (s) => s.certifyMultiple(request, meta))),
+    certifyAll: (
+      request: { readonly regions: ReadonlyArray<string>; readonly modalities?: ReadonlyArray<"chat" | "embedding"> },
+      meta?: Certification.RequestMeta
+    ) => run(Effect.flatMap(service, (s) => s.certifyAll(request, meta))),
+    retry: (jobId: string, meta?: Certification.RequestMeta) =>
+      run(Effect.flatMap(service, (s) => s.retry(jobId, meta))),
+    cancel: (jobId: string) => run(Effect.flatMap(service, (s) => s.cancel(jobId))),
+    getJob: (jobId: string) => run(Effect.flatMap(service, (s) => s.getJob(jobId))),
+    history: (filter: HistoryFilter = {}, page: PageRequest = { page: 1, limit: 20 }) =>
+      run(Effect.flatMap(service, (s) => s.history(filter, page))),
+    latest: (filter: LatestFilter = {}, page: PageRequest = { page: 1, limit: 20 }) =>
+      run(Effect.flatMap(service, (s) => s.latest(filter, page))),
+    stats: () => run(Effect.flatMap(service, (s) => s.stats)),
+    /** Progress events of a job until it is terminal. */
+    events,
+    /** Resolve with the job detail once the job is terminal. */
+    waitForJob: (jobId: string, waitOptions: WaitOptions = {}) =>
+      run(
+        Effect.gen(function*() {
+          const s = yield* service
+          yield* s.events(jobId).pipe(
+            Stream.runForEach((e) => Effect.sync(() => waitOptions.onEvent?.(e)))
+          )
+          let detail = yield* s.getJob(jobId)
+          // The stream ends on the terminal event; the row is already terminal by then.
+          while (!JobStateMachine.isTerminalJob(detail.job.status as JobStatus)) {
+            yield* Effect.sleep("100 millis")
+            detail = yield* s.getJob(jobId)
+          }
+          return detail
+        })
+      ),
+    /** The Effect runtime behind the facade, for mixing in Effect code. */
+    runtime,
+    /** Stop the worker and release every resource (connections, clients, servers). */
+    close: (): Promise<void> => runtime.dispose()
+  }
+}
+
+export type CertificationClient = ReturnType<typeof createCertification>

@@ -1,0 +1,223 @@
+/**
+ * The worker loop: consumes units from the Queue, certifies each with the Runner, and writes the
+ * verdict to Storage — exactly once per unit, whatever the queue redelivers.
+ *
+ * For each delivery: claim the unit with a fresh fencing lease (a terminal unit or an ended job
+ * acknowledges the delivery without a Bedrock call); run it; then either finish it (fenced write),
+ * give it back for a later retry (an environment problem such as throttling, while attempts remain),
+ * or, on a systemic error such as invalid credentials, fail the whole job. A cancelled job's
+ * in-flight units are interrupted (their Bedrock calls aborted) and nothing is written after the
+ * cancel; no new test starts once the cancellation is known.
+ *
+ * @since 0.1.0
+ */
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Stream from "effect/Stream"
+import type { BedrockRuntime } from "./BedrockRuntime.ts"
+import { type JobId, UnitOutcome } from "./Domain.ts"
+import * as ErrorCategory from "./ErrorCategory.ts"
+import * as JobStateMachine from "./JobStateMachine.ts"
+import {
+  type Delivery,
+  type DeliveryResult,
+  Done,
+  ProgressEvent,
+  Queue,
+  Retry,
+  type UnitMessage
+} from "./Queue.ts"
+import type { RegionGovernor } from "./RegionGovernor.ts"
+import type { Registry } from "./Registry.ts"
+import * as Runner from "./Runner.ts"
+import { Storage } from "./Storage.ts"
+import * as Suite from "./Suite.ts"
+
+export interface WorkerOptions {
+  /** Units certified at once by this process (default 4). */
+  readonly concurrency?: number | undefined
+  /** Base delay before an environment-blocked unit is tried again (default 2 s, doubled per attempt, capped 60 s). */
+  readonly retryDelayMillis?: number | undefined
+}
+
+const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
+
+/**
+ * Run the worker until the surrounding scope closes. Requires the Queue, Storage, the Bedrock
+ * runtime, the registry and the region governor.
+ */
+export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}) {
+  const queue = yield* Queue
+  const storage = yield* Storage
+  const concurrency = options.concurrency ?? 4
+  const retryBase = options.retryDelayMillis ?? 2_000
+
+  // Cancellations from any process: remember the job, and interrupt its in-flight units here.
+  const cancelled = new Set<JobId>()
+  const inFlight = new Map<JobId, Set<Deferred.Deferred<void>>>()
+  yield* queue.cancellations.pipe(
+    Stream.runForEach((jobId) =>
+      Effect.gen(function*() {
+        cancelled.add(jobId)
+        for (const d of inFlight.get(jobId) ?? []) yield* Deferred.succeed(d, undefined)
+      })
+    ),
+    Effect.catchCause((cause) => Effect.logWarning("cancellation stream ended", cause)),
+    Effect.forkScoped
+  )
+
+  const publish = (jobId: JobId, type: ProgressEvent["type"], unitId: UnitMessage["unitId"] | null, status: string) =>
+    Effect.flatMap(nowIso, (at) => queue.publish(new ProgressEvent({ jobId, type, unitId, status, at }))).pipe(
+      Effect.ignore
+    )
+
+  /** COMPLETED once every unit is terminal (storage refuses otherwise); publish when it happens. */
+  const maybeComplete = Effect.fnUntraced(function*(jobId: JobId) {
+    const done = yield* storage.transitionJob(jobId, { from: ["QUEUED", "PROCESSING"], to: "COMPLETED" })
+    if (Option.isSome(done)) yield* publish(jobId, "job-status", null, "COMPLETED")
+  })
+
+  /** Is the job stopped (cancelled here or in storage)? Checked before each test starts. */
+  const stopped = (jobId: JobId) =>
+    Effect.suspend(() => {
+      if (cancelled.has(jobId)) return Effect.succeed(true)
+      return storage.getJob(jobId).pipe(
+        Effect.map((j) => Option.isSome(j) && JobStateMachine.isTerminalJob(j.value.status)),
+        Effect.tap((stop) => Effect.sync(() => stop && cancelled.add(jobId))),
+        Effect.orElseSucceed(() => false)
+      )
+    })
+
+  const handle = Effect.fnUntraced(function*(delivery: Delivery) {
+    const { message } = delivery
+    const lease = `${message.unitId}.${delivery.attempt}.${crypto.randomUUID()}`
+    const claimed = yield* storage.claimUnit(message.unitId, lease)
+    if (Option.isNone(claimed)) {
+      const job = yield* storage.getJob(message.jobId)
+      if (Option.isSome(job) && job.value.status === "PAUSED") {
+        return Retry({ delayMillis: retryBase, countsAsFailure: false, reason: "job paused" })
+      }
+      return Done // terminal already (redelivery), or the job ended: nothing to do
+    }
+    const job = yield* storage.getJob(message.jobId)
+    if (Option.isSome(job) && job.value.status === "QUEUED") {
+      const started = yield* storage.transitionJob(message.jobId, { from: ["QUEUED"], to: "PROCESSING" })
+      if (Option.isSome(started)) yield* publish(message.jobId, "job-status", null, "PROCESSING")
+    }
+    yield* publish(message.jobId, "unit-started", message.unitId, "PROCESSING")
+
+    const cancel = yield* Deferred.make<void>()
+    const set = inFlight.get(message.jobId) ?? new Set()
+    set.add(cancel)
+    inFlight.set(message.jobId, set)
+    if (cancelled.has(message.jobId)) yield* Deferred.succeed(cancel, undefined)
+
+    const outcome = yield* Effect.raceFirst(
+      Runner.runUnit(
+        { modelId: message.modelId, region: message.region },
+        { shouldStop: stopped(message.jobId) }
+      ).pipe(Effect.map(Option.some)),
+      Deferred.await(cancel).pipe(Effect.as(Option.none<UnitOutcome>()))
+    ).pipe(
+      Effect.ensuring(Effect.sync(() => {
+        set.delete(cancel)
+        if (set.size === 0) inFlight.delete(message.jobId)
+      }))
+    )
+    if (Option.isNone(outcome)) return Done // cancelled: storage already ended the unit CANCELLED
+
+    const result = outcome.value
+    if (result.error?.systemic === true) {
+      yield* storage.completeUnit(message.unitId, lease, result)
+      const failed = yield* storage.transitionJob(message.jobId, {
+        from: JobStateMachine.jobSourcesOf("FAILED"),
+        to: "FAILED",
+        reason: `${result.error.category}: ${result.error.message}`,
+        unitError: result.error
+      })
+      if (Option.isSome(failed)) {
+        yield* queue.cancelJob(message.jobId).pipe(Effect.ignore)
+        yield* publish(message.jobId, "job-status", null, "FAILED")
+      }
+      return Done
+    }
+
+    const environmentBlocked = result.verdict === "INCONCLUSIVE" && result.error !== null && result.error.retryable &&
+      result.error.blame === "environment"
+    if (environmentBlocked && delivery.attempt < delivery.maxAttempts && !(yield* stopped(message.jobId))) {
+      const released = yield* storage.releaseUnit(message.unitId, lease)
+      if (released) {
+        const cap = Math.min(60_000, retryBase * 2 ** (delivery.attempt - 1))
+        const delayMillis = Math.round(cap / 2 + (yield* Random.nextBetween(0, cap / 2)))
+        yield* Effect.logInfo("unit blocked by the environment; retrying later").pipe(
+          Effect.annotateLogs({ unitId: message.unitId, category: result.error!.category, delayMillis })
+        )
+        return Retry({
+          delayMillis,
+          countsAsFailure: result.error!.category !== "THROTTLED",
+          reason: `${result.error!.category}: ${result.error!.message}`
+        })
+      }
+      return Done
+    }
+
+    const written = yield* storage.completeUnit(message.unitId, lease, result)
+    if (written) {
+      yield* publish(message.jobId, "unit-completed", message.unitId, result.verdict)
+      yield* maybeComplete(message.jobId)
+    }
+    return Done
+  })
+
+  /** A unit that used all its attempts still gets exactly one terminal row: INCONCLUSIVE. */
+  const onDeadLetter = Effect.fnUntraced(function*(message: UnitMessage, lastError: string, attempts: number) {
+    const lease = `${message.unitId}.dead.${crypto.randomUUID()}`
+    const claimed = yield* storage.claimUnit(message.unitId, lease)
+    if (Option.isNone(claimed)) return
+    const error = ErrorCategory.make("UNKNOWN", {
+      message: `gave up after ${attempts} attempts: ${lastError}`.slice(0, 1000)
+    })
+    const outcome = new UnitOutcome({
+      verdict: "INCONCLUSIVE",
+      invocationTarget: null,
+      suiteVersion: Suite.version,
+      tests: [],
+      score: null,
+      grade: null,
+      stars: null,
+      error,
+      findings: []
+    })
+    if (yield* storage.completeUnit(message.unitId, lease, outcome)) {
+      yield* publish(message.jobId, "unit-completed", message.unitId, "INCONCLUSIVE")
+      yield* maybeComplete(message.jobId)
+    }
+  })
+
+  const handler = (delivery: Delivery): Effect.Effect<DeliveryResult, unknown, BedrockRuntime | Registry | RegionGovernor> =>
+    handle(delivery).pipe(
+      Effect.withSpan("Worker.unit", {
+        attributes: { unitId: delivery.message.unitId, modelId: delivery.message.modelId, region: delivery.message.region }
+      })
+    )
+
+  const started = yield* Clock.currentTimeMillis
+  yield* Effect.logInfo("certification worker started").pipe(Effect.annotateLogs({ concurrency, started }))
+  yield* queue.consume({ concurrency, handler, onDeadLetter })
+})
+
+/** The worker as a layer: runs in the background for the layer's lifetime. */
+export const layer = (
+  options: WorkerOptions = {}
+): Layer.Layer<never, never, Queue | Storage | BedrockRuntime | Registry | RegionGovernor> =>
+  Layer.effectDiscard(
+    run(options).pipe(
+      Effect.catchCause((cause) => Effect.logError("certification worker stopped", cause)),
+      Effect.forkScoped
+    )
+  )

@@ -1,0 +1,296 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Schema from "effect/Schema"
+import { TestClock } from "effect/testing"
+import * as ErrorCategory from "../src/ErrorCategory.ts"
+import { Region } from "../src/Region.ts"
+import * as RegionGovernor from "../src/RegionGovernor.ts"
+
+const east = Schema.decodeSync(Region)("us-east-1")
+const west = Schema.decodeSync(Region)("us-west-2")
+
+// Lets forked fibers run up to their next suspension point.
+const settle = Effect.gen(function*() {
+  for (let i = 0; i < 20; i++) yield* Effect.yieldNow
+})
+
+const repeat = (n: number, effect: Effect.Effect<void>) =>
+  Effect.forEach(Array.from({ length: n }), () => effect, { discard: true })
+
+/** Counts how many holders run at once, and the peak. */
+const concurrencyProbe = () => {
+  const probe = { current: 0, peak: 0, entered: 0 }
+  const hold = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        probe.current++
+        probe.entered++
+        probe.peak = Math.max(probe.peak, probe.current)
+      }),
+      () => effect,
+      () => Effect.sync(() => void probe.current--)
+    )
+  return { probe, hold }
+}
+
+describe("RegionGovernor", () => {
+  it.effect("halves the limit on a throttle (down to min) and grows it by one per successesToGrow (up to max)", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ initial: 8, min: 1, max: 10, successesToGrow: 2 })
+      const limit = Effect.map(governor.state(east), (s) => s.limit)
+
+      assert.strictEqual(yield* limit, 8)
+      const afterThrottles: Array<number> = []
+      for (let i = 0; i < 5; i++) {
+        yield* governor.recordThrottle(east)
+        afterThrottles.push(yield* limit)
+      }
+      assert.deepStrictEqual(afterThrottles, [4, 2, 1, 1, 1])
+
+      yield* governor.recordSuccess(east)
+      assert.strictEqual(yield* limit, 1, "one success is not enough to grow")
+      yield* governor.recordSuccess(east)
+      assert.strictEqual(yield* limit, 2)
+
+      // A throttle restarts the success streak.
+      yield* governor.recordSuccess(east)
+      yield* governor.recordThrottle(east)
+      yield* governor.recordSuccess(east)
+      assert.strictEqual(yield* limit, 1)
+
+      yield* repeat(40, governor.recordSuccess(east))
+      assert.strictEqual(yield* limit, 10, "never above max")
+      const state = yield* governor.state(east)
+      assert.strictEqual(state.throttles, 6)
+      assert.strictEqual(state.successes, 44)
+    }))
+
+  it.effect("never runs more calls at once than the region's limit, and obeys a lowered limit", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ initial: 3, max: 3 })
+      const { hold, probe } = concurrencyProbe()
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 20 }),
+        () => Effect.forkChild(governor.withPermit(east)(hold(Effect.sleep("1 second"))))
+      )
+      yield* settle
+      assert.strictEqual(probe.current, 3)
+      const busy = yield* governor.state(east)
+      assert.strictEqual(busy.inFlight, 3)
+      assert.strictEqual(busy.waiting, 17)
+
+      // Throttled while 3 are running: from now on at most 1 at a time.
+      yield* governor.recordThrottle(east)
+      yield* governor.recordThrottle(east)
+      probe.peak = 0
+      for (let i = 0; i < 40 && (probe.entered < 20 || probe.current > 0); i++) {
+        yield* TestClock.adjust("1 second")
+        yield* settle
+      }
+      yield* Fiber.joinAll(fibers)
+      assert.strictEqual(probe.entered, 20)
+      assert.strictEqual(probe.peak, 1)
+      const idle = yield* governor.state(east)
+      assert.strictEqual(idle.inFlight, 0)
+      assert.strictEqual(idle.waiting, 0)
+    }))
+
+  it.effect("a failing or interrupted call gives its slot back", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ initial: 1, max: 1 })
+      const exit = yield* Effect.exit(governor.withPermit(east)(Effect.fail("boom")))
+      assert.deepStrictEqual(exit, Exit.fail("boom"))
+
+      const holder = yield* Effect.forkChild(governor.withPermit(east)(Effect.never))
+      yield* settle
+      const waiter = yield* Effect.forkChild(governor.withPermit(east)(Effect.succeed("waited")))
+      yield* settle
+      assert.strictEqual((yield* governor.state(east)).waiting, 1)
+      yield* Fiber.interrupt(waiter)
+      assert.strictEqual((yield* governor.state(east)).waiting, 0, "an interrupted waiter leaves the queue")
+      yield* Fiber.interrupt(holder)
+      assert.strictEqual((yield* governor.state(east)).inFlight, 0)
+      assert.strictEqual(yield* governor.withPermit(east)(Effect.succeed("next")), "next")
+    }))
+
+  it.effect("opens the breaker after failureThreshold consecutive failures; callers wait until it half-opens", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ failureThreshold: 3, openDuration: "10 seconds" })
+      const breaker = Effect.map(governor.state(east), (s) => s.breaker)
+
+      yield* repeat(2, governor.recordFailure(east))
+      yield* governor.recordSuccess(east)
+      yield* repeat(2, governor.recordFailure(east))
+      assert.strictEqual(yield* breaker, "closed", "a success resets the consecutive count")
+      yield* governor.recordFailure(east)
+      assert.strictEqual(yield* breaker, "open")
+
+      const ran: Array<string> = []
+      const fiber = yield* Effect.forkChild(governor.withPermit(east)(Effect.sync(() => ran.push("ran"))))
+      yield* settle
+      yield* TestClock.adjust("9 seconds")
+      yield* settle
+      assert.isUndefined(fiber.pollUnsafe(), "the caller waits: neither done nor failed")
+      assert.deepStrictEqual(ran, [])
+      assert.strictEqual((yield* governor.state(east)).waiting, 1)
+
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.deepStrictEqual(yield* Fiber.join(fiber), 1)
+      assert.deepStrictEqual(ran, ["ran"])
+      const state = yield* governor.state(east)
+      assert.strictEqual(state.breaker, "half-open")
+      assert.strictEqual(state.trips, 1)
+      assert.strictEqual(state.failures, 5)
+    }))
+
+  it.effect("does not open below the minimum volume of outcomes", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ failureThreshold: 2, minimumVolume: 5 })
+      yield* repeat(4, governor.recordFailure(east))
+      assert.strictEqual((yield* governor.state(east)).breaker, "closed")
+      yield* governor.recordFailure(east)
+      assert.strictEqual((yield* governor.state(east)).breaker, "open")
+    }))
+
+  it.effect("half-open admits exactly halfOpenTrials of 50 concurrent waiters, and a trial success closes it", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({
+        initial: 64,
+        max: 64,
+        failureThreshold: 1,
+        openDuration: "10 seconds",
+        halfOpenTrials: 2
+      })
+      yield* governor.recordFailure(east)
+      const { hold, probe } = concurrencyProbe()
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 50 }),
+        () => Effect.forkChild(governor.withPermit(east)(hold(Effect.never)))
+      )
+      yield* settle
+      assert.strictEqual(probe.entered, 0, "zero calls while open")
+
+      yield* TestClock.adjust("10 seconds")
+      yield* settle
+      assert.strictEqual(probe.entered, 2)
+      const halfOpen = yield* governor.state(east)
+      assert.strictEqual(halfOpen.breaker, "half-open")
+      assert.strictEqual(halfOpen.inFlight, 2)
+      assert.strictEqual(halfOpen.waiting, 48)
+
+      yield* TestClock.adjust("1 minute")
+      yield* settle
+      assert.strictEqual(probe.entered, 2, "time alone admits no more trials")
+
+      yield* governor.recordSuccess(east)
+      yield* settle
+      assert.strictEqual(probe.entered, 50)
+      assert.strictEqual((yield* governor.state(east)).breaker, "closed")
+      yield* Fiber.interruptAll(fibers)
+    }))
+
+  it.effect("a failed trial re-opens the breaker for twice as long, capped, and a close resets the backoff", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({
+        failureThreshold: 1,
+        openDuration: "10 seconds",
+        maxOpenDuration: "25 seconds"
+      })
+      const breaker = Effect.map(governor.state(east), (s) => s.breaker)
+      /** Seconds the breaker stays open, measured one second at a time. */
+      const openFor = Effect.gen(function*() {
+        let seconds = 0
+        while ((yield* breaker) === "open" && seconds < 100) {
+          yield* TestClock.adjust("1 second")
+          seconds++
+        }
+        return seconds
+      })
+
+      yield* governor.recordFailure(east)
+      assert.strictEqual(yield* openFor, 10)
+      yield* governor.recordFailure(east)
+      assert.strictEqual(yield* openFor, 20)
+      yield* governor.recordFailure(east)
+      assert.strictEqual(yield* openFor, 25)
+      assert.strictEqual(yield* breaker, "half-open")
+      yield* governor.recordSuccess(east)
+      assert.strictEqual(yield* breaker, "closed")
+      yield* governor.recordFailure(east)
+      assert.strictEqual(yield* openFor, 10)
+      assert.strictEqual((yield* governor.state(east)).trips, 4)
+    }))
+
+  it.effect("a trial that ends without deciding the breaker lets the next waiter try", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ failureThreshold: 1, openDuration: "1 second", halfOpenTrials: 1 })
+      yield* governor.recordFailure(east)
+      const { hold, probe } = concurrencyProbe()
+      const fibers = yield* Effect.forEach(
+        Array.from({ length: 3 }),
+        () => Effect.forkChild(governor.withPermit(east)(hold(Effect.sleep("5 seconds"))))
+      )
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.strictEqual(probe.entered, 1)
+      yield* TestClock.adjust("5 seconds")
+      yield* settle
+      assert.strictEqual(probe.entered, 2, "the finished trial's slot went to the next waiter")
+      assert.strictEqual(probe.peak, 1)
+      // A trial failure re-opens the breaker, now for 2 seconds (second trip in a row).
+      yield* governor.recordFailure(east)
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.strictEqual(probe.entered, 2, "a trial failure re-opened the breaker")
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.strictEqual(probe.entered, 3)
+      yield* Fiber.interruptAll(fibers)
+    }))
+
+  it.effect("one region's throttles and open breaker never affect another region", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ initial: 4, failureThreshold: 1, openDuration: "1 hour" })
+      yield* governor.recordThrottle(east)
+      yield* governor.recordFailure(east)
+      assert.strictEqual(yield* governor.withPermit(west)(Effect.succeed("west ran")), "west ran")
+      const [eastState, westState] = [yield* governor.state(east), yield* governor.state(west)]
+      assert.strictEqual(eastState.breaker, "open")
+      assert.strictEqual(eastState.limit, 2)
+      assert.strictEqual(westState.breaker, "closed")
+      assert.strictEqual(westState.limit, 4)
+      assert.strictEqual(westState.throttles, 0)
+      assert.strictEqual(westState.failures, 0)
+      const regions = (yield* governor.snapshot).map((s) => s.region).sort()
+      assert.deepStrictEqual(regions, [east, west])
+    }))
+
+  it.effect("every error category moves the governor as its signal says", () =>
+    Effect.gen(function*() {
+      for (const category of [...ErrorCategory.categories, null]) {
+        const governor = yield* RegionGovernor.make({ initial: 4, successesToGrow: 1, failureThreshold: 1 })
+        yield* governor.recordOutcome(east, category)
+        const s = yield* governor.state(east)
+        const moved = {
+          success: s.limit === 5 && s.successes === 1,
+          throttle: s.limit === 2 && s.throttles === 1,
+          failure: s.breaker === "open" && s.failures === 1,
+          none: s.limit === 4 && s.breaker === "closed" && s.successes + s.throttles + s.failures === 0
+        }
+        const signal = RegionGovernor.signalOf(category)
+        assert.isTrue(moved[signal], `${category}: expected ${signal}, state ${JSON.stringify(s)}`)
+      }
+    }))
+
+  it("only environment categories throttle or trip the breaker, and every retryable one does", () => {
+    for (const category of ErrorCategory.categories) {
+      const row = ErrorCategory.describe(category)
+      const signal = RegionGovernor.signals[category]
+      if (signal === "throttle" || signal === "failure") assert.strictEqual(row.blame, "environment", category)
+      if (row.blame === "environment" && row.retryable) assert.include(["throttle", "failure"], signal, category)
+    }
+  })
+})
