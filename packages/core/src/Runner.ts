@@ -33,6 +33,7 @@ import {
 } from "./Domain.ts"
 import * as ErrorCategorizer from "./ErrorCategorizer.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
+import * as Metrics from "./Metrics.ts"
 import * as Rating from "./Rating.ts"
 import { RegionGovernor } from "./RegionGovernor.ts"
 import { Registry, type ModelInfo, type NotCertifiableReason } from "./Registry.ts"
@@ -159,6 +160,7 @@ const runTest = Effect.fnUntraced(function*(
     if (Exit.isSuccess(exit)) {
       yield* governor.recordSuccess(ctx.region)
       const o = exit.value
+      yield* Metrics.recordTest(test.id, ctx.region, o.latencyMs)
       const result = new TestResult({
         id: test.id,
         name: test.name,
@@ -183,6 +185,7 @@ const runTest = Effect.fnUntraced(function*(
     if (error.category === "THROTTLED") {
       yield* governor.recordThrottle(ctx.region)
       if (elapsed < settings.throttleBudgetMillis && !(options.shouldStop && (yield* options.shouldStop))) {
+        yield* Metrics.recordRetry(ctx.region, error.category)
         yield* Effect.sleep(Duration.millis(yield* backoffMillis(Math.min(attempts, 6), settings)))
         continue
       }
@@ -190,6 +193,7 @@ const runTest = Effect.fnUntraced(function*(
       if (error.blame === "environment") yield* governor.recordFailure(ctx.region)
       failures++
       if (failures < settings.maxAttempts && !(options.shouldStop && (yield* options.shouldStop))) {
+        yield* Metrics.recordRetry(ctx.region, error.category)
         yield* Effect.sleep(Duration.millis(yield* backoffMillis(failures, settings)))
         continue
       }

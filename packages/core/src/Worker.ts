@@ -23,6 +23,7 @@ import type { BedrockRuntime } from "./BedrockRuntime.ts"
 import { type JobId, UnitOutcome } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
+import * as Metrics from "./Metrics.ts"
 import {
   type Delivery,
   type DeliveryResult,
@@ -154,6 +155,7 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
       if (released) {
         const cap = Math.min(60_000, retryBase * 2 ** (delivery.attempt - 1))
         const delayMillis = Math.round(cap / 2 + (yield* Random.nextBetween(0, cap / 2)))
+        yield* Metrics.recordUnitRetry(result.error!.category)
         yield* Effect.logInfo("unit blocked by the environment; retrying later").pipe(
           Effect.annotateLogs({ unitId: message.unitId, category: result.error!.category, delayMillis })
         )
@@ -168,6 +170,7 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
 
     const written = yield* storage.completeUnit(message.unitId, lease, result)
     if (written) {
+      yield* Metrics.recordUnit(result.verdict, message.region)
       yield* publish(message.jobId, "unit-completed", message.unitId, result.verdict)
       yield* maybeComplete(message.jobId)
     }
@@ -194,6 +197,7 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
       findings: []
     })
     if (yield* storage.completeUnit(message.unitId, lease, outcome)) {
+      yield* Metrics.recordUnit("INCONCLUSIVE", message.region)
       yield* publish(message.jobId, "unit-completed", message.unitId, "INCONCLUSIVE")
       yield* maybeComplete(message.jobId)
     }
