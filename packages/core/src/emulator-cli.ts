@@ -11,8 +11,10 @@
  *
  * @since 0.1.0
  */
-import { readFileSync } from "node:fs"
+import { existsSync, readFileSync } from "node:fs"
+import { resolve } from "node:path"
 import { parseArgs } from "node:util"
+import * as Result from "effect/Result"
 import * as BedrockEmulator from "./testing/BedrockEmulator.ts"
 import * as Scenario from "./testing/Scenario.ts"
 
@@ -48,9 +50,16 @@ if (values.help === true) {
 
 const seed = number("seed", values.seed)
 const timeScale = number("time-scale", values["time-scale"])
+// `pnpm emulator` runs inside the package; a relative path is relative to where the user typed it.
+const readScenario = (file: string): Scenario.ScenarioInput => {
+  const path = resolve(process.env["INIT_CWD"] ?? process.cwd(), file)
+  if (!existsSync(path)) return fail(`scenario file not found: ${path}`)
+  const parsed = Result.try(() => JSON.parse(readFileSync(path, "utf8")) as Scenario.ScenarioInput)
+  return Result.isSuccess(parsed) ? parsed.success : fail(`scenario file ${path} is not JSON: ${String(parsed.failure)}`)
+}
 const base: Scenario.ScenarioInput = values.scenario === undefined
   ? Scenario.defaultScenarioInput(seed ?? 1)
-  : (JSON.parse(readFileSync(values.scenario, "utf8")) as Scenario.ScenarioInput)
+  : readScenario(values.scenario)
 const document: Scenario.ScenarioInput = {
   ...base,
   ...(seed === undefined ? {} : { seed }),

@@ -92,6 +92,8 @@ export interface Options {
   readonly scenario?: Scenario.ScenarioInput | Scenario.Scenario | undefined
   /** Region for requests without a SigV4 credential scope (bearer tokens); default `us-east-1`. */
   readonly defaultRegion?: string | undefined
+  /** How many request records `requests()` keeps (the newest); default 100 000, so long benchmarks stay bounded. */
+  readonly maxLogEntries?: number | undefined
 }
 
 /** The emulator could not start (bad scenario, port in use, …). */
@@ -422,7 +424,9 @@ const providerOf = (id: string): string => {
 export const start = async (options: Options = {}): Promise<EmulatorHandle> => {
   let scenario = compile(options.scenario)
   const defaultRegion = options.defaultRegion ?? "us-east-1"
+  const maxLogEntries = Math.max(1, options.maxLogEntries ?? 100_000)
   let log: Array<RequestRecord> = []
+  let logGeneration = 0
   let counters = new Map<string, number>()
   let buckets = new Map<string, Scenario.TokenBucket>()
   let active = 0
@@ -430,6 +434,7 @@ export const start = async (options: Options = {}): Promise<EmulatorHandle> => {
 
   const resetState = () => {
     log = []
+    logGeneration++
     counters = new Map()
     buckets = new Map()
   }
@@ -904,14 +909,16 @@ export const start = async (options: Options = {}): Promise<EmulatorHandle> => {
       timers: new Set(),
       wakers: new Set()
     }
-    const target = log
+    // A request that started before reset() belongs to the forgotten log.
+    const generation = logGeneration
     res.on("close", () => {
       if (ex.closed) return
       ex.closed = true
       active--
       for (const timer of ex.timers) clearTimeout(timer)
       for (const wake of [...ex.wakers]) wake()
-      target.push({
+      if (generation !== logGeneration) return
+      log.push({
         at: ex.at,
         region: ex.region,
         modelId: ex.modelId,
@@ -922,6 +929,8 @@ export const start = async (options: Options = {}): Promise<EmulatorHandle> => {
         closedByClient: !ex.ended,
         durationMs: performance.now() - ex.started
       })
+      // Trim in batches so appending stays amortised O(1).
+      if (log.length >= 2 * maxLogEntries) log = log.slice(-maxLogEntries)
     })
     handle(ex).catch((cause: unknown) => {
       if (ex.headersSent) return endStream(ex)
@@ -964,7 +973,7 @@ export const start = async (options: Options = {}): Promise<EmulatorHandle> => {
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
-    requests: () => [...log],
+    requests: () => log.slice(-maxLogEntries),
     activeRequests: () => active,
     reset: resetState,
     setScenario: (next) => {

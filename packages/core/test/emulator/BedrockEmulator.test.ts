@@ -789,3 +789,19 @@ describe("determinism and per-region quotas", () => {
     emulator.setScenario(scenario)
   })
 })
+
+describe("request log", () => {
+  it("keeps only the newest maxLogEntries records", async () => {
+    const handle = await BedrockEmulator.start({
+      scenario: { timeScale: 0, registry: "none", defaults: { availability: "offered" } },
+      maxLogEntries: 3
+    })
+    const client = new BedrockRuntimeClient({ region: "us-east-1", endpoint: handle.url, credentials })
+    for (let i = 0; i < 7; i++) await client.send(new ConverseCommand(ask(`log.model-${i}`, "hi")))
+    await until(() => handle.activeRequests() === 0, "requests to finish")
+    assert.deepStrictEqual(handle.requests().map((r) => r.modelId), ["log.model-4", "log.model-5", "log.model-6"])
+    handle.reset()
+    assert.strictEqual(handle.requests().length, 0)
+    await handle.close()
+  })
+})
