@@ -27,3 +27,26 @@ export { createCertification } from "./CertificationClient.ts"
 export * as Report from "./Report.ts"
 export * as ControlPlane from "./ControlPlane.ts"
 export * as Metrics from "./Metrics.ts"
+
+// The domain types, also flat, so bundled declarations can name them (and hosts can import them).
+export type {
+  Blame,
+  CategorizedError,
+  InvocationTarget,
+  Job,
+  JobCounts,
+  JobId,
+  JobStatus,
+  JobType,
+  ModelId,
+  TestResult,
+  TestStatus,
+  Timestamp,
+  Unit,
+  UnitId,
+  UnitOutcome,
+  UnitStatus,
+  Verdict
+} from "./Domain.ts"
+export type { ProgressEvent, QueueCounts, QueueError } from "./Queue.ts"
+export type { HistoryFilter, JobSummary, LatestFilter, Page, PageRequest, Stats, StorageError } from "./Storage.ts"

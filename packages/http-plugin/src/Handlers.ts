@@ -1,0 +1,333 @@
+/**
+ * The server side of `CertificationApi`: one handler per endpoint, each a thin translation from
+ * HTTP to the `Certification` service of `@myia/certification` and back into the response envelope.
+ *
+ * Core's typed errors map to HTTP errors through one table (`toApiError`); infrastructure errors
+ * (storage, queue) become a generic 503 and are logged, never echoed. The caller's identity arrives
+ * per request as `CurrentPrincipal` (set by `HttpPlugin` after the host's authorize hook), and
+ * becomes the job's `createdBy`.
+ *
+ * @since 0.1.0
+ */
+import { Certification as Core, Domain, Metrics, Region as Regions, Registry } from "@myia/certification"
+import * as Context from "effect/Context"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
+import * as Api from "./Api.ts"
+
+/** Who is calling: the answer of the host's authorize hook. */
+export interface Principal {
+  readonly id: string
+  readonly canRead: boolean
+  readonly canWrite: boolean
+}
+
+/** The principal of the current request. */
+export class CurrentPrincipal extends Context.Service<CurrentPrincipal, Principal>()(
+  "@myia/certification-http/CurrentPrincipal"
+) {}
+
+/** Handler settings (the plugin fills them from its options). */
+export interface HandlerOptions {
+  /** Largest `limit` accepted by paginated endpoints (default 100; more is a 400, never clamped). */
+  readonly maxPageSize: number
+  /** Prometheus text for GET /metrics. */
+  readonly metrics: Effect.Effect<string>
+}
+
+const defaultPageSize = 20
+
+/** Build an error envelope of the given class. */
+const apiError = <C extends (typeof Api.errorsByStatus)[keyof typeof Api.errorsByStatus]>(
+  Class: C,
+  code: string,
+  message: string,
+  details?: unknown
+): InstanceType<C> =>
+  new Class({
+    status: "error",
+    error: details === undefined ? { code, message } : { code, message, details }
+  }) as InstanceType<C>
+
+/** A 400 naming one field and why. */
+export const badField = (field: string, message: string): Api.BadRequest =>
+  apiError(Api.BadRequest, "VALIDATION_ERROR", `${field}: ${message}`, { issues: [{ field, message }] })
+
+const unavailableMessage = "the certification service is temporarily unavailable; retry later"
+
+/** Core errors → HTTP errors: one row per tagged error the service can fail with. */
+export const errorTable = {
+  InvalidRequest: (e: Core.InvalidRequest) =>
+    apiError(Api.BadRequest, "VALIDATION_ERROR", e.message, {
+      issues: e.issues.map((i) => ({ field: i.field, message: i.message }))
+    }),
+  ModelsNotCertifiable: (e: Core.ModelsNotCertifiable) =>
+    apiError(Api.BadRequest, "MODELS_NOT_CERTIFIABLE", e.message, {
+      models: e.models.map((m) => ({ modelId: m.modelId, region: m.region, reason: m.reason, message: m.message }))
+    }),
+  JobNotFound: (e: Core.JobNotFound) => apiError(Api.NotFound, "JOB_NOT_FOUND", e.message, { jobId: e.jobId }),
+  JobConflict: (e: Core.JobConflict) =>
+    apiError(Api.Conflict, "JOB_CONFLICT", e.message, { jobId: e.jobId, status: e.status }),
+  StorageError: () => apiError(Api.ServiceUnavailable, "SERVICE_UNAVAILABLE", unavailableMessage),
+  QueueError: () => apiError(Api.ServiceUnavailable, "SERVICE_UNAVAILABLE", unavailableMessage)
+} as const
+
+type CoreError =
+  | Core.InvalidRequest
+  | Core.ModelsNotCertifiable
+  | Core.JobNotFound
+  | Core.JobConflict
+  | Core.CertificationError
+
+/** Map a core failure to its HTTP error; infrastructure failures are logged here (never sent). */
+export const toApiError = <E extends { readonly _tag: string }>(error: E) => {
+  const row = errorTable[error._tag as keyof typeof errorTable] as ((e: E) => Api.BadRequest) | undefined
+  return row === undefined
+    ? Effect.die(error)
+    : Effect.as(
+      error._tag === "StorageError" || error._tag === "QueueError"
+        ? Effect.logError("certification backend unavailable", error)
+        : Effect.void,
+      row(error)
+    )
+}
+
+const mapErrors = <A, E extends CoreError, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.catch(effect, (e) => Effect.flatMap(toApiError(e), Effect.fail))
+
+const decodeRegion = Schema.decodeUnknownExit(Domain.Region)
+const decodeModelId = Schema.decodeUnknownExit(Domain.ModelId)
+
+const pageOf = (query: { readonly page?: number | undefined; readonly limit?: number | undefined }, max: number) => {
+  const limit = query.limit ?? defaultPageSize
+  if (limit > max) return Effect.fail(badField("limit", `must be at most ${max} (got ${limit})`))
+  return Effect.succeed({ page: query.page ?? 1, limit })
+}
+
+const pagination = (p: { readonly page: number; readonly limit: number; readonly total: number }) => ({
+  page: p.page,
+  limit: p.limit,
+  total: p.total,
+  totalPages: Math.ceil(p.total / p.limit)
+})
+
+const progress = (counts: Domain.JobCounts) => ({
+  totalModels: counts.total,
+  processedModels: counts.completed,
+  successCount: counts.passed,
+  failureCount: counts.completed - counts.passed,
+  counts
+})
+
+const certificationOf = (unit: Core.UnitView): Api.Certification => {
+  const { lease: _lease, model, ...rest } = unit
+  return {
+    ...rest,
+    passed: unit.status === "CERTIFIED" || unit.status === "QUALITY_WARNING",
+    rating: unit.grade,
+    duration: unit.durationMs === null ? null : Math.round(unit.durationMs / 10) / 100,
+    model: { id: model.id, name: model.name, vendor: model.vendor, apiModelId: unit.modelId }
+  }
+}
+
+const createdOf = (created: Core.CreatedJob, single?: { readonly modelId: string; readonly region: string }) => ({
+  status: "success" as const,
+  data: {
+    jobId: created.jobId,
+    type: created.type,
+    status: created.status,
+    ...(single === undefined ? {} : { modelId: single.modelId, region: single.region }),
+    totalJobs: created.totalUnits,
+    modelIds: created.modelIds,
+    regions: created.regions,
+    skipped: created.skipped.map((s) => ({ modelId: s.modelId, region: s.region, reason: s.reason, message: s.message }))
+  }
+})
+
+const ok = <A>(data: A) => ({ status: "success" as const, data })
+
+const createdBy = Effect.map(Effect.service(CurrentPrincipal), (p) => ({ createdBy: p.id }))
+
+/** Every group of `CertificationApi`, implemented over `Certification` and `Registry`. */
+export const layer = (options: HandlerOptions) => {
+  const certify = HttpApiBuilder.group(
+    Api.CertificationApi,
+    "certify",
+    Effect.fn(function*(handlers) {
+      const service = yield* Core.Certification
+      return handlers
+        .handle("certifyModel", ({ payload }) =>
+          mapErrors(Effect.flatMap(createdBy, (meta) => service.certifyModel(payload, meta))).pipe(
+            Effect.map((c) => createdOf(c, payload))
+          ))
+        .handle("certifyMultiple", ({ payload }) =>
+          mapErrors(Effect.flatMap(createdBy, (meta) => service.certifyMultiple(payload, meta))).pipe(
+            Effect.map((c) => createdOf(c))
+          ))
+        .handle("certifyAll", ({ payload }) =>
+          mapErrors(Effect.flatMap(createdBy, (meta) => service.certifyAll(payload, meta))).pipe(
+            Effect.map((c) => createdOf(c))
+          ))
+    })
+  )
+
+  const jobs = HttpApiBuilder.group(
+    Api.CertificationApi,
+    "jobs",
+    Effect.fn(function*(handlers) {
+      const service = yield* Core.Certification
+      return handlers
+        .handle("getJob", ({ params }) =>
+          mapErrors(service.getJob(params.jobId)).pipe(
+            Effect.map((d) => ok({ ...d.job, ...progress(d.counts), certifications: d.units.map(certificationOf) }))
+          ))
+        .handle("events", ({ params }) =>
+          // Check the job first so an unknown id is a 404, not an empty stream.
+          mapErrors(service.getJob(params.jobId)).pipe(
+            Effect.as(
+              service.events(params.jobId).pipe(
+                Stream.tapError((e) => Effect.logWarning("progress stream ended early", e)),
+                Stream.catch(() => Stream.empty)
+              )
+            )
+          ))
+        .handle("retry", ({ params }) =>
+          mapErrors(Effect.flatMap(createdBy, (meta) => service.retry(params.jobId, meta))).pipe(
+            Effect.map((c) => createdOf(c))
+          ))
+        .handle("cancel", ({ params }) =>
+          Effect.gen(function*() {
+            const job = yield* service.cancel(params.jobId)
+            const counts = yield* service.getJob(job.id).pipe(Effect.map((d) => d.counts))
+            return ok({ ...job, ...progress(counts) })
+          }).pipe(mapErrors))
+    })
+  )
+
+  const results = HttpApiBuilder.group(
+    Api.CertificationApi,
+    "results",
+    Effect.fn(function*(handlers) {
+      const service = yield* Core.Certification
+      const registry = yield* Registry.Registry
+
+      /** Every latest result matching the filter (pages of 100). */
+      const allLatest = (filter: { readonly region?: Domain.Region | undefined }) =>
+        Effect.gen(function*() {
+          const first = yield* service.latest(filter, { page: 1, limit: 100 })
+          const pages = Math.min(Math.ceil(first.total / 100), 50)
+          const rest = yield* Effect.forEach(
+            Array.from({ length: Math.max(pages - 1, 0) }, (_, i) => i + 2),
+            (page) => service.latest(filter, { page, limit: 100 }).pipe(Effect.map((p) => p.items))
+          )
+          return [...first.items, ...rest.flat()]
+        })
+
+      const regionParam = (field: string, value: string | undefined) => {
+        if (value === undefined) return Effect.succeed(undefined)
+        const exit = decodeRegion(value)
+        return exit._tag === "Success"
+          ? Effect.succeed(exit.value)
+          : Effect.fail(badField(field, `unknown Bedrock region "${value}"`))
+      }
+
+      return handlers
+        .handle("history", ({ query }) =>
+          Effect.gen(function*() {
+            const page = yield* pageOf(query, options.maxPageSize)
+            const result = yield* mapErrors(service.history({ status: query.status, type: query.type }, page))
+            return ok({
+              jobs: result.items.map((s) => ({ ...s.job, ...progress(s.counts) })),
+              pagination: pagination({ page: page.page, limit: page.limit, total: result.total })
+            })
+          }))
+        .handle("certifications", ({ query }) =>
+          Effect.gen(function*() {
+            const page = yield* pageOf(query, options.maxPageSize)
+            const region = yield* regionParam("region", query.region)
+            let modelId: Domain.ModelId | undefined
+            if (query.modelId !== undefined) {
+              const exit = decodeModelId(query.modelId)
+              if (exit._tag === "Failure") {
+                return yield* badField("modelId", "must be 1–256 characters without whitespace")
+              }
+              modelId = exit.value
+            }
+            const result = yield* mapErrors(service.latest({ modelId, region, status: query.status }, page))
+            return ok({
+              certifications: result.items.map(certificationOf),
+              pagination: pagination({ page: page.page, limit: page.limit, total: result.total })
+            })
+          }))
+        .handle("stats", () =>
+          mapErrors(service.stats).pipe(
+            Effect.map((s) => ok({ ...s, unitsByRegion: s.unitsByRegion.map((r) => ({ ...r, byVerdict: { ...r.byVerdict } })) }))
+          ))
+        .handle("regions", () =>
+          Effect.succeed(ok(Regions.regionCodes.map((id) => ({ id, name: Regions.regions[id] })))))
+        .handle("models", ({ query }) =>
+          Effect.gen(function*() {
+            const region = yield* regionParam("region", query.region)
+            const latest = yield* mapErrors(allLatest({ region }))
+            const now = yield* DateTime.now
+            const byModel = new Map<string, Array<Domain.Unit>>()
+            for (const unit of latest) {
+              const list = byModel.get(unit.modelId) ?? []
+              list.push(unit)
+              byModel.set(unit.modelId, list)
+            }
+            return ok(registry.models.map((m) => {
+              const c = region === undefined ? null : registry.certifiability(m.id, region, now)
+              return {
+                id: m.id,
+                name: m.name,
+                vendor: m.vendor,
+                modality: m.modality,
+                api: m.api,
+                lifecycle: m.lifecycle.status,
+                capabilities: { ...m.capabilities },
+                certifiability: c === null || region === undefined
+                  ? null
+                  : c._tag === "Certifiable"
+                  ? { region, certifiable: true, reason: null, message: null, target: c.target }
+                  : { region, certifiable: false, reason: c.reason, message: c.message, target: null },
+                latest: (byModel.get(m.id) ?? []).map((u) => ({
+                  region: u.region,
+                  status: Domain.verdictOf(u) ?? "INCONCLUSIVE",
+                  score: u.score,
+                  rating: u.grade,
+                  completedAt: u.completedAt,
+                  expiresAt: u.expiresAt,
+                  jobId: u.jobId
+                }))
+              }
+            }))
+          }))
+    })
+  )
+
+  const system = HttpApiBuilder.group(
+    Api.CertificationApi,
+    "system",
+    Effect.fn(function*(handlers) {
+      const certification = yield* Core.Certification
+      // Queue depth is mirrored into the gauges at scrape time; a queue outage must not break /metrics.
+      const refreshQueue = certification.stats.pipe(
+        Effect.flatMap((s) => Metrics.refresh({ queue: s.queue })),
+        Effect.ignore
+      )
+      return handlers
+        .handle("health", () => Effect.succeed(ok({ status: "ok" as const })))
+        .handle("metrics", () => Effect.andThen(refreshQueue, options.metrics))
+    })
+  )
+
+  return Layer.mergeAll(certify, jobs, results, system)
+}
+
+/** Prometheus text of every metric in the default registry (the SDK's metrics included). */
+export const defaultMetrics: Effect.Effect<string> = Metrics.render
