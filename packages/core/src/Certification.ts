@@ -178,6 +178,11 @@ export class Certification extends Context.Service<Certification, {
   readonly latest: (filter: LatestFilter, page: PageRequest) => Effect.Effect<Page<UnitView>, StorageError>
   readonly stats: Effect.Effect<ServiceStats, CertificationError>
   /**
+   * Retention: delete finished jobs (and their units) that ended more than `olderThanDays` ago. The
+   * latest-results view keeps its own copies. Returns how many jobs were deleted.
+   */
+  readonly cleanup: (options: { readonly olderThanDays: number }) => Effect.Effect<number, InvalidRequest | StorageError>
+  /**
    * Progress of a job until it is terminal: a first `job-status` event with the current state, then
    * every event from any process. Ends after the terminal `job-status` event.
    */
@@ -528,6 +533,17 @@ export const make = Effect.gen(function*() {
     return out
   }).pipe(Effect.withSpan("Certification.stats"))
 
+  const cleanup = Effect.fn("Certification.cleanup")(function*(options: { readonly olderThanDays: number }) {
+    if (!Number.isFinite(options.olderThanDays) || options.olderThanDays < 0) {
+      const issue = new FieldIssue({ field: "olderThanDays", message: "must be a non-negative number of days" })
+      return yield* new InvalidRequest({ message: `olderThanDays: ${issue.message}`, issues: [issue] })
+    }
+    const cutoff = DateTime.subtract(yield* DateTime.now, { milliseconds: options.olderThanDays * 86_400_000 })
+    const deleted = yield* storage.cleanup(DateTime.formatIso(cutoff) as Timestamp)
+    yield* Effect.logInfo("retention cleanup").pipe(Effect.annotateLogs({ deleted, olderThanDays: options.olderThanDays }))
+    return deleted
+  })
+
   const events = (jobId: string): Stream.Stream<ProgressEvent, JobNotFound | CertificationError> =>
     Stream.unwrap(
       Effect.gen(function*() {
@@ -560,7 +576,19 @@ export const make = Effect.gen(function*() {
       })
     )
 
-  return Certification.of({ certifyModel, certifyMultiple, certifyAll, retry, cancel, getJob, history, latest, stats, events })
+  return Certification.of({
+    certifyModel,
+    certifyMultiple,
+    certifyAll,
+    retry,
+    cancel,
+    getJob,
+    history,
+    latest,
+    stats,
+    cleanup,
+    events
+  })
 })
 
 /** The service; requires Storage, Queue and Registry (and an optional ModelCatalog). */

@@ -114,6 +114,8 @@ export const createCertification = (options: CreateOptions) => {
     latest: (filter: LatestFilter = {}, page: PageRequest = { page: 1, limit: 20 }) =>
       run(Effect.flatMap(service, (s) => s.latest(filter, page))),
     stats: () => run(Effect.flatMap(service, (s) => s.stats)),
+    /** Delete finished jobs older than the given number of days (retention). */
+    cleanup: (options: { readonly olderThanDays: number }) => run(Effect.flatMap(service, (s) => s.cleanup(options))),
     /** Progress events of a job until it is terminal. */
     events,
     /** Resolve with the job detail once the job is terminal. */

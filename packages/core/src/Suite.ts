@@ -20,9 +20,10 @@ import type {
 } from "@aws-sdk/client-bedrock-runtime"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { deflateSync } from "node:zlib"
-import { crc32 } from "node:zlib"
+import { crc32, deflateSync } from "node:zlib"
 import { BedrockRuntime, type BedrockError } from "./BedrockRuntime.ts"
 import type { Region } from "./Domain.ts"
 import type { Capability, ModelInfo } from "./Registry.ts"
@@ -90,6 +91,9 @@ const fail = (latencyMs: number, detail: string, extra?: Partial<Observation>): 
   outputTokensPerSecond: null,
   ...extra
 })
+
+/** Parse JSON text without throwing (model answers are untrusted). */
+const parseJson = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Unknown))
 
 const clip = (s: string, n = 120) => (s.length > n ? `${s.slice(0, n)}…` : s)
 
@@ -359,12 +363,9 @@ const json: SuiteTest = {
     }).pipe(
       Effect.map(({ latencyMs, out }) => {
         const text = textOf(out).replace(/^```(?:json)?\s*|\s*```$/g, "")
-        let parsed: unknown
-        try {
-          parsed = JSON.parse(text)
-        } catch {
-          return fail(latencyMs, `answer is not valid JSON: "${clip(text)}"`)
-        }
+        const decoded = parseJson(text)
+        if (Option.isNone(decoded)) return fail(latencyMs, `answer is not valid JSON: "${clip(text)}"`)
+        const parsed = decoded.value
         const o = parsed as Record<string, unknown>
         if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return fail(latencyMs, "JSON is not an object")
         if (typeof o["city"] !== "string") return fail(latencyMs, "JSON.city is not a string")
@@ -446,12 +447,11 @@ const toolUseStreaming: SuiteTest = {
     converseStream(ctx, { messages: [user({ text: weatherPrompt })], toolConfig: { tools: [weatherTool] } }).pipe(
       Effect.map((run) => {
         const timing = { ttftMs: run.ttftMs, outputTokensPerSecond: run.tokensPerSecond }
-        let input: unknown
-        try {
-          input = run.toolInput.length > 0 ? JSON.parse(run.toolInput) : undefined
-        } catch {
+        const decoded = run.toolInput.length > 0 ? parseJson(run.toolInput) : Option.some(undefined)
+        if (Option.isNone(decoded)) {
           return fail(run.latencyMs, `streamed tool input is not valid JSON: "${clip(run.toolInput)}"`, timing)
         }
+        const input = decoded.value
         const judged = judgeToolUse(run.latencyMs, run.toolName, input)
         if (judged !== null) return { ...judged, ...timing }
         return run.stopReason === "tool_use"

@@ -134,7 +134,7 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
 
     const result = outcome.value
     if (result.error?.systemic === true) {
-      yield* storage.completeUnit(message.unitId, lease, result)
+      if (yield* storage.completeUnit(message.unitId, lease, result)) yield* Metrics.recordUnit(result.verdict, message.region)
       const failed = yield* storage.transitionJob(message.jobId, {
         from: JobStateMachine.jobSourcesOf("FAILED"),
         to: "FAILED",

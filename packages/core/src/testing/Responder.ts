@@ -348,8 +348,6 @@ const truncateTokens = (text: string, maxTokens: number): { text: string; trunca
   return { text: out.trimEnd(), truncated: true }
 }
 
-let toolCounter = 0
-
 /**
  * Answer a Converse-like request. `random` makes wrong answers vary deterministically when the
  * caller seeds it; good answers never depend on it.
@@ -391,8 +389,8 @@ export const respond = (request: ConverseLikeRequest, quality: Quality, random: 
   if (tools.length > 0 && quality !== "no-tools") {
     const named = tools.find((t) => prompt.includes(t.name)) ?? tools[0]!
     const input = inputFor(named.inputSchema?.json ?? {}, prompt, wrong)
-    toolCounter = (toolCounter + 1) % 1_000_000
-    const toolUseId = `tooluse_${Math.floor(random() * 1e9).toString(36)}${toolCounter.toString(36)}`
+    // Deterministic for a seeded `random`: the same request sequence yields the same ids.
+    const toolUseId = `tooluse_${Math.floor(random() * 2 ** 48).toString(36)}`
     return {
       content: [{ text: "I will use a tool." }, { toolUse: { toolUseId, name: named.name, input } }],
       stopReason: "tool_use",
