@@ -29,8 +29,9 @@ import {
   JobType,
   type ModelId,
   Region,
+  pendingUnit,
   type Timestamp,
-  Unit,
+  type Unit,
   UnitId,
   type Verdict
 } from "./Domain.ts"
@@ -270,29 +271,13 @@ export const make = Effect.gen(function*() {
       cancelledAt: null
     })
     const units = pairs.map((p) =>
-      new Unit({
+      pendingUnit({
         id: unitIdFor(),
         jobId,
         modelId: p.modelId as ModelId,
         hostModelId: p.hostModelId,
         region: p.region,
-        status: "PENDING",
-        invocationTarget: null,
-        suiteVersion: null,
-        tests: [],
-        score: null,
-        grade: null,
-        stars: null,
-        error: null,
-        findings: [],
-        attempts: 0,
-        lease: null,
-        createdAt: now,
-        queuedAt: null,
-        startedAt: null,
-        completedAt: null,
-        durationMs: null,
-        expiresAt: null
+        createdAt: now
       })
     )
     yield* storage.createJob(job, units)

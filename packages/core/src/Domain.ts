@@ -275,6 +275,35 @@ export class Unit extends Schema.Class<Unit>("@myia/certification/Unit")({
   expiresAt: Schema.NullOr(Timestamp)
 }) {}
 
+/** A new unit, PENDING, with no result yet. */
+export const pendingUnit = (fields: {
+  readonly id: UnitId
+  readonly jobId: JobId
+  readonly modelId: ModelId
+  readonly hostModelId: string | null
+  readonly region: Region
+  readonly createdAt: Timestamp
+}): Unit =>
+  new Unit({
+    ...fields,
+    status: "PENDING",
+    invocationTarget: null,
+    suiteVersion: null,
+    tests: [],
+    score: null,
+    grade: null,
+    stars: null,
+    error: null,
+    findings: [],
+    attempts: 0,
+    lease: null,
+    queuedAt: null,
+    startedAt: null,
+    completedAt: null,
+    durationMs: null,
+    expiresAt: null
+  })
+
 /** The verdict of a unit, or null while it is in flight. */
 export const verdictOf = (unit: { readonly status: UnitStatus }): Verdict | null =>
   unit.status === "PENDING" || unit.status === "QUEUED" || unit.status === "PROCESSING" ? null : unit.status

@@ -88,8 +88,8 @@ const reasonCategory: Record<NotCertifiableReason, { readonly verdict: Verdict; 
   END_OF_LIFE: { verdict: "UNAVAILABLE", category: "LEGACY_OR_EOL" }
 }
 
-/** An outcome decided before any Bedrock call. */
-const early = (verdict: Verdict, error: CategorizedError | null, findings: ReadonlyArray<string> = []) =>
+/** An outcome decided without running tests (before any Bedrock call, or after giving up). */
+export const outcomeWithoutTests = (verdict: Verdict, error: CategorizedError | null, findings: ReadonlyArray<string> = []) =>
   new UnitOutcome({
     verdict,
     invocationTarget: null,
@@ -258,7 +258,7 @@ export const runUnit = Effect.fn("Runner.runUnit")(function*(unit: UnitInput, op
   const certifiability = registry.certifiability(unit.modelId, unit.region, now)
   if (certifiability._tag === "NotCertifiable") {
     const { category, verdict } = reasonCategory[certifiability.reason]
-    return early(
+    return outcomeWithoutTests(
       verdict,
       verdict === "UNSUPPORTED"
         ? unsupportedError(certifiability.message)
@@ -267,7 +267,7 @@ export const runUnit = Effect.fn("Runner.runUnit")(function*(unit: UnitInput, op
   }
   const model: ModelInfo = certifiability.model
   const kind = Suite.kindOf(model)
-  if (typeof kind !== "string") return early("UNSUPPORTED", unsupportedError(kind.unsupported))
+  if (typeof kind !== "string") return outcomeWithoutTests("UNSUPPORTED", unsupportedError(kind.unsupported))
 
   const findings: Array<string> = []
   if (!certifiability.regionVerified) findings.push(`registry has no region data for ${model.id}; availability measured live`)

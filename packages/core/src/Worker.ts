@@ -20,7 +20,7 @@ import * as Option from "effect/Option"
 import * as Random from "effect/Random"
 import * as Stream from "effect/Stream"
 import type { BedrockRuntime } from "./BedrockRuntime.ts"
-import { type JobId, UnitOutcome } from "./Domain.ts"
+import type { JobId, UnitOutcome } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import * as Metrics from "./Metrics.ts"
@@ -37,7 +37,6 @@ import type { RegionGovernor } from "./RegionGovernor.ts"
 import type { Registry } from "./Registry.ts"
 import * as Runner from "./Runner.ts"
 import { Storage } from "./Storage.ts"
-import * as Suite from "./Suite.ts"
 
 export interface WorkerOptions {
   /** Units certified at once by this process (default 4). */
@@ -185,17 +184,7 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     const error = ErrorCategory.make("UNKNOWN", {
       message: `gave up after ${attempts} attempts: ${lastError}`.slice(0, 1000)
     })
-    const outcome = new UnitOutcome({
-      verdict: "INCONCLUSIVE",
-      invocationTarget: null,
-      suiteVersion: Suite.version,
-      tests: [],
-      score: null,
-      grade: null,
-      stars: null,
-      error,
-      findings: []
-    })
+    const outcome = Runner.outcomeWithoutTests("INCONCLUSIVE", error)
     if (yield* storage.completeUnit(message.unitId, lease, outcome)) {
       yield* Metrics.recordUnit("INCONCLUSIVE", message.region)
       yield* publish(message.jobId, "unit-completed", message.unitId, "INCONCLUSIVE")

@@ -15,7 +15,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
-import { builtinModels } from "../Registry.ts"
+import { builtinModels, Capability, Support } from "../Registry.ts"
 import { geographiesOf, type Region } from "../Region.ts"
 import type { Quality as ResponderQuality } from "./Responder.ts"
 
@@ -43,21 +43,12 @@ export type Availability = typeof Availability.Type
 export const Quality = Schema.Literals(["good", "wrong", "broken-json", "no-tools", "broken-stream"])
 export type Quality = typeof Quality.Type & ResponderQuality
 
-/** The Converse features a model may lack; a request using a missing one gets Bedrock's ValidationException. */
-export const Capability = Schema.Literals([
-  "streaming",
-  "systemPrompt",
-  "toolUse",
-  "streamingToolUse",
-  "vision",
-  "documents",
-  "reasoning"
-])
-export type Capability = typeof Capability.Type
-
-/** `"unknown"` counts as supported. */
-export const Support = Schema.Literals(["yes", "no", "unknown"])
-export type Support = typeof Support.Type
+/**
+ * The Converse features a model may lack (a request using a missing one gets Bedrock's
+ * ValidationException) and their support levels — the registry's own vocabulary; `"unknown"` counts
+ * as supported.
+ */
+export { Capability, Support }
 
 /** Time to first token: uniform between `min` and `max`, or log-normal with a `median` and a `p95`, in ms. */
 export const Ttft = Schema.Union([
