@@ -92,6 +92,12 @@ export interface Options {
   readonly max?: number | undefined
   /** Successes needed to grow the limit by one (default 5). */
   readonly successesToGrow?: number | undefined
+  /**
+   * After a cut, further throttles within this window do not cut again (default 1 second): calls
+   * that were already in flight are throttled by the same congestion, and counting each of them
+   * would collapse the limit far below what the quota allows.
+   */
+  readonly cutCooldown?: Duration.Input | undefined
   /** Consecutive environment failures that open the breaker (default 5). */
   readonly failureThreshold?: number | undefined
   /** Outcomes needed since the breaker last closed before it may open (default = `failureThreshold`). */
@@ -130,6 +136,7 @@ interface Settings {
   readonly min: number
   readonly max: number
   readonly successesToGrow: number
+  readonly cutCooldownMillis: number
   readonly failureThreshold: number
   readonly minimumVolume: number
   readonly openMillis: number
@@ -160,6 +167,8 @@ interface State {
   consecutiveTrips: number
   trialsAdmitted: number
   successStreak: number
+  /** When the limit was last cut (ms), or -Infinity. */
+  lastCutAt: number
   consecutiveFailures: number
   /** Outcomes since the breaker last closed (minimum volume). */
   volume: number
@@ -179,6 +188,7 @@ const settingsOf = (options: Options): Settings => {
     min,
     max,
     successesToGrow: Math.max(1, Math.floor(options.successesToGrow ?? 5)),
+    cutCooldownMillis: Duration.toMillis(options.cutCooldown ?? Duration.seconds(1)),
     failureThreshold,
     minimumVolume: Math.max(failureThreshold, Math.floor(options.minimumVolume ?? failureThreshold)),
     openMillis: Duration.toMillis(options.openDuration ?? Duration.seconds(30)),
@@ -206,6 +216,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         consecutiveTrips: 0,
         trialsAdmitted: 0,
         successStreak: 0,
+        lastCutAt: Number.NEGATIVE_INFINITY,
         consecutiveFailures: 0,
         volume: 0,
         throttles: 0,
@@ -359,7 +370,10 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     state.throttles++
     state.volume++
     state.successStreak = 0
-    state.limit = Math.max(settings.min, Math.floor(state.limit / 2))
+    if (now - state.lastCutAt >= settings.cutCooldownMillis) {
+      state.lastCutAt = now
+      state.limit = Math.max(settings.min, Math.floor(state.limit / 2))
+    }
   })
 
   const recordFailure = Effect.fn("RegionGovernor.recordFailure")(function*(region: Region) {

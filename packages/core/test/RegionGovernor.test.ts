@@ -46,6 +46,7 @@ describe("RegionGovernor", () => {
       for (let i = 0; i < 5; i++) {
         yield* governor.recordThrottle(east)
         afterThrottles.push(yield* limit)
+        yield* TestClock.adjust("1 second") // past the cut cooldown: each throttle is a new event
       }
       assert.deepStrictEqual(afterThrottles, [4, 2, 1, 1, 1])
 
@@ -65,6 +66,21 @@ describe("RegionGovernor", () => {
       const state = yield* governor.state(east)
       assert.strictEqual(state.throttles, 6)
       assert.strictEqual(state.successes, 44)
+    }))
+
+  it.effect("throttles within the cut cooldown count once: in-flight calls hit by one congestion event cut the limit once", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ initial: 16, max: 16, cutCooldown: "1 second" })
+      const limit = Effect.map(governor.state(east), (s) => s.limit)
+      for (let i = 0; i < 6; i++) yield* governor.recordThrottle(east)
+      assert.strictEqual(yield* limit, 8, "six simultaneous throttles halve once")
+      yield* TestClock.adjust("999 millis")
+      yield* governor.recordThrottle(east)
+      assert.strictEqual(yield* limit, 8, "still inside the cooldown")
+      yield* TestClock.adjust("1 millis")
+      yield* governor.recordThrottle(east)
+      assert.strictEqual(yield* limit, 4, "a throttle after the cooldown is a new event")
+      assert.strictEqual((yield* governor.state(east)).throttles, 8, "every throttle is still counted")
     }))
 
   it.effect("never runs more calls at once than the region's limit, and obeys a lowered limit", () =>
