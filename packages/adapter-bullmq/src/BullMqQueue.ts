@@ -97,6 +97,11 @@ export interface Options {
   readonly keepFailed?: Duration.Input | undefined
   /** How long closing a consumer waits for the Worker to stop before forcing it (default 10 seconds). */
   readonly closeTimeout?: Duration.Input | undefined
+  /**
+   * Graceful drain when a consumer closes: stop fetching at once, let in-flight handlers finish for
+   * up to this long, then release the rest (default 0: release in-flight units at once).
+   */
+  readonly drainGrace?: Duration.Input | undefined
 }
 
 /** The default queue name (the original system's `CERTIFICATION_QUEUE_NAME`). */
@@ -209,6 +214,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   const keepCompletedSeconds = Math.ceil(toMillis(options.keepCompleted, 3_600_000) / 1000)
   const keepFailedSeconds = Math.ceil(toMillis(options.keepFailed, 7 * 86_400_000) / 1000)
   const closeTimeout = toMillis(options.closeTimeout, 10_000)
+  const drainGrace = toMillis(options.drainGrace, 0)
   const backoff = options.backoff ?? { baseMillis: 1000, maxMillis: 60_000 }
   const baseOptions = RedisConnection.optionsOf(options.connection)
   const limitOf = (region: Region): RegionLimit =>
@@ -431,7 +437,12 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         return worker
       }),
       (worker) =>
-        Effect.sync(() => closing.abort()).pipe(
+        // With a drain grace, `close()` first stops fetching and waits for in-flight handlers; the abort
+        // that releases whatever is still running comes only when the grace ends.
+        (drainGrace > 0
+          ? Effect.promise(() => worker.close()).pipe(Effect.timeoutOption(Duration.millis(drainGrace)), Effect.asVoid)
+          : Effect.void).pipe(
+          Effect.andThen(Effect.sync(() => closing.abort())),
           Effect.andThen(
             Effect.promise(() => worker.close()).pipe(
               Effect.timeoutOption(Duration.millis(closeTimeout)),

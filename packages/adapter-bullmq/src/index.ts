@@ -7,3 +7,4 @@
 export * as BullMqQueue from "./BullMqQueue.ts"
 export * as RedisConnection from "./RedisConnection.ts"
 export * as RegionLimiter from "./RegionLimiter.ts"
+export * as WorkerProcess from "./WorkerProcess.ts"

@@ -1,0 +1,208 @@
+/**
+ * Fault tests with real processes: worker processes spawned from `src/main.ts` (PostgreSQL storage,
+ * BullMQ queue), our own Redis and PostgreSQL servers (restarted by the tests), and the Bedrock
+ * emulator in this process. After each fault the invariant holds (see `Harness.violations`).
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { afterAll, beforeAll } from "vitest"
+import {
+  chatModels,
+  emulator,
+  makeRun,
+  type OwnPostgres,
+  ownPostgres,
+  type OwnRedis,
+  ownRedis,
+  ready,
+  type Run,
+  shouldRun,
+  sleep,
+  violations,
+  waitFor,
+  waitForTerminal
+} from "./Harness.ts"
+
+const regions = ["us-east-1", "us-west-2"]
+
+describe.skipIf(!shouldRun)("worker processes under faults", { timeout: 150_000 }, () => {
+  let redis: OwnRedis
+  let pg: OwnPostgres
+  const runs: Array<Run> = []
+
+  beforeAll(async () => {
+    ;[redis, pg] = await Promise.all([ownRedis(), ownPostgres()])
+  }, 60_000)
+
+  afterAll(async () => {
+    await Promise.all(runs.map((r) => r.dispose().catch(() => {})))
+    await Promise.all([redis?.dispose(), pg?.dispose()])
+  }, 60_000)
+
+  const newRun = (bedrockEndpoint: string, env?: Record<string, string>) => {
+    const run = makeRun({ redis, pg, bedrockEndpoint, ...(env !== undefined ? { env } : {}) })
+    runs.push(run)
+    return run
+  }
+
+  /** A MULTIPLE_MODELS job of `models` × the two regions. */
+  const createJob = async (run: Run, models: number) => {
+    const created = await run.producer.certifyMultiple({ modelIds: chatModels("us-east-1", 40).filter((m) =>
+      chatModels("us-west-2", 40).includes(m)
+    ).slice(0, models), regions })
+    return created.jobId
+  }
+
+  const terminalUnits = async (run: Run, jobId: string) =>
+    (await run.units(jobId)).filter((u) => !["PENDING", "QUEUED", "PROCESSING"].includes(u.status)).length
+
+  it("SIGKILL of a worker during a Bedrock call: its units are redelivered and each gets exactly one result", async () => {
+    const bedrock = await emulator(500)
+    try {
+      const run = newRun(bedrock.url)
+      const [victim] = await Promise.all([run.spawnWorker(), run.spawnWorker()])
+      const jobId = await createJob(run, 5)
+      await waitFor("Bedrock calls in flight", () => bedrock.activeRequests() >= 2)
+      victim!.child.kill("SIGKILL")
+      await victim!.exited
+      await waitForTerminal(run, jobId, 90_000)
+      assert.deepStrictEqual(await violations(run, jobId), [])
+      assert.strictEqual((await run.jobRow(jobId))?.status, "COMPLETED")
+      // The kill cut at least one call short: the emulator saw the client go away.
+      assert.isTrue(bedrock.requests().some((r) => r.closedByClient))
+    } finally {
+      await bedrock.close()
+    }
+  })
+
+  it("Redis restart mid-job: workers reconnect by themselves and the job completes with one result per unit", async () => {
+    const bedrock = await emulator(300)
+    try {
+      const run = newRun(bedrock.url)
+      const workers = await Promise.all([run.spawnWorker(), run.spawnWorker()])
+      const jobId = await createJob(run, 5)
+      await waitFor("two units done", async () => (await terminalUnits(run, jobId)) >= 2, 60_000)
+      await redis.stop()
+      await sleep(3_000)
+      await redis.start()
+      await waitForTerminal(run, jobId, 90_000)
+      assert.deepStrictEqual(await violations(run, jobId), [])
+      assert.strictEqual((await run.jobRow(jobId))?.status, "COMPLETED")
+      for (const w of workers) {
+        assert.isNull(w.child.exitCode, "no worker needed a restart")
+        await waitFor("worker ready after the outage", () => ready(w), 15_000)
+      }
+    } finally {
+      await bedrock.close()
+    }
+  })
+
+  it("PostgreSQL restart mid-job: failed writes are retried and the job completes with one result per unit", async () => {
+    const bedrock = await emulator(300)
+    try {
+      const run = newRun(bedrock.url)
+      const workers = await Promise.all([run.spawnWorker(), run.spawnWorker()])
+      const jobId = await createJob(run, 5)
+      await waitFor("two units done", async () => (await terminalUnits(run, jobId)) >= 2, 60_000)
+      await pg.stop()
+      await sleep(2_000)
+      await pg.start()
+      await waitForTerminal(run, jobId, 90_000)
+      assert.deepStrictEqual(await violations(run, jobId), [])
+      assert.strictEqual((await run.jobRow(jobId))?.status, "COMPLETED")
+      for (const w of workers) assert.isNull(w.child.exitCode, "no worker needed a restart")
+    } finally {
+      await bedrock.close()
+    }
+  })
+
+  it("cancel during a multi-process run: in-flight calls abort within 2 s and nothing is written after the cancel", async () => {
+    const bedrock = await emulator(600)
+    try {
+      const run = newRun(bedrock.url)
+      await Promise.all([run.spawnWorker(), run.spawnWorker()])
+      const jobId = await createJob(run, 6)
+      await waitFor("a unit done and calls in flight", async () =>
+        (await terminalUnits(run, jobId)) >= 1 && bedrock.activeRequests() >= 2, 60_000)
+      const cancelledAt = Date.now()
+      await run.producer.cancel(jobId)
+      await waitForTerminal(run, jobId, 10_000)
+      await sleep(3_000) // let any straggler try to write
+      assert.strictEqual((await run.jobRow(jobId))?.status, "CANCELLED")
+      assert.deepStrictEqual(await violations(run, jobId), [])
+      const late = bedrock.requests().filter((r) => r.at > cancelledAt + 2_000)
+      assert.deepStrictEqual(late.map((r) => `${r.region} ${r.modelId} at +${r.at - cancelledAt} ms`), [])
+      const lingering = bedrock.requests().filter((r) => r.at <= cancelledAt && r.at + r.durationMs > cancelledAt + 2_000)
+      assert.deepStrictEqual(lingering.map((r) => r.requestId), [])
+      assert.isTrue((await run.units(jobId)).some((u) => u.status === "CANCELLED"))
+    } finally {
+      await bedrock.close()
+    }
+  })
+
+  it("SIGTERM drain: in-flight units finish (no call aborted), the process exits 0 and no unit is lost", async () => {
+    const bedrock = await emulator(300)
+    try {
+      const run = newRun(bedrock.url)
+      const [draining, other] = await Promise.all([run.spawnWorker(), run.spawnWorker()])
+      const jobId = await createJob(run, 6)
+      await waitFor("calls in flight", () => bedrock.activeRequests() >= 3)
+      draining!.child.kill("SIGTERM")
+      const code = await draining!.exited
+      assert.strictEqual(code, 0, draining!.output())
+      assert.include(draining!.output(), "draining")
+      await waitForTerminal(run, jobId, 90_000)
+      assert.deepStrictEqual(await violations(run, jobId), [])
+      assert.strictEqual((await run.jobRow(jobId))?.status, "COMPLETED")
+      assert.deepStrictEqual(bedrock.requests().filter((r) => r.closedByClient).map((r) => r.requestId), [])
+      assert.isNull(other!.child.exitCode)
+    } finally {
+      await bedrock.close()
+    }
+  })
+
+  it("a second SIGTERM forces exit at once; the interrupted units are redelivered to another worker", async () => {
+    const bedrock = await emulator(4_000)
+    try {
+      const run = newRun(bedrock.url, { CERTIFICATION_SHUTDOWN_GRACE: "60000" })
+      const [victim] = await Promise.all([run.spawnWorker(), run.spawnWorker()])
+      const jobId = await createJob(run, 2)
+      await waitFor("calls in flight", () => bedrock.activeRequests() >= 2)
+      victim!.child.kill("SIGTERM")
+      await sleep(300)
+      victim!.child.kill("SIGTERM")
+      const code = await victim!.exited
+      assert.strictEqual(code, 143, victim!.output())
+      await waitForTerminal(run, jobId, 120_000)
+      assert.deepStrictEqual(await violations(run, jobId), [])
+      assert.strictEqual((await run.jobRow(jobId))?.status, "COMPLETED")
+    } finally {
+      await bedrock.close()
+    }
+  })
+
+  it("a per-region start rate of 10/s holds across 3 worker processes in every 1 s window", async () => {
+    const rate = 10
+    const bedrock = await emulator(20)
+    try {
+      const run = newRun(bedrock.url, {
+        CERTIFICATION_REGION_LIMITS: JSON.stringify({ "us-east-1": { concurrency: 100, ratePerSecond: rate } }),
+        CERTIFICATION_CONCURRENCY: "6"
+      })
+      await Promise.all([run.spawnWorker(), run.spawnWorker(), run.spawnWorker()])
+      const models = chatModels("us-east-1", 30)
+      const { jobId } = await run.producer.certifyMultiple({ modelIds: models, regions: ["us-east-1"] })
+      await waitForTerminal(run, jobId, 90_000)
+      assert.deepStrictEqual(await violations(run, jobId), [])
+      // The unit starts (first claim, stamped right after the limiter admits the unit) stay
+      // within the rate in every sliding 1 s window. Three processes each allowed `rate` would not.
+      const rows = await run.sql<Array<{ started_at: Date }>>`
+        SELECT started_at FROM ${run.sql(run.schema)}.units WHERE job_id = ${jobId} ORDER BY started_at`
+      const starts = rows.map((r) => r.started_at.getTime())
+      assert.strictEqual(starts.length, models.length)
+      const busiest = Math.max(...starts.map((t) => starts.filter((s) => s >= t && s < t + 1_000).length))
+      assert.isAtMost(busiest, rate * 1.1, `unit starts in the busiest 1 s window: ${busiest}`)
+    } finally {
+      await bedrock.close()
+    }
+  })
+})

@@ -1,0 +1,108 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import { WorkerProcess } from "../src/index.ts"
+
+/** Each environment variable, a value for it, and where that value must land in the settings. */
+const rows: ReadonlyArray<{
+  readonly env: string
+  readonly value: string
+  readonly read: (s: WorkerProcess.WorkerSettings) => unknown
+  readonly expected: unknown
+}> = [
+  { env: "CERTIFICATION_QUEUE_NAME", value: "q1", read: (s) => s.queueName, expected: "q1" },
+  { env: "CERTIFICATION_REDIS_PREFIX", value: "p1", read: (s) => s.prefix, expected: "p1" },
+  { env: "CERTIFICATION_CONCURRENCY", value: "9", read: (s) => s.concurrency, expected: 9 },
+  { env: "CERTIFICATION_TIMEOUT", value: "1500", read: (s) => s.timeoutMillis, expected: Option.some(1500) },
+  { env: "CERTIFICATION_MAX_RETRIES", value: "7", read: (s) => s.maxRetries, expected: 7 },
+  { env: "REDIS_HOST", value: "redis.internal", read: (s) => s.redis, expected: { host: "redis.internal", port: 6379 } },
+  { env: "REDIS_PORT", value: "6390", read: (s) => s.redis, expected: { host: "127.0.0.1", port: 6390 } },
+  { env: "CERTIFICATION_PG_SCHEMA", value: "cert", read: (s) => s.pgSchema, expected: Option.some("cert") },
+  { env: "WORKER_HEALTH_PORT", value: "9464", read: (s) => s.healthPort, expected: Option.some(9464) },
+  { env: "BEDROCK_ENDPOINT", value: "http://127.0.0.1:4010", read: (s) => s.bedrockEndpoint, expected: Option.some("http://127.0.0.1:4010") },
+  { env: "CERTIFICATION_SHUTDOWN_GRACE", value: "5000", read: (s) => s.shutdownGraceMillis, expected: 5000 },
+  { env: "CERTIFICATION_LOCK_DURATION", value: "2000", read: (s) => s.lockDurationMillis, expected: Option.some(2000) },
+  { env: "CERTIFICATION_STALLED_INTERVAL", value: "1000", read: (s) => s.stalledIntervalMillis, expected: Option.some(1000) },
+  {
+    env: "CERTIFICATION_REGION_LIMITS",
+    value: "{\"us-east-1\":{\"concurrency\":2,\"ratePerSecond\":3}}",
+    read: (s) => s.regionLimits,
+    expected: { "us-east-1": { concurrency: 2, ratePerSecond: 3 } }
+  }
+]
+
+describe("WorkerProcess settings", () => {
+  it.effect("an empty environment gives the documented defaults", () =>
+    Effect.gen(function*() {
+      const s = yield* WorkerProcess.loadSettings({})
+      assert.strictEqual(s.queueName, "model-certification")
+      assert.strictEqual(s.prefix, "bull")
+      assert.strictEqual(s.concurrency, 4)
+      assert.strictEqual(s.maxRetries, 3)
+      assert.strictEqual(s.shutdownGraceMillis, 30_000)
+      assert.deepStrictEqual(s.redis, { host: "127.0.0.1", port: 6379 })
+      assert.isTrue(Option.isNone(s.healthPort) && Option.isNone(s.databaseUrl) && Option.isNone(s.timeoutMillis))
+      assert.deepStrictEqual(s.regionLimits, {})
+    }))
+
+  it.effect("every variable of the table lands in its setting", () =>
+    Effect.gen(function*() {
+      for (const row of rows) {
+        const s = yield* WorkerProcess.loadSettings({ [row.env]: row.value })
+        assert.deepStrictEqual(row.read(s), row.expected, row.env)
+      }
+    }))
+
+  it.effect("REDIS_URL wins over REDIS_HOST and stays redacted; logs show only host and port", () =>
+    Effect.gen(function*() {
+      const s = yield* WorkerProcess.loadSettings({ REDIS_URL: "redis://:s3cret@cache:6380", REDIS_HOST: "ignored" })
+      assert.isTrue("url" in s.redis)
+      if ("url" in s.redis) {
+        assert.strictEqual(Redacted.value(s.redis.url), "redis://:s3cret@cache:6380")
+        assert.notInclude(String(s.redis.url), "s3cret")
+      }
+      assert.strictEqual(WorkerProcess.describeRedis(s.redis), "cache:6380")
+    }))
+
+  it.effect("invalid numbers and limits are rejected with the variable's name", () =>
+    Effect.gen(function*() {
+      for (const env of ["CERTIFICATION_CONCURRENCY", "CERTIFICATION_REGION_LIMITS", "WORKER_HEALTH_PORT"]) {
+        const error = yield* Effect.flip(WorkerProcess.loadSettings({ [env]: "not-a-number{" }))
+        assert.include(String(error), env)
+      }
+    }))
+})
+
+describe("WorkerProcess health routes", () => {
+  it.effect("/health is live while /ready answers 503 until the consumer runs, and 503 again while draining", () =>
+    Effect.gen(function*() {
+      const counts = { waiting: 0, active: 0, delayed: 0, failed: 0 }
+      const state: WorkerProcess.WorkerState = { consuming: false, draining: false, check: undefined }
+      assert.strictEqual((yield* WorkerProcess.routes["/health"]!(state)).status, 200)
+      assert.strictEqual((yield* WorkerProcess.routes["/ready"]!(state)).status, 503)
+      state.check = Effect.succeed(counts)
+      state.consuming = true
+      assert.strictEqual((yield* WorkerProcess.routes["/ready"]!(state)).status, 200)
+      state.check = Effect.fail(new Error("redis down"))
+      const down = yield* WorkerProcess.routes["/ready"]!(state)
+      assert.strictEqual(down.status, 503)
+      assert.include(down.body, "redis down")
+      state.check = Effect.succeed(counts)
+      state.draining = true
+      assert.strictEqual((yield* WorkerProcess.routes["/ready"]!(state)).status, 503)
+    }))
+
+  it.effect("/metrics renders Prometheus text with the queue depth", () =>
+    Effect.gen(function*() {
+      const state: WorkerProcess.WorkerState = {
+        consuming: true,
+        draining: false,
+        check: Effect.succeed({ waiting: 3, active: 1, delayed: 0, failed: 0 })
+      }
+      const reply = yield* WorkerProcess.routes["/metrics"]!(state)
+      assert.strictEqual(reply.status, 200)
+      assert.include(reply.type, "text/plain")
+      assert.match(reply.body, /certification_queue_depth\{[^}]*state="waiting"[^}]*\} 3/)
+    }))
+})
