@@ -65,9 +65,14 @@ const describe = (cause: Cause.Cause<unknown>): string => {
   return json === undefined ? String(error) : json
 }
 
-/** Build an in-memory Queue; its state lives as long as the returned service. */
-export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"]> =>
+/**
+ * Build an in-memory Queue; its state lives as long as the returned service. Pending delayed
+ * redeliveries are timers in the surrounding scope: closing it cancels them (nothing keeps the
+ * process alive after `close()`).
+ */
+export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"], never, Scope.Scope> =>
   Effect.gen(function*() {
+    const scope = yield* Effect.scope
     const maxAttempts = Math.max(1, options.maxAttempts ?? 3)
     const backoff = options.retryBackoff ?? defaultBackoff
     const entries = new Map<Domain.UnitId, Entry>()
@@ -112,7 +117,7 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
           if (entries.get(entry.message.unitId) === entry && entry.state === "delayed") toWaiting(entry, false)
         })),
         Effect.andThen(notify),
-        Effect.forkDetach
+        Effect.forkIn(scope)
       )
 
     /**

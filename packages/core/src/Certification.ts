@@ -209,6 +209,8 @@ export const make = Effect.gen(function*() {
   const queue = yield* Queue
   const registry = yield* Registry
   const catalog = yield* Effect.serviceOption(ModelCatalog)
+  // Read once, when the service is built: methods run in their callers' context, not the layer's.
+  const config = yield* CertificationConfig
 
   const validateRegions = (field: string, input: ReadonlyArray<string>, limits: Limits) => {
     const issues: Array<FieldIssue> = []
@@ -244,7 +246,7 @@ export const make = Effect.gen(function*() {
     meta: RequestMeta,
     parentJobId: JobId | null
   ) {
-    const settings = yield* CertificationConfig
+    const settings = config
     const now = (yield* nowIso) as Timestamp
     const jobId = JobId.make(crypto.randomUUID())
     const modelIds = [...new Set(pairs.map((p) => p.hostModelId ?? p.modelId))]
@@ -281,18 +283,24 @@ export const make = Effect.gen(function*() {
       })
     )
     yield* storage.createJob(job, units)
-    // Queue the units in storage first: a worker may claim a unit the moment it is enqueued.
-    yield* storage.markQueued(units.map((u) => u.id))
-    yield* storage.transitionJob(jobId, { from: ["PENDING"], to: "QUEUED" })
-    yield* queue.enqueue(
-      units.map((u) => new UnitMessage({ unitId: u.id, jobId, modelId: u.modelId, region: u.region }))
+    // Once the rows exist, queueing them runs to the end (a caller that goes away must not leave a
+    // job without queued units), and any failure ends the job FAILED instead of leaving it open.
+    yield* Effect.uninterruptible(
+      Effect.gen(function*() {
+        // Queue the units in storage first: a worker may claim a unit the moment it is enqueued.
+        yield* storage.markQueued(units.map((u) => u.id))
+        yield* storage.transitionJob(jobId, { from: ["PENDING"], to: "QUEUED" })
+        yield* queue.enqueue(
+          units.map((u) => new UnitMessage({ unitId: u.id, jobId, modelId: u.modelId, region: u.region }))
+        )
+      })
     ).pipe(
       Effect.tapError((error) =>
         storage.transitionJob(jobId, {
           from: JobStateMachine.jobSourcesOf("FAILED"),
           to: "FAILED",
-          reason: `could not enqueue units: ${error.message}`,
-          unitError: ErrorCategory.make("SERVICE_UNAVAILABLE", { message: `queue unavailable: ${error.message}` })
+          reason: `could not queue the units: ${error.message}`,
+          unitError: ErrorCategory.make("SERVICE_UNAVAILABLE", { message: `could not queue the units: ${error.message}` })
         }).pipe(Effect.ignore)
       )
     )
@@ -357,7 +365,7 @@ export const make = Effect.gen(function*() {
     regionsInput: ReadonlyArray<string>,
     meta: RequestMeta
   ) {
-    const { limits } = yield* CertificationConfig
+    const { limits } = config
     const issues: Array<FieldIssue> = []
     const uniqueModels = [...new Set(models.map((m) => m.trim()))]
     if (uniqueModels.length === 0) issues.push(new FieldIssue({ field: modelsField, message: "at least one model id is required" }))
@@ -410,7 +418,7 @@ export const make = Effect.gen(function*() {
     request: { readonly regions: ReadonlyArray<string>; readonly modalities?: ReadonlyArray<"chat" | "embedding"> },
     meta: RequestMeta = {}
   ) {
-    const { limits } = yield* CertificationConfig
+    const { limits } = config
     const { regions, issues } = validateRegions("regions", request.regions, limits)
     if (issues.length > 0) {
       return yield* new InvalidRequest({ message: issues.map((i) => `${i.field}: ${i.message}`).join("; "), issues })
@@ -479,7 +487,11 @@ export const make = Effect.gen(function*() {
       const now = yield* findJob(jobId)
       return yield* new JobConflict({ jobId, status: now.status, message: `job ${jobId} is already ${now.status}` })
     }
-    yield* queue.cancelJob(job.id)
+    // Storage is the truth and the job is already CANCELLED there; workers also check it before each
+    // test. A queue outage here only delays the interruption of running units, so log it.
+    yield* queue.cancelJob(job.id).pipe(
+      Effect.catch((error) => Effect.logWarning("cancel: could not reach the queue", error.message))
+    )
     yield* queue.publish(
       new ProgressEvent({ jobId: job.id, type: "job-status", unitId: null, status: "CANCELLED", at: yield* nowIso })
     ).pipe(Effect.ignore)

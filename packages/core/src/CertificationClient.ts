@@ -59,6 +59,8 @@ export interface CreateOptions {
 
 /** The layer behind `createCertification`, for Effect hosts that want the same wiring. */
 export const layer = (options: CreateOptions): Layer.Layer<Certification.Certification, unknown> => {
+  // Provided to the layers and kept in the output, so calls through the runtime log at this level too.
+  const logging = Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Info")
   const runnerSettings = Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner })
   const registry = Registry.layerWith(options.registry ?? {})
   const base = Layer.mergeAll(
@@ -69,9 +71,9 @@ export const layer = (options: CreateOptions): Layer.Layer<Certification.Certifi
     BedrockRuntime.layer(options.bedrock),
     RegionGovernor.layer(options.governor),
     runnerSettings,
-    Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Info")
+    logging
   )
-  const service = Certification.layer(options.settings).pipe(Layer.provide(base))
+  const service = Layer.merge(Certification.layer(options.settings).pipe(Layer.provide(base)), logging)
   if (options.worker === false) return service
   const worker = Worker.layer(options.worker ?? {}).pipe(Layer.provide(base))
   return Layer.merge(service, worker)

@@ -29,9 +29,10 @@
  * b. a test ERRORED with a systemic error, an error blamed on the environment, or no error at all,
  *    or any critical test ERRORED → INCONCLUSIVE (throttling, timeouts and 5xx are never a model failure);
  * c. a critical test FAILED → FAILED;
- * d. no test PASSED or FAILED (nothing measured) → INCONCLUSIVE;
- * e. a non-critical test FAILED or ERRORED by the model, or the score below the threshold → QUALITY_WARNING;
- * f. otherwise → CERTIFIED.
+ * d. a critical test SKIPPED (never run) → INCONCLUSIVE: CERTIFIED requires every critical test to pass;
+ * e. no test PASSED or FAILED (nothing measured) → INCONCLUSIVE;
+ * f. a non-critical test FAILED or ERRORED by the model, or the score below the threshold → QUALITY_WARNING;
+ * g. otherwise → CERTIFIED.
  *
  * A non-critical test ERRORED with blame "configuration" (e.g. INVALID_REQUEST: the registry's
  * metadata is wrong) is excluded like SKIPPED; it becomes a finding, not a failure.
@@ -240,6 +241,8 @@ const verdictRules: ReadonlyArray<{
   { verdict: "UNAVAILABLE", test: (t) => isErrored(t) && t.error?.verdict === "UNAVAILABLE" },
   { verdict: "INCONCLUSIVE", test: (t) => isEnvironmentErrored(t) || (t.critical && isErrored(t)) },
   { verdict: "FAILED", test: (t) => t.critical && effectiveStatus(t) === "FAILED" },
+  // Every critical test must have run: a skipped critical test can never end CERTIFIED.
+  { verdict: "INCONCLUSIVE", test: (t) => t.critical && effectiveStatus(t) === "SKIPPED" },
   {
     verdict: "INCONCLUSIVE",
     unit: (tests) => !tests.some((t) => effectiveStatus(t) === "PASSED" || effectiveStatus(t) === "FAILED")

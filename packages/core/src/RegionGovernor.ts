@@ -279,15 +279,13 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     drain(state, now)
   }
 
-  const scheduleHalfOpen = (state: State, generation: number, millis: number) =>
+  const scheduleHalfOpen = (state: State, millis: number) =>
     Effect.forkIn(
       Effect.sleep(Duration.millis(millis)).pipe(
         Effect.andThen(Clock.currentTimeMillis),
-        Effect.flatMap((now) =>
-          Effect.sync(() => {
-            if (state.generation === generation) drain(state, now)
-          })
-        )
+        // Drain even if the generation moved on: a lazy `refresh` may already have made the breaker
+        // half-open without handing the trial to a waiter, and nothing else would wake them.
+        Effect.flatMap((now) => Effect.sync(() => drain(state, now)))
       ),
       scope
     )
@@ -301,7 +299,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     state.consecutiveFailures = 0
     const millis = Math.min(settings.maxOpenMillis, settings.openMillis * 2 ** (state.consecutiveTrips - 1))
     state.openUntil = now + millis
-    return scheduleHalfOpen(state, state.generation, millis)
+    return scheduleHalfOpen(state, millis)
   }
 
   const close = (state: State): void => {
@@ -319,7 +317,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   ): Effect.Effect<readonly [State, Grant]> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const state = stateOf(region)
-      refresh(state, now)
+      // drain, not just refresh: a breaker that turned half-open here must hand its trial to the earlier waiters.
+      drain(state, now)
       const immediate = state.waiters.length === 0 ? tryGrant(state) : undefined
       if (immediate !== undefined) return Effect.succeed([state, immediate] as const)
       const waiter: Waiter = { deferred: Deferred.makeUnsafe<void>(), grant: undefined }

@@ -216,7 +216,8 @@ const finish = (test: Suite.SuiteTest, ctx: Suite.TestContext, error: Categorize
   }
   if (error.category === "UNSUPPORTED_FEATURE") {
     const claimed = test.requires.some((c) => ctx.model.capabilities[c] === "yes")
-    if (!claimed) {
+    // A critical test is never skipped: a model that refuses the basics fails them.
+    if (!claimed && !test.critical) {
       // The registry did not know; the model told us. A measured fact, not a failure.
       return {
         result: new TestResult({ ...base, status: "SKIPPED", detail: `measured unsupported: ${error.message}`, error }),
@@ -293,7 +294,8 @@ export const runUnit = Effect.fn("Runner.runUnit")(function*(unit: UnitInput, op
     for (const profile of certifiability.fallbackProfiles) {
       const viaProfile = new InvocationTarget({ kind: "SYSTEM_PROFILE", id: profile })
       const attempt = yield* runTest(gate!, ctxFor(viaProfile), settings, options)
-      if (attempt.result.error?.category !== "REQUIRES_INFERENCE_PROFILE" && attempt.result.error?.verdict !== "UNAVAILABLE") {
+      // Only an answer (right or wrong) proves the profile works; a throttle or a 5xx proves nothing.
+      if (attempt.result.status === "PASSED" || attempt.result.status === "FAILED") {
         findings.push(`works only via inference profile ${profile} in ${unit.region} (on-demand is not supported)`)
         target = viaProfile
         gateRun = attempt

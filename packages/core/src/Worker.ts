@@ -18,6 +18,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type { BedrockRuntime } from "./BedrockRuntime.ts"
 import type { JobId, UnitOutcome } from "./Domain.ts"
@@ -63,6 +64,7 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
   yield* queue.cancellations.pipe(
     Stream.runForEach((jobId) =>
       Effect.gen(function*() {
+        if (cancelled.size >= 10_000) cancelled.clear() // bounded memory; storage stays the truth
         cancelled.add(jobId)
         for (const d of inFlight.get(jobId) ?? []) yield* Deferred.succeed(d, undefined)
       })
@@ -93,19 +95,12 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
       )
     })
 
-  const handle = Effect.fnUntraced(function*(delivery: Delivery) {
+  /** Certify a unit this worker has claimed with `lease`, and write its verdict (or give it back). */
+  const certifyClaimed = Effect.fnUntraced(function*(delivery: Delivery, lease: string) {
     const { message } = delivery
-    const lease = `${message.unitId}.${delivery.attempt}.${crypto.randomUUID()}`
-    const claimed = yield* storage.claimUnit(message.unitId, lease)
-    if (Option.isNone(claimed)) {
-      const job = yield* storage.getJob(message.jobId)
-      if (Option.isSome(job) && job.value.status === "PAUSED") {
-        return Retry({ delayMillis: retryBase, countsAsFailure: false, reason: "job paused" })
-      }
-      return Done // terminal already (redelivery), or the job ended: nothing to do
-    }
     const job = yield* storage.getJob(message.jobId)
-    if (Option.isSome(job) && job.value.status === "QUEUED") {
+    if (Option.isNone(job)) return Done // deleted by retention while queued
+    if (job.value.status === "QUEUED") {
       const started = yield* storage.transitionJob(message.jobId, { from: ["QUEUED"], to: "PROCESSING" })
       if (Option.isSome(started)) yield* publish(message.jobId, "job-status", null, "PROCESSING")
     }
@@ -117,11 +112,13 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     inFlight.set(message.jobId, set)
     if (cancelled.has(message.jobId)) yield* Deferred.succeed(cancel, undefined)
 
+    // The verdict uses the threshold recorded on the job, whatever this worker's defaults are.
+    const settings = { ...(yield* Runner.RunnerConfig), certifyThreshold: job.value.config.certifyThreshold }
     const outcome = yield* Effect.raceFirst(
       Runner.runUnit(
         { modelId: message.modelId, region: message.region },
         { shouldStop: stopped(message.jobId) }
-      ).pipe(Effect.map(Option.some)),
+      ).pipe(Effect.map(Option.some), Effect.provideService(Runner.RunnerConfig, settings)),
       Deferred.await(cancel).pipe(Effect.as(Option.none<UnitOutcome>()))
     ).pipe(
       Effect.ensuring(Effect.sync(() => {
@@ -131,7 +128,13 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     )
     if (Option.isNone(outcome)) return Done // cancelled: storage already ended the unit CANCELLED
 
-    const result = outcome.value
+    // From here on, the writes that finish the unit and its job run to the end even on shutdown:
+    // a unit written without its job's COMPLETED transition would leave the job open.
+    return yield* Effect.uninterruptible(finish(delivery, lease, outcome.value))
+  })
+
+  const finish = Effect.fnUntraced(function*(delivery: Delivery, lease: string, result: UnitOutcome) {
+    const { message } = delivery
     if (result.error?.systemic === true) {
       if (yield* storage.completeUnit(message.unitId, lease, result)) yield* Metrics.recordUnit(result.verdict, message.region)
       const failed = yield* storage.transitionJob(message.jobId, {
@@ -152,8 +155,7 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     if (environmentBlocked && delivery.attempt < delivery.maxAttempts && !(yield* stopped(message.jobId))) {
       const released = yield* storage.releaseUnit(message.unitId, lease)
       if (released) {
-        const cap = Math.min(60_000, retryBase * 2 ** (delivery.attempt - 1))
-        const delayMillis = Math.round(cap / 2 + (yield* Random.nextBetween(0, cap / 2)))
+        const delayMillis = yield* retryDelay(delivery.attempt)
         yield* Metrics.recordUnitRetry(result.error!.category)
         yield* Effect.logInfo("unit blocked by the environment; retrying later").pipe(
           Effect.annotateLogs({ unitId: message.unitId, category: result.error!.category, delayMillis })
@@ -171,29 +173,74 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     if (written) {
       yield* Metrics.recordUnit(result.verdict, message.region)
       yield* publish(message.jobId, "unit-completed", message.unitId, result.verdict)
-      yield* maybeComplete(message.jobId)
     }
+    yield* maybeComplete(message.jobId)
     return Done
   })
 
-  /** A unit that used all its attempts still gets exactly one terminal row: INCONCLUSIVE. */
-  const onDeadLetter = Effect.fnUntraced(function*(message: UnitMessage, lastError: string, attempts: number) {
+  /** Half-jittered exponential delay before a unit's next attempt, capped at 60 s. */
+  const retryDelay = (attempt: number) =>
+    Effect.map(Random.nextBetween(0, 0.5), (r) => {
+      const cap = Math.min(60_000, retryBase * 2 ** (Math.max(1, attempt) - 1))
+      return Math.round(cap * (0.5 + r))
+    })
+
+  const handle = Effect.fnUntraced(function*(delivery: Delivery) {
+    const { message } = delivery
+    const lease = `${message.unitId}.${delivery.attempt}.${crypto.randomUUID()}`
+    const claimed = yield* storage.claimUnit(message.unitId, lease)
+    if (Option.isNone(claimed)) {
+      const job = yield* storage.getJob(message.jobId)
+      if (Option.isSome(job) && job.value.status === "PAUSED") {
+        return Retry({ delayMillis: retryBase, countsAsFailure: false, reason: "job paused" })
+      }
+      // Already terminal (a redelivery) or the job ended. The previous worker may have died between
+      // the unit's write and the job's transition: finishing the job here is idempotent.
+      yield* maybeComplete(message.jobId)
+      return Done
+    }
+    // The unit is ours now: on shutdown (interruption) give it back rather than leave it PROCESSING.
+    return yield* certifyClaimed(delivery, lease).pipe(
+      Effect.onInterrupt(() => storage.releaseUnit(message.unitId, lease).pipe(Effect.ignore))
+    )
+  })
+
+  /**
+   * A unit that used all its attempts still gets exactly one terminal row: INCONCLUSIVE. Storage
+   * hiccups are retried here, since the queue forgets the unit once this returns.
+   */
+  const onDeadLetter = (message: UnitMessage, lastError: string, attempts: number) =>
+    deadLetter(message, lastError, attempts).pipe(
+      Effect.retry({
+        schedule: Schedule.exponential("200 millis"),
+        times: 8,
+        while: (e) => e.isRetryable
+      })
+    )
+
+  const deadLetter = Effect.fnUntraced(function*(message: UnitMessage, lastError: string, attempts: number) {
     const lease = `${message.unitId}.dead.${crypto.randomUUID()}`
     const claimed = yield* storage.claimUnit(message.unitId, lease)
-    if (Option.isNone(claimed)) return
-    const error = ErrorCategory.make("UNKNOWN", {
-      message: `gave up after ${attempts} attempts: ${lastError}`.slice(0, 1000)
-    })
+    if (Option.isNone(claimed)) return yield* maybeComplete(message.jobId)
+    // The last error can be a stack trace: keep its first line, which says what happened.
+    const reason = (lastError.split("\n").find((l) => l.trim().length > 0) ?? "unknown error").trim().slice(0, 300)
+    const error = ErrorCategory.make("UNKNOWN", { message: `gave up after ${attempts} attempts: ${reason}` })
     const outcome = Runner.outcomeWithoutTests("INCONCLUSIVE", error)
     if (yield* storage.completeUnit(message.unitId, lease, outcome)) {
       yield* Metrics.recordUnit("INCONCLUSIVE", message.region)
       yield* publish(message.jobId, "unit-completed", message.unitId, "INCONCLUSIVE")
-      yield* maybeComplete(message.jobId)
     }
+    yield* maybeComplete(message.jobId)
   })
 
   const handler = (delivery: Delivery): Effect.Effect<DeliveryResult, unknown, BedrockRuntime | Registry | RegionGovernor> =>
     handle(delivery).pipe(
+      // Storage unreachable is the environment's failure, not the unit's: wait, without spending attempts.
+      Effect.catchTag("StorageError", (error) =>
+        error.isRetryable
+          ? Effect.map(retryDelay(Math.min(delivery.attempt, 5)), (delayMillis) =>
+            Retry({ delayMillis, countsAsFailure: false, reason: `storage unavailable: ${error.message}` }))
+          : Effect.fail(error)),
       Effect.withSpan("Worker.unit", {
         attributes: { unitId: delivery.message.unitId, modelId: delivery.message.modelId, region: delivery.message.region }
       })

@@ -279,8 +279,14 @@ describe("Rating", () => {
         deciding: null
       },
       {
-        name: "d) a unit whose tests were all skipped is INCONCLUSIVE",
+        name: "d) a unit whose tests were all skipped is INCONCLUSIVE (its skipped critical test decides)",
         tests: [critical({ status: "SKIPPED" }), result({ status: "SKIPPED" })],
+        verdict: "INCONCLUSIVE",
+        deciding: 0
+      },
+      {
+        name: "e) nothing measured (only non-critical tests, all skipped) is INCONCLUSIVE",
+        tests: [result({ status: "SKIPPED" }), result({ status: "SKIPPED" })],
         verdict: "INCONCLUSIVE",
         deciding: null
       },
@@ -493,5 +499,24 @@ describe("Rating", () => {
         { numRuns }
       )
     })
+  })
+})
+
+describe("verdict: every critical test must run", () => {
+  it("a skipped critical test makes the unit INCONCLUSIVE even with a perfect score", () => {
+    const tests = [
+      new TestResult({
+        id: "connectivity", name: "c", status: "PASSED", critical: true, weight: 1, latencyMs: 100, ttftMs: null,
+        outputTokensPerSecond: null, attempts: 1, detail: null, error: null
+      }),
+      new TestResult({
+        id: "instruction", name: "i", status: "SKIPPED", critical: true, weight: 2, latencyMs: null, ttftMs: null,
+        outputTokensPerSecond: null, attempts: 0, detail: "not run", error: null
+      })
+    ]
+    const decision = Rating.evaluate({ tests, latencyClass: "chat" })
+    assert.strictEqual(decision.score, 100)
+    assert.strictEqual(decision.verdict, "INCONCLUSIVE")
+    assert.strictEqual(decision.deciding?.id, "instruction")
   })
 })
