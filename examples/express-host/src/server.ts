@@ -2,7 +2,8 @@
  * The API process: an Express 5 app that mounts the certification plugin at
  * `/api/certification-queue` behind bearer-token auth. `CERTIFICATION_API_TOKEN` grants read-write,
  * `CERTIFICATION_API_READ_TOKEN` read-only. Units run in a separate worker process (`worker.ts`);
- * progress reaches this process's SSE streams through Redis.
+ * progress reaches this process's SSE streams through Redis. With `CERTIFICATION_ADAPTERS=memory`
+ * the queue is in this process, so this process runs an embedded worker instead.
  *
  * @since 0.1.0
  */
@@ -37,7 +38,8 @@ export const createApp = (
     throw new Error("set CERTIFICATION_API_TOKEN (read-write) and/or CERTIFICATION_API_READ_TOKEN (read-only)")
   }
   const certification = createCertificationHandler({
-    certification: certificationOptions(config, false),
+    // A memory queue is invisible to other processes: its units can only run here.
+    certification: certificationOptions(config, config.adapters === "memory" ? { concurrency: config.concurrency } : false),
     basePath,
     authorize: bearerAuth(tokens),
     publicPaths: ["/health", "/docs", "/openapi.json"]

@@ -12,6 +12,11 @@ import * as Layer from "effect/Layer"
 import { certificationOptions, fromEnv } from "./config.ts"
 
 const config = fromEnv()
+if (config.adapters === "memory") {
+  // A memory queue cannot be shared between processes; the API process runs the worker itself.
+  console.error("CERTIFICATION_ADAPTERS=memory: the API process (server.ts) runs the worker; nothing to do here")
+  process.exit(2)
+}
 const main = Layer.launch(CertificationClient.layer(certificationOptions(config, { concurrency: config.concurrency })))
 
 const fiber = Effect.runFork(main)
