@@ -99,13 +99,18 @@ export const toStorageError = (operation: string) => (cause: unknown): Storage.S
 // ---------------------------------------------------------------------------------------------
 
 /** Anything postgres.js can await: a query, a `begin` promise, `end()`. */
-type Thenable<A> = PromiseLike<A> & { readonly cancel?: () => unknown }
+type Thenable<A> = PromiseLike<A>
 
 /** The postgres.js pool plus effectful helpers that map driver failures to `StorageError`. */
 export class PgClient extends Context.Service<PgClient, {
   /** The postgres.js instance (the host's when it supplied one). */
   readonly sql: postgres.Sql
-  /** Run one query (or any postgres.js promise) as an effect; interruption cancels the query. */
+  /**
+   * Run one query (or any postgres.js promise) as an effect. Interruption abandons the result but
+   * lets the query finish: a postgres.js `cancel()` is a server-side CancelRequest for the whole
+   * connection, and when it arrives after the query ended it cancels the next query on that pooled
+   * connection — someone else's (seen under load with clients that disconnect).
+   */
   readonly run: <A>(operation: string, f: (sql: postgres.Sql) => Thenable<A>) => Effect.Effect<A, Storage.StorageError>
   /**
    * Run `body` in one transaction on a reserved connection: COMMIT when it succeeds, ROLLBACK when it
@@ -119,12 +124,7 @@ export class PgClient extends Context.Service<PgClient, {
 
 const runWith = <A>(sql: postgres.Sql, operation: string, f: (sql: postgres.Sql) => Thenable<A>) =>
   Effect.tryPromise({
-    try: (signal) => {
-      const query = f(sql)
-      // postgres.js queries are lazy thenables; cancelling sends a CancelRequest to the server.
-      signal.addEventListener("abort", () => query.cancel?.(), { once: true })
-      return Promise.resolve(query)
-    },
+    try: () => Promise.resolve(f(sql)),
     catch: toStorageError(operation)
   })
 

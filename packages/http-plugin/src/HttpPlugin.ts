@@ -155,6 +155,10 @@ const ErrorEnvelopes = HttpRouter.middleware(
       const reason = (failure as { readonly reason?: { readonly _tag?: string } }).reason?._tag
       if (reason === "RouteNotFound") return Effect.succeed(envelope(404, "NOT_FOUND", "no such endpoint"))
       if (reason === "RequestParseError") return Effect.succeed(envelope(400, "MALFORMED_REQUEST", "the request could not be parsed"))
+      // A client that went away interrupts its request: nothing failed, nobody reads the answer.
+      if (Cause.hasInterruptsOnly(cause)) {
+        return Effect.as(Effect.logDebug("certification API: request interrupted"), envelope(499, "CLIENT_CLOSED", "client closed the request"))
+      }
       return Effect.as(
         Effect.logError("certification API: unexpected failure", cause),
         envelope(500, "INTERNAL_ERROR", "internal error")
