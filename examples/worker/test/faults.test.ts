@@ -205,4 +205,44 @@ describe.skipIf(!shouldRun)("worker processes under faults", { timeout: 150_000 
       await bedrock.close()
     }
   })
+
+  it("a per-region Bedrock request rate of 20 req/s holds within 10 % across 3 worker processes, measured at the emulator", async () => {
+    const rate = 20
+    const bedrock = await emulator(20)
+    try {
+      const run = newRun(bedrock.url, {
+        CERTIFICATION_REQUEST_RATES: JSON.stringify({ "us-east-1": rate }),
+        CERTIFICATION_CONCURRENCY: "6"
+      })
+      await Promise.all([run.spawnWorker(), run.spawnWorker(), run.spawnWorker()])
+      const models = chatModels("us-east-1", 18)
+      // Warm the workers first (their first Bedrock call builds the SDK client): long-running workers
+      // are warm, and a cold start's slower first calls would bunch up behind the paced ones.
+      const warm = await run.producer.certifyMultiple({ modelIds: models.slice(0, 6), regions: ["us-east-1"] })
+      await waitForTerminal(run, warm.jobId, 60_000)
+      const started = Date.now()
+      const { jobId } = await run.producer.certifyMultiple({ modelIds: models.slice(6), regions: ["us-east-1"] })
+      await waitForTerminal(run, jobId, 120_000)
+      assert.deepStrictEqual(await violations(run, jobId), [])
+      assert.deepStrictEqual(await violations(run, warm.jobId), [])
+      // Every Bedrock request the workers sent for this region, as the emulator received them.
+      const arrivals = bedrock.requests()
+        .filter((r) => r.region === "us-east-1" && r.at >= started)
+        .map((r) => r.at)
+        .sort((a, b) => a - b)
+      assert.isAbove(arrivals.length, rate * 3, "enough requests to measure several windows")
+      const busiest = Math.max(...arrivals.map((t) => arrivals.filter((s) => s >= t && s < t + 1_000).length))
+      const at = arrivals.find((t) => arrivals.filter((s) => s >= t && s < t + 1_000).length === busiest)!
+      assert.isAtMost(
+        busiest,
+        rate * 1.1,
+        `requests in the busiest 1 s window: ${busiest} (from +${at - arrivals[0]!} ms of ${arrivals.length} requests)`
+      )
+      // And the budget is used, not merely respected: the sustained rate is close to the limit.
+      const sustained = (arrivals.length - 1) / ((arrivals.at(-1)! - arrivals[0]!) / 1_000)
+      assert.isAbove(sustained, rate * 0.6, `sustained ${sustained.toFixed(2)} req/s`)
+    } finally {
+      await bedrock.close()
+    }
+  })
 })

@@ -49,7 +49,7 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { Domain, Queue as QueuePort, Region as RegionModule } from "@myia/certification"
+import { Domain, Queue as QueuePort, Region as RegionModule, RequestRateLimit as RequestRateLimitPort } from "@myia/certification"
 import * as RedisConnection from "./RedisConnection.ts"
 import * as RegionLimiter from "./RegionLimiter.ts"
 
@@ -83,6 +83,11 @@ export interface Options {
   readonly regionLimits?: Partial<Record<RegionCode, RegionLimit>> | undefined
   /** Limit for regions missing from `regionLimits` (default: none). */
   readonly defaultRegionLimit?: RegionLimit | undefined
+  /**
+   * Bedrock requests per second per region (`"*"` for the others), shared by every process: the
+   * layer also provides core's `RequestRateLimit`, and the runner takes one token per request.
+   */
+  readonly requestRates?: RequestRateLimitPort.RequestRates | undefined
   /** How long a worker's lock on a unit lasts without renewal (default 30 seconds). */
   readonly lockDuration?: Duration.Input | undefined
   /** How often workers look for units whose worker died (default 30 seconds). */
@@ -483,13 +488,36 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   })
   const inFlight = RegionLimiter.make({ redis, keyPrefix: `${keyBase}:limiter`, limitOf, leaseMillis: lockDuration }).inFlight
   const admin = BullMqQueueAdmin.of({ deadLetters, inFlight, queueName, prefix })
-  return { queue, admin }
+
+  // The request budget: one reservation on the region's next start per Bedrock request.
+  const requestRates = options.requestRates ?? {}
+  const pacer = RegionLimiter.makePacer({ redis, keyPrefix: `${keyBase}:requests` })
+  const take = (region: Domain.Region): Effect.Effect<void> => {
+    const rate = RequestRateLimitPort.rateOf(requestRates, region)
+    if (rate === undefined) return Effect.void
+    return pacer.reserve(region, rate).pipe(
+      Effect.flatMap((wait) => (wait > 0 ? Effect.sleep(wait) : Effect.void)),
+      // Redis unreachable: let the request through; Bedrock's own throttling still protects the account.
+      Effect.catch((error) => Effect.logWarning("request rate limiter unavailable; not pacing", error.message))
+    )
+  }
+  const requestRateLimit = RequestRateLimitPort.RequestRateLimit.of({ take })
+  return { queue, admin, requestRateLimit }
 })
 
-/** The BullMQ queue and its admin service. */
-export const layer = (options: Options): Layer.Layer<QueuePort.Queue | BullMqQueueAdmin, QueueError> =>
+/** The BullMQ queue, its admin service, and the shared per-region request budget. */
+export const layer = (
+  options: Options
+): Layer.Layer<QueuePort.Queue | BullMqQueueAdmin | RequestRateLimitPort.RequestRateLimit, QueueError> =>
   Layer.effectContext(
-    make(options).pipe(Effect.map(({ admin, queue }) => Context.make(Queue, queue).pipe(Context.add(BullMqQueueAdmin, admin))))
+    make(options).pipe(
+      Effect.map(({ admin, queue, requestRateLimit }) =>
+        Context.make(Queue, queue).pipe(
+          Context.add(BullMqQueueAdmin, admin),
+          Context.add(RequestRateLimitPort.RequestRateLimit, requestRateLimit)
+        )
+      )
+    )
   )
 
 /**
@@ -498,7 +526,7 @@ export const layer = (options: Options): Layer.Layer<QueuePort.Queue | BullMqQue
  */
 export const layerConfig = (
   options: Omit<Options, "connection" | "queueName" | "maxAttempts"> = {}
-): Layer.Layer<QueuePort.Queue | BullMqQueueAdmin, QueueError | Config.ConfigError> =>
+): Layer.Layer<QueuePort.Queue | BullMqQueueAdmin | RequestRateLimitPort.RequestRateLimit, QueueError | Config.ConfigError> =>
   Layer.unwrap(
     Effect.gen(function*() {
       const url = yield* Config.option(Config.Redacted("REDIS_URL"))

@@ -126,3 +126,25 @@ export const make = (options: {
         redis.eval(countScript, 1, inFlightKey(region)) as Promise<number>)
   }
 }
+
+// A reservation on the region's next request start (GCRA without burst): returns how long the
+// caller waits before its start, and moves the next start one interval later. One round trip.
+const paceScript = `
+local t = redis.call("TIME")
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local interval = tonumber(ARGV[1])
+local next = tonumber(redis.call("GET", KEYS[1]) or "0")
+local start = math.max(now, next)
+redis.call("SET", KEYS[1], tostring(start + interval), "PX", math.ceil(start - now + interval * 2) + 1000)
+return math.ceil(start - now)
+`
+
+/**
+ * Even pacing shared by every process: `reserve(region, ratePerSecond)` answers how many
+ * milliseconds to wait before starting, so that starts of a region are at least `1 / rate` apart.
+ */
+export const makePacer = (options: { readonly redis: Redis; readonly keyPrefix: string }) => ({
+  reserve: (region: Region, ratePerSecond: number): Effect.Effect<number, QueueError> =>
+    RedisConnection.call("pacer.reserve", () =>
+      options.redis.eval(paceScript, 1, `${options.keyPrefix}:${region}:next`, 1000 / ratePerSecond) as Promise<number>)
+})

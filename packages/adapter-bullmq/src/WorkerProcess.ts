@@ -21,6 +21,7 @@ import {
   Queue,
   RegionGovernor,
   Registry,
+  type RequestRateLimit,
   Runner,
   Storage,
   Worker
@@ -46,6 +47,8 @@ const RegionLimitsJson = Schema.fromJsonString(
   Schema.Record(Schema.String, Schema.Struct({ concurrency: Schema.Int, ratePerSecond: Schema.Number }))
 )
 
+const RequestRatesJson = Schema.fromJsonString(Schema.Record(Schema.String, Schema.Number))
+
 /** Everything a worker process reads from its environment. */
 export interface WorkerSettings {
   readonly queueName: string
@@ -68,6 +71,8 @@ export interface WorkerSettings {
   readonly stalledIntervalMillis: Option.Option<number>
   /** Per-region limits across every process; the key `*` is the default for other regions. */
   readonly regionLimits: Readonly<Record<string, QueuePort.RegionLimit>>
+  /** Bedrock requests per second per region across every process; `*` for other regions. */
+  readonly requestRates: Readonly<Record<string, number>>
 }
 
 const optionalInt = (name: string) => Config.option(Config.Int(name))
@@ -89,7 +94,8 @@ export const settingsConfig: Config.Config<WorkerSettings> = Config.all({
   shutdownGraceMillis: Config.Int("CERTIFICATION_SHUTDOWN_GRACE").pipe(Config.withDefault(30_000)),
   lockDurationMillis: optionalInt("CERTIFICATION_LOCK_DURATION"),
   stalledIntervalMillis: optionalInt("CERTIFICATION_STALLED_INTERVAL"),
-  regionLimits: Config.schema(RegionLimitsJson, "CERTIFICATION_REGION_LIMITS").pipe(Config.withDefault({}))
+  regionLimits: Config.schema(RegionLimitsJson, "CERTIFICATION_REGION_LIMITS").pipe(Config.withDefault({})),
+  requestRates: Config.schema(RequestRatesJson, "CERTIFICATION_REQUEST_RATES").pipe(Config.withDefault({}))
 }).pipe(
   Config.map(({ redisHost, redisPort, redisUrl, ...rest }): WorkerSettings => ({
     ...rest,
@@ -212,7 +218,16 @@ export const healthServer = (port: number, state: WorkerState) =>
 // ---------------------------------------------------------------------------------------------
 
 /** The services a worker needs, built from the settings. */
-export const services = (settings: WorkerSettings, options: RunWorkerOptions) => {
+export const services = (settings: WorkerSettings, options: RunWorkerOptions): Layer.Layer<
+  | QueuePort.Queue
+  | BullMqQueue.BullMqQueueAdmin
+  | RequestRateLimit.RequestRateLimit
+  | Storage.Storage
+  | Registry.Registry
+  | BedrockRuntime.BedrockRuntime
+  | RegionGovernor.RegionGovernor,
+  unknown
+> => {
   const { "*": fallback, ...regionLimits } = settings.regionLimits
   const queue = BullMqQueue.layer({
     connection: "url" in settings.redis ? Redacted.value(settings.redis.url) : settings.redis,
@@ -221,6 +236,7 @@ export const services = (settings: WorkerSettings, options: RunWorkerOptions) =>
     maxAttempts: settings.maxRetries,
     regionLimits: regionLimits as BullMqQueue.Options["regionLimits"],
     defaultRegionLimit: fallback,
+    requestRates: settings.requestRates as BullMqQueue.Options["requestRates"],
     drainGrace: Duration.millis(settings.shutdownGraceMillis),
     ...Option.match(settings.lockDurationMillis, { onNone: () => ({}), onSome: (ms) => ({ lockDuration: Duration.millis(ms) }) }),
     ...Option.match(settings.stalledIntervalMillis, {

@@ -33,6 +33,7 @@ import type { ModelCatalog } from "./ModelCatalog.ts"
 import type { ProgressEvent, Queue } from "./Queue.ts"
 import * as RegionGovernor from "./RegionGovernor.ts"
 import * as Registry from "./Registry.ts"
+import * as RequestRateLimit from "./RequestRateLimit.ts"
 import * as Runner from "./Runner.ts"
 import type { HistoryFilter, LatestFilter, PageRequest, Storage } from "./Storage.ts"
 import * as Worker from "./Worker.ts"
@@ -53,6 +54,11 @@ export interface CreateOptions {
   readonly governor?: RegionGovernor.Options | undefined
   readonly runner?: Partial<Runner.RunnerSettings> | undefined
   readonly settings?: Partial<Certification.Settings> | undefined
+  /**
+   * Bedrock requests per second per region (`"*"` for the others), for this process. Several
+   * processes share one budget through the queue adapter's limiter instead (BullMQ: `requestRates`).
+   */
+  readonly requestRates?: RequestRateLimit.RequestRates | undefined
   /** Minimum level of the SDK's own logs (default "Info"). */
   readonly logLevel?: LogLevel.LogLevel | undefined
 }
@@ -71,7 +77,8 @@ export const layer = (options: CreateOptions): Layer.Layer<Certification.Certifi
     BedrockRuntime.layer(options.bedrock),
     RegionGovernor.layer(options.governor),
     runnerSettings,
-    logging
+    logging,
+    options.requestRates === undefined ? Layer.empty : RequestRateLimit.layerMemory(options.requestRates)
   )
   const service = Layer.merge(Certification.layer(options.settings).pipe(Layer.provide(base)), logging)
   if (options.worker === false) return service

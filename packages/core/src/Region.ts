@@ -46,6 +46,9 @@ export const regions = {
   "ap-southeast-7": "Asia Pacific (Thailand)"
 } as const
 
+/** A region code as a plain string literal type (for config objects keyed by region). */
+export type RegionCode = keyof typeof regions
+
 /** The region codes, in display order. */
 export const regionCodes = Object.keys(regions) as ReadonlyArray<keyof typeof regions>
 

@@ -21,8 +21,10 @@ import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import * as Random from "effect/Random"
-import { BedrockError } from "./BedrockRuntime.ts"
+import * as Stream from "effect/Stream"
+import { BedrockError, BedrockRuntime } from "./BedrockRuntime.ts"
 import {
   CategorizedError,
   InvocationTarget,
@@ -35,6 +37,7 @@ import * as ErrorCategorizer from "./ErrorCategorizer.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Rating from "./Rating.ts"
+import { RequestRateLimit } from "./RequestRateLimit.ts"
 import { RegionGovernor } from "./RegionGovernor.ts"
 import { Registry, type ModelInfo, type NotCertifiableReason } from "./Registry.ts"
 import * as Suite from "./Suite.ts"
@@ -139,6 +142,23 @@ const skipped = (test: Suite.SuiteTest, detail: string): TestResult =>
   })
 
 /**
+ * The Bedrock runtime the tests see: each call first takes a token from the shared per-region
+ * request budget, when the host configured one (`RequestRateLimit`).
+ */
+const pacedRuntime = Effect.gen(function*() {
+  const runtime = yield* BedrockRuntime
+  const limiter = yield* Effect.serviceOption(RequestRateLimit)
+  if (Option.isNone(limiter)) return runtime
+  const take = limiter.value.take
+  return BedrockRuntime.of({
+    converse: (region, input, options) => Effect.andThen(take(region), runtime.converse(region, input, options)),
+    converseStream: (region, input, options) =>
+      Stream.unwrap(Effect.as(take(region), runtime.converseStream(region, input, options))),
+    invokeModel: (region, input, options) => Effect.andThen(take(region), runtime.invokeModel(region, input, options))
+  })
+})
+
+/**
  * Run one test with retries under the region governor. Never fails: the last error, if any, is
  * recorded on the result with the status its blame implies.
  */
@@ -149,13 +169,16 @@ const runTest = Effect.fnUntraced(function*(
   options: RunOptions
 ) {
   const governor = yield* RegionGovernor
+  const runtime = yield* pacedRuntime
   const start = yield* Clock.currentTimeMillis
   let attempts = 0
   let failures = 0
   while (true) {
     attempts++
     if (options.onTest) yield* options.onTest(test.id, "start")
-    const exit = yield* Effect.exit(governor.withPermit(ctx.region)(test.run(ctx)))
+    const exit = yield* Effect.exit(
+      governor.withPermit(ctx.region)(test.run(ctx)).pipe(Effect.provideService(BedrockRuntime, runtime))
+    )
     if (options.onTest) yield* options.onTest(test.id, "end")
     if (Exit.isSuccess(exit)) {
       yield* governor.recordSuccess(ctx.region)

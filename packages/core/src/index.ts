@@ -50,3 +50,4 @@ export type {
 } from "./Domain.ts"
 export type { ProgressEvent, QueueCounts, QueueError } from "./Queue.ts"
 export type { HistoryFilter, JobSummary, LatestFilter, Page, PageRequest, Stats, StorageError } from "./Storage.ts"
+export * as RequestRateLimit from "./RequestRateLimit.ts"
