@@ -9,17 +9,21 @@
  *   pnpm demo --models amazon.nova-lite-v1:0 --regions us-east-1
  *   pnpm demo --scenario my-scenario.json --json out.json
  *   pnpm demo --live --regions us-east-1       # real AWS credentials from the default chain
+ *   DATABASE_URL=postgres://… pnpm demo --store postgres   # keep the results in PostgreSQL
  */
 import { createCertification, Report } from "@myia/certification"
 import { BedrockEmulator } from "@myia/certification/testing"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
+import { PgStorage } from "@myia/certification-postgres"
 import { readFileSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { parseArgs } from "node:util"
 import { demoScenario } from "./demoScenario.ts"
 
 const usage = `usage: pnpm demo [--models id,id] [--regions r,r] [--scenario FILE] [--json FILE]
-                 [--manifest FILE] [--concurrency N] [--live] [--no-table]`
+                 [--manifest FILE] [--concurrency N] [--store memory|postgres] [--live] [--no-table]
+  --store postgres keeps jobs and verdicts in PostgreSQL (DATABASE_URL; schema
+  CERTIFICATION_PG_SCHEMA, default "certification"; migrations run on start)`
 
 const { values } = parseArgs({
   options: {
@@ -29,6 +33,7 @@ const { values } = parseArgs({
     json: { type: "string", default: "certification-results.json" },
     manifest: { type: "string", default: "capability-manifest.json" },
     concurrency: { type: "string", default: "8" },
+    store: { type: "string", default: "memory" },
     live: { type: "boolean", default: false },
     "no-table": { type: "boolean", default: false },
     help: { type: "boolean", short: "h", default: false }
@@ -49,6 +54,15 @@ if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64) {
   console.error(`--concurrency must be an integer between 1 and 64 (got "${values.concurrency}")`)
   process.exit(2)
 }
+if (values.store !== "memory" && values.store !== "postgres") {
+  console.error(`--store must be "memory" or "postgres" (got "${values.store}")`)
+  process.exit(2)
+}
+const databaseUrl = process.env["DATABASE_URL"]
+if (values.store === "postgres" && (databaseUrl === undefined || databaseUrl === "")) {
+  console.error("--store postgres needs DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)")
+  process.exit(2)
+}
 const colour = process.stdout.isTTY === true
 // pnpm runs scripts inside the package; paths the user typed are relative to where they typed them.
 const userPath = (p: string) => resolve(process.env["INIT_CWD"] ?? process.cwd(), p)
@@ -61,7 +75,9 @@ const emulator = values.live
   })
 
 const certification = createCertification({
-  storage: MemoryStorage.layer,
+  storage: values.store === "postgres"
+    ? PgStorage.layerFromUrl(databaseUrl!, { schema: process.env["CERTIFICATION_PG_SCHEMA"] ?? "certification" })
+    : MemoryStorage.layer,
   queue: MemoryQueue.layer({ maxAttempts: 3 }),
   bedrock: emulator === undefined
     ? { timeout: "60 seconds" }
@@ -131,6 +147,9 @@ try {
   )
   console.log()
   console.log(`Job ${detail.job.status}${detail.job.reason === null ? "" : ` (${detail.job.reason})`}`)
+  if (values.store === "postgres") {
+    console.log(`Stored:   PostgreSQL schema "${process.env["CERTIFICATION_PG_SCHEMA"] ?? "certification"}", job ${detail.job.id}`)
+  }
   console.log(`Results:  ${userPath(values.json)}`)
   console.log(`Manifest: ${userPath(values.manifest)}`)
   await shutdown(detail.job.status === "FAILED" ? 1 : 0)
