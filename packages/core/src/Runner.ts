@@ -142,21 +142,43 @@ const skipped = (test: Suite.SuiteTest, detail: string): TestResult =>
   })
 
 /**
- * The Bedrock runtime the tests see: each call first takes a token from the shared per-region
- * request budget, when the host configured one (`RequestRateLimit`).
+ * The Bedrock runtime the tests see. Each call first takes a token from the shared per-region
+ * request budget, when the host configured one (`RequestRateLimit`). A throttled unary call is
+ * waited out *call by call* (backoff, AIMD cut) within the throttle budget, so a test that makes
+ * several calls (tool round trip, similarity) does not start over from its first call — which,
+ * against a slow-refilling quota, could repeat forever. Streams are retried by the test loop.
  */
-const pacedRuntime = Effect.gen(function*() {
-  const runtime = yield* BedrockRuntime
-  const limiter = yield* Effect.serviceOption(RequestRateLimit)
-  if (Option.isNone(limiter)) return runtime
-  const take = limiter.value.take
-  return BedrockRuntime.of({
-    converse: (region, input, options) => Effect.andThen(take(region), runtime.converse(region, input, options)),
-    converseStream: (region, input, options) =>
-      Stream.unwrap(Effect.as(take(region), runtime.converseStream(region, input, options))),
-    invokeModel: (region, input, options) => Effect.andThen(take(region), runtime.invokeModel(region, input, options))
+const pacedRuntime = (settings: RunnerSettings) =>
+  Effect.gen(function*() {
+    const runtime = yield* BedrockRuntime
+    const governor = yield* RegionGovernor
+    const limiter = yield* Effect.serviceOption(RequestRateLimit)
+    const take = Option.isNone(limiter) ? () => Effect.void : limiter.value.take
+    const waitOutThrottling = <A>(region: Region, call: Effect.Effect<A, BedrockError>): Effect.Effect<A, BedrockError> =>
+      Effect.flatMap(Clock.currentTimeMillis, (started) => {
+        const attempt = (n: number): Effect.Effect<A, BedrockError> =>
+          Effect.andThen(take(region), call).pipe(
+            Effect.catch((error) =>
+              Effect.flatMap(Clock.currentTimeMillis, (now) =>
+                error.error.category === "THROTTLED" && now - started < settings.throttleBudgetMillis
+                  ? governor.recordThrottle(region).pipe(
+                    Effect.andThen(Metrics.recordRetry(region, "THROTTLED")),
+                    Effect.andThen(backoffMillis(Math.min(n, 6), settings)),
+                    Effect.flatMap((ms) => Effect.sleep(Duration.millis(ms))),
+                    Effect.andThen(attempt(n + 1))
+                  )
+                  : Effect.fail(error))
+            )
+          )
+        return attempt(1)
+      })
+    return BedrockRuntime.of({
+      converse: (region, input, options) => waitOutThrottling(region, runtime.converse(region, input, options)),
+      converseStream: (region, input, options) =>
+        Stream.unwrap(Effect.as(take(region), runtime.converseStream(region, input, options))),
+      invokeModel: (region, input, options) => waitOutThrottling(region, runtime.invokeModel(region, input, options))
+    })
   })
-})
 
 /**
  * Run one test with retries under the region governor. Never fails: the last error, if any, is
@@ -169,7 +191,7 @@ const runTest = Effect.fnUntraced(function*(
   options: RunOptions
 ) {
   const governor = yield* RegionGovernor
-  const runtime = yield* pacedRuntime
+  const runtime = yield* pacedRuntime(settings)
   const start = yield* Clock.currentTimeMillis
   let attempts = 0
   let failures = 0
