@@ -60,3 +60,25 @@ describe("createCertification facade", () => {
     assert.deepStrictEqual(handles(), baseline)
   })
 })
+
+describe("createCertification waitForJob", () => {
+  it("gives up after its timeout with a TimeoutError, and the job keeps running to completion", async () => {
+    const engine = await startEngine({
+      seed: 6,
+      timeScale: 1,
+      defaults: { latency: { ttftMs: { min: 300, max: 300 }, tokensPerSecond: 5_000, jitter: 0 } }
+    })
+    try {
+      const { jobId } = await engine.certification.certifyModel({ modelId: "amazon.nova-lite-v1:0", region: "us-east-1" })
+      const error = await engine.certification.waitForJob(jobId, { timeout: "200 millis" }).then(
+        () => undefined,
+        (e: unknown) => e
+      )
+      assert.strictEqual((error as { readonly _tag?: string })?._tag, "TimeoutError")
+      const detail = await engine.certification.waitForJob(jobId, { timeout: "60 seconds" })
+      assert.strictEqual(detail.job.status, "COMPLETED")
+    } finally {
+      await engine.close()
+    }
+  })
+})

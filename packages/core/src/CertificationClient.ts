@@ -19,6 +19,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as LogLevel from "effect/LogLevel"
@@ -89,6 +90,8 @@ export const layer = (options: CreateOptions): Layer.Layer<Certification.Certifi
 export interface WaitOptions {
   /** Called with every progress event until the job is terminal. */
   readonly onEvent?: ((event: ProgressEvent) => void) | undefined
+  /** Give up waiting after this long (the job keeps running); rejects with a `TimeoutError`. */
+  readonly timeout?: Duration.Input | undefined
 }
 
 /** Build the facade. Call `close()` when done: it stops the worker and releases every resource. */
@@ -128,22 +131,22 @@ export const createCertification = (options: CreateOptions) => {
     /** Progress events of a job until it is terminal. */
     events,
     /** Resolve with the job detail once the job is terminal. */
-    waitForJob: (jobId: string, waitOptions: WaitOptions = {}) =>
-      run(
-        Effect.gen(function*() {
-          const s = yield* service
-          yield* s.events(jobId).pipe(
-            Stream.runForEach((e) => Effect.sync(() => waitOptions.onEvent?.(e)))
-          )
-          let detail = yield* s.getJob(jobId)
-          // The stream ends on the terminal event; the row is already terminal by then.
-          while (!JobStateMachine.isTerminalJob(detail.job.status as JobStatus)) {
-            yield* Effect.sleep("100 millis")
-            detail = yield* s.getJob(jobId)
-          }
-          return detail
-        })
-      ),
+    waitForJob: (jobId: string, waitOptions: WaitOptions = {}) => {
+      const wait = Effect.gen(function*() {
+        const s = yield* service
+        yield* s.events(jobId).pipe(
+          Stream.runForEach((e) => Effect.sync(() => waitOptions.onEvent?.(e)))
+        )
+        let detail = yield* s.getJob(jobId)
+        // The stream ends on the terminal event; the row is already terminal by then.
+        while (!JobStateMachine.isTerminalJob(detail.job.status as JobStatus)) {
+          yield* Effect.sleep("100 millis")
+          detail = yield* s.getJob(jobId)
+        }
+        return detail
+      })
+      return run(waitOptions.timeout === undefined ? wait : Effect.timeout(wait, waitOptions.timeout))
+    },
     /** The Effect runtime behind the facade, for mixing in Effect code. */
     runtime,
     /** Stop the worker and release every resource (connections, clients, servers). */
