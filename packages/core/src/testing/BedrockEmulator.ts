@@ -868,7 +868,18 @@ export const start = async (options: Options = {}): Promise<EmulatorHandle> => {
 
   const handle = async (ex: Exchange): Promise<void> => {
     const url = new URL(ex.req.url ?? "/", "http://emulator")
-    const segments = url.pathname.split("/").filter((s) => s !== "").map((s) => decodeURIComponent(s))
+    const raw = url.pathname.split("/").filter((s) => s !== "")
+    const decoded = raw.map((s) => {
+      try {
+        return decodeURIComponent(s)
+      } catch {
+        return undefined // malformed percent-encoding: the client's fault, answered with a 400 below
+      }
+    })
+    if (decoded.some((s) => s === undefined)) {
+      return sendError(ex, wire(400, "ValidationException", "The provided model identifier is invalid."))
+    }
+    const segments = decoded as Array<string>
     const { id, op } = route(ex.req.method ?? "GET", segments)
     ex.operation = op
     ex.modelId = id

@@ -805,3 +805,19 @@ describe("request log", () => {
     await handle.close()
   })
 })
+
+describe("malformed requests", () => {
+  it("a model id with broken percent-encoding is a 400 ValidationException, not a server error", async () => {
+    const res = await fetch(`${emulator.url}/model/bad%E0%A4/converse`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: "AWS4-HMAC-SHA256 Credential=AKIDTEST/20261122/us-east-1/bedrock/aws4_request, SignedHeaders=host, Signature=x"
+      },
+      body: JSON.stringify({ messages: [] })
+    })
+    assert.strictEqual(res.status, 400)
+    assert.match(res.headers.get("x-amzn-errortype") ?? "", /^ValidationException/)
+    assert.deepStrictEqual(await res.json(), { message: "The provided model identifier is invalid." })
+  })
+})
