@@ -113,29 +113,13 @@ export const job = (options: {
 export const units = (j: Domain.Job): Array<Domain.Unit> =>
   j.modelIds.flatMap((modelId) =>
     j.regions.map((region) =>
-      new Domain.Unit({
+      Domain.pendingUnit({
         id: fresh() as Domain.UnitId,
         jobId: j.id,
         modelId,
         hostModelId: null,
         region,
-        status: "PENDING",
-        invocationTarget: null,
-        suiteVersion: null,
-        tests: [],
-        score: null,
-        grade: null,
-        stars: null,
-        error: null,
-        findings: [],
-        attempts: 0,
-        lease: null,
-        createdAt: j.createdAt,
-        queuedAt: null,
-        startedAt: null,
-        completedAt: null,
-        durationMs: null,
-        expiresAt: null
+        createdAt: j.createdAt
       })
     )
   )

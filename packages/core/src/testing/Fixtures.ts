@@ -67,28 +67,14 @@ export const makeUnits = (job: Domain.Job, n: number = job.totalUnits): Array<Do
 /** One PENDING unit of a job; any field can be overridden. */
 export const makeUnit = (job: Domain.Job, overrides: Partial<Domain.Unit> = {}): Domain.Unit =>
   new Domain.Unit({
-    id: makeUnitId(),
-    jobId: job.id,
-    modelId: job.modelIds[0] ?? makeModelId(),
-    hostModelId: null,
-    region: job.regions[0] ?? ("us-east-1" as Region),
-    status: "PENDING",
-    invocationTarget: null,
-    suiteVersion: null,
-    tests: [],
-    score: null,
-    grade: null,
-    stars: null,
-    error: null,
-    findings: [],
-    attempts: 0,
-    lease: null,
-    createdAt: job.createdAt,
-    queuedAt: null,
-    startedAt: null,
-    completedAt: null,
-    durationMs: null,
-    expiresAt: null,
+    ...Domain.pendingUnit({
+      id: makeUnitId(),
+      jobId: job.id,
+      modelId: job.modelIds[0] ?? makeModelId(),
+      hostModelId: null,
+      region: job.regions[0] ?? ("us-east-1" as Region),
+      createdAt: job.createdAt
+    }),
     ...overrides
   })
 
