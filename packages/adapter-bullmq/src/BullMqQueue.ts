@@ -120,14 +120,7 @@ export const defaultQueueName = "model-certification"
  * Delay before the next attempt after `failures` failed attempts: `base · 2^(failures-1)` capped at
  * `max`, with equal jitter (the result lies in `[d/2, d]`). `random` is in [0, 1).
  */
-export const backoffDelay = (
-  failures: number,
-  backoff: { readonly baseMillis: number; readonly maxMillis: number },
-  random: number
-): number => {
-  const full = Math.min(backoff.maxMillis, backoff.baseMillis * 2 ** Math.max(0, failures - 1))
-  return Math.round(full / 2 + (full / 2) * random)
-}
+export const backoffDelay: typeof QueuePort.redeliveryDelayMillis = QueuePort.redeliveryDelayMillis
 
 // ---------------------------------------------------------------------------------------------
 // Admin service

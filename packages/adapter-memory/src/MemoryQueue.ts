@@ -54,7 +54,8 @@ interface RegionState {
   nextStartAt: number
 }
 
-const defaultBackoff = (attempt: number): Duration.Input => Duration.millis(Math.min(5_000, 100 * 2 ** (attempt - 1)))
+const defaultBackoff = (attempt: number): Duration.Input =>
+  Duration.millis(Queue.redeliveryDelayMillis(attempt, { baseMillis: 100, maxMillis: 5_000 }, 1))
 
 /** A readable one-line reason from a handler's failure or defect. */
 const describe = (cause: Cause.Cause<unknown>): string => {

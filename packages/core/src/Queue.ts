@@ -91,6 +91,20 @@ export interface QueueCounts {
   readonly failed: number
 }
 
+/**
+ * The redelivery backoff every adapter and the worker use (policy lives once, in core): exponential
+ * in the number of failures, capped, with half jitter — `full/2 + random · full/2` where
+ * `full = min(max, base · 2^(failures−1))`; `random` in [0, 1] (1 gives the full, deterministic delay).
+ */
+export const redeliveryDelayMillis = (
+  failures: number,
+  backoff: { readonly baseMillis: number; readonly maxMillis: number },
+  random: number
+): number => {
+  const full = Math.min(backoff.maxMillis, backoff.baseMillis * 2 ** Math.max(0, failures - 1))
+  return Math.round(full / 2 + (full / 2) * random)
+}
+
 /** Per-region limits that hold across every process consuming the queue. */
 export interface RegionLimit {
   /** Most units of this region in flight at once. */

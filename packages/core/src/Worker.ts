@@ -31,6 +31,7 @@ import {
   Done,
   ProgressEvent,
   Queue,
+  redeliveryDelayMillis,
   Retry,
   type UnitMessage
 } from "./Queue.ts"
@@ -178,12 +179,9 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     return Done
   })
 
-  /** Half-jittered exponential delay before a unit's next attempt, capped at 60 s. */
+  /** The queue's redelivery backoff for a unit's next attempt, capped at 60 s. */
   const retryDelay = (attempt: number) =>
-    Effect.map(Random.nextBetween(0, 0.5), (r) => {
-      const cap = Math.min(60_000, retryBase * 2 ** (Math.max(1, attempt) - 1))
-      return Math.round(cap * (0.5 + r))
-    })
+    Effect.map(Random.next, (r) => redeliveryDelayMillis(attempt, { baseMillis: retryBase, maxMillis: 60_000 }, r))
 
   const handle = Effect.fnUntraced(function*(delivery: Delivery) {
     const { message } = delivery
