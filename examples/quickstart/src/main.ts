@@ -88,7 +88,8 @@ const certification = createCertification({
       timeout: "10 seconds"
     },
   worker: { concurrency, retryDelayMillis: 500 },
-  governor: { initial: 6, max: 16 },
+  // A persistent 5xx trips the region breaker; in a demo, short open periods keep the wait visible but brief.
+  governor: { initial: 6, max: 16, openDuration: "2 seconds", maxOpenDuration: "8 seconds" },
   logLevel: "Warn"
 })
 
