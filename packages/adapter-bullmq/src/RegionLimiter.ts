@@ -7,8 +7,9 @@
  * - concurrency: a sorted set of leases (member = lease id, score = expiry in Redis time). A worker
  *   renews its lease while the handler runs; a process that dies stops renewing and its slot frees
  *   itself when the lease expires, so a crash never leaks capacity.
- * - start rate: a sliding-window log of start times. At most `ceil(rate)` starts happen in any
- *   window of `1000 * ceil(rate) / rate` ms (for an integer rate: at most `rate` starts in any 1 s).
+ * - start rate: even pacing (GCRA without burst): a region's starts are at least `1 / rate` seconds
+ *   apart, so at most `ceil(rate)` start in any 1 s window, and the uneven delays between admission
+ *   and the handler's first step cannot bunch a window's starts together the way a burst would.
  * Time comes from Redis `TIME`, so clock skew between machines cannot loosen the limits.
  *
  * @since 0.1.0
@@ -35,15 +36,12 @@ if redis.call("ZCARD", KEYS[1]) >= concurrency then
   return -1
 end
 if rate > 0 then
-  local count = math.max(1, math.ceil(rate))
-  local window = math.floor(1000 * count / rate)
-  redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now - window)
-  if redis.call("ZCARD", KEYS[2]) >= count then
-    local oldest = redis.call("ZRANGE", KEYS[2], 0, 0, "WITHSCORES")
-    return math.max(1, tonumber(oldest[2]) + window - now + 1)
+  local interval = 1000 / rate
+  local nextStart = tonumber(redis.call("GET", KEYS[2]) or "0")
+  if now < nextStart then
+    return math.max(1, math.ceil(nextStart - now))
   end
-  redis.call("ZADD", KEYS[2], now, ARGV[1])
-  redis.call("PEXPIRE", KEYS[2], window * 2)
+  redis.call("SET", KEYS[2], tostring(now + interval), "PX", math.ceil(interval * 2) + 1000)
 end
 redis.call("ZADD", KEYS[1], now + ttl, ARGV[1])
 redis.call("PEXPIRE", KEYS[1], ttl * 2)
@@ -94,7 +92,7 @@ export const make = (options: {
 }): RegionLimiter => {
   const { keyPrefix, leaseMillis, limitOf, redis } = options
   const inFlightKey = (region: Region) => `${keyPrefix}:${region}:inflight`
-  const startsKey = (region: Region) => `${keyPrefix}:${region}:starts`
+  const startsKey = (region: Region) => `${keyPrefix}:${region}:next-start`
   return {
     acquire: (region, leaseId) => {
       const limit = limitOf(region)
