@@ -7,7 +7,7 @@
  * run (and fail) when `CI` is set.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -19,7 +19,12 @@ import { Queue as BullQueue } from "bullmq"
 import { Redis } from "ioredis"
 import postgres from "postgres"
 
-const pgBin = "/usr/lib/postgresql/15/bin"
+/** PostgreSQL server binaries (initdb, pg_ctl): `PG_BIN`, else the newest /usr/lib/postgresql/<v>/bin. */
+const pgBin = process.env.PG_BIN ?? (() => {
+  const root = "/usr/lib/postgresql"
+  const versions = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : []
+  return join(root, versions[0] ?? "15", "bin")
+})()
 const whichRedis = spawnSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" }).stdout.trim()
 
 /** Whether the fault tests must run: the server binaries exist, or we are on CI (where they must fail instead). */

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * The `migrate` command: applies pending migrations to the schema named by
  * `CERTIFICATION_PG_SCHEMA` (default `certification`) in the database at `DATABASE_URL`.

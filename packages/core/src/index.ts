@@ -51,3 +51,16 @@ export type {
 export type { ProgressEvent, QueueCounts, QueueError } from "./Queue.ts"
 export type { HistoryFilter, JobSummary, LatestFilter, Page, PageRequest, Stats, StorageError } from "./Storage.ts"
 export * as RequestRateLimit from "./RequestRateLimit.ts"
+export type {
+  CreatedJob,
+  JobDetail,
+  Limits,
+  RequestMeta,
+  ServiceStats,
+  Settings as CertificationSettings,
+  Skipped,
+  UnitView
+} from "./Certification.ts"
+export type { CertificationClient as CertificationClientInstance, CreateOptions, WaitOptions } from "./CertificationClient.ts"
+export type { Capability, Certifiability, ModelInfo, Modality, Support } from "./Registry.ts"
+export type { RunnerSettings } from "./Runner.ts"

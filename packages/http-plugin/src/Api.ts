@@ -16,7 +16,7 @@ import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import * as OpenApi from "effect/http-api/OpenApi"
-import { Domain, Queue } from "@myia/certification"
+import { Domain, Queue } from "@myia/certification/schemas"
 
 const { InvocationTarget, Job, JobCounts, JobStatus, JobType, Unit, Verdict } = Domain
 const { ProgressEvent } = Queue

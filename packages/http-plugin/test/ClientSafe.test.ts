@@ -1,0 +1,29 @@
+/**
+ * The API definition is client-safe: a frontend bundles it for the browser (to build a typed
+ * `HttpApiClient`) without pulling server code, Node built-ins or the AWS SDK.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { build } from "esbuild"
+import { fileURLToPath } from "node:url"
+
+const entry = fileURLToPath(new URL("../src/Api.ts", import.meta.url))
+
+describe("client-safe API definition", () => {
+  it("bundles for the browser with no Node built-ins and no AWS SDK", async () => {
+    const result = await build({
+      entryPoints: [entry],
+      bundle: true,
+      write: false,
+      platform: "browser",
+      format: "esm",
+      conditions: ["@myia/source"],
+      metafile: true,
+      logLevel: "silent"
+    })
+    assert.deepStrictEqual(result.errors, [])
+    const inputs = Object.keys(result.metafile.inputs)
+    assert.isTrue(inputs.some((i) => i.includes("packages/core/src/Domain.ts")), "the domain schemas are bundled")
+    const offending = inputs.filter((i) => /@aws-sdk|@smithy|node:|BedrockRuntime|Worker\.ts|testing\//.test(i))
+    assert.deepStrictEqual(offending, [])
+  })
+})
