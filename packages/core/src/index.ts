@@ -62,5 +62,15 @@ export type {
   UnitView
 } from "./Certification.ts"
 export type { CertificationClient as CertificationClientInstance, CreateOptions, WaitOptions } from "./CertificationClient.ts"
-export type { Capability, Certifiability, ModelInfo, Modality, Support } from "./Registry.ts"
+export type {
+  Capability,
+  Certifiability,
+  ModelInfo,
+  Modality,
+  NotCertifiableReason,
+  Options as RegistryOptions,
+  RegionInvocation,
+  Support
+} from "./Registry.ts"
+export type { RegionCode } from "./Region.ts"
 export type { RunnerSettings } from "./Runner.ts"
