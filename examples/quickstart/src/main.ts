@@ -25,21 +25,29 @@ const usage = `usage: pnpm demo [--models id,id] [--regions r,r] [--scenario FIL
   --store postgres keeps jobs and verdicts in PostgreSQL (DATABASE_URL; schema
   CERTIFICATION_PG_SCHEMA, default "certification"; migrations run on start)`
 
-const { values } = parseArgs({
-  options: {
-    models: { type: "string" },
-    regions: { type: "string", default: "us-east-1,us-west-2,eu-central-1" },
-    scenario: { type: "string" },
-    json: { type: "string", default: "certification-results.json" },
-    manifest: { type: "string", default: "capability-manifest.json" },
-    concurrency: { type: "string", default: "8" },
-    store: { type: "string", default: "memory" },
-    live: { type: "boolean", default: false },
-    "no-table": { type: "boolean", default: false },
-    help: { type: "boolean", short: "h", default: false }
-  },
-  strict: true
-})
+const options = {
+  models: { type: "string" },
+  regions: { type: "string", default: "us-east-1,us-west-2,eu-central-1" },
+  scenario: { type: "string" },
+  json: { type: "string", default: "certification-results.json" },
+  manifest: { type: "string", default: "capability-manifest.json" },
+  concurrency: { type: "string", default: "8" },
+  store: { type: "string", default: "memory" },
+  live: { type: "boolean", default: false },
+  "no-table": { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false }
+} as const
+
+const parse = () => {
+  try {
+    return parseArgs({ options, strict: true })
+  } catch (error) {
+    // A wrong flag deserves the usage, not a stack trace.
+    console.error(`${error instanceof Error ? error.message : String(error)}\n${usage}`)
+    return process.exit(2)
+  }
+}
+const { values } = parse()
 
 if (values.help) {
   console.log(usage)

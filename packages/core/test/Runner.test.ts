@@ -1,0 +1,132 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import * as BedrockRuntime from "../src/BedrockRuntime.ts"
+import { Region } from "../src/Region.ts"
+import * as RegionGovernor from "../src/RegionGovernor.ts"
+import * as Registry from "../src/Registry.ts"
+import * as Runner from "../src/Runner.ts"
+import * as BedrockEmulator from "../src/testing/BedrockEmulator.ts"
+import type { ScenarioInput } from "../src/testing/Scenario.ts"
+
+const east = Schema.decodeSync(Region)("us-east-1")
+
+describe("Runner.backoffMillis", () => {
+  const settingsRows = [
+    { backoffBaseMillis: 200, backoffMaxMillis: 5_000 },
+    { backoffBaseMillis: 10, backoffMaxMillis: 50 },
+    { backoffBaseMillis: 1_000, backoffMaxMillis: 1_000 }
+  ]
+  for (const settings of settingsRows) {
+    it.effect(`stays within [0, min(max, base·2^(n−1))] for base ${settings.backoffBaseMillis}, max ${settings.backoffMaxMillis}`, () =>
+      Effect.gen(function*() {
+        for (let n = 1; n <= 10; n++) {
+          const cap = Math.min(settings.backoffMaxMillis, settings.backoffBaseMillis * 2 ** (n - 1))
+          let highest = 0
+          for (let i = 0; i < 300; i++) {
+            const ms = yield* Runner.backoffMillis(n, settings)
+            assert.isAtLeast(ms, 0)
+            assert.isAtMost(ms, cap, `attempt ${n}`)
+            highest = Math.max(highest, ms)
+          }
+          // Full jitter spreads over the whole window: over 300 draws the top half is reached.
+          assert.isAbove(highest, cap / 2, `attempt ${n} never drew above half its cap ${cap}`)
+        }
+      }))
+  }
+})
+
+describe("Runner.runUnit through the emulator", () => {
+  const denied = "amazon.nova-micro-v1:0"
+  const down = "amazon.nova-pro-v1:0"
+  const image = "amazon.titan-image-generator-v1"
+  const unknown = "acme.does-not-exist-v9:0"
+  const maxAttempts = 3
+
+  const scenario: ScenarioInput = {
+    seed: 11,
+    registry: "builtin",
+    defaults: { quality: "good", latency: { ttftMs: { min: 1, max: 2 }, tokensPerSecond: 5000 } },
+    rules: [
+      { models: [denied], availability: "access-denied" },
+      { models: [down], errorRate5xx: 1 }
+    ]
+  }
+
+  const certify = (modelId: string) =>
+    Effect.gen(function*() {
+      const emulator = yield* BedrockEmulator.make({ scenario })
+      const services = Layer.mergeAll(
+        BedrockRuntime.layer({
+          endpoint: emulator.url,
+          credentials: { accessKeyId: "AKIDRUNNERTEST", secretAccessKey: "runner-secret" }
+        }),
+        Registry.layer,
+        RegionGovernor.layer({ failureThreshold: 50 })
+      )
+      const outcome = yield* Runner.runUnit({ modelId, region: east }).pipe(
+        Effect.provide(services),
+        Effect.provideService(Runner.RunnerConfig, {
+          maxAttempts,
+          backoffBaseMillis: 1,
+          backoffMaxMillis: 5,
+          throttleBudgetMillis: 1_000,
+          testConcurrency: 3,
+          certifyThreshold: 80
+        })
+      )
+      const requests = emulator.requests().filter((r) => r.modelId !== undefined && Registry.baseIdOf(r.modelId) === modelId)
+      return { outcome, requests, all: emulator.requests() }
+    })
+
+  it.live("a denied model ends UNAVAILABLE / ACCESS_DENIED after one connectivity request (no retry)", () =>
+    Effect.gen(function*() {
+      const { outcome, requests } = yield* certify(denied)
+      assert.strictEqual(outcome.verdict, "UNAVAILABLE")
+      assert.strictEqual(outcome.error?.category, "ACCESS_DENIED")
+      assert.strictEqual(requests.length, 1)
+      const connectivity = outcome.tests.find((t) => t.id === "connectivity")
+      assert.strictEqual(connectivity?.attempts, 1)
+      // Nothing else ran after the gate.
+      for (const t of outcome.tests.filter((t) => t.id !== "connectivity")) assert.strictEqual(t.status, "SKIPPED", t.id)
+    }))
+
+  it.live("a model that always answers 5xx ends INCONCLUSIVE / SERVICE_UNAVAILABLE after maxAttempts requests", () =>
+    Effect.gen(function*() {
+      const { outcome, requests } = yield* certify(down)
+      assert.strictEqual(outcome.verdict, "INCONCLUSIVE")
+      assert.strictEqual(outcome.error?.category, "SERVICE_UNAVAILABLE")
+      assert.strictEqual(requests.length, maxAttempts)
+      assert.isTrue(requests.every((r) => r.status >= 500), "every request was a 5xx")
+      const connectivity = outcome.tests.find((t) => t.id === "connectivity")
+      assert.strictEqual(connectivity?.status, "ERRORED")
+      assert.strictEqual(connectivity?.attempts, maxAttempts)
+    }))
+
+  it.live("an image model ends UNSUPPORTED without any request", () =>
+    Effect.gen(function*() {
+      const { all, outcome } = yield* certify(image)
+      assert.strictEqual(outcome.verdict, "UNSUPPORTED")
+      assert.strictEqual(outcome.tests.length, 0)
+      assert.isNotNull(outcome.error)
+      assert.strictEqual(all.length, 0)
+    }))
+
+  it.live("an unknown model ends UNSUPPORTED without any request", () =>
+    Effect.gen(function*() {
+      const { all, outcome } = yield* certify(unknown)
+      assert.strictEqual(outcome.verdict, "UNSUPPORTED")
+      assert.strictEqual(outcome.tests.length, 0)
+      assert.include(outcome.error?.message ?? "", unknown)
+      assert.strictEqual(all.length, 0)
+    }))
+
+  it.live("a healthy model is CERTIFIED through its on-demand target (control for the cases above)", () =>
+    Effect.gen(function*() {
+      const { outcome, requests } = yield* certify("amazon.nova-lite-v1:0")
+      assert.strictEqual(outcome.verdict, "CERTIFIED")
+      assert.strictEqual(outcome.invocationTarget?.id, "amazon.nova-lite-v1:0")
+      assert.isAbove(requests.length, 1)
+    }))
+})
