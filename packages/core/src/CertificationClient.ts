@@ -3,11 +3,11 @@
  * use Effect. One call wires the service, the Bedrock runtime, the registry, the region governor and
  * (unless disabled) an embedded worker over the Storage and Queue layers you pass.
  *
- * ```ts
- * import { createCertification } from "@myia/certification"
- * import * as Memory from "@myia/certification-memory"
+ * With the in-memory adapters (`MemoryStorage`, `MemoryQueue` from the memory adapter package; core
+ * itself never imports an adapter):
  *
- * const certification = createCertification({ storage: Memory.MemoryStorage.layer, queue: Memory.MemoryQueue.layer() })
+ * ```ts
+ * const certification = createCertification({ storage: MemoryStorage.layer, queue: MemoryQueue.layer() })
  * const { jobId } = await certification.certifyModel({ modelId: "amazon.nova-lite-v1:0", region: "us-east-1" })
  * const detail = await certification.waitForJob(jobId)
  * await certification.close()
