@@ -338,19 +338,22 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     return rows.length > 0
   })
 
+  /** `WHERE a AND b …` over the given conditions (nulls dropped), or nothing when none remain. */
+  const whereAll = (conditions: ReadonlyArray<postgres.PendingQuery<Array<postgres.Row>> | null>) => {
+    const cs = conditions.filter((c) => c !== null)
+    return cs.length === 0 ? sql`` : sql`WHERE ${cs.reduce((all, c) => sql`${all} AND ${c}`)}`
+  }
+
   const history = Effect.fn("PgStorage.history")(function*(filter: Storage.HistoryFilter, request: Storage.PageRequest) {
     const op = "history"
     const { limit, offset, page } = pageOf(request)
-    const conditions = () => [
-      filter.status === undefined ? null : sql`j.status = ${filter.status}`,
-      filter.type === undefined ? null : sql`j.type = ${filter.type}`,
-      filter.from === undefined ? null : sql`j.created_at >= ${filter.from}`,
-      filter.to === undefined ? null : sql`j.created_at < ${filter.to}`
-    ].filter((c) => c !== null)
-    const where = () => {
-      const cs = conditions()
-      return cs.length === 0 ? sql`` : sql`WHERE ${cs.reduce((all, c) => sql`${all} AND ${c}`)}`
-    }
+    const where = () =>
+      whereAll([
+        filter.status === undefined ? null : sql`j.status = ${filter.status}`,
+        filter.type === undefined ? null : sql`j.type = ${filter.type}`,
+        filter.from === undefined ? null : sql`j.created_at >= ${filter.from}`,
+        filter.to === undefined ? null : sql`j.created_at < ${filter.to}`
+      ])
     const [rows, totals] = yield* Effect.all([
       client.run(op, () =>
         sql<Array<Row>>`SELECT ${raw(prefixed("j", jobColumns))},
@@ -374,15 +377,12 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   const latest = Effect.fn("PgStorage.latest")(function*(filter: Storage.LatestFilter, request: Storage.PageRequest) {
     const op = "latest"
     const { limit, offset, page } = pageOf(request)
-    const conditions = () => [
-      filter.modelId === undefined ? null : sql`l.model_id = ${filter.modelId}`,
-      filter.region === undefined ? null : sql`l.region = ${filter.region}`,
-      filter.status === undefined ? null : sql`l.status = ${filter.status}`
-    ].filter((c) => c !== null)
-    const where = () => {
-      const cs = conditions()
-      return cs.length === 0 ? sql`` : sql`WHERE ${cs.reduce((all, c) => sql`${all} AND ${c}`)}`
-    }
+    const where = () =>
+      whereAll([
+        filter.modelId === undefined ? null : sql`l.model_id = ${filter.modelId}`,
+        filter.region === undefined ? null : sql`l.region = ${filter.region}`,
+        filter.status === undefined ? null : sql`l.status = ${filter.status}`
+      ])
     const [rows, totals] = yield* Effect.all([
       client.run(op, () =>
         sql<Array<Row>>`SELECT ${raw(latestColumns)} FROM ${latestTable} l ${where()}
