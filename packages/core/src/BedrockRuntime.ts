@@ -34,6 +34,7 @@ import * as Stream from "effect/Stream"
 import { CategorizedError } from "./Domain.ts"
 import { categorize } from "./ErrorCategorizer.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
+import * as RegionClients from "./internal/regionClients.ts"
 import { Region } from "./Region.ts"
 
 /** The Bedrock Runtime operations this service calls. */
@@ -143,7 +144,6 @@ const accessKeyPattern = /\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b/g
 
 /** Builds the service; clients are destroyed when the scope closes. */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
-  const clients = new Map<Region, BedrockRuntimeClient>()
   const defaultCallTimeout = options.timeout ?? defaultTimeout
   // Every secret we have seen, so a message that echoes one is scrubbed before it leaves this module.
   const secrets = new Set<string>()
@@ -174,27 +174,16 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     return out
   }
 
-  const clientFor = (region: Region): BedrockRuntimeClient => {
-    const existing = clients.get(region)
-    if (existing !== undefined) return existing
-    const endpoint = typeof options.endpoint === "function" ? options.endpoint(region) : options.endpoint
-    const client = new BedrockRuntimeClient({
+  const clientFor = yield* RegionClients.make((region) => {
+    const endpoint = RegionClients.endpointFor(options.endpoint, region)
+    return new BedrockRuntimeClient({
       region,
       maxAttempts: 1,
       ...(endpoint !== undefined ? { endpoint } : {}),
       ...(credentials !== undefined ? { credentials } : {}),
       ...(options.requestHandler === "http1" ? { requestHandler: new NodeHttpHandler() } : {})
     })
-    clients.set(region, client)
-    return client
-  }
-
-  yield* Effect.addFinalizer(() =>
-    Effect.sync(() => {
-      for (const client of clients.values()) client.destroy()
-      clients.clear()
-    })
-  )
+  })
 
   const toError = (operation: Operation, region: Region, modelId: string | undefined) => (cause: unknown) => {
     const categorized = categorize(cause)

@@ -24,6 +24,7 @@ import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import { CategorizedError } from "./Domain.ts"
 import { categorize } from "./ErrorCategorizer.ts"
+import * as RegionClients from "./internal/regionClients.ts"
 import { Region } from "./Region.ts"
 import { baseIdOf, lifecycleAt, type ModelInfo, Registry, type RegionInvocation } from "./Registry.ts"
 
@@ -178,25 +179,14 @@ export class ControlPlane extends Context.Service<ControlPlane, {
 /** Builds the service against the registry in context; clients are destroyed when the scope closes. */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const registry = yield* Registry
-  const clients = new Map<Region, BedrockClient>()
-  const clientFor = (region: Region): BedrockClient => {
-    const existing = clients.get(region)
-    if (existing !== undefined) return existing
-    const endpoint = typeof options.endpoint === "function" ? options.endpoint(region) : options.endpoint
-    const client = new BedrockClient({
+  const clientFor = yield* RegionClients.make((region) => {
+    const endpoint = RegionClients.endpointFor(options.endpoint, region)
+    return new BedrockClient({
       region,
       ...(endpoint !== undefined ? { endpoint } : {}),
       ...(options.credentials !== undefined ? { credentials: options.credentials } : {})
     })
-    clients.set(region, client)
-    return client
-  }
-  yield* Effect.addFinalizer(() =>
-    Effect.sync(() => {
-      for (const client of clients.values()) client.destroy()
-      clients.clear()
-    })
-  )
+  })
 
   const call = <A>(
     operation: Operation,
