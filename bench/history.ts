@@ -28,6 +28,7 @@ const { PgClient, PgStorage } = await import("../packages/adapter-postgres/src/i
 const Effect = await import("effect/Effect")
 const Layer = await import("effect/Layer")
 const ManagedRuntime = await import("effect/ManagedRuntime")
+const { seed: seedSchema } = await import("./seed.ts")
 
 const url = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
 const schema = `cert_bench_${Math.random().toString(36).slice(2, 8)}`
@@ -50,64 +51,19 @@ const t = (name: string) => `${schema}.${name}`
 // ---------------------------------------------------------------------------------------------
 
 const regions = ["us-east-1", "us-east-2", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1", "ap-southeast-2", "ca-central-1"]
-const verdicts = ["CERTIFIED", "CERTIFIED", "CERTIFIED", "QUALITY_WARNING", "FAILED", "UNAVAILABLE", "UNSUPPORTED", "INCONCLUSIVE", "CANCELLED"]
-const jobStatuses = ["COMPLETED", "COMPLETED", "COMPLETED", "COMPLETED", "FAILED", "CANCELLED", "PROCESSING", "QUEUED"]
-const jobTypes = ["SINGLE_MODEL", "MULTIPLE_MODELS", "ALL_MODELS", "RECERTIFY"]
-const arr = (xs: ReadonlyArray<string>) => `ARRAY[${xs.map((x) => `'${x}'`).join(",")}]`
-const error = `'{"category":"NOT_OFFERED_IN_REGION","retryable":false,"blame":"configuration","verdict":"UNAVAILABLE","hint":"Pick another region.","message":"The provided model identifier is invalid.","awsErrorName":"ValidationException","httpStatus":400,"requestId":"req-1","systemic":false}'::jsonb`
-const test = (id: string) =>
-  `{"id":"${id}","name":"${id}","status":"PASSED","critical":true,"weight":1,"latencyMs":812.5,"ttftMs":210.25,"outputTokensPerSecond":55.5,"attempts":1,"detail":null,"error":null}`
-const tests = `'[${["connectivity", "instruction", "system-prompt", "multi-turn", "max-tokens", "json", "streaming", "tool-use", "tool-use-streaming", "vision", "document"].map(test).join(",")}]'::jsonb`
-
-const seed = async () => {
-  const started = performance.now()
-  await sql.unsafe(`
-INSERT INTO ${t("jobs")} (id, type, status, model_ids, regions, total_units, config, created_by, created_at, updated_at, started_at, completed_at, cancelled_at)
-SELECT 'job-' || g, (${arr(jobTypes)})[1 + g % 4], (${arr(jobStatuses)})[1 + g % 8],
-  '["bench.model"]'::jsonb, '["us-east-1"]'::jsonb, ${UNITS_PER_JOB},
-  '{"certifyThreshold":80,"validityDays":30,"suiteVersion":"1.0.0"}'::jsonb, 'bench',
-  timestamptz '2026-01-01' + g * interval '1 minute', timestamptz '2026-01-01' + g * interval '1 minute',
-  timestamptz '2026-01-01' + g * interval '1 minute',
-  CASE WHEN g % 8 < 5 THEN timestamptz '2026-01-01' + g * interval '1 minute' + interval '10 minutes' END,
-  CASE WHEN g % 8 = 5 THEN timestamptz '2026-01-01' + g * interval '1 minute' + interval '5 minutes' END
-FROM generate_series(1, ${JOBS}) g`)
-  await sql.unsafe(`
-INSERT INTO ${t("units")} (id, job_id, model_id, region, status, tests, error, findings, attempts, lease, score, grade, stars,
-  suite_version, created_at, queued_at, started_at, completed_at, duration_ms, expires_at)
-SELECT 'u-' || g || '-' || k, 'job-' || g, 'bench.model-' || ((g * 7 + k) % ${MODELS}), (${arr(regions)})[1 + k % ${regions.length}],
-  v.status, '[]'::jsonb, CASE WHEN v.status = 'UNAVAILABLE' THEN ${error} END, '[]'::jsonb, 1, 'lease',
-  90, 'A', 4.5, '1.0.0',
-  timestamptz '2026-01-01' + g * interval '1 minute', timestamptz '2026-01-01' + g * interval '1 minute',
-  timestamptz '2026-01-01' + g * interval '1 minute',
-  CASE WHEN v.status NOT IN ('PENDING', 'QUEUED', 'PROCESSING') THEN timestamptz '2026-01-01' + g * interval '1 minute' + k * interval '1 second' END,
-  1000, timestamptz '2026-02-01' + g * interval '1 minute'
-FROM generate_series(1, ${JOBS - 1}) g, generate_series(0, ${UNITS_PER_JOB - 1}) k,
-  LATERAL (SELECT CASE WHEN (${arr(jobStatuses)})[1 + g % 8] IN ('PROCESSING', 'QUEUED') AND k % 3 = 0 THEN 'QUEUED'
-    ELSE (${arr(verdicts)})[1 + (g + k) % ${verdicts.length}] END AS status) v`)
-  // The detail job: 2,000 units with a full v1 test record each.
-  await sql.unsafe(`
-INSERT INTO ${t("units")} (id, job_id, model_id, region, status, tests, error, findings, attempts, lease, score, grade, stars,
-  suite_version, invocation_target, created_at, queued_at, started_at, completed_at, duration_ms, expires_at)
-SELECT 'big-' || k, 'job-${JOBS}', 'bench.model-' || (k / ${regions.length}), (${arr(regions)})[1 + k % ${regions.length}],
-  (${arr(verdicts)})[1 + k % ${verdicts.length}], ${tests},
-  CASE WHEN (${arr(verdicts)})[1 + k % ${verdicts.length}] = 'UNAVAILABLE' THEN ${error} END,
-  '["works only via profile us.x"]'::jsonb, 1, 'lease', 91.25, 'A', 4.5, '1.0.0', '{"kind":"ON_DEMAND","id":"bench.model"}'::jsonb,
-  timestamptz '2026-03-01', timestamptz '2026-03-01', timestamptz '2026-03-01', timestamptz '2026-03-01' + k * interval '1 second',
-  1000, timestamptz '2026-04-01'
-FROM generate_series(0, ${BIG_JOB_UNITS - 1}) k`)
-  await sql.unsafe(`
-INSERT INTO ${t("latest_results")} (model_id, region, unit_id, job_id, host_model_id, status, invocation_target, suite_version,
-  tests, score, grade, stars, error, findings, attempts, lease, created_at, queued_at, started_at, completed_at, duration_ms, expires_at)
-SELECT DISTINCT ON (model_id, region) model_id, region, id, job_id, host_model_id, status, invocation_target, suite_version,
-  tests, score, grade, stars, error, findings, attempts, lease, created_at, queued_at, started_at, completed_at, duration_ms, expires_at
-FROM ${t("units")} WHERE completed_at IS NOT NULL ORDER BY model_id, region, completed_at DESC`)
-  await sql.unsafe(`VACUUM ANALYZE ${t("jobs")}`)
-  await sql.unsafe(`VACUUM ANALYZE ${t("units")}`)
-  await sql.unsafe(`VACUUM ANALYZE ${t("latest_results")}`)
-  const [counts] = await sql.unsafe(`SELECT (SELECT count(*) FROM ${t("jobs")})::int AS jobs, (SELECT count(*) FROM ${t("units")})::int AS units,
-    (SELECT count(*) FROM ${t("latest_results")})::int AS latest`)
-  return { ...counts, seconds: Math.round((performance.now() - started) / 100) / 10 }
-}
+const seed = () =>
+  seedSchema({
+    sql,
+    schema,
+    jobs: JOBS,
+    unitsPerJob: UNITS_PER_JOB,
+    bigJobUnits: BIG_JOB_UNITS,
+    modelIds: Array.from({ length: MODELS }, (_, i) => `bench.model-${i}`),
+    regions,
+    bigRegions: regions,
+    testsOnEveryUnit: false,
+    latest: true
+  })
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios: the adapter call and the same SQL raw
