@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeEach } from "@effect/vitest"
 import { Domain, type Storage } from "@myia/certification"
+import { Fixtures } from "@myia/certification/testing"
 import * as Layer from "effect/Layer"
 import * as net from "node:net"
 import postgres from "postgres"
@@ -130,21 +131,7 @@ export const outcome = (verdict: Domain.Verdict, writer: string): Domain.UnitOut
     verdict,
     invocationTarget: new Domain.InvocationTarget({ kind: "ON_DEMAND", id: "test.model" }),
     suiteVersion: "1.0.0",
-    tests: [
-      new Domain.TestResult({
-        id: "connectivity",
-        name: "Connectivity",
-        status: "PASSED",
-        critical: true,
-        weight: 1,
-        latencyMs: 12.5,
-        ttftMs: null,
-        outputTokensPerSecond: null,
-        attempts: 1,
-        detail: null,
-        error: null
-      })
-    ],
+    tests: [Fixtures.makeTestResult({ latencyMs: 12.5 })],
     score: 91.25,
     grade: "A",
     stars: 4.5,
