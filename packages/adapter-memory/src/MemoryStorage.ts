@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Domain, Storage } from "@myia/certification"
+import { Domain, JobStateMachine, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -17,9 +17,9 @@ import * as Option from "effect/Option"
 const DAY_MS = 86_400_000
 const MAX_LIMIT = 100
 
-const terminalJob: ReadonlySet<Domain.JobStatus> = new Set(["COMPLETED", "FAILED", "CANCELLED"])
-const liveForClaim: ReadonlySet<Domain.JobStatus> = new Set(["QUEUED", "PROCESSING"])
-const deadForWrites: ReadonlySet<Domain.JobStatus> = new Set(["CANCELLED", "FAILED"])
+const terminalJob: ReadonlySet<Domain.JobStatus> = new Set(JobStateMachine.terminalJobStatuses)
+const liveForClaim: ReadonlySet<Domain.JobStatus> = new Set(JobStateMachine.claimableJobStatuses)
+const deadForWrites: ReadonlySet<Domain.JobStatus> = new Set(JobStateMachine.writeClosedJobStatuses)
 
 const isTerminal = (unit: Domain.Unit): boolean => Domain.verdictOf(unit) !== null
 
@@ -125,19 +125,19 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     if (job === undefined || !transition.from.includes(job.status)) return Option.none()
     const rows = jobUnits(id)
     if (transition.to === "COMPLETED" && !rows.every(isTerminal)) return Option.none()
+    const stamp = JobStateMachine.jobTimestampOf[transition.to]
     const next = new Domain.Job({
       ...job,
       status: transition.to,
       reason: transition.reason ?? job.reason,
       updatedAt: at,
-      startedAt: transition.to === "PROCESSING" ? job.startedAt ?? at : job.startedAt,
-      completedAt: transition.to === "COMPLETED" || transition.to === "FAILED" ? at : job.completedAt,
-      cancelledAt: transition.to === "CANCELLED" ? at : job.cancelledAt
+      // startedAt is stamped on the first start only; the others on every move to their status.
+      ...(stamp === null ? {} : { [stamp]: stamp === "startedAt" ? job.startedAt ?? at : at })
     })
     jobs.set(id, next)
-    if (transition.to === "CANCELLED" || transition.to === "FAILED") {
-      const status: Domain.Verdict = transition.to === "CANCELLED" ? "CANCELLED" : "INCONCLUSIVE"
-      const error = transition.to === "FAILED" ? transition.unitError ?? null : null
+    const status = JobStateMachine.unitEndingOf[transition.to]
+    if (status !== null) {
+      const error = status === "INCONCLUSIVE" ? transition.unitError ?? null : null
       for (const unit of rows) {
         if (isTerminal(unit)) continue
         update(unit, {

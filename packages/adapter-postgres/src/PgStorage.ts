@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Domain, Storage } from "@myia/certification"
+import { Domain, JobStateMachine, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -40,29 +40,10 @@ export interface Options {
 // Tables as data
 // ---------------------------------------------------------------------------------------------
 
-const inFlight: ReadonlyArray<Domain.UnitStatus> = ["PENDING", "QUEUED", "PROCESSING"]
+const inFlight = JobStateMachine.activeUnitStatuses
 
-/** Which timestamp a job transition stamps, per target status. */
-export const jobStamps: { readonly [S in Domain.JobStatus]: "started_at" | "completed_at" | "cancelled_at" | null } = {
-  PENDING: null,
-  QUEUED: null,
-  PROCESSING: "started_at",
-  PAUSED: null,
-  COMPLETED: "completed_at",
-  FAILED: "completed_at",
-  CANCELLED: "cancelled_at"
-}
-
-/** How the unfinished units of a job end when the job moves to a target status (none: left alone). */
-export const unitEndings: { readonly [S in Domain.JobStatus]: Domain.Verdict | null } = {
-  PENDING: null,
-  QUEUED: null,
-  PROCESSING: null,
-  PAUSED: null,
-  COMPLETED: null,
-  FAILED: "INCONCLUSIVE",
-  CANCELLED: "CANCELLED"
-}
+/** The column of each job timestamp that core's transition table stamps. */
+const stampColumn = { startedAt: "started_at", completedAt: "completed_at", cancelledAt: "cancelled_at" } as const
 
 const jobColumns = `id, type, status, model_ids AS "modelIds", regions, total_units AS "totalUnits", config,
   created_by AS "createdBy", parent_job_id AS "parentJobId", reason, created_at AS "createdAt",
@@ -232,8 +213,9 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     if (transition.from.length === 0) return Option.none()
     const at = yield* nowIso
     const to = transition.to
-    const stamp = jobStamps[to]
-    const ending = unitEndings[to]
+    const stampOf = JobStateMachine.jobTimestampOf[to]
+    const stamp = stampOf === null ? null : stampColumn[stampOf]
+    const ending = JobStateMachine.unitEndingOf[to]
     const unitError = ending === "INCONCLUSIVE" && transition.unitError != null
       ? json(yield* encodeError(transition.unitError).pipe(Effect.mapError((e) => invalid(op, e.message, e))))
       : null
@@ -281,7 +263,7 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
           started_at = coalesce(u.started_at, ${at})
         FROM ${jobs} j
         WHERE u.id = ${id} AND j.id = u.job_id AND u.status IN ${sql(inFlight)}
-          AND j.status IN ('QUEUED', 'PROCESSING')
+          AND j.status IN ${sql(JobStateMachine.claimableJobStatuses as Array<string>)}
         RETURNING ${raw(unitColumns("u"))}`)
     return rows.length === 0 ? Option.none() : Option.some(yield* toUnit("claimUnit")(rows[0]!))
   })
@@ -308,7 +290,7 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
             expires_at = ${at}::timestamptz + make_interval(hours => (j.config ->> 'validityDays')::int * 24)
           FROM ${jobs} j
           WHERE u.id = ${id} AND u.lease = ${lease} AND u.status = 'PROCESSING'
-            AND j.id = u.job_id AND j.status NOT IN ('CANCELLED', 'FAILED')
+            AND j.id = u.job_id AND j.status NOT IN ${sql(JobStateMachine.writeClosedJobStatuses as Array<string>)}
           RETURNING u.*),
         latest AS (
           INSERT INTO ${latestTable} (model_id, region, unit_id, job_id, host_model_id, status, invocation_target,

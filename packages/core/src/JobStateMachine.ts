@@ -129,3 +129,35 @@ export const transitionJob = (from: JobStatus, to: JobStatus): Effect.Effect<Job
 /** Checks a unit move: succeeds with the new status, or fails with `InvalidTransition`. */
 export const transitionUnit = (from: UnitStatus, to: UnitStatus): Effect.Effect<UnitStatus, InvalidTransition> =>
   canTransitionUnit(from, to) ? Effect.succeed(to) : Effect.fail(new InvalidTransition({ entity: "unit", from, to }))
+
+// ---------------------------------------------------------------------------------------------
+// What a storage write implies (every Storage adapter follows these tables)
+// ---------------------------------------------------------------------------------------------
+
+/** The job timestamp a transition to each status stamps (`startedAt` only on the first start). */
+export const jobTimestampOf: { readonly [S in JobStatus]: "startedAt" | "completedAt" | "cancelledAt" | null } = {
+  PENDING: null,
+  QUEUED: null,
+  PROCESSING: "startedAt",
+  PAUSED: null,
+  COMPLETED: "completedAt",
+  FAILED: "completedAt",
+  CANCELLED: "cancelledAt"
+}
+
+/** How a job's unfinished units end, in the same atomic step, when the job moves to each status. */
+export const unitEndingOf: { readonly [S in JobStatus]: Verdict | null } = {
+  PENDING: null,
+  QUEUED: null,
+  PROCESSING: null,
+  PAUSED: null,
+  COMPLETED: null,
+  FAILED: "INCONCLUSIVE",
+  CANCELLED: "CANCELLED"
+}
+
+/** Job statuses under which a unit may be claimed for processing. */
+export const claimableJobStatuses: ReadonlyArray<JobStatus> = ["QUEUED", "PROCESSING"]
+
+/** Job statuses after which nothing more is written to their units. */
+export const writeClosedJobStatuses: ReadonlyArray<JobStatus> = ["CANCELLED", "FAILED"]

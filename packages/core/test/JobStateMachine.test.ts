@@ -216,3 +216,28 @@ describe("JobStateMachine", () => {
     })
   })
 })
+
+describe("storage-write tables", () => {
+  it("every job status has a timestamp row and a unit-ending row that agree with the transition tables", () => {
+    for (const status of JobStatus.literals) {
+      const stamp = SM.jobTimestampOf[status]
+      const ending = SM.unitEndingOf[status]
+      if (SM.isTerminalJob(status)) {
+        assert.isNotNull(stamp, `${status} stamps when the job ended`)
+      } else {
+        assert.include([null, "startedAt"], stamp, `${status} is not an end`)
+      }
+      // Only the two ways a job stops short end its unfinished units, and they end them terminal.
+      if (status === "FAILED" || status === "CANCELLED") {
+        assert.isTrue(ending !== null && SM.isTerminalUnit(ending))
+      } else {
+        assert.isNull(ending, `${status} leaves the units alone`)
+      }
+    }
+    for (const status of SM.claimableJobStatuses) assert.isFalse(SM.isTerminalJob(status))
+    for (const status of SM.writeClosedJobStatuses) {
+      assert.isTrue(SM.isTerminalJob(status))
+      assert.notInclude(SM.claimableJobStatuses, status)
+    }
+  })
+})
