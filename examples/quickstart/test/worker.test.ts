@@ -9,7 +9,7 @@ import { MemoryQueue } from "@myia/certification-memory"
 import type { Scenario } from "@myia/certification/testing"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { type Engine, startEngine } from "./support.ts"
+import { type Engine, fastRedelivery, startEngine } from "./support.ts"
 
 const model = "amazon.titan-text-express-v1"
 const modelId = model as Domain.ModelId
@@ -29,7 +29,7 @@ interface Redelivery {
 const redeliveringQueue = (mode: "after" | "concurrent", seen: () => number, log: Array<Redelivery>) =>
   Layer.effect(
     Queue.Queue,
-    Effect.map(MemoryQueue.make({ retryBackoff: () => "20 millis" }), (inner) =>
+    Effect.map(MemoryQueue.make({ redelivery: fastRedelivery }), (inner) =>
       Queue.Queue.of({
         ...inner,
         consume: (options) =>
@@ -117,7 +117,7 @@ describe("worker", () => {
 
   it("invalid credentials fail the job, end every unit INCONCLUSIVE (CREDENTIALS), stop Bedrock calls", async () => {
     const accessKeyId = "AKIDINVALIDE2EKEY"
-    engine = await startEngine(quick, { accessKeyId, worker: { concurrency: 2, retryDelayMillis: 20 } })
+    engine = await startEngine(quick, { accessKeyId, worker: { concurrency: 2 } })
     const { certification, emulator } = engine
     const models = [model, "amazon.nova-lite-v1:0", "amazon.nova-micro-v1:0", "mistral.mistral-large-2402-v1:0"]
     const created = await certification.certifyMultiple({ modelIds: models, regions: ["us-east-1", "us-west-2"] })

@@ -12,11 +12,14 @@
  *   region full is moved back to `delayed` without counting an attempt and without running the
  *   handler. One queue (rather than one per region) keeps one Worker and one blocking connection per
  *   process, keeps `concurrency` an exact per-process bound, and lets leases expire when a process dies.
- * - Delivery: `Done` completes; `Retry` with `countsAsFailure: false` moves the unit to `delayed`
- *   without spending the failure budget (bounded by `maxStarts`); a handler failure, defect or a
- *   counted `Retry` is a BullMQ failed attempt with exponential backoff and jitter until
- *   `maxAttempts`, then `onDeadLetter` runs and the unit lands in BullMQ's failed set (the dead
- *   letters, see `BullMqQueueAdmin.deadLetters`) with its last error.
+ * - Delivery follows core's `RedeliveryPolicy` (the `redelivery` option), translated to BullMQ:
+ *   counted failures are BullMQ attempts (`attempts: maxAttempts`, `attemptsMade` is the failure
+ *   count), every start is counted in a Redis key per unit (for `maxStarts`), and each delay is the
+ *   policy's, handed to BullMQ's backoff strategy. `Done` completes; an uncounted `Retry` or a
+ *   `Postpone` moves the unit to `delayed` without a failed attempt (a `Postpone` also gives its start
+ *   back); a handler failure, defect or counted `Retry` is a failed attempt. Once the policy is spent,
+ *   `onDeadLetter` runs and the unit lands in BullMQ's failed set (the dead letters, see
+ *   `BullMqQueueAdmin.deadLetters`) with its last error.
  * - A process that dies mid-delivery stops renewing its lock; after `lockDuration` the stalled check
  *   (every `stalledInterval`) moves the unit back to waiting and another process runs it.
  * - Closing `consume`'s scope interrupts in-flight handlers and moves their units back to the queue
@@ -48,8 +51,15 @@ import * as PubSub from "effect/PubSub"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Domain, Queue as QueuePort, Region as RegionModule, RequestRateLimit as RequestRateLimitPort } from "@myia/certification"
+import {
+  Domain,
+  Queue as QueuePort,
+  RedeliveryPolicy,
+  Region as RegionModule,
+  RequestRateLimit as RequestRateLimitPort
+} from "@myia/certification"
 import * as RedisConnection from "./RedisConnection.ts"
 import * as RegionLimiter from "./RegionLimiter.ts"
 
@@ -75,9 +85,11 @@ export interface Options {
   readonly queueName?: string | undefined
   /** BullMQ key prefix (default `bull`). */
   readonly prefix?: string | undefined
-  /** Failed attempts before a unit is dead-lettered (default 3). */
+  /** The redelivery policy to obey (default: core's `RedeliveryPolicy.defaultPolicy`). */
+  readonly redelivery?: RedeliveryPolicy.Options | undefined
+  /** Shorthand for `redelivery.maxAttempts` (wins over it; `CERTIFICATION_MAX_RETRIES` in `layerConfig`). */
   readonly maxAttempts?: number | undefined
-  /** Most starts of one unit, counting uncounted retries such as throttling waits (default 20 × maxAttempts). */
+  /** Shorthand for `redelivery.maxStarts` (wins over it). */
   readonly maxStarts?: number | undefined
   /** Per-region limits across every process. */
   readonly regionLimits?: Partial<Record<RegionCode, RegionLimit>> | undefined
@@ -94,8 +106,6 @@ export interface Options {
   readonly stalledInterval?: Duration.Input | undefined
   /** Times a unit may be recovered from a dead worker before it fails (default 3). */
   readonly maxStalledCount?: number | undefined
-  /** Exponential backoff between failed attempts, with jitter (default 1 s doubling up to 60 s). */
-  readonly backoff?: { readonly baseMillis: number; readonly maxMillis: number } | undefined
   /** How long completed units stay (and keep deduplicating enqueues) (default 1 hour). */
   readonly keepCompleted?: Duration.Input | undefined
   /** How long dead letters stay in the failed set (default 7 days). */
@@ -111,16 +121,6 @@ export interface Options {
 
 /** The default queue name (the original system's `CERTIFICATION_QUEUE_NAME`). */
 export const defaultQueueName = "model-certification"
-
-// ---------------------------------------------------------------------------------------------
-// Backoff
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Delay before the next attempt after `failures` failed attempts: `base · 2^(failures-1)` capped at
- * `max`, with equal jitter (the result lies in `[d/2, d]`). `random` is in [0, 1).
- */
-export const backoffDelay: typeof QueuePort.redeliveryDelayMillis = QueuePort.redeliveryDelayMillis
 
 // ---------------------------------------------------------------------------------------------
 // Admin service
@@ -164,13 +164,13 @@ const encodeProgressEventJson = Schema.encodeSync(ProgressEventJson)
 type Decision =
   | { readonly _tag: "Complete" }
   | { readonly _tag: "Delayed" }
-  | { readonly _tag: "Fail"; readonly error: string; readonly delayMillis: number | undefined }
+  | { readonly _tag: "Fail"; readonly error: string; readonly delayMillis: number }
   | { readonly _tag: "Reject"; readonly error: string }
 
-/** An attempt failure that carries the delay the handler asked for (read by the backoff strategy). */
+/** An attempt failure that carries the policy's delay before the next attempt (read by the backoff strategy). */
 class AttemptFailed extends Error {
-  readonly delayMillis: number | undefined
-  constructor(message: string, delayMillis: number | undefined) {
+  readonly delayMillis: number
+  constructor(message: string, delayMillis: number) {
     super(message)
     this.name = "AttemptFailed"
     this.delayMillis = delayMillis
@@ -194,26 +194,37 @@ const stalledLimit = /stalled more than allowable limit/
 
 const truncate = (s: string, max = 2000) => s.length > max ? `${s.slice(0, max)}…` : s
 
-// Wait before retrying a region that is at its concurrency limit: a slot frees when some handler
-// ends, which the limiter cannot predict; jitter spreads the retries of many waiting units.
-const fullRegionWait = (random: number) => Math.round(250 + 500 * random)
-
 const toMillis = (input: Duration.Input | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))
 
+const wholeMillis = (duration: Duration.Duration): number => Math.max(0, Math.round(Duration.toMillis(duration)))
+
+/** The policy of `options`: `redelivery` with the `maxAttempts` / `maxStarts` shorthands applied. */
+const policyOf = (options: Options): RedeliveryPolicy.RedeliveryPolicy =>
+  RedeliveryPolicy.make({
+    ...options.redelivery,
+    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+    ...(options.maxStarts === undefined ? {} : { maxStarts: options.maxStarts })
+  })
+
+/** The services {@link make} builds. */
+export interface Services {
+  readonly queue: QueuePort.Queue["Service"]
+  readonly admin: BullMqQueueAdmin["Service"]
+  readonly requestRateLimit: RequestRateLimitPort.RequestRateLimit["Service"]
+}
+
 /** Build the queue and its admin service; connections it creates close with the scope. */
-export const make = Effect.fnUntraced(function*(options: Options) {
+export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Return<Services, QueueError, Scope.Scope> {
   const queueName = options.queueName ?? defaultQueueName
   const prefix = options.prefix ?? "bull"
-  const maxAttempts = Math.max(1, options.maxAttempts ?? 3)
-  const maxStarts = Math.max(maxAttempts, options.maxStarts ?? maxAttempts * 20)
+  const policy = policyOf(options)
   const lockDuration = toMillis(options.lockDuration, 30_000)
   const stalledInterval = toMillis(options.stalledInterval, 30_000)
   const keepCompletedSeconds = Math.ceil(toMillis(options.keepCompleted, 3_600_000) / 1000)
   const keepFailedSeconds = Math.ceil(toMillis(options.keepFailed, 7 * 86_400_000) / 1000)
   const closeTimeout = toMillis(options.closeTimeout, 10_000)
   const drainGrace = toMillis(options.drainGrace, 0)
-  const backoff = options.backoff ?? { baseMillis: 1000, maxMillis: 60_000 }
   const baseOptions = RedisConnection.optionsOf(options.connection)
   const limitOf = (region: Region): RegionLimit =>
     options.regionLimits?.[region as RegionCode] ?? options.defaultRegionLimit ?? RegionLimiter.unlimited
@@ -267,7 +278,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         data: { unitId: m.unitId, jobId: m.jobId, modelId: m.modelId, region: m.region },
         opts: {
           jobId: m.unitId,
-          attempts: maxAttempts,
+          attempts: policy.maxAttempts,
           backoff: { type: "certification" },
           removeOnComplete: { age: keepCompletedSeconds },
           removeOnFail: { age: keepFailedSeconds }
@@ -346,33 +357,41 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         const leaseId = crypto.randomUUID()
         const acquired = yield* limiter.acquire(message.region, leaseId)
         if (acquired._tag === "Wait") {
-          return yield* defer(job, token, acquired.full ? fullRegionWait(Math.random()) : acquired.millis)
+          // A full region frees a slot when some handler ends, which the limiter cannot predict: come
+          // back after the policy's first (jittered) delay. Nothing is spent: the unit did not start.
+          const wait = acquired.full ? wholeMillis(yield* RedeliveryPolicy.delay(policy, 1)) : acquired.millis
+          return yield* defer(job, token, wait)
         }
         return yield* Effect.gen(function*() {
           const starts = yield* RedisConnection.call("starts", () =>
             redis.multi().incr(startsKey(unitId)).expire(startsKey(unitId), keepFailedSeconds).exec()
           ).pipe(Effect.map((results) => Number(results?.[0]?.[1] ?? 1)))
+          // BullMQ counts failed attempts; the Redis key counts every start, this one included.
+          const counters: RedeliveryPolicy.Counters = { attempt: starts, failures: job.attemptsMade }
 
           const deadLetter = (error: string, attempts: number) =>
             consumeOptions.onDeadLetter(message, error, attempts).pipe(
               Effect.catchCause((cause) => Effect.logWarning("onDeadLetter failed", Cause.pretty(cause))),
               Effect.as<Decision>({ _tag: "Reject", error })
             )
-          if (starts > maxStarts) {
-            return yield* deadLetter(`gave up after ${starts - 1} starts (maxStarts ${maxStarts})`, starts - 1)
-          }
+          // Starts spent by interruptions or dead processes: give up before running the handler again.
+          const exhausted = RedeliveryPolicy.spent(policy, { attempt: starts - 1, failures: job.attemptsMade })
+          if (exhausted !== undefined) return yield* deadLetter(job.failedReason || exhausted, starts - 1)
 
-          const failure = (error: string, delayMillis: number | undefined): Effect.Effect<Decision, never, R> =>
-            job.attemptsMade + 1 >= maxAttempts
-              ? deadLetter(error, starts)
-              : Effect.succeed({ _tag: "Fail", error, delayMillis })
+          /** Spend what the retry costs; redeliver after `delayMillis`, or dead-letter once the policy is spent. */
+          const retry = (countsAsFailure: boolean, error: string, delayMillis: number): Effect.Effect<Decision, QueueError, R> => {
+            if (RedeliveryPolicy.spent(policy, RedeliveryPolicy.afterRetry(counters, countsAsFailure)) !== undefined) {
+              return deadLetter(error, starts)
+            }
+            return countsAsFailure ? Effect.succeed({ _tag: "Fail", error, delayMillis }) : defer(job, token, delayMillis)
+          }
 
           const renew = limiter.renew(message.region, leaseId).pipe(
             Effect.ignore,
             Effect.repeat(Schedule.spaced(Duration.millis(Math.max(100, Math.floor(lockDuration / 3))))),
             Effect.andThen(Effect.never)
           )
-          const run = consumeOptions.handler({ message, attempt: starts, maxAttempts }).pipe(
+          const run = consumeOptions.handler({ message, ...counters }).pipe(
             Effect.exit,
             Effect.map((exit) => Option.some(exit))
           )
@@ -384,16 +403,21 @@ export const make = Effect.fnUntraced(function*(options: Options) {
           const exit = outcome.value
           if (Exit.isFailure(exit)) {
             if (Cause.hasInterruptsOnly(exit.cause) && closing.signal.aborted) return yield* defer(job, token, 0)
-            return yield* failure(truncate(Cause.pretty(exit.cause)), undefined)
+            const wait = yield* RedeliveryPolicy.retryDelay(policy, counters, true)
+            return yield* retry(true, truncate(Cause.pretty(exit.cause)), wholeMillis(wait))
           }
           const result = exit.value
-          if (result._tag === "Done") {
-            yield* RedisConnection.call("starts", () => redis.del(startsKey(unitId))).pipe(Effect.ignore)
-            return { _tag: "Complete" } as const
+          switch (result._tag) {
+            case "Done":
+              yield* RedisConnection.call("starts", () => redis.del(startsKey(unitId))).pipe(Effect.ignore)
+              return { _tag: "Complete" } as const
+            case "Postpone":
+              // The unit did not run: its start is given back.
+              yield* RedisConnection.call("starts", () => redis.decr(startsKey(unitId)))
+              return yield* defer(job, token, Math.max(0, result.delayMillis))
+            case "Retry":
+              return yield* retry(result.countsAsFailure, result.reason, Math.max(0, result.delayMillis))
           }
-          return result.countsAsFailure
-            ? yield* failure(result.reason, Math.max(0, result.delayMillis))
-            : yield* defer(job, token, Math.max(0, result.delayMillis))
         }).pipe(Effect.ensuring(limiter.release(message.region, leaseId).pipe(Effect.ignore)))
       })
 
@@ -411,10 +435,12 @@ export const make = Effect.fnUntraced(function*(options: Options) {
             maxStalledCount: options.maxStalledCount ?? 3,
             autorun: true,
             settings: {
+              // The processor computed the policy's delay; a failure it did not decide (a Redis error)
+              // backs off by the policy's schedule for that attempt.
               backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-                err instanceof AttemptFailed && err.delayMillis !== undefined
+                err instanceof AttemptFailed
                   ? err.delayMillis
-                  : backoffDelay(attemptsMade, backoff, Math.random())
+                  : runPromise(Effect.map(RedeliveryPolicy.delay(policy, attemptsMade), wholeMillis))
             }
           }
         )
@@ -471,6 +497,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   })
 
   const queue = Queue.of({
+    redelivery: policy,
     enqueue,
     consume,
     cancelJob,
@@ -513,6 +540,12 @@ export const layer = (
     )
   )
 
+/** `CERTIFICATION_MAX_RETRIES`: counted failures before a unit is dead-lettered, a whole number ≥ 1 (default 3). */
+export const maxRetriesConfig: Config.Config<number> = Config.schema(
+  Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  "CERTIFICATION_MAX_RETRIES"
+).pipe(Config.withDefault(RedeliveryPolicy.defaultPolicy.maxAttempts))
+
 /**
  * The layer from the environment: `REDIS_URL` (or `REDIS_HOST` / `REDIS_PORT`),
  * `CERTIFICATION_QUEUE_NAME`, `CERTIFICATION_MAX_RETRIES`; other options as given.
@@ -526,7 +559,7 @@ export const layerConfig = (
       const host = yield* Config.String("REDIS_HOST").pipe(Config.withDefault("127.0.0.1"))
       const port = yield* Config.Port("REDIS_PORT").pipe(Config.withDefault(6379))
       const queueName = yield* Config.String("CERTIFICATION_QUEUE_NAME").pipe(Config.withDefault(defaultQueueName))
-      const maxAttempts = yield* Config.Int("CERTIFICATION_MAX_RETRIES").pipe(Config.withDefault(3))
+      const maxAttempts = yield* maxRetriesConfig
       return layer({
         ...options,
         connection: Option.isSome(url) ? Redacted.value(url.value) : { host, port },

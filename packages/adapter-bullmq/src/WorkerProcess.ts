@@ -83,7 +83,7 @@ export const settingsConfig: Config.Config<WorkerSettings> = Config.all({
   prefix: Config.String("CERTIFICATION_REDIS_PREFIX").pipe(Config.withDefault("bull")),
   concurrency: Config.Int("CERTIFICATION_CONCURRENCY").pipe(Config.withDefault(4)),
   timeoutMillis: optionalInt("CERTIFICATION_TIMEOUT"),
-  maxRetries: Config.Int("CERTIFICATION_MAX_RETRIES").pipe(Config.withDefault(3)),
+  maxRetries: BullMqQueue.maxRetriesConfig,
   redisUrl: Config.option(Config.Redacted("REDIS_URL")),
   redisHost: Config.String("REDIS_HOST").pipe(Config.withDefault("127.0.0.1")),
   redisPort: Config.Port("REDIS_PORT").pipe(Config.withDefault(6379)),
