@@ -8,13 +8,13 @@ import { Region, Registry } from "@myia/certification"
 import { Scenario } from "@myia/certification/testing"
 import * as Schema from "effect/Schema"
 import { expectedVerdict, mismatch } from "./oracle.ts"
-import { type Engine, startEngine } from "./support.ts"
+import { type Engine, startEngine, testInstant } from "./support.ts"
 
 const seed = Number(process.env["GRID_SEED"] ?? 20261122)
 const regions = ["us-east-1", "us-west-2", "us-east-2", "eu-central-1", "eu-west-1", "ap-northeast-1", "ap-south-1"]
   .map((r) => Schema.decodeSync(Region.Region)(r))
 const registry = Registry.make()
-const at = new Date().toISOString()
+const at = testInstant
 
 type Fault = (rand: () => number, kind: "chat" | "embedding") => Omit<Scenario.Rule, "models" | "regions"> | null
 
