@@ -540,7 +540,7 @@ export const suite = (
             type: "unit-completed",
             unitId: Fixtures.makeUnitId(),
             status: "CERTIFIED",
-            at: Fixtures.nowIso()
+            at: Fixtures.nextInstant()
           })
           let got: Q.ProgressEvent | undefined
           for (let i = 0; i < 50 && got === undefined; i++) {
