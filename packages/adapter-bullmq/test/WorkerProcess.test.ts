@@ -71,7 +71,7 @@ describe("WorkerProcess settings", () => {
         const error = yield* Effect.flip(WorkerProcess.loadSettings({ [env]: "not-a-number{" }))
         assert.include(String(error), env)
       }
-      // Zero retries would dead-letter every unit before its first failure could be retried.
+      // A policy needs at least one attempt, and attempts are whole numbers.
       for (const value of ["0", "-2", "1.5"]) {
         const error = yield* Effect.flip(WorkerProcess.loadSettings({ CERTIFICATION_MAX_RETRIES: value }))
         assert.include(String(error), "CERTIFICATION_MAX_RETRIES", value)
