@@ -53,6 +53,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { Redis, RedisOptions } from "ioredis"
 import {
   Domain,
   Queue as QueuePort,
@@ -207,6 +208,215 @@ const policyOf = (options: Options): RedeliveryPolicy.RedeliveryPolicy =>
     ...(options.maxStarts === undefined ? {} : { maxStarts: options.maxStarts })
   })
 
+/** The Redis key counting a unit's starts (for `maxStarts`). */
+const startsKeyOf = (keyBase: string, unitId: string) => `${keyBase}:starts:${unitId}`
+
+/** What a consumer shares with the layer that built it. */
+interface LayerSettings {
+  readonly policy: RedeliveryPolicy.RedeliveryPolicy
+  readonly queueName: string
+  readonly prefix: string
+  readonly keyBase: string
+  readonly redis: Redis
+  readonly baseOptions: RedisOptions
+  readonly limitOf: (region: Region) => RegionLimit
+  readonly lockDuration: number
+  readonly stalledInterval: number
+  readonly maxStalledCount: number
+  readonly closeTimeout: number
+  readonly drainGrace: number
+  readonly keepFailedSeconds: number
+}
+
+/**
+ * `consume` of one layer: one BullMQ Worker and one limiter connection per consumer; each delivery
+ * is translated from the handler's answer to BullMQ by the layer's redelivery policy.
+ */
+const makeConsume = (layer: LayerSettings) =>
+  Effect.fn("BullMqQueue.consume")(function*<R>(consumeOptions: QueuePort.ConsumeOptions<R>) {
+    const {
+      baseOptions,
+      closeTimeout,
+      drainGrace,
+      keepFailedSeconds,
+      keyBase,
+      limitOf,
+      lockDuration,
+      maxStalledCount,
+      policy,
+      prefix,
+      queueName,
+      redis,
+      stalledInterval
+    } = layer
+    const startsKey = (unitId: string) => startsKeyOf(keyBase, unitId)
+    const context = yield* Effect.context<R>()
+    const runPromise = Effect.runPromiseWith(context)
+    const runFork = Effect.runForkWith(context)
+    const limiterRedis = yield* RedisConnection.blocking(baseOptions)
+    const limiter = RegionLimiter.make({
+      redis: limiterRedis,
+      keyPrefix: `${keyBase}:limiter`,
+      limitOf,
+      leaseMillis: lockDuration
+    })
+    // Aborted when the consumer's scope closes: in-flight handlers are interrupted and released.
+    const closing = new AbortController()
+
+    const defer = (job: BullJob, token: string | undefined, delayMillis: number) =>
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) => RedisConnection.call("defer", () => job.moveToDelayed(now + delayMillis, token))),
+        Effect.as<Decision>({ _tag: "Delayed" })
+      )
+
+    const awaitClosing = Effect.callback<void>((resume) => {
+      if (closing.signal.aborted) return resume(Effect.void)
+      const onAbort = () => resume(Effect.void)
+      closing.signal.addEventListener("abort", onAbort, { once: true })
+      return Effect.sync(() => closing.signal.removeEventListener("abort", onAbort))
+    })
+
+    const deliver = (job: BullJob, token: string | undefined): Effect.Effect<Decision, QueueError, R> =>
+      Effect.gen(function*() {
+        const unitId = job.id ?? ""
+        const decoded = decodeMessageOption(job.data)
+        if (Option.isNone(decoded)) {
+          return { _tag: "Reject", error: `invalid unit payload: ${truncate(JSON.stringify(job.data) ?? "undefined", 500)}` }
+        }
+        const message = decoded.value
+        if (closing.signal.aborted) return yield* defer(job, token, 0)
+
+        const leaseId = crypto.randomUUID()
+        const acquired = yield* limiter.acquire(message.region, leaseId)
+        if (acquired._tag === "Wait") {
+          // A full region frees a slot when some handler ends, which the limiter cannot predict: come
+          // back after the policy's first (jittered) delay. Nothing is spent: the unit did not start.
+          const wait = acquired.full ? wholeMillis(yield* RedeliveryPolicy.delay(policy, 1)) : acquired.millis
+          return yield* defer(job, token, wait)
+        }
+        return yield* Effect.gen(function*() {
+          const starts = yield* RedisConnection.call("starts", () =>
+            redis.multi().incr(startsKey(unitId)).expire(startsKey(unitId), keepFailedSeconds).exec()
+          ).pipe(Effect.map((results) => Number(results?.[0]?.[1] ?? 1)))
+          // BullMQ counts failed attempts; the Redis key counts every start, this one included.
+          const counters: RedeliveryPolicy.Counters = { attempt: starts, failures: job.attemptsMade }
+
+          const deadLetter = (error: string, attempts: number) =>
+            consumeOptions.onDeadLetter(message, error, attempts).pipe(
+              Effect.catchCause((cause) => Effect.logWarning("onDeadLetter failed", Cause.pretty(cause))),
+              Effect.as<Decision>({ _tag: "Reject", error })
+            )
+          // Starts spent by interruptions or dead processes: give up before running the handler again.
+          const exhausted = RedeliveryPolicy.spent(policy, { attempt: starts - 1, failures: job.attemptsMade })
+          if (exhausted !== undefined) return yield* deadLetter(job.failedReason || exhausted, starts - 1)
+
+          /** Spend what the retry costs; redeliver after `delayMillis`, or dead-letter once the policy is spent. */
+          const retry = (
+            countsAsFailure: boolean,
+            error: string,
+            delayMillis: number
+          ): Effect.Effect<Decision, QueueError, R> => {
+            if (RedeliveryPolicy.spent(policy, RedeliveryPolicy.afterRetry(counters, countsAsFailure)) !== undefined) {
+              return deadLetter(error, starts)
+            }
+            return countsAsFailure ? Effect.succeed({ _tag: "Fail", error, delayMillis }) : defer(job, token, delayMillis)
+          }
+
+          const renew = limiter.renew(message.region, leaseId).pipe(
+            Effect.ignore,
+            Effect.repeat(Schedule.spaced(Duration.millis(Math.max(100, Math.floor(lockDuration / 3))))),
+            Effect.andThen(Effect.never)
+          )
+          const run = consumeOptions.handler({ message, ...counters }).pipe(
+            Effect.exit,
+            Effect.map((exit) => Option.some(exit))
+          )
+          const outcome = yield* Effect.raceFirst(
+            run,
+            Effect.raceFirst(awaitClosing.pipe(Effect.as(Option.none<Exit.Exit<DeliveryResult, unknown>>())), renew)
+          )
+          if (Option.isNone(outcome)) return yield* defer(job, token, 0)
+          const exit = outcome.value
+          if (Exit.isFailure(exit)) {
+            if (Cause.hasInterruptsOnly(exit.cause) && closing.signal.aborted) return yield* defer(job, token, 0)
+            const wait = yield* RedeliveryPolicy.retryDelay(policy, counters, true)
+            return yield* retry(true, truncate(Cause.pretty(exit.cause)), wholeMillis(wait))
+          }
+          const result = exit.value
+          switch (result._tag) {
+            case "Done":
+              yield* RedisConnection.call("starts", () => redis.del(startsKey(unitId))).pipe(Effect.ignore)
+              return { _tag: "Complete" } as const
+            case "Postpone":
+              // The unit did not run: its start is given back.
+              yield* RedisConnection.call("starts", () => redis.decr(startsKey(unitId)))
+              return yield* defer(job, token, Math.max(0, result.delayMillis))
+            case "Retry":
+              return yield* retry(result.countsAsFailure, result.reason, Math.max(0, result.delayMillis))
+          }
+        }).pipe(Effect.ensuring(limiter.release(message.region, leaseId).pipe(Effect.ignore)))
+      })
+
+    const worker = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const worker = new Worker(
+          queueName,
+          (job: BullJob, token?: string) => runPromise(deliver(job, token)).then(toBullMq),
+          {
+            connection: RedisConnection.blockingOptions(baseOptions) as ConnectionOptions,
+            prefix,
+            concurrency: Math.max(1, consumeOptions.concurrency),
+            lockDuration,
+            stalledInterval,
+            maxStalledCount,
+            autorun: true,
+            settings: {
+              // The processor computed the policy's delay; a failure it did not decide (a Redis error)
+              // backs off by the policy's schedule for that attempt.
+              backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+                err instanceof AttemptFailed
+                  ? err.delayMillis
+                  : runPromise(Effect.map(RedeliveryPolicy.delay(policy, attemptsMade), wholeMillis))
+            }
+          }
+        )
+        worker.on("error", (error) => {
+          runFork(Effect.logWarning("BullMQ worker error", error.message))
+        })
+        // A unit whose workers kept dying is failed by BullMQ's stalled check, outside any processor:
+        // dead-letter it here so core still writes a terminal verdict (best effort: this process only).
+        worker.on("failed", (job, error) => {
+          if (job === undefined || !stalledLimit.test(error.message)) return
+          Option.map(decodeMessageOption(job.data), (message) =>
+            runFork(
+              consumeOptions.onDeadLetter(message, error.message, job.attemptsStarted).pipe(
+                Effect.catchCause((cause) => Effect.logWarning("onDeadLetter failed", Cause.pretty(cause)))
+              )
+            ))
+        })
+        return worker
+      }),
+      (worker) =>
+        // With a drain grace, `close()` first stops fetching and waits for in-flight handlers; the abort
+        // that releases whatever is still running comes only when the grace ends.
+        (drainGrace > 0
+          ? Effect.promise(() => worker.close()).pipe(Effect.timeoutOption(Duration.millis(drainGrace)), Effect.asVoid)
+          : Effect.void).pipe(
+          Effect.andThen(Effect.sync(() => closing.abort())),
+          Effect.andThen(
+            Effect.promise(() => worker.close()).pipe(
+              Effect.timeoutOption(Duration.millis(closeTimeout)),
+              Effect.flatMap((done) =>
+                Option.isSome(done) ? Effect.void : Effect.promise(() => worker.close(true)).pipe(Effect.ignore)
+              )
+            )
+          ),
+          Effect.ignore
+        )
+    )
+    yield* RedisConnection.call("consume", () => worker.waitUntilReady())
+  })
+
 /** The services {@link make} builds. */
 export interface Services {
   readonly queue: QueuePort.Queue["Service"]
@@ -231,7 +441,7 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
 
   const keyBase = `${prefix}:${queueName}:mc`
   const indexKey = (jobId: string) => `${keyBase}:job:${jobId}`
-  const startsKey = (unitId: string) => `${keyBase}:starts:${unitId}`
+  const startsKey = (unitId: string) => startsKeyOf(keyBase, unitId)
   const cancelChannel = `${keyBase}:cancellations`
   const eventsChannel = `${keyBase}:events`
   const indexTtlSeconds = Math.max(keepFailedSeconds, 86_400)
@@ -317,168 +527,20 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
     Effect.withSpan("BullMqQueue.counts")
   )
 
-  const consume = Effect.fn("BullMqQueue.consume")(function*<R>(consumeOptions: QueuePort.ConsumeOptions<R>) {
-    const context = yield* Effect.context<R>()
-    const runPromise = Effect.runPromiseWith(context)
-    const runFork = Effect.runForkWith(context)
-    const limiterRedis = yield* RedisConnection.blocking(baseOptions)
-    const limiter = RegionLimiter.make({
-      redis: limiterRedis,
-      keyPrefix: `${keyBase}:limiter`,
-      limitOf,
-      leaseMillis: lockDuration
-    })
-    // Aborted when the consumer's scope closes: in-flight handlers are interrupted and released.
-    const closing = new AbortController()
-
-    const defer = (job: BullJob, token: string | undefined, delayMillis: number) =>
-      Clock.currentTimeMillis.pipe(
-        Effect.flatMap((now) => RedisConnection.call("defer", () => job.moveToDelayed(now + delayMillis, token))),
-        Effect.as<Decision>({ _tag: "Delayed" })
-      )
-
-    const awaitClosing = Effect.callback<void>((resume) => {
-      if (closing.signal.aborted) return resume(Effect.void)
-      const onAbort = () => resume(Effect.void)
-      closing.signal.addEventListener("abort", onAbort, { once: true })
-      return Effect.sync(() => closing.signal.removeEventListener("abort", onAbort))
-    })
-
-    const deliver = (job: BullJob, token: string | undefined): Effect.Effect<Decision, QueueError, R> =>
-      Effect.gen(function*() {
-        const unitId = job.id ?? ""
-        const decoded = decodeMessageOption(job.data)
-        if (Option.isNone(decoded)) {
-          return { _tag: "Reject", error: `invalid unit payload: ${truncate(JSON.stringify(job.data) ?? "undefined", 500)}` }
-        }
-        const message = decoded.value
-        if (closing.signal.aborted) return yield* defer(job, token, 0)
-
-        const leaseId = crypto.randomUUID()
-        const acquired = yield* limiter.acquire(message.region, leaseId)
-        if (acquired._tag === "Wait") {
-          // A full region frees a slot when some handler ends, which the limiter cannot predict: come
-          // back after the policy's first (jittered) delay. Nothing is spent: the unit did not start.
-          const wait = acquired.full ? wholeMillis(yield* RedeliveryPolicy.delay(policy, 1)) : acquired.millis
-          return yield* defer(job, token, wait)
-        }
-        return yield* Effect.gen(function*() {
-          const starts = yield* RedisConnection.call("starts", () =>
-            redis.multi().incr(startsKey(unitId)).expire(startsKey(unitId), keepFailedSeconds).exec()
-          ).pipe(Effect.map((results) => Number(results?.[0]?.[1] ?? 1)))
-          // BullMQ counts failed attempts; the Redis key counts every start, this one included.
-          const counters: RedeliveryPolicy.Counters = { attempt: starts, failures: job.attemptsMade }
-
-          const deadLetter = (error: string, attempts: number) =>
-            consumeOptions.onDeadLetter(message, error, attempts).pipe(
-              Effect.catchCause((cause) => Effect.logWarning("onDeadLetter failed", Cause.pretty(cause))),
-              Effect.as<Decision>({ _tag: "Reject", error })
-            )
-          // Starts spent by interruptions or dead processes: give up before running the handler again.
-          const exhausted = RedeliveryPolicy.spent(policy, { attempt: starts - 1, failures: job.attemptsMade })
-          if (exhausted !== undefined) return yield* deadLetter(job.failedReason || exhausted, starts - 1)
-
-          /** Spend what the retry costs; redeliver after `delayMillis`, or dead-letter once the policy is spent. */
-          const retry = (countsAsFailure: boolean, error: string, delayMillis: number): Effect.Effect<Decision, QueueError, R> => {
-            if (RedeliveryPolicy.spent(policy, RedeliveryPolicy.afterRetry(counters, countsAsFailure)) !== undefined) {
-              return deadLetter(error, starts)
-            }
-            return countsAsFailure ? Effect.succeed({ _tag: "Fail", error, delayMillis }) : defer(job, token, delayMillis)
-          }
-
-          const renew = limiter.renew(message.region, leaseId).pipe(
-            Effect.ignore,
-            Effect.repeat(Schedule.spaced(Duration.millis(Math.max(100, Math.floor(lockDuration / 3))))),
-            Effect.andThen(Effect.never)
-          )
-          const run = consumeOptions.handler({ message, ...counters }).pipe(
-            Effect.exit,
-            Effect.map((exit) => Option.some(exit))
-          )
-          const outcome = yield* Effect.raceFirst(
-            run,
-            Effect.raceFirst(awaitClosing.pipe(Effect.as(Option.none<Exit.Exit<DeliveryResult, unknown>>())), renew)
-          )
-          if (Option.isNone(outcome)) return yield* defer(job, token, 0)
-          const exit = outcome.value
-          if (Exit.isFailure(exit)) {
-            if (Cause.hasInterruptsOnly(exit.cause) && closing.signal.aborted) return yield* defer(job, token, 0)
-            const wait = yield* RedeliveryPolicy.retryDelay(policy, counters, true)
-            return yield* retry(true, truncate(Cause.pretty(exit.cause)), wholeMillis(wait))
-          }
-          const result = exit.value
-          switch (result._tag) {
-            case "Done":
-              yield* RedisConnection.call("starts", () => redis.del(startsKey(unitId))).pipe(Effect.ignore)
-              return { _tag: "Complete" } as const
-            case "Postpone":
-              // The unit did not run: its start is given back.
-              yield* RedisConnection.call("starts", () => redis.decr(startsKey(unitId)))
-              return yield* defer(job, token, Math.max(0, result.delayMillis))
-            case "Retry":
-              return yield* retry(result.countsAsFailure, result.reason, Math.max(0, result.delayMillis))
-          }
-        }).pipe(Effect.ensuring(limiter.release(message.region, leaseId).pipe(Effect.ignore)))
-      })
-
-    const worker = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const worker = new Worker(
-          queueName,
-          (job: BullJob, token?: string) => runPromise(deliver(job, token)).then(toBullMq),
-          {
-            connection: RedisConnection.blockingOptions(baseOptions) as ConnectionOptions,
-            prefix,
-            concurrency: Math.max(1, consumeOptions.concurrency),
-            lockDuration,
-            stalledInterval,
-            maxStalledCount: options.maxStalledCount ?? 3,
-            autorun: true,
-            settings: {
-              // The processor computed the policy's delay; a failure it did not decide (a Redis error)
-              // backs off by the policy's schedule for that attempt.
-              backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-                err instanceof AttemptFailed
-                  ? err.delayMillis
-                  : runPromise(Effect.map(RedeliveryPolicy.delay(policy, attemptsMade), wholeMillis))
-            }
-          }
-        )
-        worker.on("error", (error) => {
-          runFork(Effect.logWarning("BullMQ worker error", error.message))
-        })
-        // A unit whose workers kept dying is failed by BullMQ's stalled check, outside any processor:
-        // dead-letter it here so core still writes a terminal verdict (best effort: this process only).
-        worker.on("failed", (job, error) => {
-          if (job === undefined || !stalledLimit.test(error.message)) return
-          Option.map(decodeMessageOption(job.data), (message) =>
-            runFork(
-              consumeOptions.onDeadLetter(message, error.message, job.attemptsStarted).pipe(
-                Effect.catchCause((cause) => Effect.logWarning("onDeadLetter failed", Cause.pretty(cause)))
-              )
-            ))
-        })
-        return worker
-      }),
-      (worker) =>
-        // With a drain grace, `close()` first stops fetching and waits for in-flight handlers; the abort
-        // that releases whatever is still running comes only when the grace ends.
-        (drainGrace > 0
-          ? Effect.promise(() => worker.close()).pipe(Effect.timeoutOption(Duration.millis(drainGrace)), Effect.asVoid)
-          : Effect.void).pipe(
-          Effect.andThen(Effect.sync(() => closing.abort())),
-          Effect.andThen(
-            Effect.promise(() => worker.close()).pipe(
-              Effect.timeoutOption(Duration.millis(closeTimeout)),
-              Effect.flatMap((done) =>
-                Option.isSome(done) ? Effect.void : Effect.promise(() => worker.close(true)).pipe(Effect.ignore)
-              )
-            )
-          ),
-          Effect.ignore
-        )
-    )
-    yield* RedisConnection.call("consume", () => worker.waitUntilReady())
+  const consume = makeConsume({
+    policy,
+    queueName,
+    prefix,
+    keyBase,
+    redis,
+    baseOptions,
+    limitOf,
+    lockDuration,
+    stalledInterval,
+    maxStalledCount: options.maxStalledCount ?? 3,
+    closeTimeout,
+    drainGrace,
+    keepFailedSeconds
   })
 
   const deadLetters = Effect.fn("BullMqQueue.deadLetters")(function*(listOptions?: { readonly limit?: number }) {

@@ -56,6 +56,49 @@ interface RegionState {
   nextStartAt: number
 }
 
+/** What a consumer picks deliveries from. */
+interface Shelf {
+  readonly entries: Map<Domain.UnitId, Entry>
+  /** Unit ids in delivery order; entries no longer waiting are dropped as they are met. */
+  readonly waiting: Array<Domain.UnitId>
+  readonly limitOf: (region: Domain.Region) => Queue.RegionLimit | undefined
+  readonly regionOf: (region: Domain.Region) => RegionState
+}
+
+/**
+ * Take the first waiting unit whose region admits a start now and mark it active. Returns the
+ * entry, or how long to wait before a rate-limited region admits one (Infinity: wait for a change).
+ */
+const pick = ({ entries, limitOf, regionOf, waiting }: Shelf, now: number): Entry | number => {
+  let wait = Infinity
+  for (let i = 0; i < waiting.length; i++) {
+    const entry = entries.get(waiting[i]!)
+    if (entry === undefined || entry.state !== "waiting") {
+      waiting.splice(i--, 1)
+      continue
+    }
+    const region = entry.message.region
+    const limit = limitOf(region)
+    const state = regionOf(region)
+    if (limit !== undefined) {
+      if (state.inFlight >= limit.concurrency) continue
+      if (limit.ratePerSecond > 0) {
+        if (state.nextStartAt > now) {
+          wait = Math.min(wait, state.nextStartAt - now)
+          continue
+        }
+        state.nextStartAt = Math.max(now, state.nextStartAt) + 1000 / limit.ratePerSecond
+      }
+    }
+    state.inFlight++
+    waiting.splice(i, 1)
+    entry.state = "active"
+    entry.starts++
+    return entry
+  }
+  return wait
+}
+
 /** A readable one-line reason from a handler's failure or defect. */
 const describe = (cause: Cause.Cause<unknown>): string => {
   const error = Cause.squash(cause)
@@ -122,39 +165,7 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
         Effect.forkIn(scope)
       )
 
-    /**
-     * Take the first waiting unit whose region admits a start now and mark it active. Returns the
-     * entry, or how long to wait before a rate-limited region admits one (Infinity: wait for a change).
-     */
-    const pick = (now: number): Entry | number => {
-      let wait = Infinity
-      for (let i = 0; i < waiting.length; i++) {
-        const entry = entries.get(waiting[i]!)
-        if (entry === undefined || entry.state !== "waiting") {
-          waiting.splice(i--, 1)
-          continue
-        }
-        const region = entry.message.region
-        const limit = limitOf(region)
-        const state = regionOf(region)
-        if (limit !== undefined) {
-          if (state.inFlight >= limit.concurrency) continue
-          if (limit.ratePerSecond > 0) {
-            if (state.nextStartAt > now) {
-              wait = Math.min(wait, state.nextStartAt - now)
-              continue
-            }
-            state.nextStartAt = Math.max(now, state.nextStartAt) + 1000 / limit.ratePerSecond
-          }
-        }
-        state.inFlight++
-        waiting.splice(i, 1)
-        entry.state = "active"
-        entry.starts++
-        return entry
-      }
-      return wait
-    }
+    const shelf: Shelf = { entries, waiting, limitOf, regionOf }
 
     const enqueue = Effect.fn("MemoryQueue.enqueue")(function*(messages: ReadonlyArray<Queue.UnitMessage>) {
       for (const message of messages) {
@@ -198,7 +209,12 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
               entry.starts-- // the unit did not run: the start is given back
               return yield* delay(entry, Duration.millis(Math.max(0, result.delayMillis)))
             case "Retry":
-              return yield* retry(entry, result.countsAsFailure, result.reason, Duration.millis(Math.max(0, result.delayMillis)))
+              return yield* retry(
+                entry,
+                result.countsAsFailure,
+                result.reason,
+                Duration.millis(Math.max(0, result.delayMillis))
+              )
           }
         })
 
@@ -248,7 +264,7 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
         while (true) {
           const wakeup = changed
           const now = yield* Clock.currentTimeMillis
-          const picked = inFlight < concurrency ? pick(now) : Infinity
+          const picked = inFlight < concurrency ? pick(shelf, now) : Infinity
           if (typeof picked !== "number") {
             inFlight++
             yield* Effect.forkIn(deliver(picked), deliveries)

@@ -136,6 +136,32 @@ const startConsumer = Effect.fnUntraced(function*(
   return stop
 })
 
+/**
+ * Enqueue `units` units of a fresh job and consume them, one at a time unless told otherwise, with
+ * `answer`; every delivery and dead letter is recorded.
+ */
+const consumeRecorded = Effect.fnUntraced(function*(
+  units: number,
+  answer: (
+    delivery: Q.Delivery,
+    recorded: { readonly messages: ReadonlyArray<Q.UnitMessage>; readonly seen: ReadonlyArray<Seen> }
+  ) => Effect.Effect<Q.DeliveryResult, unknown>,
+  concurrency = 1
+) {
+  const queue = yield* Q.Queue
+  const jobId = Fixtures.makeJobId()
+  const messages = messagesOf(jobId, units)
+  yield* queue.enqueue(messages)
+  const seen: Array<Seen> = []
+  const dead: Array<Dead> = []
+  yield* startConsumer([jobId], {
+    concurrency,
+    handler: (d) => recordInto(seen)(d).pipe(Effect.andThen(Effect.suspend(() => answer(d, { messages, seen })))),
+    onDeadLetter: deadInto(dead)
+  })
+  return { queue, jobId, messages, seen, dead }
+})
+
 /** Poll `check` until it holds, or fail the test with `what` after `timeout`. */
 const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, timeout: Duration.Input = "10 seconds") =>
   Effect.gen(function*() {
@@ -149,6 +175,12 @@ const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, tim
 /** The policy's delay n in milliseconds (the suite's schedule has no jitter). */
 const delayMillis = (policy: RedeliveryPolicy.RedeliveryPolicy, n: number) =>
   Effect.map(RedeliveryPolicy.delay(policy, n), Duration.toMillis)
+
+/** `[attempt, failures]` of `n` starts that each failed: 1..n, with 0..n−1 failures before them. */
+const countedStarts = (n: number) => Array.from({ length: n }, (_, i) => [i + 1, i])
+
+/** `[attempt, failures]` of `n` starts that spent no failure. */
+const uncountedStarts = (n: number) => Array.from({ length: n }, (_, i) => [i + 1, 0])
 
 /** Timers and Redis keep whole milliseconds: a wait may look this much shorter than asked. */
 const timerSlackMillis = 5
@@ -213,17 +245,10 @@ export const suite = (
 
       test("an uncounted Retry redelivers the unit with attempt + 1 after its delay, spending no failure", () =>
         Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const jobId = Fixtures.makeJobId()
-          yield* queue.enqueue(messagesOf(jobId, 1))
-          const seen: Array<Seen> = []
-          yield* startConsumer([jobId], {
-            concurrency: 1,
-            handler: (d) =>
-              recordInto(seen)(d).pipe(Effect.as(
-                d.attempt === 1 ? Q.Retry({ delayMillis: 300, countsAsFailure: false, reason: "throttled" }) : Q.Done
-              ))
-          })
+          const { seen } = yield* consumeRecorded(1, (d) =>
+            Effect.succeed(
+              d.attempt === 1 ? Q.Retry({ delayMillis: 300, countsAsFailure: false, reason: "throttled" }) : Q.Done
+            ))
           yield* eventually("the retried delivery", Effect.sync(() => seen.length >= 2), patience)
           yield* Effect.sleep("300 millis")
           assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), [[1, 0], [2, 0]])
@@ -232,29 +257,18 @@ export const suite = (
 
       test("failures and defects are redelivered after the policy's backoff until maxAttempts, then dead-lettered once with the last error", () =>
         Effect.gen(function*() {
-          const queue = yield* Q.Queue
+          const { dead, jobId, messages: [message], queue, seen } = yield* consumeRecorded(1, (d, { messages }) =>
+            d.message.unitId !== messages[0]!.unitId
+              ? Effect.succeed(Q.Done)
+              : d.attempt % 2 === 0
+              ? Effect.die(new Error(`defect-${d.attempt}`))
+              : Effect.fail(new Error(`boom-${d.attempt}`)))
           const policy = queue.redelivery
-          const jobId = Fixtures.makeJobId()
-          const [message, healthy] = messagesOf(jobId, 2)
-          yield* queue.enqueue([message!])
-          const seen: Array<Seen> = []
-          const dead: Array<Dead> = []
-          yield* startConsumer([jobId], {
-            concurrency: 1,
-            handler: (d) =>
-              recordInto(seen)(d).pipe(Effect.andThen(
-                d.message.unitId !== message!.unitId
-                  ? Effect.succeed(Q.Done)
-                  : d.attempt % 2 === 0
-                  ? Effect.die(new Error(`defect-${d.attempt}`))
-                  : Effect.fail(new Error(`boom-${d.attempt}`))
-              )),
-            onDeadLetter: deadInto(dead)
-          })
+          const [healthy] = messagesOf(jobId, 1)
           yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), Duration.times(patience, 3))
           const max = policy.maxAttempts
           const mine = seen.filter((s) => s.unitId === message!.unitId)
-          assert.deepStrictEqual(mine.map((s) => [s.attempt, s.failures]), Array.from({ length: max }, (_, i) => [i + 1, i]))
+          assert.deepStrictEqual(mine.map((s) => [s.attempt, s.failures]), countedStarts(max))
           for (let n = 1; n < max; n++) {
             // The wait before start n + 1 is at least the policy's delay n (the failure came after start n).
             assert.isAtLeast(mine[n]!.at - mine[n - 1]!.at, (yield* delayMillis(policy, n)) - timerSlackMillis, `wait ${n}`)
@@ -271,47 +285,25 @@ export const suite = (
 
       test("a counted Retry spends the failure budget: after maxAttempts the unit is dead-lettered once with its last reason", () =>
         Effect.gen(function*() {
-          const queue = yield* Q.Queue
+          const { dead, messages: [message], queue, seen } = yield* consumeRecorded(1, (d) =>
+            Effect.succeed(Q.Retry({ delayMillis: 20, countsAsFailure: true, reason: `unavailable-${d.attempt}` })))
           const max = queue.redelivery.maxAttempts
-          const jobId = Fixtures.makeJobId()
-          const [message] = messagesOf(jobId, 1)
-          yield* queue.enqueue([message!])
-          const seen: Array<Seen> = []
-          const dead: Array<Dead> = []
-          yield* startConsumer([jobId], {
-            concurrency: 1,
-            handler: (d) =>
-              recordInto(seen)(d).pipe(Effect.as(
-                Q.Retry({ delayMillis: 20, countsAsFailure: true, reason: `unavailable-${d.attempt}` })
-              )),
-            onDeadLetter: deadInto(dead)
-          })
           yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), patience)
           yield* Effect.sleep("300 millis")
-          assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), Array.from({ length: max }, (_, i) => [i + 1, i]))
+          assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), countedStarts(max))
           assert.deepStrictEqual(dead, [{ unitId: message!.unitId, lastError: `unavailable-${max}`, attempts: max }])
         }))
 
       test("uncounted Retries never dead-letter before maxStarts, and a unit that reaches maxStarts is dead-lettered once", () =>
         Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const maxStarts = queue.redelivery.maxStarts
-          assert.isAbove(maxStarts, queue.redelivery.maxAttempts, "the suite's policy lets uncounted starts outnumber failures")
-          const jobId = Fixtures.makeJobId()
-          const [waitsForever, recovers] = messagesOf(jobId, 2)
-          yield* queue.enqueue([waitsForever!, recovers!])
-          const seen: Array<Seen> = []
-          const dead: Array<Dead> = []
-          yield* startConsumer([jobId], {
-            concurrency: 2,
-            handler: (d) =>
-              recordInto(seen)(d).pipe(Effect.as(
-                d.message.unitId === recovers!.unitId && d.attempt === maxStarts - 1
-                  ? Q.Done
-                  : Q.Retry({ delayMillis: 20, countsAsFailure: false, reason: `throttled-${d.attempt}` })
-              )),
-            onDeadLetter: deadInto(dead)
-          })
+          const { maxAttempts, maxStarts } = (yield* Q.Queue).redelivery
+          assert.isAbove(maxStarts, maxAttempts, "the suite's policy lets uncounted starts outnumber failures")
+          const { dead, messages: [waitsForever, recovers], seen } = yield* consumeRecorded(2, (d, { messages }) =>
+            Effect.succeed(
+              d.message.unitId === messages[1]!.unitId && d.attempt === maxStarts - 1
+                ? Q.Done
+                : Q.Retry({ delayMillis: 20, countsAsFailure: false, reason: `throttled-${d.attempt}` })
+            ), 2)
           yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), patience)
           yield* eventually(
             "the recovering unit's last start",
@@ -320,27 +312,20 @@ export const suite = (
           )
           yield* Effect.sleep("300 millis")
           const startsOf = (unitId: Domain.UnitId) => seen.filter((s) => s.unitId === unitId)
-          assert.deepStrictEqual(startsOf(waitsForever!.unitId).map((s) => [s.attempt, s.failures]), Array.from({ length: maxStarts }, (_, i) => [i + 1, 0]))
-          assert.deepStrictEqual(startsOf(recovers!.unitId).map((s) => s.attempt), Array.from({ length: maxStarts - 1 }, (_, i) => i + 1))
-          assert.deepStrictEqual(dead, [{ unitId: waitsForever!.unitId, lastError: `throttled-${maxStarts}`, attempts: maxStarts }])
+          assert.deepStrictEqual(startsOf(waitsForever!.unitId).map((s) => [s.attempt, s.failures]), uncountedStarts(maxStarts))
+          assert.deepStrictEqual(startsOf(recovers!.unitId).map((s) => [s.attempt, s.failures]), uncountedStarts(maxStarts - 1))
+          assert.deepStrictEqual(dead, [
+            { unitId: waitsForever!.unitId, lastError: `throttled-${maxStarts}`, attempts: maxStarts }
+          ])
         }))
 
       test("Postpone spends nothing: a unit postponed more often than maxStarts keeps its attempt and is never dead-lettered", () =>
         Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const postpones = queue.redelivery.maxStarts * 2
-          const jobId = Fixtures.makeJobId()
-          yield* queue.enqueue(messagesOf(jobId, 1))
-          const seen: Array<Seen> = []
-          const dead: Array<Dead> = []
-          yield* startConsumer([jobId], {
-            concurrency: 1,
-            handler: (d) =>
-              recordInto(seen)(d).pipe(Effect.map(() =>
-                seen.length <= postpones ? Q.Postpone({ delayMillis: 10, reason: "job paused" }) : Q.Done
-              )),
-            onDeadLetter: deadInto(dead)
-          })
+          const postpones = (yield* Q.Queue).redelivery.maxStarts * 2
+          const { dead, seen } = yield* consumeRecorded(1, (_, recorded) =>
+            Effect.sync(() =>
+              recorded.seen.length <= postpones ? Q.Postpone({ delayMillis: 10, reason: "job paused" }) : Q.Done
+            ))
           yield* eventually("the delivery after the pause", Effect.sync(() => seen.length > postpones), patience)
           yield* Effect.sleep("300 millis")
           assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), Array.from({ length: postpones + 1 }, () => [1, 0]))
