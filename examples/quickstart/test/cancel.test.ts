@@ -36,7 +36,7 @@ const until = async (what: string, check: () => boolean | Promise<boolean>, time
 describe("cancel during a run", () => {
   let engine: Engine
   beforeAll(async () => {
-    engine = await startEngine(scenario, { worker: { concurrency: 3, retryDelayMillis: 20 } })
+    engine = await startEngine(scenario, { worker: { concurrency: 3 } })
   })
   afterAll(() => engine?.close())
 

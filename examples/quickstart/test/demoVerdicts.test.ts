@@ -37,7 +37,7 @@ const models = [...scripted, ...healthy.filter(certifiableSomewhere)]
 describe("quickstart demo scenario", () => {
   let engine: Engine
   beforeAll(async () => {
-    engine = await startEngine(demoScenario, { worker: { concurrency: 12, retryDelayMillis: 20 } })
+    engine = await startEngine(demoScenario, { worker: { concurrency: 12 } })
   })
   afterAll(() => engine?.close())
 

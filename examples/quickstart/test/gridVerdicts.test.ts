@@ -72,7 +72,7 @@ describe("seeded random grid", () => {
   const grid = generate(seed)
   beforeAll(async () => {
     engine = await startEngine(grid.input, {
-      worker: { concurrency: 48, retryDelayMillis: 20 },
+      worker: { concurrency: 48 },
       // A floor of 8 per region keeps the run short on a shared machine; AIMD still acts above it.
       governor: {
         initial: 16,
