@@ -11,7 +11,13 @@ const registryDataExternal: Plugin = {
 }
 
 export default defineConfig({
-  entry: { index: "src/index.ts", schemas: "src/schemas.ts", testing: "src/testing.ts", "emulator-cli": "src/emulator-cli.ts" },
+  entry: {
+    index: "src/index.ts",
+    schemas: "src/schemas.ts",
+    emulator: "src/emulator.ts",
+    testing: "src/testing.ts",
+    "emulator-cli": "src/emulator-cli.ts"
+  },
   format: ["esm"],
   dts: true,
   clean: true,

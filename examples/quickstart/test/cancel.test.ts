@@ -4,7 +4,7 @@
  * nothing is written afterwards.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import type { Scenario } from "@myia/certification/testing"
+import type { Scenario } from "@myia/certification/emulator"
 import { type Engine, startEngine } from "./support.ts"
 
 const fast = "amazon.titan-text-express-v1"

@@ -3,7 +3,7 @@
  * in-memory adapters, tuned to stay fast (short backoffs, no log noise), and a teardown that closes both.
  */
 import { createCertification, type CertificationClient } from "@myia/certification"
-import { BedrockEmulator, type Scenario } from "@myia/certification/testing"
+import { BedrockEmulator, type Scenario } from "@myia/certification/emulator"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
 
 /** Credentials the emulator accepts; a key id containing "INVALID" makes it answer UnrecognizedClientException. */
