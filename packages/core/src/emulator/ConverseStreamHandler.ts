@@ -10,9 +10,8 @@ import { usage } from "./ConverseHandler.ts"
 import * as EventStream from "./EventStream.ts"
 import { type Call, endStream, type Exchange, startStream, wait } from "./Exchange.ts"
 import * as Responder from "./Responder.ts"
-import type * as Scenario from "./Scenario.ts"
 import * as Timing from "./Timing.ts"
-import { streamExceptions } from "./WireError.ts"
+import { scriptedFrame, streamExceptions } from "./WireError.ts"
 
 /** Split text into streaming deltas of about two words; the deltas concatenate to the text exactly. */
 export const textDeltas = (text: string): ReadonlyArray<string> => {
@@ -52,29 +51,38 @@ const blocksOf = (answer: Responder.Answer): ReadonlyArray<Block> =>
       }
   )
 
-/** After how many deltas the stream breaks: the scenario's count, half-way for `broken-stream`, else never. */
-const breakPoint = (resolved: Scenario.Resolved, deltas: number): number | undefined =>
-  resolved.streamBreakAfterDeltas ??
-    (resolved.quality === "broken-stream" ? Math.max(1, Math.floor(deltas / 2)) : undefined)
+/**
+ * After how many deltas the stream breaks: the scenario's count, else half-way for `broken-stream`
+ * or a scripted mid-stream error, else never.
+ */
+const breakPoint = (call: Call, deltas: number): number | undefined =>
+  call.resolved.streamBreakAfterDeltas ??
+    (call.resolved.quality === "broken-stream" || call.midStream !== undefined
+      ? Math.max(1, Math.floor(deltas / 2))
+      : undefined)
 
-/** End the stream with the scenario's mid-stream exception frame. */
-const breakStream = (ex: Exchange, resolved: Scenario.Resolved): void => {
-  ex.errorName = resolved.streamBreakException
-  const body = streamExceptions[resolved.streamBreakException] as { message: string }
-  endStream(ex, EventStream.exception(resolved.streamBreakException, body))
+/** End the stream with the scripted error's exception frame, else the scenario's stream exception. */
+const breakStream = (ex: Exchange, call: Call): void => {
+  if (call.midStream !== undefined) {
+    ex.errorName = call.midStream.name
+    return endStream(ex, scriptedFrame(call.midStream))
+  }
+  const exception = call.resolved.streamBreakException
+  ex.errorName = exception
+  endStream(ex, EventStream.exception(exception, streamExceptions[exception] as { message: string }))
 }
 
 /** Answer a `ConverseStream` call. */
 export const converseStream = async (call: Call, answer: Responder.Answer, timing: () => number): Promise<void> => {
   const { ex, resolved, scenario } = call
   const blocks = blocksOf(answer)
-  const breakAfter = breakPoint(resolved, blocks.reduce((n, b) => n + b.deltas.length, 0))
+  const breakAfter = breakPoint(call, blocks.reduce((n, b) => n + b.deltas.length, 0))
   if (!(await wait(ex, Timing.ttft(scenario, resolved, timing))) || !startStream(ex)) return
   ex.res.write(EventStream.event("messageStart", { role: "assistant" }))
   let sent = 0
   const broken = (): boolean => {
     if (breakAfter === undefined || sent < breakAfter) return false
-    breakStream(ex, resolved)
+    breakStream(ex, call)
     return true
   }
   for (const block of blocks) {

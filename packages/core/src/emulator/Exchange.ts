@@ -75,6 +75,8 @@ export interface Call {
   readonly resolved: Scenario.Resolved
   /** The request's PRNG for a named stream (`fate`, `answer`, `timing`), seeded by (seed, region, model, n). */
   readonly rand: (stream: string) => () => number
+  /** A scripted error drawn for this streaming call, sent as an exception frame mid-stream. */
+  readonly midStream: Scenario.ScriptedError | undefined
 }
 
 const MAX_BODY = 25_000_000
@@ -122,6 +124,14 @@ export const endStream = (ex: Exchange, last?: Uint8Array): void => {
   if (ex.closed) return
   ex.ended = true
   ex.res.end(last)
+}
+
+/** Tear the connection down without an answer (recorded as status 0, error `ConnectionReset`). */
+export const resetConnection = (ex: Exchange): void => {
+  if (ex.closed) return
+  ex.errorName = "ConnectionReset"
+  ex.ended = true
+  ex.drop()
 }
 
 /** Wait `ms`, or less if the client goes away; resolves false when it did. */

@@ -15,7 +15,7 @@ import { type Call, endStream, type Operation, sendError, sendJson, startStream,
 import * as Responder from "./Responder.ts"
 import type * as Scenario from "./Scenario.ts"
 import * as Timing from "./Timing.ts"
-import { malformed, wire, type WireError } from "./WireError.ts"
+import { malformed, scriptedFrame, wire, type WireError } from "./WireError.ts"
 
 const strict = { onExcessProperty: "error" } as const
 const TitanV1 = Schema.Struct({ inputText: Schema.String })
@@ -162,6 +162,10 @@ export const invoke = async (call: Call, op: Operation, body: unknown): Promise<
     return sendJson(ex, 200, result.body)
   }
   if (!(await wait(ex, ttft)) || !startStream(ex, { "x-amzn-bedrock-content-type": "application/json" })) return
+  if (call.midStream !== undefined) {
+    ex.errorName = call.midStream.name
+    return endStream(ex, scriptedFrame(call.midStream))
+  }
   const bytes = Buffer.from(JSON.stringify(result.body)).toString("base64")
   endStream(ex, EventStream.event("chunk", { bytes }))
 }

@@ -6,7 +6,8 @@
  *
  * @since 0.1.0
  */
-import type { Availability, StreamException } from "./Scenario.ts"
+import * as EventStream from "./EventStream.ts"
+import type { Availability, ScriptedError, StreamException } from "./Scenario.ts"
 
 /** An error as Bedrock sends it: status, `x-amzn-ErrorType` name, body message (and extra members). */
 export interface WireError {
@@ -74,6 +75,13 @@ export const serverErrors: readonly [WireError, WireError] = [
 /** The 500 of a request the emulator itself failed on. */
 export const internalError = (cause: unknown): WireError =>
   wire(500, "InternalServerException", `${messages.internal} (${String(cause)})`)
+
+/** A scripted error as an HTTP error. */
+export const scripted = (error: ScriptedError): WireError => wire(error.status, error.name, error.message)
+
+/** A scripted error as a mid-stream exception frame: `:exception-type` is its name in lowerCamel case. */
+export const scriptedFrame = (error: ScriptedError): Uint8Array =>
+  EventStream.exception(error.name.charAt(0).toLowerCase() + error.name.slice(1), { message: error.message })
 
 /** The body of each mid-stream exception type. */
 export const streamExceptions: Record<StreamException, Readonly<Record<string, unknown>>> = {
