@@ -4,7 +4,15 @@
  */
 import { createCertification, type CertificationClient } from "@myia/certification"
 import { BedrockEmulator, type Scenario } from "@myia/certification/emulator"
+import { Fixtures } from "@myia/certification/testing"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
+
+/**
+ * The instant every end-to-end engine runs at (its wall clock starts here and then advances in real
+ * time). Tests pick their models by what the registry says at this instant, so no lifecycle date in
+ * the data can turn them red on a later day.
+ */
+export const testInstant = "2026-12-01T12:00:00.000Z"
 
 /** Credentials the emulator accepts; a key id containing "INVALID" makes it answer UnrecognizedClientException. */
 export const emulatorCredentials = (accessKeyId = "AKIDE2ETEST") => ({ accessKeyId, secretAccessKey: "e2e-secret" })
@@ -23,8 +31,10 @@ export const startEngine = async (
   scenario: Scenario.ScenarioInput | Scenario.Scenario,
   overrides: Partial<CreateOptions> & { readonly accessKeyId?: string; readonly queueMaxAttempts?: number } = {}
 ): Promise<Engine> => {
-  const emulator = await BedrockEmulator.start({ port: 0, scenario })
   const { accessKeyId, queueMaxAttempts, ...options } = overrides
+  // One clock for the engine and the emulator, so the emulator's request log compares with job timestamps.
+  const clock = options.clock ?? Fixtures.clockAt(testInstant)
+  const emulator = await BedrockEmulator.start({ port: 0, scenario, clock })
   const certification = createCertification({
     storage: MemoryStorage.layer,
     queue: MemoryQueue.layer({ maxAttempts: queueMaxAttempts ?? 3, retryBackoff: () => "20 millis" }),
@@ -33,7 +43,8 @@ export const startEngine = async (
     governor: { initial: 8, max: 32, openDuration: "100 millis", maxOpenDuration: "400 millis" },
     runner: { backoffBaseMillis: 5, backoffMaxMillis: 50 },
     logLevel: "None",
-    ...options
+    ...options,
+    clock
   })
   let closed: Promise<void> | undefined
   return {
