@@ -3,6 +3,7 @@
  * in-memory adapters, tuned to stay fast (short backoffs, no log noise), and a teardown that closes both.
  */
 import { createCertification, type CertificationClient } from "@myia/certification"
+import type * as Clock from "effect/Clock"
 import { BedrockEmulator, type Scenario } from "@myia/certification/emulator"
 import { Fixtures } from "@myia/certification/testing"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
@@ -20,6 +21,8 @@ export const emulatorCredentials = (accessKeyId = "AKIDE2ETEST") => ({ accessKey
 /** A running emulator and a facade wired to it. */
 export interface Engine {
   readonly emulator: BedrockEmulator.EmulatorHandle
+  /** The clock engine and emulator share: compare the emulator's request `at` with its time, not `Date.now()`. */
+  readonly clock: Clock.Clock
   readonly certification: CertificationClient.CertificationClient
   readonly close: () => Promise<void>
 }
@@ -49,6 +52,7 @@ export const startEngine = async (
   let closed: Promise<void> | undefined
   return {
     emulator,
+    clock,
     certification,
     close: () => (closed ??= certification.close().finally(() => emulator.close()))
   }
