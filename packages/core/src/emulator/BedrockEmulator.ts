@@ -146,9 +146,9 @@ export const start = async (options: Options = {}): Promise<EmulatorHandle> => {
   }
 
   const h1 = http.createServer((req, res) => onRequest(req, res, () => req.socket.destroy()))
-  const h2 = http2.createServer((req, res) =>
-    onRequest(req as unknown as Req, res as unknown as Res, () => req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR))
-  )
+  // Over HTTP/2 only the request's stream is reset: other streams on the connection carry on.
+  const resetStream = (req: http2.Http2ServerRequest) => () => req.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR)
+  const h2 = http2.createServer((req, res) => onRequest(req as unknown as Req, res as unknown as Res, resetStream(req)))
   h2.on("sessionError", () => {})
   const server = net.createServer((socket) => {
     sockets.add(socket)

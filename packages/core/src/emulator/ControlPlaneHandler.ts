@@ -126,7 +126,9 @@ const getInferenceProfile = (ex: Exchange, scenario: Scenario.Scenario, id: stri
   const wanted = id.replace(/^arn:aws[a-z-]*:bedrock:[^:]*:[^:]*:inference-profile\//, "")
   const found = profilesFor(scenario, ex.region, query).find((p) => p.inferenceProfileId === wanted)
   // Wording of this not-found message was not captured from the real service.
-  if (found === undefined) return sendError(ex, wire(404, "ResourceNotFoundException", `Inference profile ${wanted} not found.`))
+  if (found === undefined) {
+    return sendError(ex, wire(404, "ResourceNotFoundException", `Inference profile ${wanted} not found.`))
+  }
   sendJson(ex, 200, found)
 }
 

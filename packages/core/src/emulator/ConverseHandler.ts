@@ -72,7 +72,11 @@ export const capabilityChecks: ReadonlyArray<{
   }
 ]
 
-const badBody = wire(400, "ValidationException", "1 validation error detected: the request body does not match ConverseRequest")
+const badBody = wire(
+  400,
+  "ValidationException",
+  "1 validation error detected: the request body does not match ConverseRequest"
+)
 const userFirst = wire(
   400,
   "ValidationException",

@@ -61,7 +61,9 @@ export interface Context {
 export const handle = async (ex: Exchange, context: Context): Promise<void> => {
   const url = new URL(ex.req.url ?? "/", "http://emulator")
   const decoded = url.pathname.split("/").filter((s) => s !== "").map(decodeSegment)
-  if (decoded.some((s) => s === undefined)) return sendError(ex, wire(400, "ValidationException", messages.invalidModel))
+  if (decoded.some((s) => s === undefined)) {
+    return sendError(ex, wire(400, "ValidationException", messages.invalidModel))
+  }
   const { id, op } = route(ex.req.method ?? "GET", decoded as Array<string>)
   ex.operation = op
   ex.modelId = id
@@ -70,7 +72,9 @@ export const handle = async (ex: Exchange, context: Context): Promise<void> => {
   ex.region = scope?.region ?? context.defaultRegion
   const body = await readBody(ex.req)
   if (authorization === undefined) return sendError(ex, missingToken)
-  const credential = scope === undefined ? undefined : credentialErrors.find((c) => scope.accessKeyId.includes(c.marker))
+  const credential = scope === undefined
+    ? undefined
+    : credentialErrors.find((c) => scope.accessKeyId.includes(c.marker))
   if (credential !== undefined) return sendError(ex, credential.error)
   if (op === "Unknown") return sendError(ex, unknownOperation)
   if (Runtime.operations.has(op)) return Runtime.handle(ex, context.state, op, id!, body)

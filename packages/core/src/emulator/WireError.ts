@@ -100,7 +100,11 @@ export const streamExceptions: Record<StreamException, Readonly<Record<string, u
  * Bedrock's "Malformed input request" wording for a body that does not fit the model's schema:
  * the first missing or extraneous key, else a generic note.
  */
-export const malformed = (body: unknown, required: ReadonlyArray<string>, allowed: ReadonlyArray<string>): WireError => {
+export const malformed = (
+  body: unknown,
+  required: ReadonlyArray<string>,
+  allowed: ReadonlyArray<string>
+): WireError => {
   const keys = typeof body === "object" && body !== null && !Array.isArray(body) ? Object.keys(body) : []
   const missing = required.find((k) => !keys.includes(k))
   const extra = keys.find((k) => !allowed.includes(k))

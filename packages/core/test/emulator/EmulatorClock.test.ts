@@ -9,7 +9,11 @@ import * as Effect from "effect/Effect"
 import { TestClock } from "effect/testing"
 import * as BedrockEmulator from "../../src/emulator/BedrockEmulator.ts"
 
-const scenario = { timeScale: 0, registry: "none", rules: [{ models: "clock.model-v1", availability: "offered" }] } as const
+const scenario = {
+  timeScale: 0,
+  registry: "none",
+  rules: [{ models: "clock.model-v1", availability: "offered" }]
+} as const
 
 const pinned = (millis: number): Clock.Clock => ({
   currentTimeMillisUnsafe: () => millis,

@@ -134,7 +134,9 @@ const drain = async (stream: AsyncIterable<ConverseStreamOutput>) => {
 }
 
 /** The log record a predicate picks, once the emulator has logged it (a record is written when the exchange closes). */
-const logged = async (pick: (r: BedrockEmulator.RequestRecord, index: number) => boolean): Promise<BedrockEmulator.RequestRecord> => {
+const logged = async (
+  pick: (r: BedrockEmulator.RequestRecord, index: number) => boolean
+): Promise<BedrockEmulator.RequestRecord> => {
   for (let i = 0; i < 500; i++) {
     const record = emulator.requests().findLast(pick)
     if (record !== undefined) return record
@@ -145,7 +147,7 @@ const logged = async (pick: (r: BedrockEmulator.RequestRecord, index: number) =>
 
 describe("errors: scripted HTTP errors", () => {
   for (const e of httpErrors) {
-    it(`${e.name}: Converse, ConverseStream and InvokeModel get the SDK's ${e.cls.name} with status ${e.status}`, async () => {
+    it(`${e.name}: Converse, ConverseStream and InvokeModel get the SDK's class with status ${e.status}`, async () => {
       const client = runtime()
       const modelId = `http.${e.name}`
       const calls = [
@@ -203,7 +205,8 @@ describe("errors: scripted mid-stream exception frames", () => {
     const chunks: Array<unknown> = []
     // The SDK reads the first frame before `send` resolves, so an exception frame first rejects `send`.
     const error = await failure((async () => {
-      const out = await runtime().send(new InvokeModelWithResponseStreamCommand({ modelId: "mid.invoke-timeout", body }))
+      const command = new InvokeModelWithResponseStreamCommand({ modelId: "mid.invoke-timeout", body })
+      const out = await runtime().send(command)
       for await (const chunk of out.body!) chunks.push(chunk)
     })())
     assert.instanceOf(error, ModelTimeoutException)
@@ -237,7 +240,7 @@ describe("errors: rate is a seeded share", () => {
     assert.deepStrictEqual(await outcomes(rules), first)
   })
 
-  it("adding a scripted knob leaves the fates of errorRate5xx unchanged (its draws are a separate stream)", async () => {
+  it("adding scripted knobs leaves the fates of errorRate5xx unchanged (they draw from their own stream)", async () => {
     const plain = await outcomes([{ models: "rate.model", errorRate5xx: 0.5 }])
     const withKnobs = await outcomes([{
       models: "rate.model",
@@ -289,7 +292,7 @@ describe("contentFilter", () => {
     assert.deepStrictEqual(out.output?.message?.content, [{ text: "Sorry, the model cannot answer this question." }])
   })
 
-  it("content_filtered with a message: ConverseStream streams the message and stops with content_filtered", async () => {
+  it("content_filtered with a message: ConverseStream streams it and stops with content_filtered", async () => {
     const out = await runtime().send(new ConverseStreamCommand(ask("filter.content")))
     const { error, events } = await drain(out.stream!)
     assert.isUndefined(error)
@@ -306,7 +309,7 @@ describe("contentFilter", () => {
 
 describe("scripted knobs are validated", () => {
   const cases: ReadonlyArray<readonly [string, unknown, string]> = [
-    ["an error name that is not an AWS error name", { errors: [{ name: "bad name", status: 400, message: "m" }] }, "name"],
+    ["an error name that is not an AWS name", { errors: [{ name: "bad name", status: 400, message: "m" }] }, "name"],
     ["a status outside 400..599", { errors: [{ name: "ValidationException", status: 200, message: "m" }] }, "status"],
     ["a missing message", { errors: [{ name: "ValidationException", status: 400 }] }, "message"],
     ["a rate above 1", { errors: [{ name: "ValidationException", status: 400, message: "m", rate: 2 }] }, "rate"],
