@@ -93,6 +93,10 @@ describe("the packed package outside the repo", () => {
       }
       assert.deepStrictEqual(output.content, [{ text: "5" }])
       assert.strictEqual(output.models, 139)
+
+      // The bin runs from the package too.
+      const usage = await run(process.execPath, [join(modules, ".bin", "bedrock-emulator"), "--help"], work)
+      assert.include(usage, "usage: bedrock-emulator")
     } finally {
       rmSync(work, { recursive: true, force: true })
     }
