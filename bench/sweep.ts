@@ -26,7 +26,7 @@ import {
   InvokeModelCommand
 } from "@aws-sdk/client-bedrock-runtime"
 import { BedrockRuntime, Certification, createCertification, RedeliveryPolicy, Region, Registry, Suite } from "@myia/certification"
-import { BedrockEmulator, type Scenario } from "@myia/certification/testing"
+import { BedrockEmulator, type Scenario } from "@myia/certification/emulator"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"

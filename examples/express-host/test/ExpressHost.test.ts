@@ -1,4 +1,4 @@
-import { BedrockEmulator } from "@myia/certification/testing"
+import { BedrockEmulator } from "@myia/certification/emulator"
 import { assert, describe, it } from "@effect/vitest"
 import * as Net from "node:net"
 import postgres from "postgres"

@@ -12,7 +12,7 @@
  *   DATABASE_URL=postgres://… pnpm demo --store postgres   # keep the results in PostgreSQL
  */
 import { createCertification, RedeliveryPolicy, Report } from "@myia/certification"
-import { BedrockEmulator } from "@myia/certification/testing"
+import { BedrockEmulator } from "@myia/certification/emulator"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
 import { PgStorage } from "@myia/certification-postgres"
 import { readFileSync, writeFileSync } from "node:fs"

@@ -5,7 +5,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Region, Registry } from "@myia/certification"
-import { Scenario } from "@myia/certification/testing"
+import { Scenario } from "@myia/certification/emulator"
 import * as Schema from "effect/Schema"
 import { expectedVerdict, mismatch } from "./oracle.ts"
 import { type Engine, startEngine, testInstant } from "./support.ts"

@@ -3,7 +3,9 @@
  * in-memory adapters, tuned to stay fast (short backoffs, no log noise), and a teardown that closes both.
  */
 import { createCertification, type CertificationClient, RedeliveryPolicy } from "@myia/certification"
-import { BedrockEmulator, Fixtures, type Scenario } from "@myia/certification/testing"
+import type * as Clock from "effect/Clock"
+import { BedrockEmulator, type Scenario } from "@myia/certification/emulator"
+import { Fixtures } from "@myia/certification/testing"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
 
 /**
@@ -24,6 +26,8 @@ export const fastRedelivery: RedeliveryPolicy.Options = {
 /** A running emulator and a facade wired to it. */
 export interface Engine {
   readonly emulator: BedrockEmulator.EmulatorHandle
+  /** The clock engine and emulator share: compare the emulator's request `at` with its time, not `Date.now()`. */
+  readonly clock: Clock.Clock
   readonly certification: CertificationClient.CertificationClient
   readonly close: () => Promise<void>
 }
@@ -35,8 +39,10 @@ export const startEngine = async (
   scenario: Scenario.ScenarioInput | Scenario.Scenario,
   overrides: Partial<CreateOptions> & { readonly accessKeyId?: string; readonly queueMaxAttempts?: number } = {}
 ): Promise<Engine> => {
-  const emulator = await BedrockEmulator.start({ port: 0, scenario })
   const { accessKeyId, queueMaxAttempts, ...options } = overrides
+  // One clock for the engine and the emulator, so the emulator's request log compares with job timestamps.
+  const clock = options.clock ?? Fixtures.clockAt(testInstant)
+  const emulator = await BedrockEmulator.start({ port: 0, scenario, clock })
   const certification = createCertification({
     storage: MemoryStorage.layer,
     queue: MemoryQueue.layer({ redelivery: { ...fastRedelivery, maxAttempts: queueMaxAttempts ?? 3 } }),
@@ -45,12 +51,13 @@ export const startEngine = async (
     governor: { initial: 8, max: 32, openDuration: "100 millis", maxOpenDuration: "400 millis" },
     runner: { backoffBaseMillis: 5, backoffMaxMillis: 50 },
     logLevel: "None",
-    clock: Fixtures.clockAt(testInstant),
-    ...options
+    ...options,
+    clock
   })
   let closed: Promise<void> | undefined
   return {
     emulator,
+    clock,
     certification,
     close: () => (closed ??= certification.close().finally(() => emulator.close()))
   }

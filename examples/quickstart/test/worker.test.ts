@@ -6,7 +6,7 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { type Domain, Queue } from "@myia/certification"
 import { MemoryQueue } from "@myia/certification-memory"
-import type { Scenario } from "@myia/certification/testing"
+import type { Scenario } from "@myia/certification/emulator"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { type Engine, fastRedelivery, startEngine } from "./support.ts"
