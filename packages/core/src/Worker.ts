@@ -146,8 +146,9 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
 
     const environmentBlocked = result.verdict === "INCONCLUSIVE" && result.error !== null && result.error.retryable &&
       result.error.blame === "environment"
-    // Throttling is waited out (bounded by maxStarts); other environment errors spend the failure budget.
-    const countsAsFailure = result.error?.category !== "THROTTLED"
+    // What the runner waits out (throttling) is waited out here too, bounded by maxStarts; other
+    // environment errors spend the failure budget.
+    const countsAsFailure = result.error === null || ErrorCategory.describe(result.error.category).handling !== "wait"
     if (
       environmentBlocked && RedeliveryPolicy.canRetry(policy, delivery, countsAsFailure) &&
       !(yield* stopped(message.jobId))

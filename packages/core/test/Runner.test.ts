@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as BedrockRuntime from "../src/BedrockRuntime.ts"
 import { Region } from "../src/Region.ts"
@@ -12,27 +14,32 @@ import type { ScenarioInput } from "../src/emulator/Scenario.ts"
 
 const east = Schema.decodeSync(Region)("us-east-1")
 
-describe("Runner.backoffMillis", () => {
+describe("Runner.retryBackoff", () => {
   const settingsRows = [
     { backoffBaseMillis: 200, backoffMaxMillis: 5_000 },
     { backoffBaseMillis: 10, backoffMaxMillis: 50 },
     { backoffBaseMillis: 1_000, backoffMaxMillis: 1_000 }
   ]
   for (const settings of settingsRows) {
-    it.effect(`stays within [0, min(max, base·2^(n−1))] for base ${settings.backoffBaseMillis}, max ${settings.backoffMaxMillis}`, () =>
+    it.effect(`step n stays within [0, min(max, base·2^(n−1))] for base ${settings.backoffBaseMillis}, max ${settings.backoffMaxMillis}`, () =>
       Effect.gen(function*() {
-        for (let n = 1; n <= 10; n++) {
-          const cap = Math.min(settings.backoffMaxMillis, settings.backoffBaseMillis * 2 ** (n - 1))
-          let highest = 0
-          for (let i = 0; i < 300; i++) {
-            const ms = yield* Runner.backoffMillis(n, settings)
+        const highest = Array.from({ length: 10 }, () => 0)
+        for (let run = 0; run < 300; run++) {
+          const step = yield* Schedule.toStep(Runner.retryBackoff(settings))
+          for (let n = 1; n <= 10; n++) {
+            const cap = Math.min(settings.backoffMaxMillis, settings.backoffBaseMillis * Math.pow(2, n - 1))
+            const [, delay] = yield* step(0, undefined)
+            const ms = Duration.toMillis(delay)
             assert.isAtLeast(ms, 0)
-            assert.isAtMost(ms, cap, `attempt ${n}`)
-            highest = Math.max(highest, ms)
+            assert.isAtMost(ms, cap, `step ${n}`)
+            highest[n - 1] = Math.max(highest[n - 1]!, ms)
           }
-          // Full jitter spreads over the whole window: over 300 draws the top half is reached.
-          assert.isAbove(highest, cap / 2, `attempt ${n} never drew above half its cap ${cap}`)
         }
+        // Full jitter spreads over the whole window: over 300 runs each step reaches its top half.
+        highest.forEach((ms, i) => {
+          const cap = Math.min(settings.backoffMaxMillis, settings.backoffBaseMillis * Math.pow(2, i))
+          assert.isAbove(ms, cap / 2, `step ${i + 1} never drew above half its cap ${cap}`)
+        })
       }))
   }
 })
