@@ -41,6 +41,7 @@ import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import { ModelCatalog } from "./ModelCatalog.ts"
 import { ProgressEvent, Queue, type QueueCounts, type QueueError, UnitMessage } from "./Queue.ts"
+import * as Rating from "./Rating.ts"
 import { Registry, type ModelInfo } from "./Registry.ts"
 import type { HistoryFilter, JobSummary, LatestFilter, Page, PageRequest, Stats, StorageError } from "./Storage.ts"
 import { Storage } from "./Storage.ts"
@@ -76,7 +77,12 @@ export type Limits = JobPlan.Limits
 
 export interface Settings {
   readonly limits: Limits
+  /**
+   * Minimum score for CERTIFIED (default `Rating.defaultCertifyThreshold`, 80). Recorded on each job
+   * this service creates (`JobConfig.certifyThreshold`); workers judge the job's units by that value.
+   */
   readonly certifyThreshold: number
+  /** How many days a verdict stays valid (default 30). */
   readonly validityDays: number
 }
 
@@ -84,7 +90,7 @@ export interface Settings {
 export const CertificationConfig = Context.Reference<Settings>("@myia/certification/CertificationConfig", {
   defaultValue: () => ({
     limits: { maxModelsPerJob: 100, maxRegionsPerJob: 20, maxUnitsPerJob: 5_000 },
-    certifyThreshold: 80,
+    certifyThreshold: Rating.defaultCertifyThreshold,
     validityDays: 30
   })
 })

@@ -118,7 +118,10 @@ export interface VerdictDecision {
 // Tables
 // ---------------------------------------------------------------------------------------------
 
-/** The default minimum score for CERTIFIED. */
+/**
+ * The default minimum score for CERTIFIED — the one default: the certification service records its
+ * threshold on each job, and the Runner takes the unit's.
+ */
 export const defaultCertifyThreshold = 80
 
 /** The share of quality and latency in the score. */

@@ -12,7 +12,7 @@
  * the run reports to the region governor (`recordOutcome`: an AIMD cut on throttling, the circuit
  * breaker on environment failures, a success for any answer). While a breaker is open, tests wait.
  * Every wait is the next step of {@link retryBackoff}, an Effect `Schedule` (exponential, capped, full
- * jitter). Errors blamed on the model
+ * jitter). The certify threshold comes with the unit (the job records it). Errors blamed on the model
  * fail the test; errors blamed on the environment leave it ERRORED (`ErrorCategory.testStatusOf`),
  * which makes the unit INCONCLUSIVE — throttling is never a model failure.
  *
@@ -58,8 +58,6 @@ export interface RunnerSettings {
   readonly throttleBudgetMillis: number
   /** Tests of one unit run at once (default 3). */
   readonly testConcurrency: number
-  /** Minimum score for CERTIFIED (default 80). */
-  readonly certifyThreshold: number
 }
 
 /** Runner settings, with defaults; override with `Effect.provideService(RunnerConfig, {...})`. */
@@ -69,8 +67,7 @@ export const RunnerConfig = Context.Reference<RunnerSettings>("@myia/certificati
     backoffBaseMillis: 200,
     backoffMaxMillis: 5_000,
     throttleBudgetMillis: 120_000,
-    testConcurrency: 3,
-    certifyThreshold: Rating.defaultCertifyThreshold
+    testConcurrency: 3
   })
 })
 
@@ -78,6 +75,8 @@ export const RunnerConfig = Context.Reference<RunnerSettings>("@myia/certificati
 export interface UnitInput {
   readonly modelId: string
   readonly region: Region
+  /** Minimum score for CERTIFIED: the one recorded on the unit's job (default `Rating.defaultCertifyThreshold`). */
+  readonly certifyThreshold?: number | undefined
 }
 
 /** Options of one run. */
@@ -304,8 +303,8 @@ const finish = (test: Suite.SuiteTest, ctx: Suite.TestContext, error: Categorize
 }
 
 /**
- * Certify one (model, region). Requires the Bedrock runtime, the registry and the region governor;
- * settings come from `RunnerConfig`.
+ * Certify one (model, region) against the unit's certify threshold. Requires the Bedrock runtime, the
+ * registry and the region governor; the runner's patience comes from `RunnerConfig`.
  */
 export const runUnit = Effect.fn("Runner.runUnit")(function*(unit: UnitInput, options: RunOptions = {}) {
   const registry = yield* Registry
@@ -395,7 +394,7 @@ export const runUnit = Effect.fn("Runner.runUnit")(function*(unit: UnitInput, op
     : model.capabilities.reasoning === "yes"
     ? "reasoning"
     : "chat"
-  const rating = Rating.evaluate({ tests, latencyClass, certifyThreshold: settings.certifyThreshold })
+  const rating = Rating.evaluate({ tests, latencyClass, certifyThreshold: unit.certifyThreshold })
   const systemic = tests.find((t) => t.error?.systemic)?.error ?? null
   const deciding = systemic ?? rating.deciding?.error ?? firstError(tests, rating.verdict)
   const measured = tests.some((t) => t.status === "PASSED" || t.status === "FAILED")

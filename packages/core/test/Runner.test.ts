@@ -61,7 +61,7 @@ describe("Runner.runUnit through the emulator", () => {
     ]
   }
 
-  const certify = (modelId: string) =>
+  const certify = (modelId: string, certifyThreshold?: number) =>
     Effect.gen(function*() {
       const emulator = yield* BedrockEmulator.make({ scenario })
       const services = Layer.mergeAll(
@@ -72,15 +72,14 @@ describe("Runner.runUnit through the emulator", () => {
         Registry.layer,
         RegionGovernor.layer({ failureThreshold: 50 })
       )
-      const outcome = yield* Runner.runUnit({ modelId, region: east }).pipe(
+      const outcome = yield* Runner.runUnit({ modelId, region: east, certifyThreshold }).pipe(
         Effect.provide(services),
         Effect.provideService(Runner.RunnerConfig, {
           maxAttempts,
           backoffBaseMillis: 1,
           backoffMaxMillis: 5,
           throttleBudgetMillis: 1_000,
-          testConcurrency: 3,
-          certifyThreshold: 80
+          testConcurrency: 3
         })
       )
       const requests = emulator.requests().filter((r) => r.modelId !== undefined && Registry.baseIdOf(r.modelId) === modelId)
@@ -135,5 +134,14 @@ describe("Runner.runUnit through the emulator", () => {
       assert.strictEqual(outcome.verdict, "CERTIFIED")
       assert.strictEqual(outcome.invocationTarget?.id, "amazon.nova-lite-v1:0")
       assert.isAbove(requests.length, 1)
+    }))
+  it.live("the unit's certify threshold decides CERTIFIED: a healthy model scoring below it is a QUALITY_WARNING", () =>
+    Effect.gen(function*() {
+      const healthy = "amazon.nova-lite-v1:0"
+      const byDefault = yield* certify(healthy)
+      const strict = yield* certify(healthy, 101)
+      assert.strictEqual(byDefault.outcome.verdict, "CERTIFIED")
+      assert.strictEqual(strict.outcome.verdict, "QUALITY_WARNING")
+      assert.isTrue(strict.outcome.tests.every((t) => t.status !== "FAILED" && t.status !== "ERRORED"))
     }))
 })
