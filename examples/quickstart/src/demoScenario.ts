@@ -26,7 +26,7 @@ export const demoScenario: Scenario.ScenarioInput = {
     { models: ["mistral.mistral-large-2402-v1:0"], regions: "*", quality: "broken-json" },
     { models: ["deepseek.v3.2"], regions: "*", quality: "broken-stream", streamBreakAfterDeltas: 2 },
     { models: ["mistral.mistral-small-2402-v1:0"], regions: "*", availability: "access-denied" },
-    { models: ["ai21.jamba-1-5-mini-v1:0"], regions: "*", availability: "marketplace-pending" },
+    { models: ["minimax.minimax-m2.1"], regions: "*", availability: "marketplace-pending" },
     { models: ["qwen.qwen3-32b-v1:0"], regions: ["eu-central-1"], availability: "legacy" },
     { models: ["amazon.titan-text-lite-v1"], regions: ["us-west-2"], errorRate5xx: 1 }
   ]

@@ -18,6 +18,7 @@ import { PgStorage } from "@myia/certification-postgres"
 import { readFileSync, writeFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { parseArgs } from "node:util"
+import * as DateTime from "effect/DateTime"
 import { demoScenario } from "./demoScenario.ts"
 
 const usage = `usage: pnpm demo [--models id,id] [--regions r,r] [--scenario FILE] [--json FILE]
@@ -101,6 +102,25 @@ const certification = createCertification({
   logLevel: "Warn"
 })
 
+/**
+ * The skipped pairs by reason, one line each; models past their end of life are named with the date
+ * (the registry's message carries it), since those are the ones a user may not expect.
+ */
+const skippedSummary = (skipped: ReadonlyArray<{ modelId: string; reason: string; message: string }>) => {
+  const byReason = new Map<string, number>()
+  const retired = new Map<string, string>()
+  for (const s of skipped) {
+    byReason.set(s.reason, (byReason.get(s.reason) ?? 0) + 1)
+    const date = /end of life on (\d{4}-\d{2}-\d{2})/.exec(s.message)?.[1]
+    if (s.reason === "END_OF_LIFE") retired.set(s.modelId, date === undefined ? "end of life, date unknown" : `end of life ${date}`)
+  }
+  return [...byReason].map(([reason, n]) =>
+    reason === "END_OF_LIFE"
+      ? `${reason} (${n}): ${[...retired].map(([id, date]) => `${id} (${date})`).join(", ")}`
+      : `${reason} (${n})`
+  )
+}
+
 const shutdown = async (code: number) => {
   await certification.close()
   await emulator?.close()
@@ -120,6 +140,7 @@ try {
   console.log(
     `Job ${created.jobId}: ${created.totalUnits} units (model × region), ${created.skipped.length} pairs skipped as not certifiable`
   )
+  for (const line of skippedSummary(created.skipped)) console.log(`  skipped ${line}`)
 
   let done = 0
   let lastPrinted = -1
@@ -148,7 +169,7 @@ try {
   console.log()
   console.log(Report.renderSummary(units, { colour }))
 
-  const generatedAt = new Date().toISOString()
+  const generatedAt = DateTime.formatIso(await certification.runtime.runPromise(DateTime.now))
   writeFileSync(userPath(values.json), JSON.stringify(Report.resultsFile(detail.job, units), null, 2))
   writeFileSync(
     userPath(values.manifest),

@@ -4,11 +4,19 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { createCertification, Registry } from "@myia/certification"
+import { Fixtures } from "@myia/certification/testing"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
+import { testInstant } from "./support.ts"
 
 // No worker: validation and job creation only, nothing is ever sent to Bedrock.
 const make = () =>
-  createCertification({ storage: MemoryStorage.layer, queue: MemoryQueue.layer(), worker: false, logLevel: "None" })
+  createCertification({
+    storage: MemoryStorage.layer,
+    queue: MemoryQueue.layer(),
+    worker: false,
+    logLevel: "None",
+    clock: Fixtures.clockAt(testInstant)
+  })
 
 const failure = (promise: Promise<unknown>): Promise<any> =>
   promise.then(
@@ -83,7 +91,7 @@ describe("certification service validation", () => {
     assert.strictEqual(await total(), before + 1)
 
     const registry = Registry.make()
-    const at = new Date().toISOString()
+    const at = testInstant
     const candidates = registry.models.filter((m) => m.modality === "chat" || m.modality === "embedding")
     assert.strictEqual(created.totalUnits + created.skipped.length, candidates.length * regions.length)
     for (const s of created.skipped) {

@@ -3,8 +3,15 @@
  * in-memory adapters, tuned to stay fast (short backoffs, no log noise), and a teardown that closes both.
  */
 import { createCertification, type CertificationClient } from "@myia/certification"
-import { BedrockEmulator, type Scenario } from "@myia/certification/testing"
+import { BedrockEmulator, Fixtures, type Scenario } from "@myia/certification/testing"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
+
+/**
+ * The instant every end-to-end engine runs at (its wall clock starts here and then advances in real
+ * time). Tests pick their models by what the registry says at this instant, so no lifecycle date in
+ * the data can turn them red on a later day.
+ */
+export const testInstant = "2026-12-01T12:00:00.000Z"
 
 /** Credentials the emulator accepts; a key id containing "INVALID" makes it answer UnrecognizedClientException. */
 export const emulatorCredentials = (accessKeyId = "AKIDE2ETEST") => ({ accessKeyId, secretAccessKey: "e2e-secret" })
@@ -33,6 +40,7 @@ export const startEngine = async (
     governor: { initial: 8, max: 32, openDuration: "100 millis", maxOpenDuration: "400 millis" },
     runner: { backoffBaseMillis: 5, backoffMaxMillis: 50 },
     logLevel: "None",
+    clock: Fixtures.clockAt(testInstant),
     ...options
   })
   let closed: Promise<void> | undefined

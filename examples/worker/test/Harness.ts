@@ -31,6 +31,22 @@ const whichRedis = spawnSync("sh", ["-c", "command -v redis-server"], { encoding
 export const shouldRun: boolean = (whichRedis !== "" && existsSync(join(pgBin, "initdb"))) ||
   process.env.CI !== undefined
 
+const isFakedClockVar = (name: string) => name === "LD_PRELOAD" || name.startsWith("FAKETIME")
+
+/**
+ * The environment for the servers the fault tests start (Redis, PostgreSQL): without a preloaded
+ * `faketime`, so under `faketime pnpm test` they keep the real time like the machine's own services
+ * (and Redis, which libfaketime cannot run, still starts).
+ */
+export const serviceEnv = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(process.env).filter(([name]) => !isFakedClockVar(name)))
+
+/** The `faketime` settings of this process, if any: worker processes run on the same (faked) clock. */
+const clockEnv = (): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] => isFakedClockVar(e[0]) && e[1] !== undefined)
+  )
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** Poll `check` every `every` ms until it holds; throw with `what` after `timeout` ms. */
@@ -86,7 +102,7 @@ export const ownRedis = async (): Promise<OwnRedis> => {
     child = spawn(whichRedis || "redis-server", [
       "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "yes", "--dir", dir,
       "--maxmemory-policy", "noeviction"
-    ], { stdio: "ignore" })
+    ], { stdio: "ignore", env: serviceEnv() })
     await waitFor(`redis on ${port}`, ping, 10_000, 50)
   }
   const stop = async () => {
@@ -120,8 +136,8 @@ export const ownPostgres = async (): Promise<OwnPostgres> => {
   if (asRoot) spawnSync("chown", ["postgres", dir])
   const pgRun = (bin: string, args: Array<string>) =>
     asRoot
-      ? spawnSync("runuser", ["-u", "postgres", "--", join(pgBin, bin), ...args], { encoding: "utf8" })
-      : spawnSync(join(pgBin, bin), args, { encoding: "utf8" })
+      ? spawnSync("runuser", ["-u", "postgres", "--", join(pgBin, bin), ...args], { encoding: "utf8", env: serviceEnv() })
+      : spawnSync(join(pgBin, bin), args, { encoding: "utf8", env: serviceEnv() })
   const init = pgRun("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
   if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`)
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`
@@ -237,6 +253,7 @@ export const makeRun = (options: RunOptions): Run => {
     const child = spawn(process.execPath, ["--conditions=@myia/source", mainScript], {
       env: {
         PATH: process.env.PATH ?? "",
+        ...clockEnv(),
         DATABASE_URL: options.pg.url,
         CERTIFICATION_PG_SCHEMA: schema,
         REDIS_URL: options.redis.url,

@@ -10,6 +10,7 @@
  */
 import { Domain, JobStateMachine, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -23,7 +24,7 @@ const deadForWrites: ReadonlySet<Domain.JobStatus> = new Set(JobStateMachine.wri
 
 const isTerminal = (unit: Domain.Unit): boolean => Domain.verdictOf(unit) !== null
 
-const iso = (millis: number): Domain.Timestamp => new Date(millis).toISOString()
+const iso = (millis: number): Domain.Timestamp => DateTime.formatIso(DateTime.makeUnsafe(millis)) as Domain.Timestamp
 
 const byModelThenRegion = (a: Domain.Unit, b: Domain.Unit): number =>
   a.modelId < b.modelId ? -1 : a.modelId > b.modelId ? 1 : a.region < b.region ? -1 : a.region > b.region ? 1 : 0

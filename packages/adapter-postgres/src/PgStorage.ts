@@ -17,6 +17,7 @@
  */
 import { Domain, JobStateMachine, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -147,7 +148,7 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   const raw = (text: string) => sql.unsafe(text)
   const textArray = (values: ReadonlyArray<string>) => sql.array(values as Array<string>)
   const json = (value: unknown) => sql.json(value as postgres.JSONValue)
-  const nowIso = Clock.currentTimeMillis.pipe(Effect.map((ms) => new Date(ms).toISOString()))
+  const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
 
   const createJob = Effect.fn("PgStorage.createJob")(function*(job: Domain.Job, rows: ReadonlyArray<Domain.Unit>) {
     const op = "createJob"
@@ -275,7 +276,7 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   ) {
     const op = "completeUnit"
     const millis = yield* Clock.currentTimeMillis
-    const at = new Date(millis).toISOString()
+    const at = DateTime.formatIso(DateTime.makeUnsafe(millis))
     const o = yield* encodeOutcome(outcome).pipe(Effect.mapError((e) => invalid(op, e.message, e)))
     // One statement: the fenced unit write, then the latest upsert fed only by the row it returned.
     // Ties in completed_at go to the later write, as in the memory adapter; older never wins.

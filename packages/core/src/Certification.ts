@@ -1,12 +1,13 @@
 /**
- * The certification service: what a host calls. It validates requests against the registry (and the
- * host's `ModelCatalog`), creates jobs and their units, puts units on the queue, cancels and retries
- * jobs, and answers the read side (job detail, history, latest results, stats, a progress stream).
+ * The certification service: what a host calls. Three parts, read apart:
+ * - **planning** (`JobPlan`, pure): which (model, region) units a request makes, what it skips and why,
+ *   or the typed refusal that creates nothing;
+ * - **commands** (this module): create jobs (units committed, then queued), cancel, retry, cleanup;
+ * - **queries** (this module): job detail, history, latest results, stats, a progress stream.
  *
  * Explicit requests (one model, several models) fail with `ModelsNotCertifiable` naming every model
  * that cannot be certified and why, and create nothing; a request for all models returns the
- * non-certifiable (model, region) pairs in `skipped`. Region-level gaps of an explicit request (a
- * model not offered in one of several regions) are skipped too, unless nothing is left.
+ * non-certifiable (model, region) pairs in `skipped`.
  *
  * @since 0.1.0
  */
@@ -16,11 +17,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import {
-  type CategorizedError,
   Job,
   JobConfig,
   type JobCounts,
@@ -36,10 +37,11 @@ import {
   type Verdict
 } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
+import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import { ModelCatalog } from "./ModelCatalog.ts"
 import { ProgressEvent, Queue, type QueueCounts, type QueueError, UnitMessage } from "./Queue.ts"
-import { Registry, type ModelInfo, type NotCertifiableReason } from "./Registry.ts"
+import { Registry, type ModelInfo } from "./Registry.ts"
 import type { HistoryFilter, JobSummary, LatestFilter, Page, PageRequest, Stats, StorageError } from "./Storage.ts"
 import { Storage } from "./Storage.ts"
 import * as Suite from "./Suite.ts"
@@ -48,31 +50,9 @@ import * as Suite from "./Suite.ts"
 // Errors
 // ---------------------------------------------------------------------------------------------
 
-/** One field of a request that is wrong, and why. */
-export class FieldIssue extends Schema.Class<FieldIssue>("@myia/certification/FieldIssue")({
-  field: Schema.String,
-  message: Schema.String
-}) {}
-
-/** The request is malformed or over a limit; nothing was created. */
-export class InvalidRequest extends Schema.TaggedError<InvalidRequest>("@myia/certification/InvalidRequest")(
-  "InvalidRequest",
-  { message: Schema.String, issues: Schema.Array(FieldIssue) },
-  { httpApiStatus: 400 }
-) {}
-
-/** One model (in one region, when the reason is regional) that cannot be certified. */
-export class Rejection extends Schema.Class<Rejection>("@myia/certification/Rejection")({
-  modelId: Schema.String,
-  region: Schema.NullOr(Schema.String),
-  reason: Schema.String,
-  message: Schema.String
-}) {}
-
-/** An explicit request named models that cannot be certified; nothing was created. */
-export class ModelsNotCertifiable extends Schema.TaggedError<ModelsNotCertifiable>(
-  "@myia/certification/ModelsNotCertifiable"
-)("ModelsNotCertifiable", { message: Schema.String, models: Schema.Array(Rejection) }, { httpApiStatus: 400 }) {}
+export { FieldIssue, InvalidRequest, ModelsNotCertifiable, Rejection } from "./JobPlan.ts"
+type InvalidRequest = JobPlan.InvalidRequest
+type ModelsNotCertifiable = JobPlan.ModelsNotCertifiable
 
 export class JobNotFound extends Schema.TaggedError<JobNotFound>("@myia/certification/JobNotFound")(
   "JobNotFound",
@@ -92,11 +72,7 @@ export class JobConflict extends Schema.TaggedError<JobConflict>("@myia/certific
 // ---------------------------------------------------------------------------------------------
 
 /** Input limits; requests over them are `InvalidRequest`. */
-export interface Limits {
-  readonly maxModelsPerJob: number
-  readonly maxRegionsPerJob: number
-  readonly maxUnitsPerJob: number
-}
+export type Limits = JobPlan.Limits
 
 export interface Settings {
   readonly limits: Limits
@@ -119,12 +95,7 @@ export interface RequestMeta {
 }
 
 /** A pair left out of a job, and why. */
-export interface Skipped {
-  readonly modelId: string
-  readonly region: string
-  readonly reason: NotCertifiableReason
-  readonly message: string
-}
+export type Skipped = JobPlan.Skipped
 
 export interface CreatedJob {
   readonly jobId: JobId
@@ -190,77 +161,74 @@ export class Certification extends Context.Service<Certification, {
   readonly events: (jobId: string) => Stream.Stream<ProgressEvent, JobNotFound | CertificationError>
 }>()("@myia/certification/Certification") {}
 
-const decodeRegion = Schema.decodeUnknownExit(Region)
 const decodeJobId = Schema.decodeUnknownExit(JobId)
 
 const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
 
 const unitIdFor = (): UnitId => UnitId.make(`u-${crypto.randomUUID()}`)
 
-interface Pair {
-  readonly modelId: string
-  readonly hostModelId: string | null
-  readonly region: Region
+/** What commands and queries share: the ports, the registry, the catalogue and the settings. */
+interface Deps {
+  readonly storage: Storage["Service"]
+  readonly queue: Queue["Service"]
+  readonly registry: Registry["Service"]
+  readonly catalog: Option.Option<ModelCatalog["Service"]>
+  readonly config: Settings
 }
 
-/** Build the service; requires Storage, Queue and Registry (and an optional ModelCatalog). */
-export const make = Effect.gen(function*() {
-  const storage = yield* Storage
-  const queue = yield* Queue
-  const registry = yield* Registry
-  const catalog = yield* Effect.serviceOption(ModelCatalog)
-  // Read once, when the service is built: methods run in their callers' context, not the layer's.
-  const config = yield* CertificationConfig
+/** The job, or `JobNotFound` for an unknown or malformed id. */
+const findJob = (storage: Storage["Service"]) =>
+  Effect.fnUntraced(function*(jobId: string) {
+    const id = decodeJobId(jobId)
+    if (id._tag === "Failure") return yield* new JobNotFound({ jobId, message: `no job with id "${jobId}"` })
+    const job = yield* storage.getJob(id.value)
+    if (Option.isNone(job)) return yield* new JobNotFound({ jobId, message: `no job with id "${jobId}"` })
+    return job.value
+  })
 
-  const validateRegions = (field: string, input: ReadonlyArray<string>, limits: Limits) => {
-    const issues: Array<FieldIssue> = []
-    if (input.length === 0) issues.push(new FieldIssue({ field, message: "at least one region is required" }))
-    if (input.length > limits.maxRegionsPerJob) {
-      issues.push(new FieldIssue({ field, message: `at most ${limits.maxRegionsPerJob} regions per job (got ${input.length})` }))
-    }
-    const regions: Array<Region> = []
-    input.forEach((r, i) => {
-      const exit = decodeRegion(r)
-      if (exit._tag === "Success") {
-        if (!regions.includes(exit.value)) regions.push(exit.value)
-      } else issues.push(new FieldIssue({ field: `${field}[${i}]`, message: `unknown Bedrock region "${r}"` }))
-    })
-    return { regions, issues }
-  }
+// ---------------------------------------------------------------------------------------------
+// Commands
+// ---------------------------------------------------------------------------------------------
 
+const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
   /** Host id → Bedrock id through the catalog, when the host has one. */
   const resolveModel = Effect.fnUntraced(function*(requested: string) {
     if (Option.isSome(catalog)) {
       const entry = yield* catalog.value.resolve(requested)
       if (Option.isSome(entry)) {
-        return { modelId: entry.value.modelId, hostModelId: requested, active: entry.value.active }
+        const resolved: JobPlan.ResolvedModel = {
+          requested,
+          modelId: entry.value.modelId,
+          hostModelId: requested,
+          active: entry.value.active
+        }
+        return resolved
       }
     }
-    return { modelId: requested, hostModelId: null, active: true }
+    const resolved: JobPlan.ResolvedModel = { requested, modelId: requested, hostModelId: null, active: true }
+    return resolved
   })
 
   const createJob = Effect.fnUntraced(function*(
     type: JobType,
-    pairs: ReadonlyArray<Pair>,
-    skipped: ReadonlyArray<Skipped>,
+    plan: JobPlan.Plan,
     meta: RequestMeta,
     parentJobId: JobId | null
   ) {
-    const settings = config
     const now = (yield* nowIso) as Timestamp
     const jobId = JobId.make(crypto.randomUUID())
-    const modelIds = [...new Set(pairs.map((p) => p.hostModelId ?? p.modelId))]
-    const regions = [...new Set(pairs.map((p) => p.region))]
+    const modelIds = [...new Set(plan.pairs.map((p) => p.hostModelId ?? p.modelId))]
+    const regions = [...new Set(plan.pairs.map((p) => p.region))]
     const job = new Job({
       id: jobId,
       type,
       status: "PENDING",
       modelIds: modelIds as Array<ModelId>,
       regions,
-      totalUnits: pairs.length,
+      totalUnits: plan.pairs.length,
       config: new JobConfig({
-        certifyThreshold: settings.certifyThreshold,
-        validityDays: settings.validityDays,
+        certifyThreshold: config.certifyThreshold,
+        validityDays: config.validityDays,
         suiteVersion: Suite.version
       }),
       createdBy: meta.createdBy ?? null,
@@ -272,7 +240,7 @@ export const make = Effect.gen(function*() {
       completedAt: null,
       cancelledAt: null
     })
-    const units = pairs.map((p) =>
+    const units = plan.pairs.map((p) =>
       pendingUnit({
         id: unitIdFor(),
         jobId,
@@ -308,7 +276,7 @@ export const make = Effect.gen(function*() {
       new ProgressEvent({ jobId, type: "job-status", unitId: null, status: "QUEUED", at: yield* nowIso })
     ).pipe(Effect.ignore)
     yield* Effect.logInfo("certification job created").pipe(
-      Effect.annotateLogs({ jobId, type, units: units.length, skipped: skipped.length })
+      Effect.annotateLogs({ jobId, type, units: units.length, skipped: plan.skipped.length })
     )
     const created: CreatedJob = {
       jobId,
@@ -317,149 +285,72 @@ export const make = Effect.gen(function*() {
       modelIds,
       regions,
       totalUnits: units.length,
-      skipped
+      skipped: plan.skipped
     }
     return created
   })
 
-  /** Split requested pairs into certifiable ones, skipped pairs, and model-level rejections. */
-  const plan = Effect.fnUntraced(function*(models: ReadonlyArray<string>, regions: ReadonlyArray<Region>) {
-    const now = yield* DateTime.now
-    const pairs: Array<Pair> = []
-    const skipped: Array<Skipped> = []
-    const rejections: Array<Rejection> = []
-    for (const requested of models) {
-      const resolved = yield* resolveModel(requested)
-      if (!resolved.active) {
-        rejections.push(
-          new Rejection({
-            modelId: requested,
-            region: null,
-            reason: "INACTIVE",
-            message: `model "${requested}" is marked inactive in the host catalog`
-          })
-        )
-        continue
-      }
-      const perRegion = regions.map((region) => ({ region, c: registry.certifiability(resolved.modelId, region, now) }))
-      const modelLevel = perRegion.find((r) => r.c._tag === "NotCertifiable" && r.c.reason !== "NOT_OFFERED_IN_REGION")
-      if (modelLevel !== undefined && modelLevel.c._tag === "NotCertifiable") {
-        rejections.push(
-          new Rejection({ modelId: requested, region: null, reason: modelLevel.c.reason, message: modelLevel.c.message })
-        )
-        continue
-      }
-      for (const { c, region } of perRegion) {
-        if (c._tag === "Certifiable") pairs.push({ modelId: c.model.id, hostModelId: resolved.hostModelId, region })
-        else skipped.push({ modelId: requested, region, reason: c.reason, message: c.message })
-      }
-    }
-    return { pairs, skipped, rejections }
-  })
-
   const explicit = Effect.fnUntraced(function*(
     type: JobType,
-    modelsField: string,
-    models: ReadonlyArray<string>,
-    regionsField: string,
-    regionsInput: ReadonlyArray<string>,
+    fields: { readonly models: string; readonly regions: string },
+    input: { readonly models: ReadonlyArray<string>; readonly regions: ReadonlyArray<string> },
     meta: RequestMeta
   ) {
     const { limits } = config
-    const issues: Array<FieldIssue> = []
-    const uniqueModels = [...new Set(models.map((m) => m.trim()))]
-    if (uniqueModels.length === 0) issues.push(new FieldIssue({ field: modelsField, message: "at least one model id is required" }))
-    if (uniqueModels.length > limits.maxModelsPerJob) {
-      issues.push(
-        new FieldIssue({ field: modelsField, message: `at most ${limits.maxModelsPerJob} models per job (got ${uniqueModels.length})` })
-      )
+    const models = JobPlan.modelIds(fields.models, input.models, limits)
+    const regions = JobPlan.regions(fields.regions, input.regions, limits)
+    if (Result.isFailure(models) || Result.isFailure(regions)) {
+      return yield* JobPlan.invalid([
+        ...(Result.isFailure(models) ? models.failure : []),
+        ...(Result.isFailure(regions) ? regions.failure : [])
+      ])
     }
-    uniqueModels.forEach((m, i) => {
-      if (m.length === 0 || m.length > 256 || /\s/.test(m)) {
-        issues.push(new FieldIssue({ field: `${modelsField}[${i}]`, message: "model id must be 1–256 characters without whitespace" }))
-      }
-    })
-    const { regions, issues: regionIssues } = validateRegions(regionsField, regionsInput, limits)
-    issues.push(...regionIssues)
-    if (issues.length > 0) {
-      return yield* new InvalidRequest({ message: issues.map((i) => `${i.field}: ${i.message}`).join("; "), issues })
-    }
-    const { pairs, skipped, rejections } = yield* plan(uniqueModels, regions)
-    if (rejections.length > 0) {
-      return yield* new ModelsNotCertifiable({
-        message: rejections.map((r) => `${r.modelId}: ${r.message}`).join("; "),
-        models: rejections
-      })
-    }
-    if (pairs.length === 0) {
-      const models = skipped.map((s) => new Rejection({ modelId: s.modelId, region: s.region, reason: s.reason, message: s.message }))
-      return yield* new ModelsNotCertifiable({ message: models.map((r) => r.message).join("; "), models })
-    }
-    if (pairs.length > limits.maxUnitsPerJob) {
-      return yield* new InvalidRequest({
-        message: `a job may have at most ${limits.maxUnitsPerJob} units (got ${pairs.length})`,
-        issues: [new FieldIssue({ field: modelsField, message: `too many model × region pairs (${pairs.length})` })]
-      })
-    }
-    return yield* createJob(type, pairs, skipped, meta, null)
+    const resolved = yield* Effect.forEach(models.success, resolveModel)
+    const plan = yield* Effect.fromResult(JobPlan.explicit({
+      models: resolved,
+      regions: regions.success,
+      modelsField: fields.models,
+      registry,
+      at: yield* DateTime.now,
+      limits
+    }))
+    return yield* createJob(type, plan, meta, null)
   })
 
   const certifyModel = Effect.fn("Certification.certifyModel")(
     (request: { readonly modelId: string; readonly region: string }, meta: RequestMeta = {}) =>
-      explicit("SINGLE_MODEL", "modelId", [request.modelId], "region", [request.region], meta)
+      explicit("SINGLE_MODEL", { models: "modelId", regions: "region" }, {
+        models: [request.modelId],
+        regions: [request.region]
+      }, meta)
   )
 
   const certifyMultiple = Effect.fn("Certification.certifyMultiple")(
     (request: { readonly modelIds: ReadonlyArray<string>; readonly regions: ReadonlyArray<string> }, meta: RequestMeta = {}) =>
-      explicit("MULTIPLE_MODELS", "modelIds", request.modelIds, "regions", request.regions, meta)
+      explicit("MULTIPLE_MODELS", { models: "modelIds", regions: "regions" }, {
+        models: request.modelIds,
+        regions: request.regions
+      }, meta)
   )
 
   const certifyAll = Effect.fn("Certification.certifyAll")(function*(
     request: { readonly regions: ReadonlyArray<string>; readonly modalities?: ReadonlyArray<"chat" | "embedding"> },
     meta: RequestMeta = {}
   ) {
-    const { limits } = config
-    const { regions, issues } = validateRegions("regions", request.regions, limits)
-    if (issues.length > 0) {
-      return yield* new InvalidRequest({ message: issues.map((i) => `${i.field}: ${i.message}`).join("; "), issues })
-    }
-    const modalities = request.modalities ?? ["chat", "embedding"]
-    const now = yield* DateTime.now
-    const pairs: Array<Pair> = []
-    const skipped: Array<Skipped> = []
-    for (const model of registry.models) {
-      if (!(modalities as ReadonlyArray<string>).includes(model.modality)) continue
-      for (const region of regions) {
-        const c = registry.certifiability(model.id, region, now)
-        if (c._tag === "Certifiable") pairs.push({ modelId: model.id, hostModelId: null, region })
-        else skipped.push({ modelId: model.id, region, reason: c.reason, message: c.message })
-      }
-    }
-    if (pairs.length === 0) {
-      return yield* new InvalidRequest({
-        message: "no certifiable model in the requested regions",
-        issues: [new FieldIssue({ field: "regions", message: "no certifiable model in these regions" })]
-      })
-    }
-    if (pairs.length > limits.maxUnitsPerJob) {
-      return yield* new InvalidRequest({
-        message: `a job may have at most ${limits.maxUnitsPerJob} units (got ${pairs.length})`,
-        issues: [new FieldIssue({ field: "regions", message: `too many model × region pairs (${pairs.length})` })]
-      })
-    }
-    return yield* createJob("ALL_MODELS", pairs, skipped, meta, null)
-  })
-
-  const findJob = Effect.fnUntraced(function*(jobId: string) {
-    const id = decodeJobId(jobId)
-    if (id._tag === "Failure") return yield* new JobNotFound({ jobId, message: `no job with id "${jobId}"` })
-    const job = yield* storage.getJob(id.value)
-    if (Option.isNone(job)) return yield* new JobNotFound({ jobId, message: `no job with id "${jobId}"` })
-    return job.value
+    const regions = JobPlan.regions("regions", request.regions, config.limits)
+    if (Result.isFailure(regions)) return yield* JobPlan.invalid(regions.failure)
+    const plan = yield* Effect.fromResult(JobPlan.all({
+      regions: regions.success,
+      modalities: request.modalities ?? ["chat", "embedding"],
+      registry,
+      at: yield* DateTime.now,
+      limits: config.limits
+    }))
+    return yield* createJob("ALL_MODELS", plan, meta, null)
   })
 
   const retry = Effect.fn("Certification.retry")(function*(jobId: string, meta: RequestMeta = {}) {
-    const job = yield* findJob(jobId)
+    const job = yield* findJob(storage)(jobId)
     const units = yield* storage.getUnits(job.id)
     const again = units.filter((u) => u.status === "FAILED" || u.status === "INCONCLUSIVE")
     if (again.length === 0) {
@@ -470,11 +361,11 @@ export const make = Effect.gen(function*() {
       })
     }
     const pairs = again.map((u) => ({ modelId: u.modelId as string, hostModelId: u.hostModelId, region: u.region }))
-    return yield* createJob("RECERTIFY", pairs, [], meta, job.id)
+    return yield* createJob("RECERTIFY", { pairs, skipped: [] }, meta, job.id)
   })
 
   const cancel = Effect.fn("Certification.cancel")(function*(jobId: string) {
-    const job = yield* findJob(jobId)
+    const job = yield* findJob(storage)(jobId)
     if (JobStateMachine.isTerminalJob(job.status)) {
       return yield* new JobConflict({ jobId, status: job.status, message: `job ${jobId} is already ${job.status}` })
     }
@@ -484,7 +375,7 @@ export const make = Effect.gen(function*() {
       reason: "cancelled on request"
     })
     if (Option.isNone(cancelled)) {
-      const now = yield* findJob(jobId)
+      const now = yield* findJob(storage)(jobId)
       return yield* new JobConflict({ jobId, status: now.status, message: `job ${jobId} is already ${now.status}` })
     }
     // Storage is the truth and the job is already CANCELLED there; workers also check it before each
@@ -498,6 +389,26 @@ export const make = Effect.gen(function*() {
     return cancelled.value
   })
 
+  const cleanup = Effect.fn("Certification.cleanup")(function*(options: { readonly olderThanDays: number }) {
+    if (!Number.isFinite(options.olderThanDays) || options.olderThanDays < 0) {
+      return yield* JobPlan.invalid([
+        new JobPlan.FieldIssue({ field: "olderThanDays", message: "must be a non-negative number of days" })
+      ])
+    }
+    const cutoff = DateTime.subtract(yield* DateTime.now, { milliseconds: options.olderThanDays * 86_400_000 })
+    const deleted = yield* storage.cleanup(DateTime.formatIso(cutoff) as Timestamp)
+    yield* Effect.logInfo("retention cleanup").pipe(Effect.annotateLogs({ deleted, olderThanDays: options.olderThanDays }))
+    return deleted
+  })
+
+  return { certifyModel, certifyMultiple, certifyAll, retry, cancel, cleanup }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+// ---------------------------------------------------------------------------------------------
+
+const makeQueries = ({ queue, registry, storage }: Deps) => {
   const viewOf = (unit: Unit): UnitView => {
     const model: Option.Option<ModelInfo> = registry.get(unit.modelId)
     return Object.assign(Object.create(Object.getPrototypeOf(unit)), unit, {
@@ -509,7 +420,7 @@ export const make = Effect.gen(function*() {
   }
 
   const getJob = Effect.fn("Certification.getJob")(function*(jobId: string) {
-    const job = yield* findJob(jobId)
+    const job = yield* findJob(storage)(jobId)
     const [counts, units] = yield* Effect.all([storage.counts(job.id), storage.getUnits(job.id)], { concurrency: 2 })
     const detail: JobDetail = { job, counts, units: units.map(viewOf) }
     return detail
@@ -530,21 +441,10 @@ export const make = Effect.gen(function*() {
     return out
   }).pipe(Effect.withSpan("Certification.stats"))
 
-  const cleanup = Effect.fn("Certification.cleanup")(function*(options: { readonly olderThanDays: number }) {
-    if (!Number.isFinite(options.olderThanDays) || options.olderThanDays < 0) {
-      const issue = new FieldIssue({ field: "olderThanDays", message: "must be a non-negative number of days" })
-      return yield* new InvalidRequest({ message: `olderThanDays: ${issue.message}`, issues: [issue] })
-    }
-    const cutoff = DateTime.subtract(yield* DateTime.now, { milliseconds: options.olderThanDays * 86_400_000 })
-    const deleted = yield* storage.cleanup(DateTime.formatIso(cutoff) as Timestamp)
-    yield* Effect.logInfo("retention cleanup").pipe(Effect.annotateLogs({ deleted, olderThanDays: options.olderThanDays }))
-    return deleted
-  })
-
   const events = (jobId: string): Stream.Stream<ProgressEvent, JobNotFound | CertificationError> =>
     Stream.unwrap(
       Effect.gen(function*() {
-        const job = yield* findJob(jobId)
+        const job = yield* findJob(storage)(jobId)
         const snapshot = new ProgressEvent({
           jobId: job.id,
           type: "job-status",
@@ -573,19 +473,20 @@ export const make = Effect.gen(function*() {
       })
     )
 
-  return Certification.of({
-    certifyModel,
-    certifyMultiple,
-    certifyAll,
-    retry,
-    cancel,
-    getJob,
-    history,
-    latest,
-    stats,
-    cleanup,
-    events
-  })
+  return { getJob, history, latest, stats, events }
+}
+
+/** Build the service; requires Storage, Queue and Registry (and an optional ModelCatalog). */
+export const make = Effect.gen(function*() {
+  const deps: Deps = {
+    storage: yield* Storage,
+    queue: yield* Queue,
+    registry: yield* Registry,
+    catalog: yield* Effect.serviceOption(ModelCatalog),
+    // Read once, when the service is built: methods run in their callers' context, not the layer's.
+    config: yield* CertificationConfig
+  }
+  return Certification.of({ ...makeCommands(deps), ...makeQueries(deps) })
 })
 
 /** The service; requires Storage, Queue and Registry (and an optional ModelCatalog). */
@@ -604,6 +505,3 @@ export const countVerdicts = (units: ReadonlyArray<{ readonly status: string }>)
   }
   return out
 }
-
-/** The error that explains a unit, for tables. */
-export const errorOf = (unit: { readonly error: CategorizedError | null }): CategorizedError | null => unit.error

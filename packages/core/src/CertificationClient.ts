@@ -18,6 +18,7 @@
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -62,12 +63,21 @@ export interface CreateOptions {
   readonly requestRates?: RequestRateLimit.RequestRates | undefined
   /** Minimum level of the SDK's own logs (default "Info"). */
   readonly logLevel?: LogLevel.LogLevel | undefined
+  /**
+   * The clock every part reads — lifecycle dates, expiry, timestamps, backoff (default: the system
+   * clock). Pin it to run at a fixed instant: tests, replays, "as of" checks.
+   */
+  readonly clock?: Clock.Clock | undefined
 }
 
 /** The layer behind `createCertification`, for Effect hosts that want the same wiring. */
 export const layer = (options: CreateOptions): Layer.Layer<Certification.Certification, unknown> => {
-  // Provided to the layers and kept in the output, so calls through the runtime log at this level too.
-  const logging = Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Info")
+  // Provided to the layers and kept in the output, so calls through the runtime log at this level
+  // and read the same clock too.
+  const logging = Layer.merge(
+    Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Info"),
+    options.clock === undefined ? Layer.empty : Layer.succeed(Clock.Clock, options.clock)
+  )
   const runnerSettings = Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner })
   const registry = Registry.layerWith(options.registry ?? {})
   const base = Layer.mergeAll(

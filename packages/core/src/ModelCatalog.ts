@@ -57,11 +57,6 @@ export const fromEntries = (entries: Iterable<HostEntry>): ModelCatalog["Service
 export const layerFromEntries = (entries: Iterable<HostEntry>): Layer.Layer<ModelCatalog> =>
   Layer.succeed(ModelCatalog, fromEntries(entries))
 
-/** A layer serving a record keyed by host id. */
-export const layerFromRecord = (
-  record: Readonly<Record<string, Omit<HostEntry, "hostId">>>
-): Layer.Layer<ModelCatalog> => Layer.succeed(ModelCatalog, fromRecord(record))
-
 /** Resolve a host id through the catalogue when one is provided; without one, the id is the Bedrock id. */
 export const resolveOptional = (hostId: string): Effect.Effect<Option.Option<CatalogEntry>> =>
   Effect.serviceOption(ModelCatalog).pipe(

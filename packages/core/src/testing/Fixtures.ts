@@ -2,11 +2,14 @@
  * Builders of valid domain values (jobs, units, outcomes) for tests and the port conformance suites.
  *
  * Every builder draws fresh identifiers from `crypto.randomUUID`, so tests that share one storage or
- * queue never collide. Default model ids are fresh too, which keeps the latest view of one test apart
+ * queue never collide, and timestamps from a fixed fixture epoch (never the machine's date). Default model ids are fresh too, which keeps the latest view of one test apart
  * from every other test's.
  *
  * @since 0.1.0
  */
+import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
+import * as Effect from "effect/Effect"
 import * as Domain from "../Domain.ts"
 import type { Region } from "../Region.ts"
 
@@ -22,14 +25,47 @@ export const makeJobId = (): Domain.JobId => freshId() as Domain.JobId
 /** A fresh unit id (a UUID: no `:` and never only digits). */
 export const makeUnitId = (): Domain.UnitId => freshId() as Domain.UnitId
 
-/** The current wall-clock time as an ISO-8601 UTC timestamp (outside Effect code only). */
-export const nowIso = (): Domain.Timestamp => new Date().toISOString()
+/** The instant fixtures start from: builders never read the machine's date, so tests pass on any date. */
+export const fixtureEpoch: Domain.Timestamp = "2026-12-01T12:00:00.000Z" as Domain.Timestamp
+
+let fixtureTick = 0
+
+/**
+ * The next fixture instant: `fixtureEpoch` plus one millisecond per call, so values drawn one after
+ * another are distinct and increasing (creation order) without reading the machine's clock.
+ */
+export const nextInstant = (): Domain.Timestamp =>
+  DateTime.formatIso(DateTime.makeUnsafe(Date.parse(fixtureEpoch) + fixtureTick++)) as Domain.Timestamp
+
+/**
+ * A wall clock pinned to `instant` that then advances in real time; sleeps are real. Give it to an
+ * engine (`createCertification({ clock })`, `Effect.provideService(Clock.Clock, …)`) so a test that runs
+ * real timers and sockets still sees one fixed date — lifecycle and expiry then never depend on the day
+ * the test runs.
+ */
+export const clockAt = (instant: string | number): Clock.Clock => {
+  const start = typeof instant === "number" ? instant : Date.parse(instant)
+  if (!Number.isFinite(start)) throw new Error(`clockAt: "${String(instant)}" is not an instant`)
+  const live = Clock.Clock.defaultValue()
+  const origin = live.monotonicTimeNanosUnsafe()
+  const nanos = (): bigint => BigInt(start) * 1_000_000n + (live.monotonicTimeNanosUnsafe() - origin)
+  const millis = (): number => Number(nanos() / 1_000_000n)
+  return {
+    currentTimeMillisUnsafe: millis,
+    currentTimeMillis: Effect.sync(millis),
+    currentTimeNanosUnsafe: nanos,
+    currentTimeNanos: Effect.sync(nanos),
+    monotonicTimeNanosUnsafe: () => live.monotonicTimeNanosUnsafe(),
+    monotonicTimeNanos: live.monotonicTimeNanos,
+    sleep: (duration) => live.sleep(duration)
+  }
+}
 
 /** A job with sensible defaults: PENDING, two fresh models, one region; any field can be overridden. */
 export const makeJob = (overrides: Partial<Domain.Job> = {}): Domain.Job => {
   const modelIds = overrides.modelIds ?? [makeModelId(), makeModelId()]
   const regions = overrides.regions ?? ["us-east-1" as Region]
-  const createdAt = overrides.createdAt ?? nowIso()
+  const createdAt = overrides.createdAt ?? nextInstant()
   return new Domain.Job({
     id: makeJobId(),
     type: "MULTIPLE_MODELS",

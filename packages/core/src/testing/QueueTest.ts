@@ -299,7 +299,7 @@ export const suite = (name: string, layer: Layer.Layer<Q.Queue, unknown>, option
             type: "unit-completed",
             unitId: Fixtures.makeUnitId(),
             status: "CERTIFIED",
-            at: Fixtures.nowIso()
+            at: Fixtures.nextInstant()
           })
           let got: Q.ProgressEvent | undefined
           for (let i = 0; i < 50 && got === undefined; i++) {
