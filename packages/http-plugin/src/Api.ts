@@ -52,7 +52,10 @@ export class Unauthorized extends Schema.Error<Unauthorized>("Unauthorized")(err
 export class Forbidden extends Schema.Error<Forbidden>("Forbidden")(errorFields, { httpApiStatus: 403 }) {}
 /** 404: unknown job or route. */
 export class NotFound extends Schema.Error<NotFound>("NotFound")(errorFields, { httpApiStatus: 404 }) {}
-/** 409: the job's state does not allow the operation (cancel a finished job, retry with nothing to retry). */
+/**
+ * 409: the job's state does not allow the operation (cancel a finished job, retry with nothing to
+ * retry), or an `Idempotency-Key` was reused with a different request.
+ */
 export class Conflict extends Schema.Error<Conflict>("Conflict")(errorFields, { httpApiStatus: 409 }) {}
 /** 413: the request body is over the configured limit. */
 export class PayloadTooLarge extends Schema.Error<PayloadTooLarge>("PayloadTooLarge")(errorFields, {
@@ -277,19 +280,19 @@ export class CertifyGroup extends HttpApiGroup.make("certify").add(
     payload: CertifyModelPayload,
     headers: createHeaders,
     success: created,
-    error: common
+    error: [...common, Conflict]
   }),
   HttpApiEndpoint.post("certifyMultiple", "/certify-multiple", {
     payload: CertifyMultiplePayload,
     headers: createHeaders,
     success: created,
-    error: common
+    error: [...common, Conflict]
   }),
   HttpApiEndpoint.post("certifyAll", "/certify-all", {
     payload: CertifyAllPayload,
     headers: createHeaders,
     success: created,
-    error: common
+    error: [...common, Conflict]
   })
 ) {}
 

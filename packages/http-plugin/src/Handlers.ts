@@ -16,6 +16,7 @@ import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import * as Api from "./Api.ts"
 import * as Envelope from "./Envelope.ts"
@@ -51,6 +52,8 @@ export const errorTable = {
   JobNotFound: (e: Core.JobNotFound) => Envelope.fail(404, "JOB_NOT_FOUND", e.message, { jobId: e.jobId }),
   JobConflict: (e: Core.JobConflict) =>
     Envelope.fail(409, "JOB_CONFLICT", e.message, { jobId: e.jobId, status: e.status }),
+  IdempotencyConflict: (e: Core.IdempotencyConflict) =>
+    Envelope.fail(409, "IDEMPOTENCY_CONFLICT", e.message, { jobId: e.jobId }),
   StorageError: () => Envelope.fail(503, "SERVICE_UNAVAILABLE", unavailableMessage),
   QueueError: () => Envelope.fail(503, "SERVICE_UNAVAILABLE", unavailableMessage)
 } as const
@@ -60,6 +63,7 @@ type CoreError =
   | Core.ModelsNotCertifiable
   | Core.JobNotFound
   | Core.JobConflict
+  | Core.IdempotencyConflict
   | Core.CertificationError
 
 /** How long the same backend failure is logged at DEBUG after its WARN line (an outage is one WARN, not one per request). */
@@ -115,23 +119,32 @@ const unitRowOf = (unit: Core.UnitView): Api.UnitRow => {
   }
 }
 
-const createdOf = (created: Core.CreatedJob, single?: { readonly modelId: string; readonly region: string }) => ({
-  status: "success" as const,
-  data: {
-    jobId: created.jobId,
-    type: created.type,
-    status: created.status,
-    ...(single === undefined ? {} : { modelId: single.modelId, region: single.region }),
-    totalJobs: created.totalUnits,
-    modelIds: created.modelIds,
-    regions: created.regions,
-    skipped: created.skipped.map((s) => ({ modelId: s.modelId, region: s.region, reason: s.reason, message: s.message }))
+const createdOf = (created: Core.CreatedJob, single?: { readonly modelId: string; readonly region: string }) => {
+  const body = {
+    status: "success" as const,
+    data: {
+      jobId: created.jobId,
+      type: created.type,
+      status: created.status,
+      ...(single === undefined ? {} : { modelId: single.modelId, region: single.region }),
+      totalJobs: created.totalUnits,
+      modelIds: created.modelIds,
+      regions: created.regions,
+      skipped: created.skipped.map((s) => ({ modelId: s.modelId, region: s.region, reason: s.reason, message: s.message }))
+    }
   }
-})
+  // A repeat (same Idempotency-Key, or a retry already running) gets the first answer with 200.
+  return created.replayed === true ? HttpServerResponse.jsonUnsafe(body, { status: 200 }) : body
+}
 
 const ok = <A>(data: A) => ({ status: "success" as const, data })
 
-const createdBy = Effect.map(Effect.service(CurrentPrincipal), (p) => ({ createdBy: p.id }))
+/** Who asks (the principal) and under which `Idempotency-Key`, for the service. */
+const metaOf = (headers: { readonly "idempotency-key"?: string | undefined }) =>
+  Effect.map(Effect.service(CurrentPrincipal), (p): Core.RequestMeta => ({
+    createdBy: p.id,
+    idempotencyKey: headers["idempotency-key"] ?? null
+  }))
 
 /** Every group of `CertificationApi`, implemented over `Certification` and `Registry`. */
 export const layer = (options: HandlerOptions) => {
@@ -152,16 +165,16 @@ export const layer = (options: HandlerOptions) => {
     Effect.fn(function*(handlers) {
       const service = yield* Core.Certification
       return handlers
-        .handle("certifyModel", ({ payload }) =>
-          mapErrors(Effect.flatMap(createdBy, (meta) => service.certifyModel(payload, meta))).pipe(
+        .handle("certifyModel", ({ headers, payload }) =>
+          mapErrors(Effect.flatMap(metaOf(headers), (meta) => service.certifyModel(payload, meta))).pipe(
             Effect.map((c) => createdOf(c, payload))
           ))
-        .handle("certifyMultiple", ({ payload }) =>
-          mapErrors(Effect.flatMap(createdBy, (meta) => service.certifyMultiple(payload, meta))).pipe(
+        .handle("certifyMultiple", ({ headers, payload }) =>
+          mapErrors(Effect.flatMap(metaOf(headers), (meta) => service.certifyMultiple(payload, meta))).pipe(
             Effect.map((c) => createdOf(c))
           ))
-        .handle("certifyAll", ({ payload }) =>
-          mapErrors(Effect.flatMap(createdBy, (meta) => service.certifyAll(payload, meta))).pipe(
+        .handle("certifyAll", ({ headers, payload }) =>
+          mapErrors(Effect.flatMap(metaOf(headers), (meta) => service.certifyAll(payload, meta))).pipe(
             Effect.map((c) => createdOf(c))
           ))
     })
@@ -187,8 +200,8 @@ export const layer = (options: HandlerOptions) => {
               )
             )
           ))
-        .handle("retry", ({ params }) =>
-          mapErrors(Effect.flatMap(createdBy, (meta) => service.retry(params.jobId, meta))).pipe(
+        .handle("retry", ({ headers, params }) =>
+          mapErrors(Effect.flatMap(metaOf(headers), (meta) => service.retry(params.jobId, meta))).pipe(
             Effect.map((c) => createdOf(c))
           ))
         .handle("cancel", ({ params }) =>
