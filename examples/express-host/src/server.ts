@@ -12,7 +12,7 @@
 import { createCertificationHandler, type HttpPlugin } from "@myia/certification-http"
 import express from "express"
 import * as Crypto from "node:crypto"
-import type * as Http from "node:http"
+import * as Http from "node:http"
 import { fileURLToPath } from "node:url"
 import { certificationOptions, fromEnv, type HostConfig } from "./config.ts"
 
@@ -69,7 +69,8 @@ export const createApp = (
 
 /**
  * Start listening on `host:port`; resolves with the server once it accepts connections. Requests
- * Node's HTTP parser refuses get the plugin's JSON envelope (`clientError`).
+ * Node's HTTP parser refuses get the plugin's JSON envelope (`clientError`), and so does an HTTP/1.1
+ * request without `Host` (Node would answer it with an empty 400 before any handler runs).
  */
 export const listen = (
   app: express.Express,
@@ -78,8 +79,13 @@ export const listen = (
   host: string
 ): Promise<Http.Server> =>
   new Promise((resolve, reject) => {
-    const server = app.listen(port, host, (error?: Error) => (error === undefined ? resolve(server) : reject(error)))
+    const server = Http.createServer({ requireHostHeader: false }, app)
     server.on("clientError", certification.clientError)
+    server.once("error", reject)
+    server.listen(port, host, () => {
+      server.off("error", reject)
+      resolve(server)
+    })
   })
 
 /** `http://host:port` for a listening address (IPv6 in brackets). */

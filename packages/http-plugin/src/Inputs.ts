@@ -4,6 +4,7 @@
  * things with the same message. Client-safe (no server code), so a typed client validates alike.
  *
  * Every text input is refused when it holds control characters (NUL, line breaks, DEL, C1),
+ * invisible or bidirectional formatting characters (which make an echoed id read differently),
  * unpaired UTF-16 surrogates, or leading/trailing whitespace — padding is rejected, never trimmed
  * silently — or when it is longer than its field allows. Pagination takes strict decimal integers
  * (`0x10`, `1e2`, `+3`, ` 4` and `010` are refused). Messages never echo the raw value unescaped:
@@ -17,6 +18,8 @@ import { Domain } from "@myia/certification/schemas"
 
 // C0 controls (NUL, TAB, CR, LF…), DEL and C1 controls.
 const controlCharacters = /[\u0000-\u001f\u007f-\u009f]/
+// Invisible and bidirectional formatting characters (zero-width, LRM/RLM, embeddings/overrides, isolates, BOM).
+const formatCharacters = /[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/
 const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/
 
 /** A value as a message may show it: JSON-quoted (control characters escaped) and at most 40 characters. */
@@ -28,6 +31,8 @@ export const textIssue = (value: string, maxLength: number): string | undefined 
     ? `must be at most ${maxLength} characters (got ${value.length})`
     : controlCharacters.test(value)
     ? "must not contain control characters (NUL, line breaks, tabs…)"
+    : formatCharacters.test(value)
+    ? "must not contain invisible or bidirectional formatting characters"
     : loneSurrogate.test(value)
     ? "must be well-formed Unicode text"
     : value.trim() !== value

@@ -95,6 +95,8 @@ const isRefusal = (u: string | null | Refusal): u is Refusal => u !== null && ty
 
 /** The parts of a Node request the mount reads (Express adds `originalUrl`, `baseUrl` and `body`). */
 export interface NodeRequestLike {
+  readonly httpVersion?: string | undefined
+  readonly headers?: Readonly<Record<string, string | ReadonlyArray<string> | undefined>> | undefined
   readonly url?: string | undefined
   readonly originalUrl?: string | undefined
   readonly baseUrl?: string | undefined
@@ -108,6 +110,10 @@ export interface NodeRequestLike {
  * that does not strip) the base path is removed here.
  */
 export const nodeTarget = (req: NodeRequestLike, basePath: string): string | null | Refusal => {
+  // RFC 9112 §3.2 (Node refuses this itself, without a body, unless the server sets requireHostHeader: false).
+  if (req.httpVersion === "1.1" && req.headers?.host === undefined) {
+    return { status: 400, code: "MISSING_HOST", message: "an HTTP/1.1 request needs a Host header" }
+  }
   const url = req.url ?? "/"
   const mounted = typeof req.baseUrl === "string" && req.baseUrl !== ""
   return mounted ? relativeTarget(url, "") : relativeTarget(req.originalUrl ?? url, basePath)
