@@ -145,9 +145,12 @@ const canonicalPath = (name: string, value: unknown): string => {
   return value
 }
 
+/** `api/x/` → `/api/x`; the root is `""`. */
 const basePathOf = (base: unknown): string => {
   if (base === undefined || base === "" || base === "/") return ""
-  return canonicalPath("basePath", base)
+  if (typeof base !== "string") return canonicalPath("basePath", base)
+  const withSlash = base.startsWith("/") ? base : `/${base}`
+  return canonicalPath("basePath", withSlash.endsWith("/") ? withSlash.slice(0, -1) : withSlash)
 }
 
 const positiveInt = (name: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number => {
