@@ -14,25 +14,13 @@ import * as Net from "node:net"
 import { fileURLToPath } from "node:url"
 import postgres from "postgres"
 import { afterAll, beforeAll } from "vitest"
-import { fromEnv, toEnv } from "../src/config.ts"
+import { toEnv } from "../src/config.ts"
 import { base, type Case, cases, type Expect, ro, rw } from "./hostileCases.ts"
+import { requireServices, runConfig, runName } from "./services.ts"
 
-const reachable = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = Net.connect(port, "127.0.0.1")
-    socket.once("connect", () => {
-      socket.end()
-      resolve(true)
-    })
-    socket.once("error", () => resolve(false))
-  })
+const services = await requireServices()
 
-const services = (await reachable(5432)) && (await reachable(6379))
-if (!services && process.env.CI !== undefined) {
-  throw new Error("PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) are required when CI is set")
-}
-
-const run = `hostile_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`
+const run = runName("hostile")
 const good = "amazon.nova-lite-v1:0"
 const wrong = "amazon.nova-micro-v1:0"
 const slow = "amazon.nova-pro-v1:0"
@@ -184,14 +172,7 @@ describe.skipIf(!services)("hostile traffic against the Express and node:http mo
         ]
       }
     })
-    const config = {
-      ...fromEnv({}),
-      schema: run,
-      redisPrefix: run,
-      queueName: `q-${run}`,
-      concurrency: 2,
-      bedrockEndpoint: emulator.url
-    }
+    const config = runConfig(run, emulator.url)
     const env = { ...toEnv(config), PORT: "0", CERTIFICATION_API_TOKEN: "rw-token", CERTIFICATION_API_READ_TOKEN: "ro-token" }
     const express = start("../src/server.ts", env)
     procs.push(express)

@@ -7,22 +7,9 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
-import postgres from "postgres"
+import { dropSchema, reachable, requireServices, runName } from "./services.ts"
 
-const reachable = (port: number, host = "127.0.0.1") =>
-  new Promise<boolean>((resolve) => {
-    const socket = Net.connect(port, host)
-    socket.once("connect", () => {
-      socket.end()
-      resolve(true)
-    })
-    socket.once("error", () => resolve(false))
-  })
-
-const services = (await reachable(5432)) && (await reachable(6379))
-if (!services && process.env.CI !== undefined) {
-  throw new Error("PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) are required when CI is set")
-}
+const services = await requireServices()
 
 const serve = (args: ReadonlyArray<string>, env: Record<string, string>) => {
   const child = spawn(
@@ -63,7 +50,7 @@ describe("pnpm serve", () => {
   })
 
   it.skipIf(!services)("binds 127.0.0.1 and never prints a token (explicit or the development default)", async () => {
-    const run = `serve_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`
+    const run = runName("serve")
     const port = await freePort()
     const { child, output } = serve([], {
       PORT: String(port),
@@ -90,9 +77,7 @@ describe("pnpm serve", () => {
     } finally {
       child.kill("SIGTERM")
       await exited(child)
-      const sql = postgres("postgres://postgres@127.0.0.1:5432/test", { max: 1, onnotice: () => {} })
-      await sql.unsafe(`drop schema if exists "${run}" cascade`)
-      await sql.end()
+      await dropSchema(run)
     }
   })
 })

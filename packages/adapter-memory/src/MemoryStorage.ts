@@ -98,22 +98,25 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
       ? "a unit id already exists"
       : undefined
 
-  const write = (job: Domain.Job, newUnits: ReadonlyArray<Domain.Unit>) => {
+  /** Write a job and its units, or fail (writing nothing) when they clash with stored rows. */
+  const write = (
+    operation: string,
+    job: Domain.Job,
+    newUnits: ReadonlyArray<Domain.Unit>
+  ): Effect.Effect<void, Storage.StorageError> => {
+    const problem = creationProblem(job, newUnits)
+    if (problem !== undefined) {
+      return Effect.fail(new Storage.StorageError({ operation, reason: new Storage.StorageInvalid({ message: problem }) }))
+    }
     jobs.set(job.id, job)
     unitsOfJob.set(job.id, newUnits.map((u) => u.id))
     for (const unit of newUnits) units.set(unit.id, unit)
+    return Effect.void
   }
 
-  const createJob = Effect.fn("MemoryStorage.createJob")(function*(job: Domain.Job, newUnits: ReadonlyArray<Domain.Unit>) {
-    const problem = creationProblem(job, newUnits)
-    if (problem !== undefined) {
-      return yield* new Storage.StorageError({
-        operation: "createJob",
-        reason: new Storage.StorageInvalid({ message: problem })
-      })
-    }
-    write(job, newUnits)
-  })
+  const createJob = Effect.fn("MemoryStorage.createJob")((job: Domain.Job, newUnits: ReadonlyArray<Domain.Unit>) =>
+    write("createJob", job, newUnits)
+  )
 
   // Keys → the job holding them. An active key whose job is terminal is free (and overwritten).
   const idempotencyKeys = new Map<string, KeyHolder>()
@@ -138,14 +141,7 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     // One synchronous step from the lookup to the write: no other fiber runs in between.
     const existing = holderOf(keys)
     if (existing !== undefined) return existing
-    const problem = creationProblem(job, newUnits)
-    if (problem !== undefined) {
-      return yield* new Storage.StorageError({
-        operation: "createJobOnce",
-        reason: new Storage.StorageInvalid({ message: problem })
-      })
-    }
-    write(job, newUnits)
+    yield* write("createJobOnce", job, newUnits)
     const holder: KeyHolder = { jobId: job.id, fingerprint: keys.fingerprint, answer: keys.answer }
     if (keys.idempotencyKey !== null) idempotencyKeys.set(keys.idempotencyKey, holder)
     if (keys.activeKey !== null) activeKeys.set(keys.activeKey, holder)

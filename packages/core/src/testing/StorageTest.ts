@@ -219,25 +219,6 @@ export const suite = (name: string, layer: Layer.Layer<Storage, unknown>): void 
           assert.strictEqual(again._tag === "Existing" ? again.jobId : "created", first.job.id)
         }))
 
-      test("concurrent createJobOnce calls with one idempotency key create exactly one job", () =>
-        Effect.gen(function*() {
-          const storage = yield* Storage
-          const idempotencyKey = `key-${crypto.randomUUID()}`
-          const candidates = Array.from({ length: 5 }, candidate)
-          const results = yield* Effect.forEach(
-            candidates,
-            (c) => storage.createJobOnce(c.job, c.units, keysOf({ idempotencyKey })),
-            { concurrency: "unbounded" }
-          )
-          const created = candidates.filter((_, i) => results[i]!._tag === "Created")
-          assert.strictEqual(created.length, 1)
-          for (const result of results) {
-            if (result._tag === "Existing") assert.strictEqual(result.jobId, created[0]!.job.id)
-          }
-          const stored = yield* Effect.forEach(candidates, (c) => storage.getJob(c.job.id))
-          assert.strictEqual(stored.filter(Option.isSome).length, 1)
-        }))
-
       test("an active key holds only while its job is not terminal", () =>
         Effect.gen(function*() {
           const storage = yield* Storage
@@ -261,20 +242,26 @@ export const suite = (name: string, layer: Layer.Layer<Storage, unknown>): void 
           assert.strictEqual((yield* jobOf(third.job.id)).id, third.job.id)
         }))
 
-      test("concurrent createJobOnce calls with one active key create exactly one job", () =>
-        Effect.gen(function*() {
-          const storage = yield* Storage
-          const activeKey = `active-${crypto.randomUUID()}`
-          const candidates = Array.from({ length: 5 }, candidate)
-          const results = yield* Effect.forEach(
-            candidates,
-            (c) => storage.createJobOnce(c.job, c.units, keysOf({ activeKey })),
-            { concurrency: "unbounded" }
-          )
-          assert.strictEqual(results.filter((r) => r._tag === "Created").length, 1)
-          const stored = yield* Effect.forEach(candidates, (c) => storage.getJob(c.job.id))
-          assert.strictEqual(stored.filter(Option.isSome).length, 1)
-        }))
+      for (const kind of ["idempotencyKey", "activeKey"] as const) {
+        test(`concurrent createJobOnce calls with one ${kind} create exactly one job; the others get it back`, () =>
+          Effect.gen(function*() {
+            const storage = yield* Storage
+            const key = `${kind}-${crypto.randomUUID()}`
+            const candidates = Array.from({ length: 5 }, candidate)
+            const results = yield* Effect.forEach(
+              candidates,
+              (c) => storage.createJobOnce(c.job, c.units, keysOf({ [kind]: key })),
+              { concurrency: "unbounded" }
+            )
+            const created = candidates.filter((_, i) => results[i]!._tag === "Created")
+            assert.strictEqual(created.length, 1)
+            for (const result of results) {
+              if (result._tag === "Existing") assert.strictEqual(result.jobId, created[0]!.job.id)
+            }
+            const stored = yield* Effect.forEach(candidates, (c) => storage.getJob(c.job.id))
+            assert.strictEqual(stored.filter(Option.isSome).length, 1)
+          }))
+      }
 
       test("createJobOnce checks the idempotency key before the active key, and no key when both are null", () =>
         Effect.gen(function*() {
