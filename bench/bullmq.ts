@@ -25,7 +25,7 @@ if (!process.execArgv.some((a) => a.includes("@myia/source"))) {
 }
 
 const { createCertification, Registry } = await import("../packages/core/src/index.ts")
-const { BedrockEmulator } = await import("../packages/core/src/testing.ts")
+const { BedrockEmulator } = await import("../packages/core/src/emulator.ts")
 const { BullMqQueue } = await import("../packages/adapter-bullmq/src/index.ts")
 const { PgStorage } = await import("../packages/adapter-postgres/src/index.ts")
 // bench/ is no package: resolve the drivers from the example worker, which depends on them.

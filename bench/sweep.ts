@@ -25,8 +25,8 @@ import {
   ConverseStreamCommand,
   InvokeModelCommand
 } from "@aws-sdk/client-bedrock-runtime"
-import { BedrockRuntime, Certification, createCertification, Region, Registry, Suite } from "@myia/certification"
-import { BedrockEmulator, type Scenario } from "@myia/certification/testing"
+import { BedrockRuntime, Certification, createCertification, RedeliveryPolicy, Region, Registry, Suite } from "@myia/certification"
+import { BedrockEmulator, type Scenario } from "@myia/certification/emulator"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
@@ -125,9 +125,11 @@ const certify = async (
 ): Promise<CertificationRun> => {
   const certification = createCertification({
     storage: MemoryStorage.layer,
-    queue: MemoryQueue.layer({ maxAttempts: 3 }),
+    queue: MemoryQueue.layer({
+      redelivery: { maxAttempts: 3, backoff: RedeliveryPolicy.exponentialBackoff({ base: "500 millis", max: "1 minute" }) }
+    }),
     bedrock: { endpoint: url, credentials: CREDENTIALS, timeout: "30 seconds" },
-    worker: { concurrency: tuning.workerConcurrency, retryDelayMillis: 500 },
+    worker: { concurrency: tuning.workerConcurrency },
     governor: tuning.governor,
     logLevel: "Error"
   })

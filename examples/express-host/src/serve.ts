@@ -10,7 +10,7 @@
  *
  * @since 0.1.0
  */
-import { BedrockEmulator } from "@myia/certification/testing"
+import { BedrockEmulator } from "@myia/certification/emulator"
 import { PgClient, PgMigrations } from "@myia/certification-postgres"
 import * as Effect from "effect/Effect"
 import { type ChildProcess, spawn } from "node:child_process"

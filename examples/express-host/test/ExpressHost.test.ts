@@ -1,4 +1,4 @@
-import { BedrockEmulator } from "@myia/certification/testing"
+import { BedrockEmulator } from "@myia/certification/emulator"
 import { assert, describe, it } from "@effect/vitest"
 import { toEnv } from "../src/config.ts"
 import { endpointSuite, good, type Host, listening, node, stop } from "./endpointSuite.ts"

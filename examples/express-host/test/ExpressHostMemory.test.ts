@@ -1,4 +1,4 @@
-import { BedrockEmulator } from "@myia/certification/testing"
+import { BedrockEmulator } from "@myia/certification/emulator"
 import { endpointSuite, listening, node, stop } from "./endpointSuite.ts"
 
 // The shared endpoint suite on the memory adapters: no PostgreSQL or Redis, so this file always runs.

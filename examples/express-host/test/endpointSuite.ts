@@ -1,4 +1,4 @@
-import { BedrockEmulator, Scenario } from "@myia/certification/testing"
+import { BedrockEmulator, Scenario } from "@myia/certification/emulator"
 import { assert, describe, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"

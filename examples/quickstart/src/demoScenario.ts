@@ -6,7 +6,7 @@
  * answers 503 for one model (INCONCLUSIVE), and a throttled region whose healthy models must still
  * be CERTIFIED. UNSUPPORTED comes from the registry itself (an embedding family suite v1 cannot drive).
  */
-import type { Scenario } from "@myia/certification/testing"
+import type { Scenario } from "@myia/certification/emulator"
 
 export const demoScenario: Scenario.ScenarioInput = {
   seed: 7,

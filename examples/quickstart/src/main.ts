@@ -11,8 +11,8 @@
  *   pnpm demo --live --regions us-east-1       # real AWS credentials from the default chain
  *   DATABASE_URL=postgres://… pnpm demo --store postgres   # keep the results in PostgreSQL
  */
-import { createCertification, Report } from "@myia/certification"
-import { BedrockEmulator } from "@myia/certification/testing"
+import { createCertification, RedeliveryPolicy, Report } from "@myia/certification"
+import { BedrockEmulator } from "@myia/certification/emulator"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
 import { PgStorage } from "@myia/certification-postgres"
 import { readFileSync, writeFileSync } from "node:fs"
@@ -87,7 +87,10 @@ const certification = createCertification({
   storage: values.store === "postgres"
     ? PgStorage.layerFromUrl(databaseUrl!, { schema: process.env["CERTIFICATION_PG_SCHEMA"] ?? "certification" })
     : MemoryStorage.layer,
-  queue: MemoryQueue.layer({ maxAttempts: 3 }),
+  // A demo waits out throttling and 5xx quickly: redeliveries from 0.5 s, doubling up to 1 min.
+  queue: MemoryQueue.layer({
+    redelivery: { maxAttempts: 3, backoff: RedeliveryPolicy.exponentialBackoff({ base: "500 millis", max: "1 minute" }) }
+  }),
   bedrock: emulator === undefined
     ? { timeout: "60 seconds" }
     : {
@@ -96,7 +99,7 @@ const certification = createCertification({
       credentials: { accessKeyId: "AKIDQUICKSTART", secretAccessKey: "quickstart" },
       timeout: "10 seconds"
     },
-  worker: { concurrency, retryDelayMillis: 500 },
+  worker: { concurrency },
   // A persistent 5xx trips the region breaker; in a demo, short open periods keep the wait visible but brief.
   governor: { initial: 6, max: 16, openDuration: "2 seconds", maxOpenDuration: "8 seconds" },
   logLevel: "Warn"

@@ -4,7 +4,7 @@
  * nothing is written afterwards.
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import type { Scenario } from "@myia/certification/testing"
+import type { Scenario } from "@myia/certification/emulator"
 import { type Engine, startEngine } from "./support.ts"
 
 const fast = "amazon.titan-text-express-v1"
@@ -36,7 +36,7 @@ const until = async (what: string, check: () => boolean | Promise<boolean>, time
 describe("cancel during a run", () => {
   let engine: Engine
   beforeAll(async () => {
-    engine = await startEngine(scenario, { worker: { concurrency: 3, retryDelayMillis: 20 } })
+    engine = await startEngine(scenario, { worker: { concurrency: 3 } })
   })
   afterAll(() => engine?.close())
 
@@ -54,7 +54,7 @@ describe("cancel during a run", () => {
       return detail.counts.completed >= 1 && emulator.activeRequests() >= 2
     })
     const cancelled = await certification.cancel(created.jobId)
-    const cancelReturned = Date.now()
+    const cancelReturned = engine.clock.currentTimeMillisUnsafe()
     assert.strictEqual(cancelled.status, "CANCELLED")
 
     // In-flight calls are aborted well before their 3 s answer would come.

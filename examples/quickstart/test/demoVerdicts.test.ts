@@ -5,7 +5,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Region, Registry } from "@myia/certification"
-import { Scenario } from "@myia/certification/testing"
+import { Scenario } from "@myia/certification/emulator"
 import * as Schema from "effect/Schema"
 import { demoScenario } from "../src/demoScenario.ts"
 import { type Engine, startEngine, testInstant } from "./support.ts"
@@ -37,7 +37,7 @@ const models = [...scripted, ...healthy.filter(certifiableSomewhere)]
 describe("quickstart demo scenario", () => {
   let engine: Engine
   beforeAll(async () => {
-    engine = await startEngine(demoScenario, { worker: { concurrency: 12, retryDelayMillis: 20 } })
+    engine = await startEngine(demoScenario, { worker: { concurrency: 12 } })
   })
   afterAll(() => engine?.close())
 

@@ -47,7 +47,7 @@ describe("createCertification facade", () => {
     for (let i = 0; i < 250 && emulator.activeRequests() === 0; i++) await sleep(20)
     assert.isAbove(emulator.activeRequests(), 0)
     await certification.close()
-    const closedAt = Date.now()
+    const closedAt = engine.clock.currentTimeMillisUnsafe()
 
     for (let i = 0; i < 50 && emulator.activeRequests() > 0; i++) await sleep(20)
     assert.strictEqual(emulator.activeRequests(), 0, "close() aborts the calls in flight")

@@ -5,7 +5,7 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Region, Registry } from "@myia/certification"
-import { Scenario } from "@myia/certification/testing"
+import { Scenario } from "@myia/certification/emulator"
 import * as Schema from "effect/Schema"
 import { expectedVerdict, mismatch } from "./oracle.ts"
 import { type Engine, startEngine, testInstant } from "./support.ts"
@@ -72,7 +72,7 @@ describe("seeded random grid", () => {
   const grid = generate(seed)
   beforeAll(async () => {
     engine = await startEngine(grid.input, {
-      worker: { concurrency: 48, retryDelayMillis: 20 },
+      worker: { concurrency: 48 },
       // A floor of 8 per region keeps the run short on a shared machine; AIMD still acts above it.
       governor: {
         initial: 16,

@@ -4,7 +4,7 @@
  * The end-to-end tests compare every unit the engine produced against it.
  */
 import { type Domain, Region, type Registry } from "@myia/certification"
-import { Scenario } from "@myia/certification/testing"
+import { Scenario } from "@myia/certification/emulator"
 
 /** What the scenario intends for one unit; `category` only where the verdict names one. */
 export interface Expected {

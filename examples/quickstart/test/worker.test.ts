@@ -6,10 +6,10 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { type Domain, Queue } from "@myia/certification"
 import { MemoryQueue } from "@myia/certification-memory"
-import type { Scenario } from "@myia/certification/testing"
+import type { Scenario } from "@myia/certification/emulator"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { type Engine, startEngine } from "./support.ts"
+import { type Engine, fastRedelivery, startEngine } from "./support.ts"
 
 const model = "amazon.titan-text-express-v1"
 const modelId = model as Domain.ModelId
@@ -29,7 +29,7 @@ interface Redelivery {
 const redeliveringQueue = (mode: "after" | "concurrent", seen: () => number, log: Array<Redelivery>) =>
   Layer.effect(
     Queue.Queue,
-    Effect.map(MemoryQueue.make({ retryBackoff: () => "20 millis" }), (inner) =>
+    Effect.map(MemoryQueue.make({ redelivery: fastRedelivery }), (inner) =>
       Queue.Queue.of({
         ...inner,
         consume: (options) =>
@@ -115,9 +115,43 @@ describe("worker", () => {
     assert.strictEqual((await certification.latest({ modelId })).total, 1)
   })
 
+  it("throttling is waited out until maxStarts, other environment errors until maxAttempts; then the unit ends INCONCLUSIVE with its real error", async () => {
+    const throttled = "amazon.nova-micro-v1:0"
+    const unavailable = "amazon.nova-lite-v1:0"
+    const maxAttempts = 2
+    const maxStarts = 5
+    engine = await startEngine({
+      ...quick,
+      rules: [
+        // One request ever per bucket, then throttling for good.
+        { models: throttled, regions: ["us-east-1"], throttle: { requestsPerSecond: 0.0001, burst: 1 } },
+        { models: unavailable, regions: ["us-east-1"], errorRate5xx: 1 }
+      ]
+    }, {
+      queue: MemoryQueue.layer({ redelivery: { ...fastRedelivery, maxAttempts, maxStarts } }),
+      runner: { backoffBaseMillis: 5, backoffMaxMillis: 20, throttleBudgetMillis: 50 }
+    })
+    const created = await engine.certification.certifyMultiple({ modelIds: [throttled, unavailable], regions: ["us-east-1"] })
+    const starts = new Map<string, number>()
+    const detail = await engine.certification.waitForJob(created.jobId, {
+      onEvent: (e) => e.type === "unit-started" && starts.set(e.unitId!, (starts.get(e.unitId!) ?? 0) + 1)
+    })
+    const unit = (modelId: string) => detail.units.find((u) => u.modelId === modelId)!
+    assert.strictEqual(detail.job.status, "COMPLETED")
+    assert.deepStrictEqual(
+      [unit(throttled).status, unit(throttled).error?.category, unit(throttled).attempts, starts.get(unit(throttled).id)],
+      ["INCONCLUSIVE", "THROTTLED", maxStarts, maxStarts],
+      "throttling does not spend the failure budget, but maxStarts bounds it"
+    )
+    assert.deepStrictEqual(
+      [unit(unavailable).status, unit(unavailable).error?.category, unit(unavailable).attempts, starts.get(unit(unavailable).id)],
+      ["INCONCLUSIVE", "SERVICE_UNAVAILABLE", maxAttempts, maxAttempts]
+    )
+  })
+
   it("invalid credentials fail the job, end every unit INCONCLUSIVE (CREDENTIALS), stop Bedrock calls", async () => {
     const accessKeyId = "AKIDINVALIDE2EKEY"
-    engine = await startEngine(quick, { accessKeyId, worker: { concurrency: 2, retryDelayMillis: 20 } })
+    engine = await startEngine(quick, { accessKeyId, worker: { concurrency: 2 } })
     const { certification, emulator } = engine
     const models = [model, "amazon.nova-lite-v1:0", "amazon.nova-micro-v1:0", "mistral.mistral-large-2402-v1:0"]
     const created = await certification.certifyMultiple({ modelIds: models, regions: ["us-east-1", "us-west-2"] })

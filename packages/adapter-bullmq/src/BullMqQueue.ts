@@ -12,11 +12,14 @@
  *   region full is moved back to `delayed` without counting an attempt and without running the
  *   handler. One queue (rather than one per region) keeps one Worker and one blocking connection per
  *   process, keeps `concurrency` an exact per-process bound, and lets leases expire when a process dies.
- * - Delivery: `Done` completes; `Retry` with `countsAsFailure: false` moves the unit to `delayed`
- *   without spending the failure budget (bounded by `maxStarts`); a handler failure, defect or a
- *   counted `Retry` is a BullMQ failed attempt with exponential backoff and jitter until
- *   `maxAttempts`, then `onDeadLetter` runs and the unit lands in BullMQ's failed set (the dead
- *   letters, see `BullMqQueueAdmin.deadLetters`) with its last error.
+ * - Delivery follows core's `RedeliveryPolicy` (the `redelivery` option), translated to BullMQ:
+ *   counted failures are BullMQ attempts (`attempts: maxAttempts`, `attemptsMade` is the failure
+ *   count), every start is counted in a Redis key per unit (for `maxStarts`), and each delay is the
+ *   policy's, handed to BullMQ's backoff strategy. `Done` completes; an uncounted `Retry` or a
+ *   `Postpone` moves the unit to `delayed` without a failed attempt (a `Postpone` also gives its start
+ *   back); a handler failure, defect or counted `Retry` is a failed attempt. Once the policy is spent,
+ *   `onDeadLetter` runs and the unit lands in BullMQ's failed set (the dead letters, see
+ *   `BullMqQueueAdmin.deadLetters`) with its last error.
  * - A process that dies mid-delivery stops renewing its lock; after `lockDuration` the stalled check
  *   (every `stalledInterval`) moves the unit back to waiting and another process runs it.
  * - Closing `consume`'s scope interrupts in-flight handlers and moves their units back to the queue
@@ -48,8 +51,16 @@ import * as PubSub from "effect/PubSub"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { Domain, Queue as QueuePort, Region as RegionModule, RequestRateLimit as RequestRateLimitPort } from "@myia/certification"
+import type { Redis, RedisOptions } from "ioredis"
+import {
+  Domain,
+  Queue as QueuePort,
+  RedeliveryPolicy,
+  Region as RegionModule,
+  RequestRateLimit as RequestRateLimitPort
+} from "@myia/certification"
 import * as RedisConnection from "./RedisConnection.ts"
 import * as RegionLimiter from "./RegionLimiter.ts"
 
@@ -75,9 +86,11 @@ export interface Options {
   readonly queueName?: string | undefined
   /** BullMQ key prefix (default `bull`). */
   readonly prefix?: string | undefined
-  /** Failed attempts before a unit is dead-lettered (default 3). */
+  /** The redelivery policy to obey (default: core's `RedeliveryPolicy.defaultPolicy`). */
+  readonly redelivery?: RedeliveryPolicy.Options | undefined
+  /** Shorthand for `redelivery.maxAttempts` (wins over it; `CERTIFICATION_MAX_RETRIES` in `layerConfig`). */
   readonly maxAttempts?: number | undefined
-  /** Most starts of one unit, counting uncounted retries such as throttling waits (default 20 × maxAttempts). */
+  /** Shorthand for `redelivery.maxStarts` (wins over it). */
   readonly maxStarts?: number | undefined
   /** Per-region limits across every process. */
   readonly regionLimits?: Partial<Record<RegionCode, RegionLimit>> | undefined
@@ -94,8 +107,6 @@ export interface Options {
   readonly stalledInterval?: Duration.Input | undefined
   /** Times a unit may be recovered from a dead worker before it fails (default 3). */
   readonly maxStalledCount?: number | undefined
-  /** Exponential backoff between failed attempts, with jitter (default 1 s doubling up to 60 s). */
-  readonly backoff?: { readonly baseMillis: number; readonly maxMillis: number } | undefined
   /** How long completed units stay (and keep deduplicating enqueues) (default 1 hour). */
   readonly keepCompleted?: Duration.Input | undefined
   /** How long dead letters stay in the failed set (default 7 days). */
@@ -111,16 +122,6 @@ export interface Options {
 
 /** The default queue name (the original system's `CERTIFICATION_QUEUE_NAME`). */
 export const defaultQueueName = "model-certification"
-
-// ---------------------------------------------------------------------------------------------
-// Backoff
-// ---------------------------------------------------------------------------------------------
-
-/**
- * Delay before the next attempt after `failures` failed attempts: `base · 2^(failures-1)` capped at
- * `max`, with equal jitter (the result lies in `[d/2, d]`). `random` is in [0, 1).
- */
-export const backoffDelay: typeof QueuePort.redeliveryDelayMillis = QueuePort.redeliveryDelayMillis
 
 // ---------------------------------------------------------------------------------------------
 // Admin service
@@ -164,13 +165,13 @@ const encodeProgressEventJson = Schema.encodeSync(ProgressEventJson)
 type Decision =
   | { readonly _tag: "Complete" }
   | { readonly _tag: "Delayed" }
-  | { readonly _tag: "Fail"; readonly error: string; readonly delayMillis: number | undefined }
+  | { readonly _tag: "Fail"; readonly error: string; readonly delayMillis: number }
   | { readonly _tag: "Reject"; readonly error: string }
 
-/** An attempt failure that carries the delay the handler asked for (read by the backoff strategy). */
+/** An attempt failure that carries the policy's delay before the next attempt (read by the backoff strategy). */
 class AttemptFailed extends Error {
-  readonly delayMillis: number | undefined
-  constructor(message: string, delayMillis: number | undefined) {
+  readonly delayMillis: number
+  constructor(message: string, delayMillis: number) {
     super(message)
     this.name = "AttemptFailed"
     this.delayMillis = delayMillis
@@ -194,33 +195,253 @@ const stalledLimit = /stalled more than allowable limit/
 
 const truncate = (s: string, max = 2000) => s.length > max ? `${s.slice(0, max)}…` : s
 
-// Wait before retrying a region that is at its concurrency limit: a slot frees when some handler
-// ends, which the limiter cannot predict; jitter spreads the retries of many waiting units.
-const fullRegionWait = (random: number) => Math.round(250 + 500 * random)
-
 const toMillis = (input: Duration.Input | undefined, fallback: number): number =>
   input === undefined ? fallback : Duration.toMillis(Duration.fromInputUnsafe(input))
 
+const wholeMillis = (duration: Duration.Duration): number => Math.max(0, Math.round(Duration.toMillis(duration)))
+
+/** The policy of `options`: `redelivery` with the `maxAttempts` / `maxStarts` shorthands applied. */
+const policyOf = (options: Options): RedeliveryPolicy.RedeliveryPolicy =>
+  RedeliveryPolicy.make({
+    ...options.redelivery,
+    ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts }),
+    ...(options.maxStarts === undefined ? {} : { maxStarts: options.maxStarts })
+  })
+
+/** The Redis key counting a unit's starts (for `maxStarts`). */
+const startsKeyOf = (keyBase: string, unitId: string) => `${keyBase}:starts:${unitId}`
+
+/** What a consumer shares with the layer that built it. */
+interface LayerSettings {
+  readonly policy: RedeliveryPolicy.RedeliveryPolicy
+  readonly queueName: string
+  readonly prefix: string
+  readonly keyBase: string
+  readonly redis: Redis
+  readonly baseOptions: RedisOptions
+  readonly limitOf: (region: Region) => RegionLimit
+  readonly lockDuration: number
+  readonly stalledInterval: number
+  readonly maxStalledCount: number
+  readonly closeTimeout: number
+  readonly drainGrace: number
+  readonly keepFailedSeconds: number
+}
+
+/**
+ * `consume` of one layer: one BullMQ Worker and one limiter connection per consumer; each delivery
+ * is translated from the handler's answer to BullMQ by the layer's redelivery policy.
+ */
+const makeConsume = (layer: LayerSettings) =>
+  Effect.fn("BullMqQueue.consume")(function*<R>(consumeOptions: QueuePort.ConsumeOptions<R>) {
+    const {
+      baseOptions,
+      closeTimeout,
+      drainGrace,
+      keepFailedSeconds,
+      keyBase,
+      limitOf,
+      lockDuration,
+      maxStalledCount,
+      policy,
+      prefix,
+      queueName,
+      redis,
+      stalledInterval
+    } = layer
+    const startsKey = (unitId: string) => startsKeyOf(keyBase, unitId)
+    const context = yield* Effect.context<R>()
+    const runPromise = Effect.runPromiseWith(context)
+    const runFork = Effect.runForkWith(context)
+    const limiterRedis = yield* RedisConnection.blocking(baseOptions)
+    const limiter = RegionLimiter.make({
+      redis: limiterRedis,
+      keyPrefix: `${keyBase}:limiter`,
+      limitOf,
+      leaseMillis: lockDuration
+    })
+    // Aborted when the consumer's scope closes: in-flight handlers are interrupted and released.
+    const closing = new AbortController()
+
+    const defer = (job: BullJob, token: string | undefined, delayMillis: number) =>
+      Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) => RedisConnection.call("defer", () => job.moveToDelayed(now + delayMillis, token))),
+        Effect.as<Decision>({ _tag: "Delayed" })
+      )
+
+    const awaitClosing = Effect.callback<void>((resume) => {
+      if (closing.signal.aborted) return resume(Effect.void)
+      const onAbort = () => resume(Effect.void)
+      closing.signal.addEventListener("abort", onAbort, { once: true })
+      return Effect.sync(() => closing.signal.removeEventListener("abort", onAbort))
+    })
+
+    const deliver = (job: BullJob, token: string | undefined): Effect.Effect<Decision, QueueError, R> =>
+      Effect.gen(function*() {
+        const unitId = job.id ?? ""
+        const decoded = decodeMessageOption(job.data)
+        if (Option.isNone(decoded)) {
+          return { _tag: "Reject", error: `invalid unit payload: ${truncate(JSON.stringify(job.data) ?? "undefined", 500)}` }
+        }
+        const message = decoded.value
+        if (closing.signal.aborted) return yield* defer(job, token, 0)
+
+        const leaseId = crypto.randomUUID()
+        const acquired = yield* limiter.acquire(message.region, leaseId)
+        if (acquired._tag === "Wait") {
+          // A full region frees a slot when some handler ends, which the limiter cannot predict: come
+          // back after the policy's first (jittered) delay. Nothing is spent: the unit did not start.
+          const wait = acquired.full ? wholeMillis(yield* RedeliveryPolicy.delay(policy, 1)) : acquired.millis
+          return yield* defer(job, token, wait)
+        }
+        return yield* Effect.gen(function*() {
+          const starts = yield* RedisConnection.call("starts", () =>
+            redis.multi().incr(startsKey(unitId)).expire(startsKey(unitId), keepFailedSeconds).exec()
+          ).pipe(Effect.map((results) => Number(results?.[0]?.[1] ?? 1)))
+          // BullMQ counts failed attempts; the Redis key counts every start, this one included.
+          const counters: RedeliveryPolicy.Counters = { attempt: starts, failures: job.attemptsMade }
+
+          const deadLetter = (error: string, attempts: number) =>
+            consumeOptions.onDeadLetter(message, error, attempts).pipe(
+              Effect.catchCause((cause) => Effect.logWarning("onDeadLetter failed", Cause.pretty(cause))),
+              Effect.as<Decision>({ _tag: "Reject", error })
+            )
+          // Starts spent by interruptions or dead processes: give up before running the handler again.
+          const exhausted = RedeliveryPolicy.spent(policy, { attempt: starts - 1, failures: job.attemptsMade })
+          if (exhausted !== undefined) return yield* deadLetter(job.failedReason || exhausted, starts - 1)
+
+          /** Spend what the retry costs; redeliver after `delayMillis`, or dead-letter once the policy is spent. */
+          const retry = (
+            countsAsFailure: boolean,
+            error: string,
+            delayMillis: number
+          ): Effect.Effect<Decision, QueueError, R> => {
+            if (RedeliveryPolicy.spent(policy, RedeliveryPolicy.afterRetry(counters, countsAsFailure)) !== undefined) {
+              return deadLetter(error, starts)
+            }
+            return countsAsFailure ? Effect.succeed({ _tag: "Fail", error, delayMillis }) : defer(job, token, delayMillis)
+          }
+
+          const renew = limiter.renew(message.region, leaseId).pipe(
+            Effect.ignore,
+            Effect.repeat(Schedule.spaced(Duration.millis(Math.max(100, Math.floor(lockDuration / 3))))),
+            Effect.andThen(Effect.never)
+          )
+          const run = consumeOptions.handler({ message, ...counters }).pipe(
+            Effect.exit,
+            Effect.map((exit) => Option.some(exit))
+          )
+          const outcome = yield* Effect.raceFirst(
+            run,
+            Effect.raceFirst(awaitClosing.pipe(Effect.as(Option.none<Exit.Exit<DeliveryResult, unknown>>())), renew)
+          )
+          if (Option.isNone(outcome)) return yield* defer(job, token, 0)
+          const exit = outcome.value
+          if (Exit.isFailure(exit)) {
+            if (Cause.hasInterruptsOnly(exit.cause) && closing.signal.aborted) return yield* defer(job, token, 0)
+            const wait = yield* RedeliveryPolicy.retryDelay(policy, counters, true)
+            return yield* retry(true, truncate(Cause.pretty(exit.cause)), wholeMillis(wait))
+          }
+          const result = exit.value
+          switch (result._tag) {
+            case "Done":
+              yield* RedisConnection.call("starts", () => redis.del(startsKey(unitId))).pipe(Effect.ignore)
+              return { _tag: "Complete" } as const
+            case "Postpone":
+              // The unit did not run: its start is given back.
+              yield* RedisConnection.call("starts", () => redis.decr(startsKey(unitId)))
+              return yield* defer(job, token, Math.max(0, result.delayMillis))
+            case "Retry":
+              return yield* retry(result.countsAsFailure, result.reason, Math.max(0, result.delayMillis))
+          }
+        }).pipe(Effect.ensuring(limiter.release(message.region, leaseId).pipe(Effect.ignore)))
+      })
+
+    const worker = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const worker = new Worker(
+          queueName,
+          (job: BullJob, token?: string) => runPromise(deliver(job, token)).then(toBullMq),
+          {
+            connection: RedisConnection.blockingOptions(baseOptions) as ConnectionOptions,
+            prefix,
+            concurrency: Math.max(1, consumeOptions.concurrency),
+            lockDuration,
+            stalledInterval,
+            maxStalledCount,
+            autorun: true,
+            settings: {
+              // The processor computed the policy's delay; a failure it did not decide (a Redis error)
+              // backs off by the policy's schedule for that attempt.
+              backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
+                err instanceof AttemptFailed
+                  ? err.delayMillis
+                  : runPromise(Effect.map(RedeliveryPolicy.delay(policy, attemptsMade), wholeMillis))
+            }
+          }
+        )
+        worker.on("error", (error) => {
+          runFork(Effect.logWarning("BullMQ worker error", error.message))
+        })
+        // A unit whose workers kept dying is failed by BullMQ's stalled check, outside any processor:
+        // dead-letter it here so core still writes a terminal verdict (best effort: this process only).
+        worker.on("failed", (job, error) => {
+          if (job === undefined || !stalledLimit.test(error.message)) return
+          Option.map(decodeMessageOption(job.data), (message) =>
+            runFork(
+              consumeOptions.onDeadLetter(message, error.message, job.attemptsStarted).pipe(
+                Effect.catchCause((cause) => Effect.logWarning("onDeadLetter failed", Cause.pretty(cause)))
+              )
+            ))
+        })
+        return worker
+      }),
+      (worker) =>
+        // With a drain grace, `close()` first stops fetching and waits for in-flight handlers; the abort
+        // that releases whatever is still running comes only when the grace ends.
+        (drainGrace > 0
+          ? Effect.promise(() => worker.close()).pipe(Effect.timeoutOption(Duration.millis(drainGrace)), Effect.asVoid)
+          : Effect.void).pipe(
+          Effect.andThen(Effect.sync(() => closing.abort())),
+          Effect.andThen(
+            Effect.promise(() => worker.close()).pipe(
+              Effect.timeoutOption(Duration.millis(closeTimeout)),
+              Effect.flatMap((done) =>
+                Option.isSome(done) ? Effect.void : Effect.promise(() => worker.close(true)).pipe(Effect.ignore)
+              )
+            )
+          ),
+          Effect.ignore
+        )
+    )
+    yield* RedisConnection.call("consume", () => worker.waitUntilReady())
+  })
+
+/** The services {@link make} builds. */
+export interface Services {
+  readonly queue: QueuePort.Queue["Service"]
+  readonly admin: BullMqQueueAdmin["Service"]
+  readonly requestRateLimit: RequestRateLimitPort.RequestRateLimit["Service"]
+}
+
 /** Build the queue and its admin service; connections it creates close with the scope. */
-export const make = Effect.fnUntraced(function*(options: Options) {
+export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Return<Services, QueueError, Scope.Scope> {
   const queueName = options.queueName ?? defaultQueueName
   const prefix = options.prefix ?? "bull"
-  const maxAttempts = Math.max(1, options.maxAttempts ?? 3)
-  const maxStarts = Math.max(maxAttempts, options.maxStarts ?? maxAttempts * 20)
+  const policy = policyOf(options)
   const lockDuration = toMillis(options.lockDuration, 30_000)
   const stalledInterval = toMillis(options.stalledInterval, 30_000)
   const keepCompletedSeconds = Math.ceil(toMillis(options.keepCompleted, 3_600_000) / 1000)
   const keepFailedSeconds = Math.ceil(toMillis(options.keepFailed, 7 * 86_400_000) / 1000)
   const closeTimeout = toMillis(options.closeTimeout, 10_000)
   const drainGrace = toMillis(options.drainGrace, 0)
-  const backoff = options.backoff ?? { baseMillis: 1000, maxMillis: 60_000 }
   const baseOptions = RedisConnection.optionsOf(options.connection)
   const limitOf = (region: Region): RegionLimit =>
     options.regionLimits?.[region as RegionCode] ?? options.defaultRegionLimit ?? RegionLimiter.unlimited
 
   const keyBase = `${prefix}:${queueName}:mc`
   const indexKey = (jobId: string) => `${keyBase}:job:${jobId}`
-  const startsKey = (unitId: string) => `${keyBase}:starts:${unitId}`
+  const startsKey = (unitId: string) => startsKeyOf(keyBase, unitId)
   const cancelChannel = `${keyBase}:cancellations`
   const eventsChannel = `${keyBase}:events`
   const indexTtlSeconds = Math.max(keepFailedSeconds, 86_400)
@@ -267,7 +488,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
         data: { unitId: m.unitId, jobId: m.jobId, modelId: m.modelId, region: m.region },
         opts: {
           jobId: m.unitId,
-          attempts: maxAttempts,
+          attempts: policy.maxAttempts,
           backoff: { type: "certification" },
           removeOnComplete: { age: keepCompletedSeconds },
           removeOnFail: { age: keepFailedSeconds }
@@ -306,153 +527,20 @@ export const make = Effect.fnUntraced(function*(options: Options) {
     Effect.withSpan("BullMqQueue.counts")
   )
 
-  const consume = Effect.fn("BullMqQueue.consume")(function*<R>(consumeOptions: QueuePort.ConsumeOptions<R>) {
-    const context = yield* Effect.context<R>()
-    const runPromise = Effect.runPromiseWith(context)
-    const runFork = Effect.runForkWith(context)
-    const limiterRedis = yield* RedisConnection.blocking(baseOptions)
-    const limiter = RegionLimiter.make({
-      redis: limiterRedis,
-      keyPrefix: `${keyBase}:limiter`,
-      limitOf,
-      leaseMillis: lockDuration
-    })
-    // Aborted when the consumer's scope closes: in-flight handlers are interrupted and released.
-    const closing = new AbortController()
-
-    const defer = (job: BullJob, token: string | undefined, delayMillis: number) =>
-      Clock.currentTimeMillis.pipe(
-        Effect.flatMap((now) => RedisConnection.call("defer", () => job.moveToDelayed(now + delayMillis, token))),
-        Effect.as<Decision>({ _tag: "Delayed" })
-      )
-
-    const awaitClosing = Effect.callback<void>((resume) => {
-      if (closing.signal.aborted) return resume(Effect.void)
-      const onAbort = () => resume(Effect.void)
-      closing.signal.addEventListener("abort", onAbort, { once: true })
-      return Effect.sync(() => closing.signal.removeEventListener("abort", onAbort))
-    })
-
-    const deliver = (job: BullJob, token: string | undefined): Effect.Effect<Decision, QueueError, R> =>
-      Effect.gen(function*() {
-        const unitId = job.id ?? ""
-        const decoded = decodeMessageOption(job.data)
-        if (Option.isNone(decoded)) {
-          return { _tag: "Reject", error: `invalid unit payload: ${truncate(JSON.stringify(job.data) ?? "undefined", 500)}` }
-        }
-        const message = decoded.value
-        if (closing.signal.aborted) return yield* defer(job, token, 0)
-
-        const leaseId = crypto.randomUUID()
-        const acquired = yield* limiter.acquire(message.region, leaseId)
-        if (acquired._tag === "Wait") {
-          return yield* defer(job, token, acquired.full ? fullRegionWait(Math.random()) : acquired.millis)
-        }
-        return yield* Effect.gen(function*() {
-          const starts = yield* RedisConnection.call("starts", () =>
-            redis.multi().incr(startsKey(unitId)).expire(startsKey(unitId), keepFailedSeconds).exec()
-          ).pipe(Effect.map((results) => Number(results?.[0]?.[1] ?? 1)))
-
-          const deadLetter = (error: string, attempts: number) =>
-            consumeOptions.onDeadLetter(message, error, attempts).pipe(
-              Effect.catchCause((cause) => Effect.logWarning("onDeadLetter failed", Cause.pretty(cause))),
-              Effect.as<Decision>({ _tag: "Reject", error })
-            )
-          if (starts > maxStarts) {
-            return yield* deadLetter(`gave up after ${starts - 1} starts (maxStarts ${maxStarts})`, starts - 1)
-          }
-
-          const failure = (error: string, delayMillis: number | undefined): Effect.Effect<Decision, never, R> =>
-            job.attemptsMade + 1 >= maxAttempts
-              ? deadLetter(error, starts)
-              : Effect.succeed({ _tag: "Fail", error, delayMillis })
-
-          const renew = limiter.renew(message.region, leaseId).pipe(
-            Effect.ignore,
-            Effect.repeat(Schedule.spaced(Duration.millis(Math.max(100, Math.floor(lockDuration / 3))))),
-            Effect.andThen(Effect.never)
-          )
-          const run = consumeOptions.handler({ message, attempt: starts, maxAttempts }).pipe(
-            Effect.exit,
-            Effect.map((exit) => Option.some(exit))
-          )
-          const outcome = yield* Effect.raceFirst(
-            run,
-            Effect.raceFirst(awaitClosing.pipe(Effect.as(Option.none<Exit.Exit<DeliveryResult, unknown>>())), renew)
-          )
-          if (Option.isNone(outcome)) return yield* defer(job, token, 0)
-          const exit = outcome.value
-          if (Exit.isFailure(exit)) {
-            if (Cause.hasInterruptsOnly(exit.cause) && closing.signal.aborted) return yield* defer(job, token, 0)
-            return yield* failure(truncate(Cause.pretty(exit.cause)), undefined)
-          }
-          const result = exit.value
-          if (result._tag === "Done") {
-            yield* RedisConnection.call("starts", () => redis.del(startsKey(unitId))).pipe(Effect.ignore)
-            return { _tag: "Complete" } as const
-          }
-          return result.countsAsFailure
-            ? yield* failure(result.reason, Math.max(0, result.delayMillis))
-            : yield* defer(job, token, Math.max(0, result.delayMillis))
-        }).pipe(Effect.ensuring(limiter.release(message.region, leaseId).pipe(Effect.ignore)))
-      })
-
-    const worker = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const worker = new Worker(
-          queueName,
-          (job: BullJob, token?: string) => runPromise(deliver(job, token)).then(toBullMq),
-          {
-            connection: RedisConnection.blockingOptions(baseOptions) as ConnectionOptions,
-            prefix,
-            concurrency: Math.max(1, consumeOptions.concurrency),
-            lockDuration,
-            stalledInterval,
-            maxStalledCount: options.maxStalledCount ?? 3,
-            autorun: true,
-            settings: {
-              backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-                err instanceof AttemptFailed && err.delayMillis !== undefined
-                  ? err.delayMillis
-                  : backoffDelay(attemptsMade, backoff, Math.random())
-            }
-          }
-        )
-        worker.on("error", (error) => {
-          runFork(Effect.logWarning("BullMQ worker error", error.message))
-        })
-        // A unit whose workers kept dying is failed by BullMQ's stalled check, outside any processor:
-        // dead-letter it here so core still writes a terminal verdict (best effort: this process only).
-        worker.on("failed", (job, error) => {
-          if (job === undefined || !stalledLimit.test(error.message)) return
-          Option.map(decodeMessageOption(job.data), (message) =>
-            runFork(
-              consumeOptions.onDeadLetter(message, error.message, job.attemptsStarted).pipe(
-                Effect.catchCause((cause) => Effect.logWarning("onDeadLetter failed", Cause.pretty(cause)))
-              )
-            ))
-        })
-        return worker
-      }),
-      (worker) =>
-        // With a drain grace, `close()` first stops fetching and waits for in-flight handlers; the abort
-        // that releases whatever is still running comes only when the grace ends.
-        (drainGrace > 0
-          ? Effect.promise(() => worker.close()).pipe(Effect.timeoutOption(Duration.millis(drainGrace)), Effect.asVoid)
-          : Effect.void).pipe(
-          Effect.andThen(Effect.sync(() => closing.abort())),
-          Effect.andThen(
-            Effect.promise(() => worker.close()).pipe(
-              Effect.timeoutOption(Duration.millis(closeTimeout)),
-              Effect.flatMap((done) =>
-                Option.isSome(done) ? Effect.void : Effect.promise(() => worker.close(true)).pipe(Effect.ignore)
-              )
-            )
-          ),
-          Effect.ignore
-        )
-    )
-    yield* RedisConnection.call("consume", () => worker.waitUntilReady())
+  const consume = makeConsume({
+    policy,
+    queueName,
+    prefix,
+    keyBase,
+    redis,
+    baseOptions,
+    limitOf,
+    lockDuration,
+    stalledInterval,
+    maxStalledCount: options.maxStalledCount ?? 3,
+    closeTimeout,
+    drainGrace,
+    keepFailedSeconds
   })
 
   const deadLetters = Effect.fn("BullMqQueue.deadLetters")(function*(listOptions?: { readonly limit?: number }) {
@@ -471,6 +559,7 @@ export const make = Effect.fnUntraced(function*(options: Options) {
   })
 
   const queue = Queue.of({
+    redelivery: policy,
     enqueue,
     consume,
     cancelJob,
@@ -513,6 +602,12 @@ export const layer = (
     )
   )
 
+/** `CERTIFICATION_MAX_RETRIES`: counted failures before a unit is dead-lettered, a whole number ≥ 1 (default 3). */
+export const maxRetriesConfig: Config.Config<number> = Config.schema(
+  Schema.Int.check(Schema.isGreaterThanOrEqualTo(1)),
+  "CERTIFICATION_MAX_RETRIES"
+).pipe(Config.withDefault(RedeliveryPolicy.defaultPolicy.maxAttempts))
+
 /**
  * The layer from the environment: `REDIS_URL` (or `REDIS_HOST` / `REDIS_PORT`),
  * `CERTIFICATION_QUEUE_NAME`, `CERTIFICATION_MAX_RETRIES`; other options as given.
@@ -526,7 +621,7 @@ export const layerConfig = (
       const host = yield* Config.String("REDIS_HOST").pipe(Config.withDefault("127.0.0.1"))
       const port = yield* Config.Port("REDIS_PORT").pipe(Config.withDefault(6379))
       const queueName = yield* Config.String("CERTIFICATION_QUEUE_NAME").pipe(Config.withDefault(defaultQueueName))
-      const maxAttempts = yield* Config.Int("CERTIFICATION_MAX_RETRIES").pipe(Config.withDefault(3))
+      const maxAttempts = yield* maxRetriesConfig
       return layer({
         ...options,
         connection: Option.isSome(url) ? Redacted.value(url.value) : { host, port },

@@ -36,6 +36,7 @@ import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as References from "effect/References"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as BullMqQueue from "./BullMqQueue.ts"
 
@@ -83,7 +84,7 @@ export const settingsConfig: Config.Config<WorkerSettings> = Config.all({
   prefix: Config.String("CERTIFICATION_REDIS_PREFIX").pipe(Config.withDefault("bull")),
   concurrency: Config.Int("CERTIFICATION_CONCURRENCY").pipe(Config.withDefault(4)),
   timeoutMillis: optionalInt("CERTIFICATION_TIMEOUT"),
-  maxRetries: Config.Int("CERTIFICATION_MAX_RETRIES").pipe(Config.withDefault(3)),
+  maxRetries: BullMqQueue.maxRetriesConfig,
   redisUrl: Config.option(Config.Redacted("REDIS_URL")),
   redisHost: Config.String("REDIS_HOST").pipe(Config.withDefault("127.0.0.1")),
   redisPort: Config.Port("REDIS_PORT").pipe(Config.withDefault(6379)),
@@ -306,14 +307,12 @@ export const program = (options: RunWorkerOptions, shutdown: Effect.Effect<void>
       Effect.provide(services(settings, options))
     )
 
-    const retryMillis = options.startRetryMillis ?? 2_000
+    // Any failure or defect of the session (Redis or the database unreachable) is logged and retried.
     const supervised: Effect.Effect<void> = session.pipe(
-      Effect.catchCause((cause) =>
-        Effect.logError("certification worker could not start; retrying", Cause.pretty(cause)).pipe(
-          Effect.andThen(Effect.sleep(Duration.millis(retryMillis))),
-          Effect.andThen(Effect.suspend(() => supervised))
-        )
-      )
+      Effect.sandbox,
+      Effect.tapError((cause) => Effect.logError("certification worker could not start; retrying", Cause.pretty(cause))),
+      Effect.retry(Schedule.spaced(Duration.millis(options.startRetryMillis ?? 2_000))),
+      Effect.ignore
     )
 
     // The signal interrupts the session; its finalizers drain the consumer, then close the services.

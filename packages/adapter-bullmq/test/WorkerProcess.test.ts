@@ -1,8 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
+import { Storage } from "@myia/certification"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { WorkerProcess } from "../src/index.ts"
+import { cleanup, freshPrefix, redisUrl, shouldRun } from "./RedisTest.ts"
 
 /** Each environment variable, a value for it, and where that value must land in the settings. */
 const rows: ReadonlyArray<{
@@ -71,6 +76,11 @@ describe("WorkerProcess settings", () => {
         const error = yield* Effect.flip(WorkerProcess.loadSettings({ [env]: "not-a-number{" }))
         assert.include(String(error), env)
       }
+      // A policy needs at least one attempt, and attempts are whole numbers.
+      for (const value of ["0", "-2", "1.5"]) {
+        const error = yield* Effect.flip(WorkerProcess.loadSettings({ CERTIFICATION_MAX_RETRIES: value }))
+        assert.include(String(error), "CERTIFICATION_MAX_RETRIES", value)
+      }
     }))
 })
 
@@ -104,5 +114,33 @@ describe("WorkerProcess health routes", () => {
       assert.strictEqual(reply.status, 200)
       assert.include(reply.type, "text/plain")
       assert.match(reply.body, /certification_queue_depth\{[^}]*state="waiting"[^}]*\} 3/)
+    }))
+})
+
+describe.skipIf(!shouldRun)("WorkerProcess start", () => {
+  it.live("a session that cannot start (the database is down) is retried every startRetryMillis until it starts", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      yield* Effect.addFinalizer(() => Effect.promise(() => cleanup(prefix)))
+      const builds: Array<number> = []
+      const started = yield* Deferred.make<void>()
+      // Fails twice like an unreachable database, then serves: only the readiness probe's getJob is
+      // reached (no unit is enqueued).
+      const storage = Layer.effect(
+        Storage.Storage,
+        Effect.gen(function*() {
+          builds.push(yield* Clock.currentTimeMillis)
+          if (builds.length <= 2) return yield* Effect.fail(new Error(`database down (${builds.length})`))
+          yield* Deferred.succeed(started, undefined)
+          return { getJob: () => Effect.succeed(Option.none()) } as unknown as Storage.Storage["Service"]
+        })
+      )
+      yield* WorkerProcess.program(
+        { storage, env: { REDIS_URL: redisUrl, CERTIFICATION_REDIS_PREFIX: prefix }, startRetryMillis: 100, logLevel: "None" },
+        Deferred.await(started).pipe(Effect.andThen(Effect.sleep("200 millis")))
+      )
+      assert.strictEqual(builds.length, 3)
+      assert.isAtLeast(builds[1]! - builds[0]!, 100 - 5)
+      assert.isAtLeast(builds[2]! - builds[1]!, 100 - 5)
     }))
 })

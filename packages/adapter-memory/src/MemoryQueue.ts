@@ -2,18 +2,20 @@
  * The Queue port in process memory: for tests, demos and single-process embedding.
  *
  * Units wait in a FIFO list, move to `active` while a handler runs, to `delayed` while a retry waits
- * and to `failed` once they used all their attempts (kept, with the last error). Deliveries run on
+ * and to `failed` once their redelivery policy is spent (kept, with the last error). Deliveries run on
  * fibers forked into the consumer's scope, at most `concurrency` per consumer; per-region limits
  * (in-flight units and start rate) are shared by every consumer of one queue instance, which is
  * "all processes" for an in-process queue. A handler's failure, defect or interruption is a
- * redelivery, never a consumer failure. Cancellations and progress events go through `PubSub`.
+ * redelivery, never a consumer failure. Redelivery follows core's `RedeliveryPolicy` (the `redelivery`
+ * option): each entry counts its starts and failures, delays are timers on `Clock`, and a unit whose
+ * policy is spent is dead-lettered. Cancellations and progress events go through `PubSub`.
  *
  * `consume` returns as soon as the consumer is started; it runs until its scope closes.
  *
  * @since 0.1.0
  */
 import type { Domain } from "@myia/certification"
-import { Queue } from "@myia/certification"
+import { Queue, RedeliveryPolicy } from "@myia/certification"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -27,14 +29,14 @@ import * as Stream from "effect/Stream"
 
 /** Options of the in-memory queue. */
 export interface Options {
-  /** Failed deliveries before a unit is dead-lettered (default 3). */
+  /** The redelivery policy to obey (default: core's `RedeliveryPolicy.defaultPolicy`). */
+  readonly redelivery?: RedeliveryPolicy.Options | undefined
+  /** Shorthand for `redelivery.maxAttempts` (wins over it). */
   readonly maxAttempts?: number | undefined
   /** Per-region limits shared by every consumer of this queue instance. */
   readonly regionLimits?: Partial<Record<Domain.Region, Queue.RegionLimit>> | undefined
   /** The limit of regions absent from `regionLimits` (default: none). */
   readonly defaultRegionLimit?: Queue.RegionLimit | undefined
-  /** Wait before redelivering after a failed attempt (default 100 ms × 2^(attempt − 1), at most 5 s). */
-  readonly retryBackoff?: ((attempt: number) => Duration.Input) | undefined
 }
 
 type State = "waiting" | "delayed" | "active" | "failed"
@@ -42,7 +44,7 @@ type State = "waiting" | "delayed" | "active" | "failed"
 interface Entry {
   readonly message: Queue.UnitMessage
   state: State
-  /** Every start, including retries that do not count as failures. */
+  /** Every start, including retries that do not count as failures (not postponed ones). */
   starts: number
   failures: number
   lastError: string | null
@@ -54,8 +56,48 @@ interface RegionState {
   nextStartAt: number
 }
 
-const defaultBackoff = (attempt: number): Duration.Input =>
-  Duration.millis(Queue.redeliveryDelayMillis(attempt, { baseMillis: 100, maxMillis: 5_000 }, 1))
+/** What a consumer picks deliveries from. */
+interface Shelf {
+  readonly entries: Map<Domain.UnitId, Entry>
+  /** Unit ids in delivery order; entries no longer waiting are dropped as they are met. */
+  readonly waiting: Array<Domain.UnitId>
+  readonly limitOf: (region: Domain.Region) => Queue.RegionLimit | undefined
+  readonly regionOf: (region: Domain.Region) => RegionState
+}
+
+/**
+ * Take the first waiting unit whose region admits a start now and mark it active. Returns the
+ * entry, or how long to wait before a rate-limited region admits one (Infinity: wait for a change).
+ */
+const pick = ({ entries, limitOf, regionOf, waiting }: Shelf, now: number): Entry | number => {
+  let wait = Infinity
+  for (let i = 0; i < waiting.length; i++) {
+    const entry = entries.get(waiting[i]!)
+    if (entry === undefined || entry.state !== "waiting") {
+      waiting.splice(i--, 1)
+      continue
+    }
+    const region = entry.message.region
+    const limit = limitOf(region)
+    const state = regionOf(region)
+    if (limit !== undefined) {
+      if (state.inFlight >= limit.concurrency) continue
+      if (limit.ratePerSecond > 0) {
+        if (state.nextStartAt > now) {
+          wait = Math.min(wait, state.nextStartAt - now)
+          continue
+        }
+        state.nextStartAt = Math.max(now, state.nextStartAt) + 1000 / limit.ratePerSecond
+      }
+    }
+    state.inFlight++
+    waiting.splice(i, 1)
+    entry.state = "active"
+    entry.starts++
+    return entry
+  }
+  return wait
+}
 
 /** A readable one-line reason from a handler's failure or defect. */
 const describe = (cause: Cause.Cause<unknown>): string => {
@@ -74,8 +116,10 @@ const describe = (cause: Cause.Cause<unknown>): string => {
 export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"], never, Scope.Scope> =>
   Effect.gen(function*() {
     const scope = yield* Effect.scope
-    const maxAttempts = Math.max(1, options.maxAttempts ?? 3)
-    const backoff = options.retryBackoff ?? defaultBackoff
+    const policy = RedeliveryPolicy.make({
+      ...options.redelivery,
+      ...(options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts })
+    })
     const entries = new Map<Domain.UnitId, Entry>()
     const waiting: Array<Domain.UnitId> = []
     const regions = new Map<Domain.Region, RegionState>()
@@ -121,37 +165,7 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
         Effect.forkIn(scope)
       )
 
-    /**
-     * Take the first waiting unit whose region admits a start now and mark it active. Returns the
-     * entry, or how long to wait before a rate-limited region admits one (Infinity: wait for a change).
-     */
-    const pick = (now: number): Entry | number => {
-      let wait = Infinity
-      for (let i = 0; i < waiting.length; i++) {
-        const entry = entries.get(waiting[i]!)
-        if (entry === undefined || entry.state !== "waiting") {
-          waiting.splice(i--, 1)
-          continue
-        }
-        const region = entry.message.region
-        const limit = limitOf(region)
-        const state = regionOf(region)
-        if (limit !== undefined) {
-          if (state.inFlight >= limit.concurrency) continue
-          if (state.nextStartAt > now) {
-            wait = Math.min(wait, state.nextStartAt - now)
-            continue
-          }
-          state.nextStartAt = Math.max(now, state.nextStartAt) + 1000 / limit.ratePerSecond
-        }
-        state.inFlight++
-        waiting.splice(i, 1)
-        entry.state = "active"
-        entry.starts++
-        return entry
-      }
-      return wait
-    }
+    const shelf: Shelf = { entries, waiting, limitOf, regionOf }
 
     const enqueue = Effect.fn("MemoryQueue.enqueue")(function*(messages: ReadonlyArray<Queue.UnitMessage>) {
       for (const message of messages) {
@@ -171,50 +185,74 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
       const concurrency = Math.max(1, consumer.concurrency)
       let inFlight = 0
 
+      const counters = (entry: Entry): RedeliveryPolicy.Counters => ({ attempt: entry.starts, failures: entry.failures })
+
       const settle = (entry: Entry, exit: Exit.Exit<Queue.DeliveryResult, unknown>) =>
         Effect.gen(function*() {
           const id = entry.message.unitId
           if (entries.get(id) !== entry) return
-          if (Exit.isSuccess(exit)) {
-            const result = exit.value
-            if (result._tag === "Done") {
+          if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) {
+            // Released, not failed: the next consumer gets it first.
+            return toWaiting(entry, true)
+          }
+          if (Exit.isFailure(exit)) {
+            // A failure or defect: counted, and backed off by the policy.
+            const wait = yield* RedeliveryPolicy.retryDelay(policy, counters(entry), true)
+            return yield* retry(entry, true, describe(exit.cause), wait)
+          }
+          const result = exit.value
+          switch (result._tag) {
+            case "Done":
               entries.delete(id)
               return
-            }
-            if (result.countsAsFailure) {
-              entry.failures++
-              entry.lastError = result.reason
-              if (entry.failures >= maxAttempts) return yield* deadLetter(entry)
-            }
-            return yield* delay(entry, Duration.millis(Math.max(0, result.delayMillis)))
+            case "Postpone":
+              entry.starts-- // the unit did not run: the start is given back
+              return yield* delay(entry, Duration.millis(Math.max(0, result.delayMillis)))
+            case "Retry":
+              return yield* retry(
+                entry,
+                result.countsAsFailure,
+                result.reason,
+                Duration.millis(Math.max(0, result.delayMillis))
+              )
           }
-          if (Cause.hasInterruptsOnly(exit.cause)) {
-            // Released, not failed: the next consumer gets it first.
-            toWaiting(entry, true)
-            return
-          }
-          entry.failures++
-          entry.lastError = describe(exit.cause)
-          if (entry.failures >= maxAttempts) return yield* deadLetter(entry)
-          yield* delay(entry, backoff(entry.failures))
         })
 
-      const deadLetter = (entry: Entry) =>
+      /** Spend what the retry costs; redeliver after `wait`, or dead-letter once the policy is spent. */
+      const retry = (entry: Entry, countsAsFailure: boolean, error: string, wait: Duration.Duration) =>
+        Effect.suspend(() => {
+          if (countsAsFailure) entry.failures++
+          entry.lastError = error
+          return RedeliveryPolicy.spent(policy, counters(entry)) === undefined ? delay(entry, wait) : deadLetter(entry)
+        })
+
+      const deadLetter = (entry: Entry, why?: string) =>
         Effect.sync(() => {
           entry.state = "failed"
         }).pipe(
           Effect.andThen(Effect.suspend(() =>
-            consumer.onDeadLetter(entry.message, entry.lastError ?? "unknown error", entry.starts)
+            consumer.onDeadLetter(entry.message, entry.lastError ?? why ?? "unknown error", entry.starts)
           )),
           Effect.catchCause((cause) => Effect.logWarning("MemoryQueue: onDeadLetter failed", cause))
         )
 
-      const deliver = (entry: Entry) =>
-        Effect.interruptible(Effect.suspend(() =>
-          consumer.handler({ message: entry.message, attempt: entry.starts, maxAttempts })
+      const run = (entry: Entry) => {
+        // Starts spent by interruptions: give up before running the handler once more.
+        const exhausted = RedeliveryPolicy.spent(policy, { attempt: entry.starts - 1, failures: entry.failures })
+        if (exhausted !== undefined) {
+          entry.starts--
+          return deadLetter(entry, exhausted)
+        }
+        return Effect.interruptible(Effect.suspend(() =>
+          consumer.handler({ message: entry.message, attempt: entry.starts, failures: entry.failures })
         )).pipe(
           // onExit, not Effect.exit: an interruption is not a value, yet the unit must still be released.
-          Effect.onExit((exit) => settle(entry, exit)),
+          Effect.onExit((exit) => settle(entry, exit))
+        )
+      }
+
+      const deliver = (entry: Entry) =>
+        Effect.suspend(() => run(entry)).pipe(
           Effect.ensuring(Effect.sync(() => {
             inFlight--
             regionOf(entry.message.region).inFlight--
@@ -226,7 +264,7 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
         while (true) {
           const wakeup = changed
           const now = yield* Clock.currentTimeMillis
-          const picked = inFlight < concurrency ? pick(now) : Infinity
+          const picked = inFlight < concurrency ? pick(shelf, now) : Infinity
           if (typeof picked !== "number") {
             inFlight++
             yield* Effect.forkIn(deliver(picked), deliveries)
@@ -259,6 +297,7 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
     })
 
     return Queue.Queue.of({
+      redelivery: policy,
       enqueue,
       consume,
       cancelJob,

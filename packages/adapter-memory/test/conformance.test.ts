@@ -2,4 +2,4 @@ import { QueueTest, StorageTest } from "@myia/certification/testing"
 import { MemoryQueue, MemoryStorage } from "../src/index.ts"
 
 StorageTest.suite("memory", MemoryStorage.layer)
-QueueTest.suite("memory", MemoryQueue.layer())
+QueueTest.suite("memory", (config) => MemoryQueue.layer(config))

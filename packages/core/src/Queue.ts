@@ -3,8 +3,9 @@
  *
  * Delivery is at least once; exactly-one-result is Storage's job (fenced writes). Every adapter
  * (`@myia/certification-memory`, `@myia/certification-bullmq`) implements this contract and passes
- * `QueueTest.suite` from `@myia/certification/testing`. Retry policy (which errors, how long to wait)
- * is core's: the handler tells the queue what to do with each delivery.
+ * `QueueTest.suite` from `@myia/certification/testing`. Retry policy is core's: the handler tells the
+ * queue what to do with each delivery, and how often and how late a unit comes back is the
+ * `RedeliveryPolicy` the queue was built with (it reports it as `redelivery`).
  *
  * **Contract**
  * - `enqueue` is idempotent by unit id (the unit id is the queue's job id): enqueueing a unit that is
@@ -12,10 +13,12 @@
  * - `consume` runs `handler` for each delivery with at most `concurrency` deliveries in flight in this
  *   process, and at most the configured per-region concurrency and start rate across *all* processes
  *   consuming the same queue.
- * - A delivery whose handler succeeds with `Done` is acknowledged and never redelivered. `Retry`
- *   redelivers it after `delayMillis` (attempt + 1). If the handler fails or dies, or the process
- *   dies mid-delivery, the unit is redelivered (after the lock expires for a dead process) until
- *   `maxAttempts`; then `onDeadLetter` runs with the last error so core can write a terminal verdict.
+ * - A delivery whose handler succeeds with `Done` is acknowledged and never redelivered. `Retry` and
+ *   `Postpone` redeliver it after `delayMillis`. A handler failure or defect is redelivered after the
+ *   policy's backoff; a process that dies mid-delivery has its unit redelivered after its lock expires.
+ *   What each outcome spends (failures, starts) and when the unit is dead-lettered instead is the
+ *   `RedeliveryPolicy` contract; `onDeadLetter` then runs once with the last error so core can write a
+ *   terminal verdict.
  * - Interrupting `consume`'s scope stops fetching; in-flight deliveries are interrupted and released
  *   for redelivery (not failed, not acknowledged).
  * - `cancelJob` removes the job's waiting and delayed units and publishes a cancellation that reaches
@@ -30,6 +33,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import { JobId, ModelId, Region, UnitId } from "./Domain.ts"
+import type { Counters, RedeliveryPolicy } from "./RedeliveryPolicy.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Messages
@@ -45,14 +49,12 @@ export class UnitMessage extends Schema.Class<UnitMessage>("@myia/certification/
   region: Region
 }) {}
 
-/** Decode an untrusted payload (e.g. from Redis) into a `UnitMessage`. */
-export const decodeUnitMessage = Schema.decodeUnknownEffect(UnitMessage)
-
-/** One delivery of a unit to a worker. `attempt` is 1-based and counts every start. */
-export interface Delivery {
+/**
+ * One delivery of a unit to a worker: `attempt` (1-based) counts every start, this one included;
+ * `failures` counts the failures spent before it (see `RedeliveryPolicy`).
+ */
+export interface Delivery extends Counters {
   readonly message: UnitMessage
-  readonly attempt: number
-  readonly maxAttempts: number
 }
 
 /** What the handler asks the queue to do with a delivery. */
@@ -61,14 +63,28 @@ export type DeliveryResult =
   | {
     readonly _tag: "Retry"
     readonly delayMillis: number
-    /** Throttling and breaker waits do not count as failures (they do count as starts). */
+    /** Throttling and outage waits do not count as failures (they do count as starts). */
     readonly countsAsFailure: boolean
     readonly reason: string
   }
+  | {
+    /** The unit did not run (e.g. its job is paused): give the start back; spends nothing. */
+    readonly _tag: "Postpone"
+    readonly delayMillis: number
+    readonly reason: string
+  }
 
+/** Acknowledge the delivery: the unit is finished. */
 export const Done: DeliveryResult = { _tag: "Done" }
-export const Retry = (options: { readonly delayMillis: number; readonly countsAsFailure: boolean; readonly reason: string }): DeliveryResult => ({
-  _tag: "Retry",
+
+/** Redeliver after `delayMillis`; spends a start, and a failure when `countsAsFailure`. */
+export const Retry = (
+  options: { readonly delayMillis: number; readonly countsAsFailure: boolean; readonly reason: string }
+): DeliveryResult => ({ _tag: "Retry", ...options })
+
+/** Redeliver after `delayMillis` without spending anything: for a unit that did not run. */
+export const Postpone = (options: { readonly delayMillis: number; readonly reason: string }): DeliveryResult => ({
+  _tag: "Postpone",
   ...options
 })
 
@@ -82,8 +98,6 @@ export class ProgressEvent extends Schema.Class<ProgressEvent>("@myia/certificat
   at: Schema.String
 }) {}
 
-export const decodeProgressEvent = Schema.decodeUnknownEffect(ProgressEvent)
-
 export interface QueueCounts {
   readonly waiting: number
   readonly active: number
@@ -91,25 +105,11 @@ export interface QueueCounts {
   readonly failed: number
 }
 
-/**
- * The redelivery backoff every adapter and the worker use (policy lives once, in core): exponential
- * in the number of failures, capped, with half jitter — `full/2 + random · full/2` where
- * `full = min(max, base · 2^(failures−1))`; `random` in [0, 1] (1 gives the full, deterministic delay).
- */
-export const redeliveryDelayMillis = (
-  failures: number,
-  backoff: { readonly baseMillis: number; readonly maxMillis: number },
-  random: number
-): number => {
-  const full = Math.min(backoff.maxMillis, backoff.baseMillis * 2 ** Math.max(0, failures - 1))
-  return Math.round(full / 2 + (full / 2) * random)
-}
-
 /** Per-region limits that hold across every process consuming the queue. */
 export interface RegionLimit {
   /** Most units of this region in flight at once. */
   readonly concurrency: number
-  /** Most unit starts per second for this region. */
+  /** Most unit starts per second for this region; 0 (or less): no start-rate limit. */
   readonly ratePerSecond: number
 }
 
@@ -117,7 +117,10 @@ export interface ConsumeOptions<R> {
   /** Most deliveries in flight in this process. */
   readonly concurrency: number
   readonly handler: (delivery: Delivery) => Effect.Effect<DeliveryResult, unknown, R>
-  /** Runs once when a unit has used all its attempts, with the last error. */
+  /**
+   * Runs once when the redelivery policy gives up on a unit, with its last error and its starts
+   * (`attempts`).
+   */
   readonly onDeadLetter: (message: UnitMessage, lastError: string, attempts: number) => Effect.Effect<void, unknown, R>
 }
 
@@ -141,6 +144,9 @@ export class QueueError extends Schema.TaggedError<QueueError>("@myia/certificat
 // ---------------------------------------------------------------------------------------------
 
 export class Queue extends Context.Service<Queue, {
+  /** The redelivery policy this queue obeys; the Worker takes its retry decisions and delays from it. */
+  readonly redelivery: RedeliveryPolicy
+
   /** Add units; idempotent by unit id. */
   readonly enqueue: (messages: ReadonlyArray<UnitMessage>) => Effect.Effect<void, QueueError>
 

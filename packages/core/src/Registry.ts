@@ -1,9 +1,11 @@
 /**
  * The Bedrock model registry: what the SDK knows about each model before it calls it.
  *
- * The built-in data (139 models: chat, embedding, image, video, speech, rerank) is generated from
- * `reference/bedrock/bedrock_model_registry.json` by `scripts/build-registry.ts` and keeps the source
- * of every fact in `ModelInfo.sources`. The registry answers three questions: what is this id
+ * The built-in data (139 models: chat, embedding, image, video, speech, rerank) is a JSON file,
+ * `data/bedrock-models.json`, generated from `reference/bedrock/bedrock_model_registry.json` by
+ * `scripts/build-registry.ts`; it keeps the source of every fact in `ModelInfo.sources` and is decoded
+ * once, when this module loads. The package ships it once, next to `dist/` and `src/`, which both
+ * import it as `../data/bedrock-models.json`. The registry answers three questions: what is this id
  * (`get`, which also maps system-profile ids and ARNs back to the base model), which models match a
  * filter (`list`), and can this model be certified in this region at this date, and through which
  * invocation target (`certifiability`). Hosts add or override models and pin their own
@@ -16,8 +18,8 @@ import * as DateTime from "effect/DateTime"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import builtinData from "../data/bedrock-models.json" with { type: "json" }
 import { InvocationTarget } from "./Domain.ts"
-import { bedrockModels } from "./internal/bedrockModels.ts"
 import { geographiesOf, isRegion, Region, regionName } from "./Region.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -165,10 +167,10 @@ export interface ListFilter {
 // Built-in data
 // ---------------------------------------------------------------------------------------------
 
-const decodeModels = Schema.decodeUnknownSync(Schema.Array(ModelInfo))
+const BuiltinData = Schema.Struct({ description: Schema.String, models: Schema.Array(ModelInfo) })
 
 /** The built-in models, generated from the reference registry. */
-export const builtinModels: ReadonlyArray<ModelInfo> = decodeModels(bedrockModels)
+export const builtinModels: ReadonlyArray<ModelInfo> = Schema.decodeUnknownSync(BuiltinData)(builtinData).models
 
 // ---------------------------------------------------------------------------------------------
 // Pure helpers

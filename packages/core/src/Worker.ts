@@ -4,8 +4,10 @@
  *
  * For each delivery: claim the unit with a fresh fencing lease (a terminal unit or an ended job
  * acknowledges the delivery without a Bedrock call); run it; then either finish it (fenced write),
- * give it back for a later retry (an environment problem such as throttling, while attempts remain),
- * or, on a systemic error such as invalid credentials, fail the whole job. A cancelled job's
+ * give it back for a later retry (an environment problem such as throttling, while the queue's
+ * `RedeliveryPolicy` allows one more start), or, on a systemic error such as invalid credentials,
+ * fail the whole job. When the policy is spent the unit's own INCONCLUSIVE outcome is written, with
+ * its real error, rather than left to the dead letter. A cancelled job's
  * in-flight units are interrupted (their Bedrock calls aborted) and nothing is written after the
  * cancel; no new test starts once the cancellation is known.
  *
@@ -13,11 +15,11 @@
  */
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type { BedrockRuntime } from "./BedrockRuntime.ts"
@@ -25,16 +27,8 @@ import type { JobId, UnitOutcome } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import * as Metrics from "./Metrics.ts"
-import {
-  type Delivery,
-  type DeliveryResult,
-  Done,
-  ProgressEvent,
-  Queue,
-  redeliveryDelayMillis,
-  Retry,
-  type UnitMessage
-} from "./Queue.ts"
+import { type Delivery, type DeliveryResult, Done, Postpone, ProgressEvent, Queue, Retry, type UnitMessage } from "./Queue.ts"
+import * as RedeliveryPolicy from "./RedeliveryPolicy.ts"
 import type { RegionGovernor } from "./RegionGovernor.ts"
 import type { Registry } from "./Registry.ts"
 import * as Runner from "./Runner.ts"
@@ -43,8 +37,6 @@ import { Storage } from "./Storage.ts"
 export interface WorkerOptions {
   /** Units certified at once by this process (default 4). */
   readonly concurrency?: number | undefined
-  /** Base delay before an environment-blocked unit is tried again (default 2 s, doubled per attempt, capped 60 s). */
-  readonly retryDelayMillis?: number | undefined
 }
 
 const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
@@ -57,7 +49,8 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
   const queue = yield* Queue
   const storage = yield* Storage
   const concurrency = options.concurrency ?? 4
-  const retryBase = options.retryDelayMillis ?? 2_000
+  // Retry decisions and delays follow the queue's own policy, so the worker and the queue never disagree.
+  const policy = queue.redelivery
 
   // Cancellations from any process: remember the job, and interrupt its in-flight units here.
   const cancelled = new Set<JobId>()
@@ -153,19 +146,20 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
 
     const environmentBlocked = result.verdict === "INCONCLUSIVE" && result.error !== null && result.error.retryable &&
       result.error.blame === "environment"
-    if (environmentBlocked && delivery.attempt < delivery.maxAttempts && !(yield* stopped(message.jobId))) {
+    // Throttling is waited out (bounded by maxStarts); other environment errors spend the failure budget.
+    const countsAsFailure = result.error?.category !== "THROTTLED"
+    if (
+      environmentBlocked && RedeliveryPolicy.canRetry(policy, delivery, countsAsFailure) &&
+      !(yield* stopped(message.jobId))
+    ) {
       const released = yield* storage.releaseUnit(message.unitId, lease)
       if (released) {
-        const delayMillis = yield* retryDelay(delivery.attempt)
+        const delayMillis = yield* retryDelayMillis(delivery, countsAsFailure)
         yield* Metrics.recordUnitRetry(result.error!.category)
         yield* Effect.logInfo("unit blocked by the environment; retrying later").pipe(
           Effect.annotateLogs({ unitId: message.unitId, category: result.error!.category, delayMillis })
         )
-        return Retry({
-          delayMillis,
-          countsAsFailure: result.error!.category !== "THROTTLED",
-          reason: `${result.error!.category}: ${result.error!.message}`
-        })
+        return Retry({ delayMillis, countsAsFailure, reason: `${result.error!.category}: ${result.error!.message}` })
       }
       return Done
     }
@@ -179,9 +173,12 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     return Done
   })
 
-  /** The queue's redelivery backoff for a unit's next attempt, capped at 60 s. */
-  const retryDelay = (attempt: number) =>
-    Effect.map(Random.next, (r) => redeliveryDelayMillis(attempt, { baseMillis: retryBase, maxMillis: 60_000 }, r))
+  /** The policy's wait before the unit's next start, in whole milliseconds. */
+  const retryDelayMillis = (delivery: Delivery, countsAsFailure: boolean) =>
+    Effect.map(
+      RedeliveryPolicy.retryDelay(policy, delivery, countsAsFailure),
+      (delay) => Math.round(Duration.toMillis(delay))
+    )
 
   const handle = Effect.fnUntraced(function*(delivery: Delivery) {
     const { message } = delivery
@@ -190,7 +187,8 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     if (Option.isNone(claimed)) {
       const job = yield* storage.getJob(message.jobId)
       if (Option.isSome(job) && job.value.status === "PAUSED") {
-        return Retry({ delayMillis: retryBase, countsAsFailure: false, reason: "job paused" })
+        // Nothing ran: a pause of any length spends none of the unit's starts.
+        return Postpone({ delayMillis: yield* retryDelayMillis(delivery, false), reason: "job paused" })
       }
       // Already terminal (a redelivery) or the job ended. The previous worker may have died between
       // the unit's write and the job's transition: finishing the job here is idempotent.
@@ -236,7 +234,7 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
       // Storage unreachable is the environment's failure, not the unit's: wait, without spending attempts.
       Effect.catchTag("StorageError", (error) =>
         error.isRetryable
-          ? Effect.map(retryDelay(Math.min(delivery.attempt, 5)), (delayMillis) =>
+          ? Effect.map(retryDelayMillis(delivery, false), (delayMillis) =>
             Retry({ delayMillis, countsAsFailure: false, reason: `storage unavailable: ${error.message}` }))
           : Effect.fail(error)),
       Effect.withSpan("Worker.unit", {

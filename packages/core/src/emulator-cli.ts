@@ -15,8 +15,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { resolve } from "node:path"
 import { parseArgs } from "node:util"
 import * as Result from "effect/Result"
-import * as BedrockEmulator from "./testing/BedrockEmulator.ts"
-import * as Scenario from "./testing/Scenario.ts"
+import { BedrockEmulator, Scenario } from "./emulator.ts"
 
 const usage = `usage: bedrock-emulator [--port N] [--host H] [--scenario FILE] [--seed S] [--time-scale X]`
 

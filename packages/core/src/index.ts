@@ -10,6 +10,7 @@ export * as Domain from "./Domain.ts"
 export * as ErrorCategory from "./ErrorCategory.ts"
 export * as ErrorCategorizer from "./ErrorCategorizer.ts"
 export * as Queue from "./Queue.ts"
+export * as RedeliveryPolicy from "./RedeliveryPolicy.ts"
 export * as Region from "./Region.ts"
 export * as Storage from "./Storage.ts"
 export * as JobStateMachine from "./JobStateMachine.ts"
@@ -49,6 +50,7 @@ export type {
   Verdict
 } from "./Domain.ts"
 export type { ProgressEvent, QueueCounts, QueueError } from "./Queue.ts"
+export type { Options as RedeliveryPolicyOptions } from "./RedeliveryPolicy.ts"
 export type { HistoryFilter, JobSummary, LatestFilter, Page, PageRequest, Stats, StorageError } from "./Storage.ts"
 export * as RequestRateLimit from "./RequestRateLimit.ts"
 export type {

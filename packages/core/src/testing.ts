@@ -1,12 +1,10 @@
 /**
- * `@myia/certification/testing`: the Bedrock emulator and the port conformance suites.
+ * `@myia/certification/testing`: the port conformance suites (`StorageTest.suite`,
+ * `QueueTest.suite`) and test fixtures. The suites import `vitest` and `@effect/vitest`, so this
+ * entry needs them installed. The Bedrock emulator is `@myia/certification/emulator`.
  *
  * @since 0.1.0
  */
 export * as Fixtures from "./testing/Fixtures.ts"
 export * as QueueTest from "./testing/QueueTest.ts"
 export * as StorageTest from "./testing/StorageTest.ts"
-export * as BedrockEmulator from "./testing/BedrockEmulator.ts"
-export * as EventStream from "./testing/EventStream.ts"
-export * as Scenario from "./testing/Scenario.ts"
-export * as Responder from "./testing/Responder.ts"

@@ -10,7 +10,7 @@ import * as Stream from "effect/Stream"
 import * as BedrockRuntime from "../src/BedrockRuntime.ts"
 import type { ErrorCategory } from "../src/Domain.ts"
 import { Region } from "../src/Region.ts"
-import * as BedrockEmulator from "../src/testing/BedrockEmulator.ts"
+import * as BedrockEmulator from "../src/emulator/BedrockEmulator.ts"
 
 // HTTP/2 is the SDK's default handler on Node; HTTP/1.1 is what many hosts configure.
 const handlers = ["http2", "http1"] as const

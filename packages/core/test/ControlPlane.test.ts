@@ -6,7 +6,7 @@ import * as Schema from "effect/Schema"
 import * as ControlPlane from "../src/ControlPlane.ts"
 import { Region } from "../src/Region.ts"
 import * as Registry from "../src/Registry.ts"
-import * as BedrockEmulator from "../src/testing/BedrockEmulator.ts"
+import * as BedrockEmulator from "../src/emulator/BedrockEmulator.ts"
 
 const east = Schema.decodeSync(Region)("us-east-1")
 const ireland = Schema.decodeSync(Region)("eu-west-1")

@@ -7,8 +7,8 @@ import { Region } from "../src/Region.ts"
 import * as RegionGovernor from "../src/RegionGovernor.ts"
 import * as Registry from "../src/Registry.ts"
 import * as Runner from "../src/Runner.ts"
-import * as BedrockEmulator from "../src/testing/BedrockEmulator.ts"
-import type { ScenarioInput } from "../src/testing/Scenario.ts"
+import * as BedrockEmulator from "../src/emulator/BedrockEmulator.ts"
+import type { ScenarioInput } from "../src/emulator/Scenario.ts"
 
 const east = Schema.decodeSync(Region)("us-east-1")
 

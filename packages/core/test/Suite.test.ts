@@ -5,9 +5,9 @@ import * as BedrockRuntime from "../src/BedrockRuntime.ts"
 import { Region } from "../src/Region.ts"
 import { type Capability, capabilities, ModelInfo, type Support } from "../src/Registry.ts"
 import * as Suite from "../src/Suite.ts"
-import * as BedrockEmulator from "../src/testing/BedrockEmulator.ts"
-import { dominantColor } from "../src/testing/Responder.ts"
-import type { ScenarioInput } from "../src/testing/Scenario.ts"
+import * as BedrockEmulator from "../src/emulator/BedrockEmulator.ts"
+import { dominantColor } from "../src/emulator/Responder.ts"
+import type { ScenarioInput } from "../src/emulator/Scenario.ts"
 
 const east = Schema.decodeSync(Region)("us-east-1")
 

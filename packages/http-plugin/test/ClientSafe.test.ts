@@ -23,7 +23,8 @@ describe("client-safe API definition", () => {
     assert.deepStrictEqual(result.errors, [])
     const inputs = Object.keys(result.metafile.inputs)
     assert.isTrue(inputs.some((i) => i.includes("packages/core/src/Domain.ts")), "the domain schemas are bundled")
-    const offending = inputs.filter((i) => /@aws-sdk|@smithy|node:|BedrockRuntime|Worker\.ts|testing\//.test(i))
+    const serverOnly = /@aws-sdk|@smithy|node:|BedrockRuntime|Worker\.ts|testing\/|emulator\//
+    const offending = inputs.filter((i) => serverOnly.test(i))
     assert.deepStrictEqual(offending, [])
   })
 })

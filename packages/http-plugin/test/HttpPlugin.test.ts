@@ -1,4 +1,4 @@
-import { BedrockEmulator } from "@myia/certification/testing"
+import { BedrockEmulator } from "@myia/certification/emulator"
 import { createCertificationHandler, HttpPlugin } from "@myia/certification-http"
 import * as Memory from "@myia/certification-memory"
 import { assert, describe, it } from "@effect/vitest"

@@ -1,15 +1,19 @@
 /**
  * The Queue conformance suite: every Queue adapter runs it in one line and must pass it.
  *
- * `suite(name, layer)` builds the layer once and shares it across the tests (a Redis-backed queue keeps
- * one connection). Each test uses a fresh job id and only looks at deliveries of its own job: units
+ * `suite(name, makeLayer)` builds the layer once, from the suite's own {@link Config} (a redelivery
+ * policy with short, jitter-free delays and per-region limits on two regions only the suite uses),
+ * and shares it across the tests (a Redis-backed queue keeps one connection). The redelivery tests
+ * check the `RedeliveryPolicy` contract against the policy the queue reports, so no adapter keeps its
+ * own copy of them. Each test uses a fresh job id and only looks at deliveries of its own job: units
  * left by another test are acknowledged and ignored, and counts are compared as deltas. Bodies run on
- * the live clock (`TestClock.withLive`) because queues wait on real timers. A consumer runs in its own
- * `Scope`, so both styles of `consume` pass: one that returns once started and one that runs until
- * interrupted.
+ * the live clock (`TestClock.withLive`) because queues wait on real timers; every assertion is on
+ * counted events or on lower bounds of waits, which a slow machine cannot break. A consumer runs in
+ * its own `Scope`, so both styles of `consume` pass: one that returns once started and one that runs
+ * until interrupted.
  *
  * ```ts
- * QueueTest.suite("memory", MemoryQueue.layer())
+ * QueueTest.suite("memory", (config) => MemoryQueue.layer(config))
  * ```
  *
  * @since 0.1.0
@@ -22,18 +26,51 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import type * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import type * as Domain from "../Domain.ts"
-import type { Region } from "../Region.ts"
 import * as Q from "../Queue.ts"
+import * as RedeliveryPolicy from "../RedeliveryPolicy.ts"
+import type { Region } from "../Region.ts"
 import * as Fixtures from "./Fixtures.ts"
 
 /** Options of the Queue conformance suite. */
 export interface SuiteOptions {
   /** How long to wait for a unit whose consumer died or failed to be redelivered (default 5 seconds). */
   readonly redeliveryTimeout?: Duration.Input
+}
+
+/** A region with a concurrency limit of 2 (no start-rate limit); no other test uses it. */
+const limitedRegion = "ap-south-1"
+/** A region with a start rate of 4 per second; no other test uses it. */
+const pacedRegion = "eu-north-1"
+const pacedRate = 4
+
+/** What the adapter's layer must be built with: the suite's redelivery policy and region limits. */
+export interface Config {
+  readonly redelivery: RedeliveryPolicy.RedeliveryPolicy
+  readonly regionLimits: {
+    readonly [limitedRegion]: Q.RegionLimit
+    readonly [pacedRegion]: Q.RegionLimit
+  }
+}
+
+/**
+ * The suite's configuration. Delays are short and deterministic (100 ms doubling, at most 400 ms, no
+ * jitter), so the suite can check that redeliveries wait at least what the policy says.
+ */
+export const config: Config = {
+  redelivery: RedeliveryPolicy.make({
+    maxAttempts: 3,
+    maxStarts: 5,
+    backoff: Schedule.min([Schedule.exponential("100 millis"), Schedule.spaced("400 millis")])
+  }),
+  regionLimits: {
+    [limitedRegion]: { concurrency: 2, ratePerSecond: 0 },
+    [pacedRegion]: { concurrency: 100, ratePerSecond: pacedRate }
+  }
 }
 
 const usEast1 = "us-east-1" as Region
@@ -46,11 +83,29 @@ const messagesOf = (jobId: Domain.JobId, n: number, region: Region = usEast1): A
 interface Seen {
   readonly unitId: Domain.UnitId
   readonly attempt: number
-  readonly maxAttempts: number
+  readonly failures: number
   readonly at: number
 }
 
+/** A record of one dead letter. */
+interface Dead {
+  readonly unitId: Domain.UnitId
+  readonly lastError: string
+  readonly attempts: number
+}
+
 const noDeadLetter = () => Effect.void
+
+/** A delivery handler that records what it sees before answering. */
+const recordInto = (seen: Array<Seen>) => (delivery: Q.Delivery) =>
+  Clock.currentTimeMillis.pipe(Effect.map((at) => {
+    seen.push({ unitId: delivery.message.unitId, attempt: delivery.attempt, failures: delivery.failures, at })
+  }))
+
+const deadInto = (dead: Array<Dead>) => (message: Q.UnitMessage, lastError: string, attempts: number) =>
+  Effect.sync(() => {
+    dead.push({ unitId: message.unitId, lastError, attempts })
+  })
 
 /**
  * Start a consumer in its own scope; `stop` closes the scope and interrupts the consumer.
@@ -81,6 +136,32 @@ const startConsumer = Effect.fnUntraced(function*(
   return stop
 })
 
+/**
+ * Enqueue `units` units of a fresh job and consume them, one at a time unless told otherwise, with
+ * `answer`; every delivery and dead letter is recorded.
+ */
+const consumeRecorded = Effect.fnUntraced(function*(
+  units: number,
+  answer: (
+    delivery: Q.Delivery,
+    recorded: { readonly messages: ReadonlyArray<Q.UnitMessage>; readonly seen: ReadonlyArray<Seen> }
+  ) => Effect.Effect<Q.DeliveryResult, unknown>,
+  concurrency = 1
+) {
+  const queue = yield* Q.Queue
+  const jobId = Fixtures.makeJobId()
+  const messages = messagesOf(jobId, units)
+  yield* queue.enqueue(messages)
+  const seen: Array<Seen> = []
+  const dead: Array<Dead> = []
+  yield* startConsumer([jobId], {
+    concurrency,
+    handler: (d) => recordInto(seen)(d).pipe(Effect.andThen(Effect.suspend(() => answer(d, { messages, seen })))),
+    onDeadLetter: deadInto(dead)
+  })
+  return { queue, jobId, messages, seen, dead }
+})
+
 /** Poll `check` until it holds, or fail the test with `what` after `timeout`. */
 const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, timeout: Duration.Input = "10 seconds") =>
   Effect.gen(function*() {
@@ -91,18 +172,43 @@ const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, tim
     }
   })
 
-/** Run the Queue conformance suite against `layer` (one shared instance; tests filter by their own job id). */
-export const suite = (name: string, layer: Layer.Layer<Q.Queue, unknown>, options: SuiteOptions = {}): void => {
+/** The policy's delay n in milliseconds (the suite's schedule has no jitter). */
+const delayMillis = (policy: RedeliveryPolicy.RedeliveryPolicy, n: number) =>
+  Effect.map(RedeliveryPolicy.delay(policy, n), Duration.toMillis)
+
+/** `[attempt, failures]` of `n` starts that each failed: 1..n, with 0..n−1 failures before them. */
+const countedStarts = (n: number) => Array.from({ length: n }, (_, i) => [i + 1, i])
+
+/** `[attempt, failures]` of `n` starts that spent no failure. */
+const uncountedStarts = (n: number) => Array.from({ length: n }, (_, i) => [i + 1, 0])
+
+/** Timers and Redis keep whole milliseconds: a wait may look this much shorter than asked. */
+const timerSlackMillis = 5
+
+/**
+ * Run the Queue conformance suite against the layer `makeLayer` builds from the suite's {@link config}
+ * (one shared instance; tests filter by their own job id).
+ */
+export const suite = (
+  name: string,
+  makeLayer: (config: Config) => Layer.Layer<Q.Queue, unknown>,
+  options: SuiteOptions = {}
+): void => {
   const redelivery = Duration.fromInputUnsafe(options.redeliveryTimeout ?? "5 seconds")
   const patience = Duration.sum(redelivery, Duration.seconds(5))
   describe(`Queue conformance (${name})`, () => {
-    it.layer(layer, { timeout: "60 seconds" })((it) => {
+    it.layer(makeLayer(config), { timeout: "60 seconds" })((it) => {
       const test = <A, E>(title: string, body: () => Effect.Effect<A, E, Q.Queue | Scope.Scope>) =>
         it.effect(title, () => TestClock.withLive(Effect.suspend(body)))
 
-      const record = (seen: Array<Seen>, delivery: Q.Delivery) =>
-        Clock.currentTimeMillis.pipe(Effect.map((at) => {
-          seen.push({ unitId: delivery.message.unitId, attempt: delivery.attempt, maxAttempts: delivery.maxAttempts, at })
+      test("the queue reports the redelivery policy it was built with", () =>
+        Effect.gen(function*() {
+          const { redelivery } = yield* Q.Queue
+          assert.strictEqual(redelivery.maxAttempts, config.redelivery.maxAttempts)
+          assert.strictEqual(redelivery.maxStarts, config.redelivery.maxStarts)
+          for (const n of [1, 2, 3, 9]) {
+            assert.strictEqual(yield* delayMillis(redelivery, n), yield* delayMillis(config.redelivery, n), `delay ${n}`)
+          }
         }))
 
       test("enqueue is idempotent by unit id: a unit enqueued three times is handled once", () =>
@@ -117,7 +223,7 @@ export const suite = (name: string, layer: Layer.Layer<Q.Queue, unknown>, option
           const after = yield* queue.counts
           assert.strictEqual(after.waiting - before.waiting, 1)
           const seen: Array<Seen> = []
-          yield* startConsumer([jobId], { concurrency: 4, handler: (d) => record(seen, d).pipe(Effect.as(Q.Done)) })
+          yield* startConsumer([jobId], { concurrency: 4, handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)) })
           yield* eventually("the delivery", Effect.sync(() => seen.length >= 1))
           yield* Effect.sleep("300 millis")
           assert.strictEqual(seen.length, 1)
@@ -131,57 +237,44 @@ export const suite = (name: string, layer: Layer.Layer<Q.Queue, unknown>, option
           const messages = messagesOf(jobId, 5)
           yield* queue.enqueue(messages)
           const seen: Array<Seen> = []
-          yield* startConsumer([jobId], { concurrency: 2, handler: (d) => record(seen, d).pipe(Effect.as(Q.Done)) })
+          yield* startConsumer([jobId], { concurrency: 2, handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)) })
           yield* eventually("five deliveries", Effect.sync(() => seen.length >= 5))
           yield* Effect.sleep("300 millis")
           assert.deepStrictEqual(seen.map((s) => s.unitId).sort(), messages.map((m) => m.unitId).sort())
         }))
 
-      test("Retry redelivers the unit with attempt + 1 after the delay", () =>
+      test("an uncounted Retry redelivers the unit with attempt + 1 after its delay, spending no failure", () =>
         Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const jobId = Fixtures.makeJobId()
-          yield* queue.enqueue(messagesOf(jobId, 1))
-          const seen: Array<Seen> = []
-          yield* startConsumer([jobId], {
-            concurrency: 1,
-            handler: (d) =>
-              record(seen, d).pipe(Effect.as(
-                d.attempt === 1 ? Q.Retry({ delayMillis: 300, countsAsFailure: false, reason: "throttled" }) : Q.Done
-              ))
-          })
+          const { seen } = yield* consumeRecorded(1, (d) =>
+            Effect.succeed(
+              d.attempt === 1 ? Q.Retry({ delayMillis: 300, countsAsFailure: false, reason: "throttled" }) : Q.Done
+            ))
           yield* eventually("the retried delivery", Effect.sync(() => seen.length >= 2), patience)
           yield* Effect.sleep("300 millis")
-          assert.deepStrictEqual(seen.map((s) => s.attempt), [1, 2])
-          assert.isAtLeast(seen[1]!.at - seen[0]!.at, 290)
+          assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), [[1, 0], [2, 0]])
+          assert.isAtLeast(seen[1]!.at - seen[0]!.at, 300 - timerSlackMillis)
         }))
 
-      test("a failing handler is redelivered until maxAttempts, then onDeadLetter runs once with the last error", () =>
+      test("failures and defects are redelivered after the policy's backoff until maxAttempts, then dead-lettered once with the last error", () =>
         Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const jobId = Fixtures.makeJobId()
-          const [message, healthy] = messagesOf(jobId, 2)
-          yield* queue.enqueue([message!])
-          const seen: Array<Seen> = []
-          const dead: Array<{ unitId: string; lastError: string; attempts: number }> = []
-          yield* startConsumer([jobId], {
-            concurrency: 1,
-            handler: (d) =>
-              record(seen, d).pipe(Effect.andThen(
-                d.message.unitId === message!.unitId ? Effect.fail(new Error(`boom-${d.attempt}`)) : Effect.succeed(Q.Done)
-              )),
-            onDeadLetter: (m, lastError, attempts) =>
-              Effect.sync(() => {
-                dead.push({ unitId: m.unitId, lastError, attempts })
-              })
-          })
+          const { dead, jobId, messages: [message], queue, seen } = yield* consumeRecorded(1, (d, { messages }) =>
+            d.message.unitId !== messages[0]!.unitId
+              ? Effect.succeed(Q.Done)
+              : d.attempt % 2 === 0
+              ? Effect.die(new Error(`defect-${d.attempt}`))
+              : Effect.fail(new Error(`boom-${d.attempt}`)))
+          const policy = queue.redelivery
+          const [healthy] = messagesOf(jobId, 1)
           yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), Duration.times(patience, 3))
-          const max = seen[0]!.maxAttempts
-          assert.isAtLeast(max, 1)
-          assert.deepStrictEqual(seen.map((s) => s.attempt), Array.from({ length: max }, (_, i) => i + 1))
-          assert.strictEqual(dead[0]!.unitId, message!.unitId)
-          assert.strictEqual(dead[0]!.attempts, max)
-          assert.include(dead[0]!.lastError, `boom-${max}`)
+          const max = policy.maxAttempts
+          const mine = seen.filter((s) => s.unitId === message!.unitId)
+          assert.deepStrictEqual(mine.map((s) => [s.attempt, s.failures]), countedStarts(max))
+          for (let n = 1; n < max; n++) {
+            // The wait before start n + 1 is at least the policy's delay n (the failure came after start n).
+            assert.isAtLeast(mine[n]!.at - mine[n - 1]!.at, (yield* delayMillis(policy, n)) - timerSlackMillis, `wait ${n}`)
+          }
+          assert.deepStrictEqual(dead.map((d) => [d.unitId, d.attempts]), [[message!.unitId, max]])
+          assert.include(dead[0]!.lastError, max % 2 === 0 ? `defect-${max}` : `boom-${max}`)
           // The consumer survived the failures: it still delivers.
           yield* queue.enqueue([healthy!])
           yield* eventually("a later delivery", Effect.sync(() => seen.some((s) => s.unitId === healthy!.unitId)))
@@ -190,21 +283,56 @@ export const suite = (name: string, layer: Layer.Layer<Q.Queue, unknown>, option
           assert.strictEqual(seen.filter((s) => s.unitId === message!.unitId).length, max)
         }))
 
-      test("a handler that dies is redelivered", () =>
+      test("a counted Retry spends the failure budget: after maxAttempts the unit is dead-lettered once with its last reason", () =>
         Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const jobId = Fixtures.makeJobId()
-          yield* queue.enqueue(messagesOf(jobId, 1))
-          const seen: Array<Seen> = []
-          yield* startConsumer([jobId], {
-            concurrency: 1,
-            handler: (d) => record(seen, d).pipe(Effect.andThen(d.attempt === 1 ? Effect.die("defect") : Effect.succeed(Q.Done)))
-          })
-          yield* eventually("the redelivery", Effect.sync(() => seen.length >= 2), patience)
-          assert.deepStrictEqual(seen.map((s) => s.attempt), [1, 2])
+          const { dead, messages: [message], queue, seen } = yield* consumeRecorded(1, (d) =>
+            Effect.succeed(Q.Retry({ delayMillis: 20, countsAsFailure: true, reason: `unavailable-${d.attempt}` })))
+          const max = queue.redelivery.maxAttempts
+          yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), patience)
+          yield* Effect.sleep("300 millis")
+          assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), countedStarts(max))
+          assert.deepStrictEqual(dead, [{ unitId: message!.unitId, lastError: `unavailable-${max}`, attempts: max }])
         }))
 
-      test("interrupting the consumer mid-delivery releases the unit to a new consumer", () =>
+      test("uncounted Retries never dead-letter before maxStarts, and a unit that reaches maxStarts is dead-lettered once", () =>
+        Effect.gen(function*() {
+          const { maxAttempts, maxStarts } = (yield* Q.Queue).redelivery
+          assert.isAbove(maxStarts, maxAttempts, "the suite's policy lets uncounted starts outnumber failures")
+          const { dead, messages: [waitsForever, recovers], seen } = yield* consumeRecorded(2, (d, { messages }) =>
+            Effect.succeed(
+              d.message.unitId === messages[1]!.unitId && d.attempt === maxStarts - 1
+                ? Q.Done
+                : Q.Retry({ delayMillis: 20, countsAsFailure: false, reason: `throttled-${d.attempt}` })
+            ), 2)
+          yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), patience)
+          yield* eventually(
+            "the recovering unit's last start",
+            Effect.sync(() => seen.filter((s) => s.unitId === recovers!.unitId).length >= maxStarts - 1),
+            patience
+          )
+          yield* Effect.sleep("300 millis")
+          const startsOf = (unitId: Domain.UnitId) => seen.filter((s) => s.unitId === unitId)
+          assert.deepStrictEqual(startsOf(waitsForever!.unitId).map((s) => [s.attempt, s.failures]), uncountedStarts(maxStarts))
+          assert.deepStrictEqual(startsOf(recovers!.unitId).map((s) => [s.attempt, s.failures]), uncountedStarts(maxStarts - 1))
+          assert.deepStrictEqual(dead, [
+            { unitId: waitsForever!.unitId, lastError: `throttled-${maxStarts}`, attempts: maxStarts }
+          ])
+        }))
+
+      test("Postpone spends nothing: a unit postponed more often than maxStarts keeps its attempt and is never dead-lettered", () =>
+        Effect.gen(function*() {
+          const postpones = (yield* Q.Queue).redelivery.maxStarts * 2
+          const { dead, seen } = yield* consumeRecorded(1, (_, recorded) =>
+            Effect.sync(() =>
+              recorded.seen.length <= postpones ? Q.Postpone({ delayMillis: 10, reason: "job paused" }) : Q.Done
+            ))
+          yield* eventually("the delivery after the pause", Effect.sync(() => seen.length > postpones), patience)
+          yield* Effect.sleep("300 millis")
+          assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), Array.from({ length: postpones + 1 }, () => [1, 0]))
+          assert.deepStrictEqual(dead, [])
+        }))
+
+      test("interrupting the consumer mid-delivery releases the unit to a new consumer without counting a failure", () =>
         Effect.gen(function*() {
           const queue = yield* Q.Queue
           const jobId = Fixtures.makeJobId()
@@ -218,10 +346,41 @@ export const suite = (name: string, layer: Layer.Layer<Q.Queue, unknown>, option
           const firstAttempt = yield* Deferred.await(started)
           yield* stop
           const seen: Array<Seen> = []
-          yield* startConsumer([jobId], { concurrency: 1, handler: (d) => record(seen, d).pipe(Effect.as(Q.Done)) })
+          yield* startConsumer([jobId], { concurrency: 1, handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)) })
           yield* eventually("the redelivery", Effect.sync(() => seen.length >= 1), patience)
           assert.strictEqual(seen[0]!.unitId, message!.unitId)
           assert.isAbove(seen[0]!.attempt, firstAttempt)
+          assert.strictEqual(seen[0]!.failures, 0)
+        }))
+
+      test("a unit whose starts were all spent by interruptions is dead-lettered without running the handler again", () =>
+        Effect.gen(function*() {
+          const queue = yield* Q.Queue
+          const maxStarts = queue.redelivery.maxStarts
+          const jobId = Fixtures.makeJobId()
+          const [message] = messagesOf(jobId, 1)
+          yield* queue.enqueue([message!])
+          for (let start = 1; start <= maxStarts; start++) {
+            const started = yield* Deferred.make<number>()
+            const stop = yield* startConsumer([jobId], {
+              concurrency: 1,
+              handler: (d) => Deferred.succeed(started, d.attempt).pipe(Effect.andThen(Effect.never))
+            })
+            assert.strictEqual(yield* Deferred.await(started).pipe(Effect.timeout(patience)), start)
+            yield* stop
+          }
+          const seen: Array<Seen> = []
+          const dead: Array<Dead> = []
+          yield* startConsumer([jobId], {
+            concurrency: 1,
+            handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)),
+            onDeadLetter: deadInto(dead)
+          })
+          yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), patience)
+          yield* Effect.sleep("300 millis")
+          assert.deepStrictEqual(seen, [])
+          assert.deepStrictEqual(dead.map((d) => [d.unitId, d.attempts]), [[message!.unitId, maxStarts]])
+          assert.include(dead[0]!.lastError, "maxStarts")
         }))
 
       test("at most `concurrency` deliveries are in flight in one consumer", () =>
@@ -253,6 +412,73 @@ export const suite = (name: string, layer: Layer.Layer<Q.Queue, unknown>, option
           assert.isAtLeast(maxInFlight, 1)
         }))
 
+      test("the per-region concurrency limit holds across two consumers, and an unlimited region is not held back", () =>
+        Effect.gen(function*() {
+          const queue = yield* Q.Queue
+          const limit = config.regionLimits[limitedRegion].concurrency
+          const jobId = Fixtures.makeJobId()
+          const limited = messagesOf(jobId, limit * 3, limitedRegion as Region)
+          const free = messagesOf(jobId, 3, "us-west-2" as Region)
+          const gate = yield* Deferred.make<void>()
+          const inFlight = new Map<string, number>()
+          const most = new Map<string, number>()
+          let done = 0
+          const handler = (d: Q.Delivery) =>
+            Effect.sync(() => {
+              const n = (inFlight.get(d.message.region) ?? 0) + 1
+              inFlight.set(d.message.region, n)
+              most.set(d.message.region, Math.max(most.get(d.message.region) ?? 0, n))
+            }).pipe(
+              Effect.andThen(Deferred.await(gate)),
+              Effect.ensuring(Effect.sync(() => {
+                inFlight.set(d.message.region, inFlight.get(d.message.region)! - 1)
+                done++
+              })),
+              Effect.as(Q.Done)
+            )
+          yield* startConsumer([jobId], { concurrency: 4, handler })
+          yield* startConsumer([jobId], { concurrency: 4, handler })
+          yield* queue.enqueue([...limited, ...free])
+          yield* eventually(
+            "the limited region full and every unit of the free region running",
+            Effect.sync(() => inFlight.get(limitedRegion) === limit && inFlight.get("us-west-2") === free.length),
+            patience
+          )
+          // Held at the limit: no further unit of the region starts while the slots stay taken.
+          yield* Effect.sleep("300 millis")
+          assert.strictEqual(inFlight.get(limitedRegion), limit)
+          yield* Deferred.succeed(gate, undefined)
+          yield* eventually("every unit", Effect.sync(() => done === limited.length + free.length), patience)
+          assert.strictEqual(most.get(limitedRegion), limit)
+          assert.strictEqual(most.get("us-west-2"), free.length)
+        }))
+
+      test("the per-region start rate holds across two consumers", () =>
+        Effect.gen(function*() {
+          const queue = yield* Q.Queue
+          const interval = 1000 / pacedRate
+          const jobId = Fixtures.makeJobId()
+          const messages = messagesOf(jobId, 6, pacedRegion as Region)
+          let started = 0
+          const handler = () => Effect.sync(() => started++).pipe(Effect.as(Q.Done))
+          yield* startConsumer([jobId], { concurrency: 4, handler })
+          yield* startConsumer([jobId], { concurrency: 4, handler })
+          const t0 = yield* Clock.currentTimeMillis
+          yield* queue.enqueue(messages)
+          // Starts are at least `interval` apart from t0 on: by any instant t, at most 1 + (t − t0) / interval
+          // have started (plus one for clock granularity). A slow machine only starts fewer.
+          yield* eventually(
+            "every start",
+            Effect.gen(function*() {
+              const count = started
+              const elapsed = (yield* Clock.currentTimeMillis) - t0
+              assert.isAtMost(count, 2 + Math.floor(elapsed / interval), `${count} starts after ${elapsed} ms`)
+              return count === messages.length
+            }),
+            patience
+          )
+        }))
+
       test("cancelJob removes only that job's waiting units and reaches cancellations", () =>
         Effect.gen(function*() {
           const queue = yield* Q.Queue
@@ -277,7 +503,7 @@ export const suite = (name: string, layer: Layer.Layer<Q.Queue, unknown>, option
           }
           assert.strictEqual(got, cancelled)
           const seen: Array<Seen> = []
-          yield* startConsumer([cancelled, other], { concurrency: 2, handler: (d) => record(seen, d).pipe(Effect.as(Q.Done)) })
+          yield* startConsumer([cancelled, other], { concurrency: 2, handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)) })
           yield* eventually("the other job's units", Effect.sync(() => seen.length >= 2))
           yield* Effect.sleep("300 millis")
           assert.deepStrictEqual(seen.map((s) => s.unitId).sort(), kept.map((m) => m.unitId).sort())

@@ -26,8 +26,8 @@ import { NodeHttpHandler } from "@smithy/node-http-handler"
 import * as Effect from "effect/Effect"
 import { afterAll, beforeAll } from "vitest"
 import { builtinModels } from "../../src/Registry.ts"
-import * as BedrockEmulator from "../../src/testing/BedrockEmulator.ts"
-import type * as Scenario from "../../src/testing/Scenario.ts"
+import * as BedrockEmulator from "../../src/emulator/BedrockEmulator.ts"
+import type * as Scenario from "../../src/emulator/Scenario.ts"
 
 const fast = { ttftMs: { min: 0, max: 2 }, tokensPerSecond: 5000 } as const
 

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as EventStream from "../../src/testing/EventStream.ts"
+import * as EventStream from "../../src/emulator/EventStream.ts"
 
 // The five frames verified against the AWS SDK's own snapshot bytes (reference REPORT §1.5).
 const vectors = [

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { builtinModels } from "../../src/Registry.ts"
-import * as Scenario from "../../src/testing/Scenario.ts"
+import * as Scenario from "../../src/emulator/Scenario.ts"
 
 const onDemandIn = (region: string) =>
   builtinModels.find((m) =>

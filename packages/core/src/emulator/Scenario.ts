@@ -82,6 +82,38 @@ export const StreamException = Schema.Literals([
 ])
 export type StreamException = typeof StreamException.Type
 
+/**
+ * A scripted AWS error: the request is answered with exactly this error — an HTTP error (`status`,
+ * `x-amzn-ErrorType: name`, `{ message }`), or with `midStream: true` an exception frame inside a
+ * `ConverseStream` / `InvokeModelWithResponseStream` answer (`:exception-type` is `name` in
+ * lowerCamel case; `status` is not sent then, and non-streaming requests ignore the entry).
+ * `rate` (default 1) is the seeded share of requests that get it.
+ */
+export const ScriptedError = Schema.Struct({
+  name: Schema.String.check(Schema.isPattern(/^[A-Z][A-Za-z0-9]*$/)),
+  status: Schema.Int.check(Schema.isBetween({ minimum: 400, maximum: 599 })),
+  message: Schema.String,
+  rate: Schema.optionalKey(Probability),
+  midStream: Schema.optionalKey(Schema.Boolean)
+})
+export type ScriptedError = typeof ScriptedError.Type
+
+/** The stop reasons of a blocked answer: a provider content filter, or a Bedrock guardrail. */
+export const FilterStopReason = Schema.Literals(["content_filtered", "guardrail_intervened"])
+export type FilterStopReason = typeof FilterStopReason.Type
+
+/**
+ * A content filter or guardrail: a Converse / ConverseStream answer is replaced by `message`
+ * (default: the guardrail's stock "Sorry, the model cannot answer this question.") and stops with
+ * `stopReason`, as a 200. `rate` (default 1) is the seeded share of answers blocked.
+ */
+export const ContentFilter = Schema.Struct({
+  stopReason: FilterStopReason,
+  message: Schema.optionalKey(Schema.String),
+  rate: Schema.optionalKey(Probability)
+})
+export type ContentFilter = typeof ContentFilter.Type
+
 /** Capability overrides: any subset of the capabilities. */
 export const CapabilityOverrides = Schema.Struct({
   streaming: Schema.optionalKey(Support),
@@ -103,7 +135,10 @@ export const Behaviour = Schema.Struct({
   timeoutRate: Schema.optionalKey(Probability),
   streamBreakAfterDeltas: Schema.optionalKey(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))),
   streamBreakException: Schema.optionalKey(StreamException),
-  capabilities: Schema.optionalKey(CapabilityOverrides)
+  capabilities: Schema.optionalKey(CapabilityOverrides),
+  errors: Schema.optionalKey(Schema.Array(ScriptedError)),
+  connectionReset: Schema.optionalKey(Probability),
+  contentFilter: Schema.optionalKey(ContentFilter)
 })
 export type Behaviour = typeof Behaviour.Type
 
@@ -217,12 +252,6 @@ export const validate = (input: unknown): string | undefined => {
   return result._tag === "Success" ? undefined : result.failure.message
 }
 
-/** Parse and compile a scenario from JSON text (what the CLI's `--scenario FILE` holds). */
-export const fromJson = (text: string): Scenario => make(JSON.parse(text) as ScenarioInput)
-
-/** The same scenario with another seed. */
-export const withSeed = (scenario: Scenario, seed: number): Scenario => ({ ...scenario, seed })
-
 // ---------------------------------------------------------------------------------------------
 // Resolution
 // ---------------------------------------------------------------------------------------------
@@ -261,6 +290,11 @@ export interface Resolved {
   readonly streamBreakAfterDeltas: number | undefined
   readonly streamBreakException: StreamException
   readonly capabilities: Readonly<Record<Capability, Support>>
+  /** Scripted errors, tried in order (the first one drawn answers). */
+  readonly errors: ReadonlyArray<ScriptedError>
+  /** Share of requests whose connection is torn down before any answer. */
+  readonly connectionReset: number
+  readonly contentFilter: ContentFilter | undefined
 }
 
 const PROFILE_PREFIX = /^(us-gov|us|eu|apac|global|jp|au|ca)\.(.+)$/
@@ -316,6 +350,9 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
   let streamBreakAfterDeltas = d.streamBreakAfterDeltas
   let streamBreakException: StreamException = d.streamBreakException ?? "modelStreamErrorException"
   let capabilities: Record<Capability, Support> = { ...(info?.capabilities ?? allSupported), ...d.capabilities }
+  let errors = d.errors ?? []
+  let connectionReset = d.connectionReset ?? 0
+  let contentFilter = d.contentFilter
   for (const compiled of scenario.rules) {
     if (!compiled.regions(region) || !(compiled.models(modelId) || compiled.models(requestedId))) continue
     const r = compiled.rule
@@ -328,6 +365,9 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
     if (r.streamBreakAfterDeltas !== undefined) streamBreakAfterDeltas = r.streamBreakAfterDeltas
     if (r.streamBreakException !== undefined) streamBreakException = r.streamBreakException
     if (r.capabilities !== undefined) capabilities = { ...capabilities, ...r.capabilities }
+    if (r.errors !== undefined) errors = r.errors
+    if (r.connectionReset !== undefined) connectionReset = r.connectionReset
+    if (r.contentFilter !== undefined) contentFilter = r.contentFilter
   }
   if (profileId !== undefined) {
     // A profile outside the caller's geography does not exist from that region.
@@ -349,7 +389,10 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
     timeoutRate,
     streamBreakAfterDeltas,
     streamBreakException,
-    capabilities
+    capabilities,
+    errors,
+    connectionReset,
+    contentFilter
   }
 }
 

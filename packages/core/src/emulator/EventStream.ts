@@ -85,8 +85,14 @@ export const event = (eventType: string, body: unknown): Uint8Array =>
     utf8.encode(JSON.stringify(body))
   )
 
-/** An `exception` message; the SDK throws the matching modeled exception from the stream's async iterator. */
-export const exception = (exceptionType: StreamExceptionType, body: { readonly message: string }): Uint8Array =>
+/**
+ * An `exception` message; the SDK throws the matching modeled exception from the stream's async
+ * iterator (any other type surfaces as an error of that name).
+ */
+export const exception = (
+  exceptionType: StreamExceptionType | (string & {}),
+  body: { readonly message: string }
+): Uint8Array =>
   encode(
     [[":exception-type", exceptionType], [":message-type", "exception"], [":content-type", "application/json"]],
     utf8.encode(JSON.stringify(body))

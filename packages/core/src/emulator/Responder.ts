@@ -43,7 +43,7 @@ export type AnswerBlock =
 
 export interface Answer {
   readonly content: ReadonlyArray<AnswerBlock>
-  readonly stopReason: "end_turn" | "tool_use" | "max_tokens"
+  readonly stopReason: "end_turn" | "tool_use" | "max_tokens" | "content_filtered" | "guardrail_intervened"
   readonly inputTokens: number
   readonly outputTokens: number
 }

@@ -1,0 +1,107 @@
+/**
+ * What every runtime request (`Converse`, `ConverseStream`, `InvokeModel`,
+ * `InvokeModelWithResponseStream`) meets before its operation's handler, in Bedrock's order: the
+ * model's availability in the region, the throttle buckets, then the request's seeded fate — the
+ * scripted faults first (a connection reset, a scripted AWS error, a content filter), then a hold
+ * until the client gives up or a 5xx — then the body checks, and finally the handler of its family.
+ *
+ * The scripted faults draw from their own seeded stream (`scripted`), one draw per knob whether it
+ * applies or not, so adding a knob never changes the fates the other knobs and `fate` produce.
+ *
+ * @since 0.1.0
+ */
+import * as ConverseHandler from "./ConverseHandler.ts"
+import * as ConverseStreamHandler from "./ConverseStreamHandler.ts"
+import { type Call, type Exchange, type Operation, parseJson, resetConnection, sendError } from "./Exchange.ts"
+import * as InvokeModelHandler from "./InvokeModelHandler.ts"
+import * as Responder from "./Responder.ts"
+import * as Scenario from "./Scenario.ts"
+import type { State } from "./State.ts"
+import { availabilityErrors, malformed, messages, scripted, serverErrors, throttled, wire } from "./WireError.ts"
+
+/** The runtime operations. */
+export const operations: ReadonlySet<Operation> = new Set([
+  "Converse",
+  "ConverseStream",
+  "InvokeModel",
+  "InvokeModelWithResponseStream"
+])
+
+const streamingOperations: ReadonlySet<Operation> = new Set(["ConverseStream", "InvokeModelWithResponseStream"])
+
+/** The scripted faults drawn for one request. */
+interface Faults {
+  readonly reset: boolean
+  /** The first scripted error drawn that applies to this operation. */
+  readonly error: Scenario.ScriptedError | undefined
+  readonly filter: Scenario.ContentFilter | undefined
+}
+
+const drawFaults = (resolved: Scenario.Resolved, op: Operation, draw: () => number): Faults => {
+  const reset = draw() < resolved.connectionReset
+  const streaming = streamingOperations.has(op)
+  let error: Scenario.ScriptedError | undefined
+  for (const candidate of resolved.errors) {
+    const hit = draw() < (candidate.rate ?? 1)
+    if (hit && error === undefined && (candidate.midStream !== true || streaming)) error = candidate
+  }
+  const filter = resolved.contentFilter
+  const filtered = draw() < (filter?.rate ?? 1)
+  return { reset, error, filter: filter !== undefined && filtered ? filter : undefined }
+}
+
+/** Bedrock's guardrail stock answer for blocked content. */
+export const blockedMessage = "Sorry, the model cannot answer this question."
+
+const blocked = (answer: Responder.Answer, filter: Scenario.ContentFilter): Responder.Answer => {
+  const text = filter.message ?? blockedMessage
+  return {
+    content: [{ text }],
+    stopReason: filter.stopReason,
+    inputTokens: answer.inputTokens,
+    outputTokens: Math.max(1, Responder.tokenCount(text))
+  }
+}
+
+/** Answer a runtime request for `requestedId` (base id, profile id or ARN) with its raw body. */
+export const handle = async (
+  ex: Exchange,
+  state: State,
+  op: Operation,
+  requestedId: string,
+  body: Buffer
+): Promise<void> => {
+  const scenario = state.scenario()
+  const resolved = Scenario.resolve(scenario, ex.region, requestedId)
+  if (resolved.availability !== "offered") {
+    return sendError(ex, availabilityErrors[resolved.availability](requestedId))
+  }
+  if (!state.admit(ex.region, resolved)) return sendError(ex, throttled)
+  const n = state.nextCount(ex.region, resolved.modelId)
+  const rand = (stream: string) => Scenario.random(scenario.seed, ex.region, resolved.modelId, n, stream)
+  const faults = drawFaults(resolved, op, rand("scripted"))
+  if (faults.reset) return resetConnection(ex)
+  if (faults.error !== undefined && faults.error.midStream !== true) return sendError(ex, scripted(faults.error))
+  const call: Call = { ex, scenario, resolved, rand, midStream: faults.error }
+  const fate = rand("fate")
+  const timeoutDraw = fate()
+  const errorDraw = fate()
+  const errorKind = fate()
+  if (timeoutDraw < resolved.timeoutRate) return // held until the client gives up
+  if (errorDraw < resolved.errorRate5xx) return sendError(ex, serverErrors[errorKind < 0.5 ? 0 : 1])
+  const parsed = parseJson(body)
+  if (op === "InvokeModel" || op === "InvokeModelWithResponseStream") {
+    if (!parsed.ok) return sendError(ex, malformed(undefined, [], []))
+    return InvokeModelHandler.invoke(call, op, parsed.value)
+  }
+  if (resolved.kind !== "chat") return sendError(ex, wire(400, "ValidationException", messages.notChatModel))
+  const streaming = op === "ConverseStream"
+  const decoded = ConverseHandler.decode(parsed, resolved, streaming)
+  if ("error" in decoded) return sendError(ex, decoded.error)
+  const answered = Responder.respond(decoded.request, resolved.quality, rand("answer"))
+  const answer = faults.filter === undefined ? answered : blocked(answered, faults.filter)
+  const timing = rand("timing")
+  return streaming
+    ? ConverseStreamHandler.converseStream(call, answer, timing)
+    : ConverseHandler.converse(call, answer, timing)
+}

@@ -1,0 +1,326 @@
+/**
+ * The scripted-fault knobs of a scenario rule — `errors` (HTTP or mid-stream), `connectionReset` and
+ * `contentFilter` — each driven through the real AWS SDK client over real sockets.
+ */
+import {
+  AccessDeniedException,
+  BedrockRuntimeClient,
+  ConverseCommand,
+  type ConverseCommandInput,
+  ConverseStreamCommand,
+  type ConverseStreamOutput,
+  InternalServerException,
+  InvokeModelCommand,
+  InvokeModelWithResponseStreamCommand,
+  ModelErrorException,
+  ModelNotReadyException,
+  ModelStreamErrorException,
+  ModelTimeoutException,
+  ResourceNotFoundException,
+  ServiceQuotaExceededException,
+  ServiceUnavailableException,
+  ThrottlingException,
+  ValidationException
+} from "@aws-sdk/client-bedrock-runtime"
+import { assert, describe, it } from "@effect/vitest"
+import { NodeHttpHandler } from "@smithy/node-http-handler"
+import { afterAll, beforeAll } from "vitest"
+import * as BedrockEmulator from "../../src/emulator/BedrockEmulator.ts"
+import * as Scenario from "../../src/emulator/Scenario.ts"
+
+type ErrorClass = new(...args: Array<any>) => Error
+
+/** Every modeled runtime error a test may script, with Bedrock's status for it. */
+const httpErrors: ReadonlyArray<{ readonly cls: ErrorClass; readonly name: string; readonly status: number }> = [
+  { cls: ServiceQuotaExceededException, name: "ServiceQuotaExceededException", status: 400 },
+  { cls: ModelErrorException, name: "ModelErrorException", status: 424 },
+  { cls: ValidationException, name: "ValidationException", status: 400 },
+  { cls: ModelTimeoutException, name: "ModelTimeoutException", status: 408 },
+  { cls: ModelNotReadyException, name: "ModelNotReadyException", status: 429 },
+  { cls: InternalServerException, name: "InternalServerException", status: 500 },
+  { cls: ServiceUnavailableException, name: "ServiceUnavailableException", status: 503 },
+  { cls: ThrottlingException, name: "ThrottlingException", status: 429 },
+  { cls: AccessDeniedException, name: "AccessDeniedException", status: 403 },
+  { cls: ResourceNotFoundException, name: "ResourceNotFoundException", status: 404 }
+]
+
+/** The exceptions ConverseStream models inside its event stream. */
+const streamErrors: ReadonlyArray<{ readonly cls: ErrorClass; readonly name: string }> = [
+  { cls: ModelStreamErrorException, name: "ModelStreamErrorException" },
+  { cls: ThrottlingException, name: "ThrottlingException" },
+  { cls: InternalServerException, name: "InternalServerException" },
+  { cls: ServiceUnavailableException, name: "ServiceUnavailableException" },
+  { cls: ValidationException, name: "ValidationException" }
+]
+
+const messageOf = (name: string) => `scripted ${name} for the test`
+
+const scenario: Scenario.ScenarioInput = {
+  seed: 5,
+  timeScale: 0,
+  registry: "none",
+  rules: [
+    ...httpErrors.map((e) => ({
+      models: `http.${e.name}`,
+      availability: "offered" as const,
+      errors: [{ name: e.name, status: e.status, message: messageOf(e.name) }]
+    })),
+    ...streamErrors.map((e) => ({
+      models: `mid.${e.name}`,
+      availability: "offered" as const,
+      errors: [{ name: e.name, status: 500, message: messageOf(e.name), midStream: true }]
+    })),
+    {
+      models: "mid.after-three",
+      streamBreakAfterDeltas: 3,
+      errors: [{ name: "ModelStreamErrorException", status: 424, message: "after three", midStream: true }]
+    },
+    {
+      models: "mid.invoke-timeout",
+      errors: [{ name: "ModelTimeoutException", status: 408, message: "the model timed out", midStream: true }]
+    },
+    {
+      models: "order.first-wins",
+      errors: [
+        { name: "ModelErrorException", status: 424, message: "never drawn", rate: 0 },
+        { name: "ServiceQuotaExceededException", status: 400, message: "first drawn" },
+        { name: "ThrottlingException", status: 429, message: "also drawn, but second" }
+      ]
+    },
+    { models: "reset.always", connectionReset: 1 },
+    { models: "slow.ok", latency: { ttftMs: { min: 300, max: 300 }, tokensPerSecond: 1000 } },
+    { models: "filter.guardrail", contentFilter: { stopReason: "guardrail_intervened" } },
+    { models: "filter.content", contentFilter: { stopReason: "content_filtered", message: "[filtered]" } },
+    { models: "filter.never", contentFilter: { stopReason: "content_filtered", rate: 0 } }
+  ]
+}
+
+const credentials = { accessKeyId: "AKIDSCRIPTED", secretAccessKey: "not-a-secret" }
+
+let emulator: BedrockEmulator.EmulatorHandle
+
+beforeAll(async () => {
+  emulator = await BedrockEmulator.start({ scenario })
+})
+afterAll(async () => {
+  await emulator.close()
+})
+
+const runtime = (options: { readonly http1?: boolean; readonly url?: string } = {}) =>
+  new BedrockRuntimeClient({
+    region: "us-east-1",
+    endpoint: options.url ?? emulator.url,
+    credentials,
+    maxAttempts: 1,
+    ...(options.http1 === true ? { requestHandler: new NodeHttpHandler() } : {})
+  })
+
+const ask = (modelId: string, text = "Repeat exactly: one two three four five six seven eight nine ten") =>
+  ({ modelId, messages: [{ role: "user", content: [{ text }] }] }) satisfies ConverseCommandInput
+
+const failure = async (promise: Promise<unknown>): Promise<any> => {
+  const result = await promise.then(() => undefined, (error: unknown) => ({ error }))
+  if (result === undefined) return assert.fail("expected the call to fail")
+  return result.error
+}
+
+/** Read a stream to its end or its error; the events received either way. */
+const drain = async (stream: AsyncIterable<ConverseStreamOutput>) => {
+  const events: Array<ConverseStreamOutput> = []
+  const error = await (async () => {
+    for await (const event of stream) events.push(event)
+  })().then(() => undefined, (e: unknown) => e as any)
+  return { events, error }
+}
+
+/** The log record a predicate picks, once the emulator has logged it (a record is written when the exchange closes). */
+const logged = async (
+  pick: (r: BedrockEmulator.RequestRecord, index: number) => boolean
+): Promise<BedrockEmulator.RequestRecord> => {
+  for (let i = 0; i < 500; i++) {
+    const record = emulator.requests().findLast(pick)
+    if (record !== undefined) return record
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  return assert.fail("the request was never logged")
+}
+
+describe("errors: scripted HTTP errors", () => {
+  for (const e of httpErrors) {
+    it(`${e.name}: Converse, ConverseStream and InvokeModel get the SDK's class with status ${e.status}`, async () => {
+      const client = runtime()
+      const modelId = `http.${e.name}`
+      const calls = [
+        () => client.send(new ConverseCommand(ask(modelId))),
+        () => client.send(new ConverseStreamCommand(ask(modelId))),
+        () => client.send(new InvokeModelCommand({ modelId, body: JSON.stringify({ messages: [] }) }))
+      ]
+      for (const call of calls) {
+        const error = await failure(call())
+        const metadata = error.$metadata
+        assert.instanceOf(error, e.cls)
+        assert.strictEqual(error.name, e.name)
+        assert.strictEqual(error.message, messageOf(e.name))
+        assert.strictEqual(metadata.httpStatusCode, e.status)
+        assert.strictEqual((await logged((r) => r.requestId === metadata.requestId)).errorName, e.name)
+      }
+    })
+  }
+
+  it("the first entry drawn answers; an entry with rate 0 is never drawn", async () => {
+    const error = await failure(runtime().send(new ConverseCommand(ask("order.first-wins"))))
+    assert.instanceOf(error, ServiceQuotaExceededException)
+    assert.strictEqual(error.message, "first drawn")
+  })
+})
+
+describe("errors: scripted mid-stream exception frames", () => {
+  for (const e of streamErrors) {
+    it(`${e.name}: ConverseStream streams deltas, then the iterator throws ${e.cls.name}`, async () => {
+      const out = await runtime().send(new ConverseStreamCommand(ask(`mid.${e.name}`)))
+      assert.strictEqual(out.$metadata.httpStatusCode, 200)
+      const { error, events } = await drain(out.stream!)
+      assert.instanceOf(error, e.cls)
+      assert.strictEqual(error.message, messageOf(e.name))
+      assert.isAtLeast(events.filter((ev) => ev.contentBlockDelta !== undefined).length, 1)
+      assert.isUndefined(events.find((ev) => ev.messageStop !== undefined))
+    })
+  }
+
+  it("a mid-stream error breaks after streamBreakAfterDeltas deltas when the rule sets it", async () => {
+    const out = await runtime().send(new ConverseStreamCommand(ask("mid.after-three")))
+    const { error, events } = await drain(out.stream!)
+    assert.instanceOf(error, ModelStreamErrorException)
+    assert.strictEqual(events.filter((ev) => ev.contentBlockDelta !== undefined).length, 3)
+  })
+
+  it("a non-streaming Converse to the same model ignores the mid-stream entry and answers", async () => {
+    const out = await runtime().send(new ConverseCommand(ask("mid.ModelStreamErrorException", "What is 2 + 2?")))
+    assert.strictEqual(out.stopReason, "end_turn")
+    assert.deepStrictEqual(out.output?.message?.content, [{ text: "4" }])
+  })
+
+  it("InvokeModelWithResponseStream: the 200 stream carries the scripted ModelTimeoutException frame", async () => {
+    const body = JSON.stringify({ messages: [{ role: "user", content: "hello" }] })
+    const chunks: Array<unknown> = []
+    // The SDK reads the first frame before `send` resolves, so an exception frame first rejects `send`.
+    const error = await failure((async () => {
+      const command = new InvokeModelWithResponseStreamCommand({ modelId: "mid.invoke-timeout", body })
+      const out = await runtime().send(command)
+      for await (const chunk of out.body!) chunks.push(chunk)
+    })())
+    assert.instanceOf(error, ModelTimeoutException)
+    assert.strictEqual(error.message, "the model timed out")
+    assert.deepStrictEqual(chunks, [])
+    const record = await logged((r) => r.modelId === "mid.invoke-timeout")
+    assert.strictEqual(record.status, 200)
+    assert.strictEqual(record.errorName, "ModelTimeoutException")
+  })
+})
+
+describe("errors: rate is a seeded share", () => {
+  const outcomes = async (rules: ReadonlyArray<Scenario.Rule>) => {
+    const handle = await BedrockEmulator.start({ scenario: { seed: 9, timeScale: 0, registry: "none", rules } })
+    const client = runtime({ url: handle.url })
+    const out: Array<string> = []
+    for (let i = 0; i < 30; i++) {
+      out.push(await client.send(new ConverseCommand(ask("rate.model", "hi"))).then(() => "ok", (e: Error) => e.name))
+    }
+    await handle.close()
+    return out
+  }
+  const quota = { name: "ServiceQuotaExceededException", status: 400, message: "quota" }
+
+  it("rate 0.5 errors some requests and not others, the same ones on every run", async () => {
+    const rules = [{ models: "rate.model", errors: [{ ...quota, rate: 0.5 }] }]
+    const first = await outcomes(rules)
+    const errored = first.filter((o) => o === "ServiceQuotaExceededException").length
+    assert.isAbove(errored, 0)
+    assert.isBelow(errored, 30)
+    assert.deepStrictEqual(await outcomes(rules), first)
+  })
+
+  it("adding scripted knobs leaves the fates of errorRate5xx unchanged (they draw from their own stream)", async () => {
+    const plain = await outcomes([{ models: "rate.model", errorRate5xx: 0.5 }])
+    const withKnobs = await outcomes([{
+      models: "rate.model",
+      errorRate5xx: 0.5,
+      errors: [{ ...quota, rate: 0 }],
+      connectionReset: 0,
+      contentFilter: { stopReason: "content_filtered", rate: 0 }
+    }])
+    assert.include(plain, "ok")
+    assert.isTrue(plain.some((o) => o !== "ok"), "some requests get a 5xx")
+    assert.deepStrictEqual(withKnobs, plain)
+  })
+})
+
+describe("connectionReset", () => {
+  it("HTTP/2: the request's stream is reset (ERR_HTTP2_STREAM_ERROR) and logged as ConnectionReset", async () => {
+    const seen = emulator.requests().length
+    const error = await failure(runtime().send(new ConverseCommand(ask("reset.always"))))
+    assert.strictEqual(error.code, "ERR_HTTP2_STREAM_ERROR")
+    const record = await logged((r, index) => index >= seen && r.modelId === "reset.always")
+    assert.strictEqual(record.status, 0)
+    assert.strictEqual(record.errorName, "ConnectionReset")
+    assert.isFalse(record.closedByClient)
+  })
+
+  it("HTTP/2: other requests on the same connection are not affected", async () => {
+    const client = runtime()
+    const slow = client.send(new ConverseCommand(ask("slow.ok", "What is 3 + 4?")))
+    const reset = await failure(client.send(new ConverseStreamCommand(ask("reset.always"))))
+    assert.strictEqual(reset.code, "ERR_HTTP2_STREAM_ERROR")
+    const out = await slow
+    assert.deepStrictEqual(out.output?.message?.content, [{ text: "7" }])
+  })
+
+  it("HTTP/1.1: the socket is destroyed and the SDK sees ECONNRESET", async () => {
+    const seen = emulator.requests().length
+    const error = await failure(runtime({ http1: true }).send(new ConverseCommand(ask("reset.always"))))
+    assert.strictEqual(error.code, "ECONNRESET")
+    const record = await logged((r, index) => index >= seen && r.modelId === "reset.always")
+    assert.strictEqual(record.errorName, "ConnectionReset")
+  })
+})
+
+describe("contentFilter", () => {
+  it("guardrail_intervened: Converse answers 200 with the guardrail's stock message", async () => {
+    const out = await runtime().send(new ConverseCommand(ask("filter.guardrail")))
+    assert.strictEqual(out.$metadata.httpStatusCode, 200)
+    assert.strictEqual(out.stopReason, "guardrail_intervened")
+    assert.deepStrictEqual(out.output?.message?.content, [{ text: "Sorry, the model cannot answer this question." }])
+  })
+
+  it("content_filtered with a message: ConverseStream streams it and stops with content_filtered", async () => {
+    const out = await runtime().send(new ConverseStreamCommand(ask("filter.content")))
+    const { error, events } = await drain(out.stream!)
+    assert.isUndefined(error)
+    assert.strictEqual(events.map((e) => e.contentBlockDelta?.delta?.text ?? "").join(""), "[filtered]")
+    assert.strictEqual(events.find((e) => e.messageStop !== undefined)?.messageStop?.stopReason, "content_filtered")
+  })
+
+  it("rate 0 never filters", async () => {
+    const out = await runtime().send(new ConverseCommand(ask("filter.never", "What is 2 + 2?")))
+    assert.strictEqual(out.stopReason, "end_turn")
+    assert.deepStrictEqual(out.output?.message?.content, [{ text: "4" }])
+  })
+})
+
+describe("scripted knobs are validated", () => {
+  const cases: ReadonlyArray<readonly [string, unknown, string]> = [
+    ["an error name that is not an AWS name", { errors: [{ name: "bad name", status: 400, message: "m" }] }, "name"],
+    ["a status outside 400..599", { errors: [{ name: "ValidationException", status: 200, message: "m" }] }, "status"],
+    ["a missing message", { errors: [{ name: "ValidationException", status: 400 }] }, "message"],
+    ["a rate above 1", { errors: [{ name: "ValidationException", status: 400, message: "m", rate: 2 }] }, "rate"],
+    ["a connectionReset below 0", { connectionReset: -0.1 }, "connectionReset"],
+    ["an unknown stop reason", { contentFilter: { stopReason: "end_turn" } }, "stopReason"]
+  ]
+  for (const [what, behaviour, field] of cases) {
+    it(`${what} is rejected, naming ${field}`, () => {
+      const message = Scenario.validate({ rules: [{ models: "m", ...(behaviour as object) }] })
+      assert.isDefined(message)
+      assert.include(message, field)
+    })
+  }
+})
