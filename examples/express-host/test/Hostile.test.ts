@@ -7,7 +7,7 @@
  * answers `/health`, and no PostgreSQL row was added, removed or changed. Then races: concurrent
  * retries and one Idempotency-Key across both processes, double cancel, retry during cancel.
  */
-import { BedrockEmulator, Scenario } from "@myia/certification/testing"
+import { BedrockEmulator, Scenario } from "@myia/certification/emulator"
 import { assert, describe, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
 import * as Net from "node:net"
