@@ -230,7 +230,8 @@ export const isRetryable = (category: ErrorCategory): boolean => table[category]
 export const isSystemic = (category: ErrorCategory): boolean => table[category].systemic
 
 /** What a call's outcome tells the region governor: `null` (no error) is a success. */
-export const signalOf = (category: ErrorCategory | null): Signal => category === null ? "success" : table[category].signal
+export const signalOf = (category: ErrorCategory | null): Signal =>
+  category === null ? "success" : table[category].signal
 
 /** The original facts of an error, kept on the `CategorizedError`. */
 export interface Details {

@@ -389,7 +389,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     failure: recordFailure,
     none: () => Effect.void
   }
-  const recordOutcome = (region: Region, category: Category | null) => bySignal[ErrorCategory.signalOf(category)](region)
+  const recordOutcome = (region: Region, category: Category | null) =>
+    bySignal[ErrorCategory.signalOf(category)](region)
 
   const view = (state: State): RegionSnapshot => ({
     region: state.region,

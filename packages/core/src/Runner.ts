@@ -133,7 +133,9 @@ export const retryBackoff = (
     Schedule.exponential(Duration.millis(settings.backoffBaseMillis)),
     Schedule.spaced(Duration.millis(settings.backoffMaxMillis))
   ]).pipe(
-    Schedule.modifyDelay(({ duration }) => Effect.map(Random.nextBetween(0, Duration.toMillis(duration)), Duration.millis))
+    Schedule.modifyDelay(({ duration }) =>
+      Effect.map(Random.nextBetween(0, Duration.toMillis(duration)), Duration.millis)
+    )
   )
 
 interface TestRun {

@@ -53,8 +53,12 @@ const cases: { readonly [C in Category]: ReadonlyArray<Case> } = {
   LEGACY_OR_EOL: [{ behaviour: { availability: "legacy" } }],
   CREDENTIALS: [scripted("UnrecognizedClientException", 403, "The security token included in the request is invalid.")],
   THROTTLED: [scripted("ThrottlingException", 429, "Too many requests, please wait before trying again.")],
-  QUOTA_EXCEEDED: [scripted("ServiceQuotaExceededException", 400, "Too many tokens per day, please wait before trying again.")],
-  TIMEOUT: [scripted("ModelTimeoutException", 408, "Model has timed out in processing the request. Try your request again.")],
+  QUOTA_EXCEEDED: [
+    scripted("ServiceQuotaExceededException", 400, "Too many tokens per day, please wait before trying again.")
+  ],
+  TIMEOUT: [
+    scripted("ModelTimeoutException", 408, "Model has timed out in processing the request. Try your request again.")
+  ],
   SERVICE_UNAVAILABLE: [{ behaviour: { errorRate5xx: 1 } }],
   // HTTP/2 (the client's default) resets the stream; HTTP/1.1 destroys the socket ("socket hang up").
   NETWORK: [{ behaviour: { connectionReset: 1 } }, { behaviour: { connectionReset: 1 }, requestHandler: "http1" }],
@@ -84,7 +88,8 @@ const certify = (c: Case) =>
     }
     const emulator = yield* BedrockEmulator.make({ scenario })
     const governor = yield* RegionGovernor.make({ failureThreshold: 1_000 })
-    const requests = () => emulator.requests().filter((r) => r.modelId !== undefined && Registry.baseIdOf(r.modelId) === modelId)
+    const requests = () =>
+      emulator.requests().filter((r) => r.modelId !== undefined && Registry.baseIdOf(r.modelId) === modelId)
     // The job is stopped once the walk has seen enough throttled calls: only throttling is waited out
     // so long, and stopping (not the clock) ends the wait, so the count is exact on any machine.
     const shouldStop = Effect.sync(() =>

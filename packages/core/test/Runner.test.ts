@@ -21,7 +21,8 @@ describe("Runner.retryBackoff", () => {
     { backoffBaseMillis: 1_000, backoffMaxMillis: 1_000 }
   ]
   for (const settings of settingsRows) {
-    it.effect(`step n stays within [0, min(max, base·2^(n−1))] for base ${settings.backoffBaseMillis}, max ${settings.backoffMaxMillis}`, () =>
+    const { backoffBaseMillis: base, backoffMaxMillis: max } = settings
+    it.effect(`step n stays within [0, min(max, base·2^(n−1))] for base ${base}, max ${max}`, () =>
       Effect.gen(function*() {
         const highest = Array.from({ length: 10 }, () => 0)
         for (let run = 0; run < 300; run++) {
