@@ -1,0 +1,49 @@
+/**
+ * Flags several commands share, each with its environment fallback (`Config`), so a flag, the
+ * variable of the same setting, and the default agree across `certify`, `export` and the rest.
+ *
+ * @since 0.1.0
+ */
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Result from "effect/Result"
+import { Flag } from "effect/cli"
+import * as Outputs from "./Outputs.ts"
+import { UsageError } from "./Failure.ts"
+
+/** A comma list: trimmed, empty items dropped. */
+export const list = (s: string): ReadonlyArray<string> =>
+  s.split(",").map((x) => x.trim()).filter((x) => x.length > 0)
+
+/** `-o FILE`, repeatable; the format from the extension. */
+export const outputs = Flag.String("output").pipe(
+  Flag.withAlias("o"),
+  Flag.withMetavar("FILE"),
+  Flag.withDescription(
+    "Write a report; repeatable. Format by extension: .json (results), .manifest.json (capability manifest), " +
+      ".xml (JUnit), .csv (one row per unit), .md (Markdown)"
+  ),
+  Flag.atLeast(0)
+)
+
+/** Parse every `-o` value, or fail with the first bad one. */
+export const parseOutputs = (paths: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Outputs.Output>, UsageError> => {
+  const parsed = paths.map(Outputs.parse)
+  const bad = parsed.find(Result.isFailure)
+  return bad === undefined
+    ? Effect.succeed(parsed.map((r) => (r as Result.Success<Outputs.Output, string>).success))
+    : Effect.fail(new UsageError({ message: bad.failure }))
+}
+
+/** `--log-level`-independent: the SDK's own logs (stderr) at this level or above. */
+export const verbose = Flag.Boolean("verbose").pipe(
+  Flag.withDescription("Show the SDK's own logs (info and above) on stderr"),
+  Flag.withDefault(false)
+)
+
+/** `--pg-schema` (`CERTIFICATION_PG_SCHEMA`, default `certification`). */
+export const pgSchema = Flag.String("pg-schema").pipe(
+  Flag.withDescription("PostgreSQL schema holding the tables (database: DATABASE_URL)"),
+  Flag.withFallbackConfig(Config.String("CERTIFICATION_PG_SCHEMA")),
+  Flag.withDefault("certification")
+)
