@@ -133,6 +133,7 @@ const plan = Effect.fnUntraced(function*(input: Input) {
   const failOn = Gate.parse(input.failOn)
   if (Result.isFailure(failOn)) return yield* usage(failOn.failure)
   const outputs = yield* Flags.parseOutputs(input.outputs)
+  if (input.store === "postgres") yield* Flags.requireDatabaseUrl("--store postgres")
   const target: Engine.Target = input.emulator
     ? {
       _tag: "Emulator",

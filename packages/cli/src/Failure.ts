@@ -62,7 +62,10 @@ export const reasonOf = (error: unknown): string | undefined => {
     return first === undefined ? undefined : `${first.message.split("\n")[0]} (see: ${error.commandPath.join(" ")} --help)`
   }
   const tag = tagged(error)
-  const line = messageOf(error).split("\n")[0]!
+  // A ConfigError's message spans lines (which variable, why): keep all of it, on one line.
+  const line = tag === "ConfigError"
+    ? messageOf(error).replace(/\s*\n\s*/g, " ")
+    : messageOf(error).split("\n")[0]!
   return tag === undefined || tag === "UsageError" || tag === "GateFailed" || tag === "JobFailed"
     ? line
     : `${tag}: ${line}`

@@ -6,6 +6,7 @@
  */
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { Flag } from "effect/cli"
 import * as Outputs from "./Outputs.ts"
@@ -47,3 +48,11 @@ export const pgSchema = Flag.String("pg-schema").pipe(
   Flag.withFallbackConfig(Config.String("CERTIFICATION_PG_SCHEMA")),
   Flag.withDefault("certification")
 )
+
+/** `DATABASE_URL` must be set for a command on PostgreSQL: a usage error naming it otherwise. */
+export const requireDatabaseUrl = Effect.fnUntraced(function*(what: string) {
+  const url = yield* Config.option(Config.String("DATABASE_URL")).pipe(Effect.orElseSucceed(() => Option.none()))
+  if (Option.isNone(url) || url.value.trim() === "") {
+    return yield* new UsageError({ message: `${what} needs DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)` })
+  }
+})

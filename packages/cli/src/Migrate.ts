@@ -16,6 +16,7 @@ export const command = Command.make(
   "migrate",
   { pgSchema: Flags.pgSchema },
   Effect.fnUntraced(function*(input) {
+    yield* Flags.requireDatabaseUrl("migrate")
     const schema = yield* PgMigrations.validateSchemaName(input.pgSchema)
     const applied = yield* PgMigrations.run(schema).pipe(Effect.provide(PgClient.layerConfig({ max: 1 })))
     yield* Console.log(

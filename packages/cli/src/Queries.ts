@@ -25,7 +25,14 @@ const withService = <A, E, R>(
   pgSchema: string,
   verbose: boolean,
   f: (service: Certification.Certification["Service"]) => Effect.Effect<A, E, R>
-) => Effect.flatMap(Effect.service(Certification.Certification), f).pipe(Effect.provide(Engine.queryLayer(pgSchema, verbose ? "Info" : "Error")))
+) =>
+  // Checked before the layer is built, since building it reads DATABASE_URL.
+  Effect.andThen(
+    Flags.requireDatabaseUrl("this command reads stored jobs and"),
+    Effect.flatMap(Effect.service(Certification.Certification), f).pipe(
+      Effect.provide(Engine.queryLayer(pgSchema, verbose ? "Info" : "Error"))
+    )
+  )
 
 /** `status JOB`. */
 export const status = Command.make(
