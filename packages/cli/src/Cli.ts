@@ -23,14 +23,15 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { CliOutput, Command } from "effect/cli"
+import packageJson from "../package.json" with { type: "json" }
 import * as Certify from "./Certify.ts"
 import * as EmulatorCommand from "./EmulatorCommand.ts"
 import * as Failure from "./Failure.ts"
 import * as Migrate from "./Migrate.ts"
 import * as Queries from "./Queries.ts"
 
-/** The CLI's version, printed by `--version`. */
-export const version = "0.1.0"
+/** The CLI's version, printed by `--version` (the package's, so a release bumps it). */
+export const version: string = packageJson.version
 
 // The subcommands, in help order.
 const subcommands = [
