@@ -12,12 +12,10 @@
  */
 import { Certification, Report } from "@myia/certification"
 import type { Skipped, Verdict } from "@myia/certification"
-import { Scenario } from "@myia/certification/emulator"
 import * as Config from "effect/Config"
 import * as Console from "effect/Console"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
-import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
@@ -103,17 +101,6 @@ type Input = {
 const usage = (message: string) => Effect.fail(new UsageError({ message }))
 
 /** Read and check a scenario file. */
-const readScenario = Effect.fnUntraced(function*(file: string) {
-  const fs = yield* FileSystem.FileSystem
-  const text = yield* fs.readFileString(file).pipe(
-    Effect.mapError(() => new UsageError({ message: `--scenario ${file}: cannot read the file` }))
-  )
-  const parsed = Result.try(() => JSON.parse(text) as unknown)
-  if (Result.isFailure(parsed)) return yield* usage(`--scenario ${file}: not JSON (${String(parsed.failure)})`)
-  const invalid = Scenario.validate(parsed.success)
-  if (invalid !== undefined) return yield* usage(`--scenario ${file}: ${invalid.split("\n")[0]}`)
-  return parsed.success as Scenario.ScenarioInput
-})
 
 /** Check the flags together; every problem is a usage error before anything starts. */
 const plan = Effect.fnUntraced(function*(input: Input) {
@@ -137,7 +124,7 @@ const plan = Effect.fnUntraced(function*(input: Input) {
   const target: Engine.Target = input.emulator
     ? {
       _tag: "Emulator",
-      scenario: Option.isSome(input.scenario) ? yield* readScenario(input.scenario.value) : demoScenario
+      scenario: Option.isSome(input.scenario) ? yield* Flags.readScenario(input.scenario.value) : demoScenario
     }
     : { _tag: "Aws", endpoint: input.endpoint, profile: input.profile }
   const settings: Engine.Settings = {

@@ -8,23 +8,12 @@
 import { BedrockEmulator, Scenario } from "@myia/certification/emulator"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
-import * as Result from "effect/Result"
 import { Command, Flag } from "effect/cli"
 import { demoScenario } from "./DemoScenario.ts"
 import { UsageError } from "./Failure.ts"
+import * as Flags from "./Flags.ts"
 
-const readScenario = Effect.fnUntraced(function*(file: string) {
-  const fs = yield* FileSystem.FileSystem
-  const text = yield* fs.readFileString(file).pipe(
-    Effect.mapError(() => new UsageError({ message: `--scenario ${file}: cannot read the file` }))
-  )
-  const parsed = Result.try(() => JSON.parse(text) as Scenario.ScenarioInput)
-  return Result.isSuccess(parsed)
-    ? parsed.success
-    : yield* new UsageError({ message: `--scenario ${file}: not JSON (${String(parsed.failure)})` })
-})
 
 /** The `emulator` command. */
 export const command = Command.make(
@@ -45,7 +34,7 @@ export const command = Command.make(
     if (input.demo && Option.isSome(input.scenario)) return yield* new UsageError({ message: "give --scenario or --demo, not both" })
     if (input.port < 0 || input.port > 65535) return yield* new UsageError({ message: "--port must be from 0 to 65535" })
     const base = Option.isSome(input.scenario)
-      ? yield* readScenario(input.scenario.value)
+      ? yield* Flags.readScenario(input.scenario.value)
       : input.demo
       ? demoScenario
       : Scenario.defaultScenarioInput(Option.getOrElse(input.seed, () => 1))

@@ -4,8 +4,10 @@
  *
  * @since 0.1.0
  */
+import { Scenario } from "@myia/certification/emulator"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import { Flag } from "effect/cli"
@@ -55,4 +57,19 @@ export const requireDatabaseUrl = Effect.fnUntraced(function*(what: string) {
   if (Option.isNone(url) || url.value.trim() === "") {
     return yield* new UsageError({ message: `${what} needs DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)` })
   }
+})
+
+/** Read a scenario file (JSON) for the emulator; a usage error naming the file otherwise. */
+export const readScenario = Effect.fnUntraced(function*(file: string) {
+  const fs = yield* FileSystem.FileSystem
+  const text = yield* fs.readFileString(file).pipe(
+    Effect.mapError(() => new UsageError({ message: `--scenario ${file}: cannot read the file` }))
+  )
+  const parsed = Result.try(() => JSON.parse(text) as unknown)
+  if (Result.isFailure(parsed)) {
+    return yield* new UsageError({ message: `--scenario ${file}: not JSON (${String(parsed.failure)})` })
+  }
+  const invalid = Scenario.validate(parsed.success)
+  if (invalid !== undefined) return yield* new UsageError({ message: `--scenario ${file}: ${invalid.split("\n")[0]}` })
+  return parsed.success as Scenario.ScenarioInput
 })

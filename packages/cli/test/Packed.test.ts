@@ -8,11 +8,10 @@
  * wrong-answer model). It measures itself: pack, install and run times are printed.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
-import { repoRoot, schemaErrors } from "./support.ts"
+import { repoRoot, schemaErrors, spawnCollect } from "./support.ts"
 
 const packages = ["core", "adapter-memory", "adapter-postgres", "adapter-bullmq", "http-plugin", "cli"]
 // Newer than core's minimum (^3.1163.0), so npm must dedupe onto the host's copy.
@@ -21,26 +20,11 @@ const hostSdk = "3.1164.0"
 // npm and the builds it runs (tsup) use the Node running the tests.
 const env = { ...process.env, PATH: `${dirname(process.execPath)}:${process.env["PATH"] ?? ""}`, NO_COLOR: "1" }
 
-interface Ran {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-}
-
-const run = (command: string, args: ReadonlyArray<string>, cwd: string): Promise<Ran> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
-    let stdout = ""
-    let stderr = ""
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
-    child.on("error", reject)
-    child.on("exit", (code) => resolve({ code, stdout, stderr }))
-  })
+const run = (command: string, args: ReadonlyArray<string>, cwd: string) => spawnCollect(command, args, { cwd, env })
 
 const ok = async (command: string, args: ReadonlyArray<string>, cwd: string): Promise<string> => {
   const ran = await run(command, args, cwd)
-  if (ran.code !== 0) throw new Error(`${command} ${args.join(" ")} exited ${ran.code}\n${ran.stderr}\n${ran.stdout}`)
+  if (ran.status !== 0) throw new Error(`${command} ${args.join(" ")} exited ${ran.status}\n${ran.stderr}\n${ran.stdout}`)
   return ran.stdout
 }
 
@@ -124,7 +108,7 @@ describe("the packed packages outside the repo", () => {
           "--models", "amazon.nova-lite-v1:0,meta.llama3-8b-instruct-v1:0", "--regions", "us-east-1,eu-west-1",
           "-o", "out.xml", "-o", "out.json", "-o", "out.csv"
         ], host))
-      assert.strictEqual(ran.code, 100, `stdout:\n${ran.stdout}\nstderr:\n${ran.stderr}`)
+      assert.strictEqual(ran.status, 100, `stdout:\n${ran.stdout}\nstderr:\n${ran.stderr}`)
       assert.include(ran.stdout, "Job COMPLETED")
       const results = JSON.parse(readFileSync(join(host, "out.json"), "utf8")) as { readonly units: ReadonlyArray<unknown> }
       assert.strictEqual(schemaErrors("results", results), "")

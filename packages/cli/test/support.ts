@@ -25,23 +25,30 @@ export const cleanEnv = (extra: Readonly<Record<string, string>> = {}): NodeJS.P
   return { ...env, AWS_EC2_METADATA_DISABLED: "true", NO_COLOR: "1", ...extra }
 }
 
-/** Run `bedrock-certify ARGS` (from source) in `cwd`. */
-export const runCli = (
+/** Run a command to its end, collecting its exit status and output. */
+export const spawnCollect = (
+  command: string,
   args: ReadonlyArray<string>,
-  options: { readonly env?: NodeJS.ProcessEnv; readonly cwd?: string } = {}
+  options: { readonly env: NodeJS.ProcessEnv; readonly cwd: string }
 ): Promise<Ran> =>
   new Promise((done, reject) => {
-    const child = spawn(process.execPath, ["--conditions=@myia/source", bin, ...args], {
-      cwd: options.cwd ?? repoRoot,
-      env: options.env ?? cleanEnv(),
-      stdio: ["ignore", "pipe", "pipe"]
-    })
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()))
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()))
     child.on("error", reject)
     child.on("exit", (status) => done({ status, stdout, stderr }))
+  })
+
+/** Run `bedrock-certify ARGS` (from source) in `cwd`. */
+export const runCli = (
+  args: ReadonlyArray<string>,
+  options: { readonly env?: NodeJS.ProcessEnv; readonly cwd?: string } = {}
+): Promise<Ran> =>
+  spawnCollect(process.execPath, ["--conditions=@myia/source", bin, ...args], {
+    cwd: options.cwd ?? repoRoot,
+    env: options.env ?? cleanEnv()
   })
 
 /** `bedrock-certify: …` lines on stderr (the one-line reason), without progress lines. */
