@@ -196,16 +196,15 @@ export const createCertification = (options: CreateOptions) => {
     Effect.map((env) => Option.toArray(env.defaultRegion)),
     Effect.orElseSucceed((): Array<string> => [])
   )
+  // Only an omitted field takes the default (or says AWS_REGION is not set): an explicit `[]` is the
+  // caller's mistake, and the service reports it together with every other issue of the request.
   const regionsOr = (field: string, given: ReadonlyArray<string> | undefined) =>
-    given !== undefined && given.length > 0
+    given !== undefined
       ? Effect.succeed(given)
       : Effect.flatMap(defaultRegions, (regions) =>
-        regions.length > 0 ? Effect.succeed(regions) : Effect.fail(
-          new JobPlan.InvalidRequest({
-            message: `${field}: none given and AWS_REGION is not set`,
-            issues: [new JobPlan.FieldIssue({ field, message: "none given and AWS_REGION is not set" })]
-          })
-        ))
+        regions.length > 0
+          ? Effect.succeed(regions)
+          : JobPlan.invalid([new JobPlan.FieldIssue({ field, message: "none given and AWS_REGION is not set" })]))
 
   async function* events(jobId: string): AsyncGenerator<ProgressEvent> {
     const context = await runtime.context()
