@@ -178,6 +178,8 @@ export interface RegistryModel {
   readonly vendor?: string | undefined
   readonly modality: string
   readonly capabilities: Readonly<Record<Capability, Support>>
+  /** Largest `maxTokens` the model accepts; a larger one is Bedrock's ValidationException. */
+  readonly maxOutputTokens?: number | null | undefined
   readonly regions: ReadonlyArray<{ readonly region: string; readonly invocation: "ON_DEMAND" | "PROFILE_ONLY" }>
   readonly regionsKnown: boolean
   readonly profiles: ReadonlyArray<string>
