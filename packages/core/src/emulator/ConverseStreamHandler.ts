@@ -26,7 +26,8 @@ export const textDeltas = (text: string): ReadonlyArray<string> => {
   return out.length === 0 ? [""] : out
 }
 
-const jsonDeltas = (json: string): ReadonlyArray<string> => {
+/** Split a tool input's JSON into streaming deltas of 12 characters. */
+export const jsonDeltas = (json: string): ReadonlyArray<string> => {
   const out: Array<string> = []
   for (let i = 0; i < json.length; i += 12) out.push(json.slice(i, i + 12))
   return out.length === 0 ? [""] : out
@@ -55,14 +56,14 @@ const blocksOf = (answer: Responder.Answer): ReadonlyArray<Block> =>
  * After how many deltas the stream breaks: the scenario's count, else half-way for `broken-stream`
  * or a scripted mid-stream error, else never.
  */
-const breakPoint = (call: Call, deltas: number): number | undefined =>
+export const breakPoint = (call: Call, deltas: number): number | undefined =>
   call.resolved.streamBreakAfterDeltas ??
     (call.resolved.quality === "broken-stream" || call.midStream !== undefined
       ? Math.max(1, Math.floor(deltas / 2))
       : undefined)
 
 /** End the stream with the scripted error's exception frame, else the scenario's stream exception. */
-const breakStream = (ex: Exchange, call: Call): void => {
+export const breakStream = (ex: Exchange, call: Call): void => {
   if (call.midStream !== undefined) {
     ex.errorName = call.midStream.name
     return endStream(ex, scriptedFrame(call.midStream))

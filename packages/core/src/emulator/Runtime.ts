@@ -17,7 +17,8 @@ import * as InvokeModelHandler from "./InvokeModelHandler.ts"
 import * as Responder from "./Responder.ts"
 import * as Scenario from "./Scenario.ts"
 import type { State } from "./State.ts"
-import { availabilityErrors, malformed, messages, scripted, serverErrors, throttled, wire } from "./WireError.ts"
+import { malformed } from "./NativeSchema.ts"
+import { availabilityErrors, messages, scripted, serverErrors, throttled, wire } from "./WireError.ts"
 
 /** The runtime operations. */
 export const operations: ReadonlySet<Operation> = new Set([
@@ -91,7 +92,7 @@ export const handle = async (
   if (errorDraw < resolved.errorRate5xx) return sendError(ex, serverErrors[errorKind < 0.5 ? 0 : 1])
   const parsed = parseJson(body)
   if (op === "InvokeModel" || op === "InvokeModelWithResponseStream") {
-    if (!parsed.ok) return sendError(ex, malformed(undefined, [], []))
+    if (!parsed.ok) return sendError(ex, malformed(["#: subject must be valid JSON"]))
     return InvokeModelHandler.invoke(call, op, parsed.value)
   }
   if (resolved.kind !== "chat") return sendError(ex, wire(400, "ValidationException", messages.notChatModel))

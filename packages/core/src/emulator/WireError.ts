@@ -121,24 +121,3 @@ export const streamExceptions: Record<StreamException, Readonly<Record<string, u
   serviceUnavailableException: { message: messages.unavailable },
   validationException: { message: "The model returned the following errors: the stream was interrupted" }
 }
-
-/**
- * Bedrock's "Malformed input request" wording for a body that does not fit the model's schema:
- * the first missing or extraneous key, else a generic note.
- */
-export const malformed = (
-  body: unknown,
-  required: ReadonlyArray<string>,
-  allowed: ReadonlyArray<string>
-): WireError => {
-  const keys = typeof body === "object" && body !== null && !Array.isArray(body) ? Object.keys(body) : []
-  const missing = required.find((k) => !keys.includes(k))
-  const extra = keys.find((k) => !allowed.includes(k))
-  const issue = missing !== undefined
-    ? `#: required key [${missing}] not found`
-    : extra !== undefined
-    ? `#: extraneous key [${extra}] is not permitted`
-    : "#: subject must be valid against the model's schema"
-  const message = `Malformed input request: ${issue}, please reformat your input and try again.`
-  return wire(400, "ValidationException", message)
-}
