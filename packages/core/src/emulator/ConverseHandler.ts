@@ -91,6 +91,23 @@ const conversationRules: ReadonlyArray<(r: ConverseBody, resolved: Scenario.Reso
   }
 ]
 
+/** The ValidationException (or SerializationException) of a body that breaks the runtime input shape `name`. */
+export const shapeError = (name: string, value: unknown): WireError | undefined => {
+  const checked = ShapeCheck.check("runtime", name, value)
+  if (checked._tag === "serialization") return serialization(checked.path, checked.expected)
+  if (checked._tag === "invalid") return wire(400, "ValidationException", ShapeCheck.message(checked.violations))
+  return undefined
+}
+
+/** The first of Bedrock's conversation rules a shape-valid request breaks, as its ValidationException. */
+export const conversationError = (request: ConverseBody, resolved: Scenario.Resolved): WireError | undefined => {
+  for (const rule of conversationRules) {
+    const broken = rule(request, resolved)
+    if (broken !== undefined) return wire(400, "ValidationException", broken)
+  }
+  return undefined
+}
+
 /**
  * The decoded Converse body, or the error Bedrock answers for this request: the service model's
  * constraints first (every violation in one ValidationException), then Bedrock's conversation rules,
@@ -102,15 +119,12 @@ export const decode = (
   streaming: boolean
 ): { readonly request: ConverseBody } | { readonly error: WireError } => {
   if (!parsed.ok) return { error: serialization("", "a JSON object") }
-  const checked = ShapeCheck.check("runtime", streaming ? "ConverseStreamRequest" : "ConverseRequest", parsed.value)
-  if (checked._tag === "serialization") return { error: serialization(checked.path, checked.expected) }
-  if (checked._tag === "invalid") return { error: wire(400, "ValidationException", ShapeCheck.message(checked.violations)) }
+  const badShape = shapeError(streaming ? "ConverseStreamRequest" : "ConverseRequest", parsed.value)
+  if (badShape !== undefined) return { error: badShape }
   const body = parsed.value as Partial<ConverseBody>
   const request: ConverseBody = { ...body, messages: body.messages ?? [] }
-  for (const rule of conversationRules) {
-    const broken = rule(request, resolved)
-    if (broken !== undefined) return { error: wire(400, "ValidationException", broken) }
-  }
+  const broken = conversationError(request, resolved)
+  if (broken !== undefined) return { error: broken }
   const failed = capabilityChecks.find((c) =>
     resolved.capabilities[c.capability] === "no" && c.applies(request, streaming)
   )

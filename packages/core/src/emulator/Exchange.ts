@@ -17,6 +17,7 @@ export type Operation =
   | "ConverseStream"
   | "InvokeModel"
   | "InvokeModelWithResponseStream"
+  | "CountTokens"
   | "ListFoundationModels"
   | "GetFoundationModel"
   | "ListInferenceProfiles"

@@ -17,7 +17,8 @@ const runtimeRoutes: Record<string, Operation> = {
   converse: "Converse",
   "converse-stream": "ConverseStream",
   invoke: "InvokeModel",
-  "invoke-with-response-stream": "InvokeModelWithResponseStream"
+  "invoke-with-response-stream": "InvokeModelWithResponseStream",
+  "count-tokens": "CountTokens"
 }
 
 /** The operation of a method and decoded path segments, and the model or profile id the path names. */

@@ -78,7 +78,8 @@ export const StreamException = Schema.Literals([
   "modelStreamErrorException",
   "validationException",
   "throttlingException",
-  "serviceUnavailableException"
+  "serviceUnavailableException",
+  "modelTimeoutException"
 ])
 export type StreamException = typeof StreamException.Type
 
@@ -114,6 +115,20 @@ export const ContentFilter = Schema.Struct({
 })
 export type ContentFilter = typeof ContentFilter.Type
 
+/**
+ * A model-side fault of Bedrock, with Bedrock's status and message: the seeded share `rate`
+ * (default 1) of requests gets it as an HTTP error, or with `midStream: true` as an exception frame
+ * in the middle of a `ConverseStream` / `InvokeModelWithResponseStream` answer (non-streaming
+ * requests then answer normally). Used by `modelTimeout` (ModelTimeoutException, 408, after the
+ * model's time to first token) and `modelNotReady` (ModelNotReadyException, 429, at once) — the
+ * errors a real timeout or a cold model give, next to `timeoutRate`'s silent hold.
+ */
+export const ModelFault = Schema.Struct({
+  rate: Schema.optionalKey(Probability),
+  midStream: Schema.optionalKey(Schema.Boolean)
+})
+export type ModelFault = typeof ModelFault.Type
+
 /** Capability overrides: any subset of the capabilities. */
 export const CapabilityOverrides = Schema.Struct({
   streaming: Schema.optionalKey(Support),
@@ -138,7 +153,9 @@ export const Behaviour = Schema.Struct({
   capabilities: Schema.optionalKey(CapabilityOverrides),
   errors: Schema.optionalKey(Schema.Array(ScriptedError)),
   connectionReset: Schema.optionalKey(Probability),
-  contentFilter: Schema.optionalKey(ContentFilter)
+  contentFilter: Schema.optionalKey(ContentFilter),
+  modelTimeout: Schema.optionalKey(ModelFault),
+  modelNotReady: Schema.optionalKey(ModelFault)
 })
 export type Behaviour = typeof Behaviour.Type
 
@@ -297,6 +314,8 @@ export interface Resolved {
   /** Share of requests whose connection is torn down before any answer. */
   readonly connectionReset: number
   readonly contentFilter: ContentFilter | undefined
+  readonly modelTimeout: ModelFault | undefined
+  readonly modelNotReady: ModelFault | undefined
 }
 
 const PROFILE_PREFIX = /^(us-gov|us|eu|apac|global|jp|au|ca)\.(.+)$/
@@ -355,6 +374,8 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
   let errors = d.errors ?? []
   let connectionReset = d.connectionReset ?? 0
   let contentFilter = d.contentFilter
+  let modelTimeout = d.modelTimeout
+  let modelNotReady = d.modelNotReady
   for (const compiled of scenario.rules) {
     if (!compiled.regions(region) || !(compiled.models(modelId) || compiled.models(requestedId))) continue
     const r = compiled.rule
@@ -370,6 +391,8 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
     if (r.errors !== undefined) errors = r.errors
     if (r.connectionReset !== undefined) connectionReset = r.connectionReset
     if (r.contentFilter !== undefined) contentFilter = r.contentFilter
+    if (r.modelTimeout !== undefined) modelTimeout = r.modelTimeout
+    if (r.modelNotReady !== undefined) modelNotReady = r.modelNotReady
   }
   if (profileId !== undefined) {
     // A profile outside the caller's geography does not exist from that region.
@@ -394,7 +417,9 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
     capabilities,
     errors,
     connectionReset,
-    contentFilter
+    contentFilter,
+    modelTimeout,
+    modelNotReady
   }
 }
 

@@ -119,5 +119,6 @@ export const streamExceptions: Record<StreamException, Readonly<Record<string, u
   throttlingException: { message: messages.throttled },
   internalServerException: { message: messages.internal },
   serviceUnavailableException: { message: messages.unavailable },
-  validationException: { message: "The model returned the following errors: the stream was interrupted" }
+  validationException: { message: "The model returned the following errors: the stream was interrupted" },
+  modelTimeoutException: { message: messages.modelTimeout }
 }
