@@ -1,15 +1,18 @@
 /**
  * The API process: an Express 5 app that mounts the certification plugin at
  * `/api/certification-queue` behind bearer-token auth. `CERTIFICATION_API_TOKEN` grants read-write,
- * `CERTIFICATION_API_READ_TOKEN` read-only. Units run in a separate worker process (`worker.ts`);
- * progress reaches this process's SSE streams through Redis. With `CERTIFICATION_ADAPTERS=memory`
- * the queue is in this process, so this process runs an embedded worker instead.
+ * `CERTIFICATION_API_READ_TOKEN` read-only; tokens are compared in constant time and never logged.
+ * It listens on `HOST` (default `127.0.0.1`, this machine only) and `PORT`. Units run in a separate
+ * worker process (`worker.ts`); progress reaches this process's SSE streams through Redis. With
+ * `CERTIFICATION_ADAPTERS=memory` the queue is in this process, so this process runs an embedded
+ * worker instead.
  *
  * @since 0.1.0
  */
 import { createCertificationHandler, type HttpPlugin } from "@myia/certification-http"
 import express from "express"
-import type * as Http from "node:http"
+import * as Crypto from "node:crypto"
+import * as Http from "node:http"
 import { fileURLToPath } from "node:url"
 import { certificationOptions, fromEnv, type HostConfig } from "./config.ts"
 
@@ -20,12 +23,23 @@ export interface Tokens {
   readonly readOnly: string | undefined
 }
 
-/** Bearer tokens → principals; anything else is a 401. */
+const digest = (token: string): Buffer => Crypto.createHash("sha256").update(token).digest()
+
+/** Whether `given` is `expected`, in time that does not depend on where they differ (equal-length digests). */
+const sameToken = (given: Buffer, expected: string | undefined): boolean =>
+  expected !== undefined && expected !== "" && Crypto.timingSafeEqual(given, digest(expected))
+
+/** Bearer tokens → principals (scheme case-insensitive, tokens compared in constant time); anything else is a 401. */
 export const bearerAuth = (tokens: Tokens): HttpPlugin.Authorize => ({ headers }) => {
-  const match = /^Bearer (.+)$/.exec(headers.authorization ?? "")
-  const token = match?.[1]
-  if (token !== undefined && token === tokens.readWrite) return { id: "api-token", canRead: true, canWrite: true }
-  if (token !== undefined && token === tokens.readOnly) return { id: "api-read-token", canRead: true, canWrite: false }
+  const match = /^bearer +([^\s]+) *$/i.exec(headers.authorization ?? "")
+  if (match !== null) {
+    const given = digest(match[1]!)
+    // Both comparisons always run, so timing does not tell which token matched.
+    const readWrite = sameToken(given, tokens.readWrite)
+    const readOnly = sameToken(given, tokens.readOnly)
+    if (readWrite) return { id: "api-token", canRead: true, canWrite: true }
+    if (readOnly) return { id: "api-read-token", canRead: true, canWrite: false }
+  }
   return { status: 401, message: "a valid bearer token is required" }
 }
 
@@ -53,11 +67,30 @@ export const createApp = (
   return { app, certification }
 }
 
-/** Start listening; resolves with the server once it accepts connections. */
-export const listen = (app: express.Express, port: number): Promise<Http.Server> =>
+/**
+ * Start listening on `host:port`; resolves with the server once it accepts connections. Requests
+ * Node's HTTP parser refuses get the plugin's JSON envelope (`clientError`), and so does an HTTP/1.1
+ * request without `Host` (Node would answer it with an empty 400 before any handler runs).
+ */
+export const listen = (
+  app: express.Express,
+  certification: HttpPlugin.CertificationHandler,
+  port: number,
+  host: string
+): Promise<Http.Server> =>
   new Promise((resolve, reject) => {
-    const server = app.listen(port, (error?: Error) => (error === undefined ? resolve(server) : reject(error)))
+    const server = Http.createServer({ requireHostHeader: false }, app)
+    server.on("clientError", certification.clientError)
+    server.once("error", reject)
+    server.listen(port, host, () => {
+      server.off("error", reject)
+      resolve(server)
+    })
   })
+
+/** `http://host:port` for a listening address (IPv6 in brackets). */
+export const originOf = (address: { readonly address: string; readonly port: number }): string =>
+  `http://${address.address.includes(":") ? `[${address.address}]` : address.address}:${address.port}`
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const { app, certification } = createApp(fromEnv(), {
@@ -65,9 +98,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     readOnly: process.env.CERTIFICATION_API_READ_TOKEN
   })
   const port = Number(process.env.PORT ?? "3001")
-  const server = await listen(app, port)
-  const actual = (server.address() as { readonly port: number }).port
-  console.log(`certification API listening on http://localhost:${actual}${basePath}`)
+  const server = await listen(app, certification, port, process.env.HOST ?? "127.0.0.1")
+  const origin = originOf(server.address() as { readonly address: string; readonly port: number })
+  console.log(`certification API listening on ${origin}${basePath}`)
   const stop = () => {
     server.close()
     server.closeAllConnections()

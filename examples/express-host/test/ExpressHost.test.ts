@@ -1,46 +1,19 @@
 import { BedrockEmulator } from "@myia/certification/emulator"
 import { assert, describe, it } from "@effect/vitest"
-import * as Net from "node:net"
-import postgres from "postgres"
-import { fromEnv, toEnv } from "../src/config.ts"
+import { toEnv } from "../src/config.ts"
 import { endpointSuite, good, type Host, listening, node, stop } from "./endpointSuite.ts"
+import { dropSchema, requireServices, runConfig, runName } from "./services.ts"
 
 // The shared endpoint suite on PostgreSQL + Redis, with the server and the worker as separate
 // processes, as in production (and because vitest's resolve conditions make Node's require() load the
 // ESM build of Express's CommonJS dependencies). Each run has its own schema, Redis prefix and queue.
-const reachable = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = Net.connect(port, "127.0.0.1")
-    socket.once("connect", () => {
-      socket.end()
-      resolve(true)
-    })
-    socket.once("error", () => resolve(false))
-  })
+const services = await requireServices()
 
-const services = (await reachable(5432)) && (await reachable(6379))
-if (!services && process.env.CI !== undefined) {
-  throw new Error("PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) are required when CI is set")
-}
-
-const run = `eh_${Date.now().toString(36)}_${Math.floor(Math.random() * 1e6).toString(36)}`
-
-const dropSchema = async () => {
-  const sql = postgres("postgres://postgres@127.0.0.1:5432/test", { max: 1, onnotice: () => {} })
-  await sql.unsafe(`drop schema if exists "${run}" cascade`)
-  await sql.end()
-}
+const run = runName("eh")
 
 const start = async (): Promise<Host> => {
   const emulator = await BedrockEmulator.start({ port: 0 })
-  const config = {
-    ...fromEnv({}),
-    schema: run,
-    redisPrefix: run,
-    queueName: `q-${run}`,
-    concurrency: 2,
-    bedrockEndpoint: emulator.url
-  }
+  const config = runConfig(run, emulator.url)
   const server = node("server.ts", {
     ...toEnv(config),
     PORT: "0",
@@ -51,7 +24,7 @@ const start = async (): Promise<Host> => {
   const close = async () => {
     await Promise.all([stop(worker), stop(server)])
     await emulator.close()
-    await dropSchema()
+    await dropSchema(run)
   }
   const origin = await listening(server).catch(async (error) => {
     await close()

@@ -57,6 +57,13 @@ const countsOf = (units: ReadonlyArray<Domain.Unit>): Domain.JobCounts => {
 /** When a terminal job ended, for retention. */
 const endedAt = (job: Domain.Job): string => job.completedAt ?? job.cancelledAt ?? job.updatedAt
 
+/** The job holding a key, with what its first caller sent and was told. */
+interface KeyHolder {
+  readonly jobId: Domain.JobId
+  readonly fingerprint: string
+  readonly answer: string
+}
+
 const latestKey = (unit: Domain.Unit): string => `${unit.modelId}\u0000${unit.region}`
 
 /** Build an in-memory Storage with empty tables. */
@@ -81,23 +88,65 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
 
   const now = Clock.currentTimeMillis
 
-  const createJob = Effect.fn("MemoryStorage.createJob")(function*(job: Domain.Job, newUnits: ReadonlyArray<Domain.Unit>) {
-    const problem = jobs.has(job.id)
+  /** Why a job and its units cannot be written, or `undefined`. */
+  const creationProblem = (job: Domain.Job, newUnits: ReadonlyArray<Domain.Unit>): string | undefined =>
+    jobs.has(job.id)
       ? `job ${job.id} already exists`
       : newUnits.find((u) => u.jobId !== job.id) !== undefined
       ? `every unit must belong to job ${job.id}`
       : newUnits.find((u) => units.has(u.id)) !== undefined || new Set(newUnits.map((u) => u.id)).size !== newUnits.length
       ? "a unit id already exists"
       : undefined
+
+  /** Write a job and its units, or fail (writing nothing) when they clash with stored rows. */
+  const write = (
+    operation: string,
+    job: Domain.Job,
+    newUnits: ReadonlyArray<Domain.Unit>
+  ): Effect.Effect<void, Storage.StorageError> => {
+    const problem = creationProblem(job, newUnits)
     if (problem !== undefined) {
-      return yield* new Storage.StorageError({
-        operation: "createJob",
-        reason: new Storage.StorageInvalid({ message: problem })
-      })
+      return Effect.fail(new Storage.StorageError({ operation, reason: new Storage.StorageInvalid({ message: problem }) }))
     }
     jobs.set(job.id, job)
     unitsOfJob.set(job.id, newUnits.map((u) => u.id))
     for (const unit of newUnits) units.set(unit.id, unit)
+    return Effect.void
+  }
+
+  const createJob = Effect.fn("MemoryStorage.createJob")((job: Domain.Job, newUnits: ReadonlyArray<Domain.Unit>) =>
+    write("createJob", job, newUnits)
+  )
+
+  // Keys → the job holding them. An active key whose job is terminal is free (and overwritten).
+  const idempotencyKeys = new Map<string, KeyHolder>()
+  const activeKeys = new Map<string, KeyHolder>()
+
+  const holderOf = (keys: Storage.JobKeys): Storage.CreateOnce | undefined => {
+    const byKey = keys.idempotencyKey === null ? undefined : idempotencyKeys.get(keys.idempotencyKey)
+    if (byKey !== undefined) return { _tag: "Existing", matched: "idempotencyKey", ...byKey }
+    const active = keys.activeKey === null ? undefined : activeKeys.get(keys.activeKey)
+    const activeJob = active === undefined ? undefined : jobs.get(active.jobId)
+    if (active !== undefined && activeJob !== undefined && !terminalJob.has(activeJob.status)) {
+      return { _tag: "Existing", matched: "activeKey", ...active }
+    }
+    return undefined
+  }
+
+  const createJobOnce = Effect.fn("MemoryStorage.createJobOnce")(function*(
+    job: Domain.Job,
+    newUnits: ReadonlyArray<Domain.Unit>,
+    keys: Storage.JobKeys
+  ) {
+    // One synchronous step from the lookup to the write: no other fiber runs in between.
+    const existing = holderOf(keys)
+    if (existing !== undefined) return existing
+    yield* write("createJobOnce", job, newUnits)
+    const holder: KeyHolder = { jobId: job.id, fingerprint: keys.fingerprint, answer: keys.answer }
+    if (keys.idempotencyKey !== null) idempotencyKeys.set(keys.idempotencyKey, holder)
+    if (keys.activeKey !== null) activeKeys.set(keys.activeKey, holder)
+    const created: Storage.CreateOnce = { _tag: "Created" }
+    return created
   })
 
   const getJob = Effect.fn("MemoryStorage.getJob")(function*(id: Domain.JobId) {
@@ -272,6 +321,9 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
       for (const id of unitsOfJob.get(job.id) ?? []) units.delete(id)
       unitsOfJob.delete(job.id)
       jobs.delete(job.id)
+      for (const keys of [idempotencyKeys, activeKeys]) {
+        for (const [key, holder] of keys) if (holder.jobId === job.id) keys.delete(key)
+      }
       deleted++
     }
     return deleted
@@ -279,6 +331,7 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
 
   return Storage.Storage.of({
     createJob,
+    createJobOnce,
     getJob,
     getUnits,
     getUnit,

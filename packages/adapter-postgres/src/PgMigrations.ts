@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import { Domain, Storage } from "@myia/certification"
+import { Domain, JobStateMachine, Storage } from "@myia/certification"
 import * as Effect from "effect/Effect"
 import { PgClient } from "./PgClient.ts"
 
@@ -137,6 +137,22 @@ CREATE INDEX latest_results_completed_idx ON ${s}.latest_results (completed_at D
 CREATE INDEX latest_results_region_idx ON ${s}.latest_results (region, completed_at DESC, unit_id DESC);
 CREATE INDEX latest_results_status_idx ON ${s}.latest_results (status, completed_at DESC, unit_id DESC);
 CREATE INDEX latest_results_model_idx ON ${s}.latest_results (model_id, completed_at DESC, unit_id DESC);
+`
+  },
+  {
+    version: 2,
+    name: "job_keys",
+    sql: (s) => `
+-- Storage.createJobOnce: a job created under an Idempotency-Key, or under a key that is unique only
+-- while its job is not terminal (one running retry per job), with what the first caller sent and got.
+ALTER TABLE ${s}.jobs
+  ADD COLUMN idempotency_key text COLLATE "C",
+  ADD COLUMN active_key text COLLATE "C",
+  ADD COLUMN request_fingerprint text,
+  ADD COLUMN created_answer text;
+CREATE UNIQUE INDEX jobs_idempotency_key_idx ON ${s}.jobs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE UNIQUE INDEX jobs_active_key_idx ON ${s}.jobs (active_key)
+  WHERE active_key IS NOT NULL AND status NOT IN (${list(JobStateMachine.terminalJobStatuses)});
 `
   }
 ]

@@ -150,34 +150,101 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   const json = (value: unknown) => sql.json(value as postgres.JSONValue)
   const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
 
-  const createJob = Effect.fn("PgStorage.createJob")(function*(job: Domain.Job, rows: ReadonlyArray<Domain.Unit>) {
-    const op = "createJob"
+  const encodeRows = Effect.fnUntraced(function*(op: string, job: Domain.Job, rows: ReadonlyArray<Domain.Unit>) {
     if (rows.some((u) => u.jobId !== job.id)) return yield* invalid(op, `every unit must belong to job ${job.id}`)
     const j = yield* encodeJob(job).pipe(Effect.mapError((e) => invalid(op, e.message, e)))
     const us = yield* encodeUnits(rows).pipe(Effect.mapError((e) => invalid(op, e.message, e)))
+    return { j, us }
+  })
+
+  type Encoded = Effect.Success<ReturnType<typeof encodeRows>>
+  const noKeys: Storage.JobKeys = { idempotencyKey: null, activeKey: null, fingerprint: "", answer: "" }
+
+  /** Insert the job row with its keys; with `onConflict`, a clash on any unique key inserts nothing. */
+  const insertJob = (tx: postgres.Sql, { j }: Encoded, keys: Storage.JobKeys, onConflict: boolean) =>
+    tx<Array<{ id: string }>>`INSERT INTO ${jobs} (id, type, status, model_ids, regions, total_units, config, created_by,
+        parent_job_id, reason, created_at, updated_at, started_at, completed_at, cancelled_at, idempotency_key,
+        active_key, request_fingerprint, created_answer)
+      VALUES (${j.id}, ${j.type}, ${j.status}, ${json(j.modelIds)}, ${json(j.regions)}, ${j.totalUnits},
+        ${json(j.config)}, ${j.createdBy}, ${j.parentJobId}, ${j.reason}, ${j.createdAt}, ${j.updatedAt},
+        ${j.startedAt}, ${j.completedAt}, ${j.cancelledAt}, ${keys.idempotencyKey}, ${keys.activeKey},
+        ${keys === noKeys ? null : keys.fingerprint}, ${keys === noKeys ? null : keys.answer})
+      ${raw(onConflict ? "ON CONFLICT DO NOTHING" : "")}
+      RETURNING id`
+
+  // One parameter for all units: no 65,535-parameter limit, one round trip, one statement.
+  const insertUnits = (tx: postgres.Sql, { us }: Encoded) =>
+    tx`INSERT INTO ${units} (id, job_id, model_id, host_model_id, region, status, invocation_target,
+        suite_version, tests, score, grade, stars, error, findings, attempts, lease, created_at, queued_at,
+        started_at, completed_at, duration_ms, expires_at)
+      SELECT x.id, x."jobId", x."modelId", x."hostModelId", x.region, x.status, x."invocationTarget",
+        x."suiteVersion", x.tests, x.score, x.grade, x.stars, x.error, x.findings, x.attempts, x.lease,
+        x."createdAt", x."queuedAt", x."startedAt", x."completedAt", x."durationMs", x."expiresAt"
+      FROM jsonb_to_recordset(${json(us)}) AS x(id text, "jobId" text, "modelId" text, "hostModelId" text,
+        region text, status text, "invocationTarget" jsonb, "suiteVersion" text, tests jsonb,
+        score double precision, grade text, stars double precision, error jsonb, findings jsonb,
+        attempts integer, lease text, "createdAt" timestamptz, "queuedAt" timestamptz,
+        "startedAt" timestamptz, "completedAt" timestamptz, "durationMs" double precision,
+        "expiresAt" timestamptz)`
+
+  const createJob = Effect.fn("PgStorage.createJob")(function*(job: Domain.Job, rows: ReadonlyArray<Domain.Unit>) {
+    const op = "createJob"
+    const encoded = yield* encodeRows(op, job, rows)
     yield* client.transaction(op, (tx) =>
       Effect.gen(function*() {
-        yield* client.run(op, () =>
-          tx`INSERT INTO ${jobs} (id, type, status, model_ids, regions, total_units, config, created_by, parent_job_id,
-              reason, created_at, updated_at, started_at, completed_at, cancelled_at)
-            VALUES (${j.id}, ${j.type}, ${j.status}, ${json(j.modelIds)}, ${json(j.regions)}, ${j.totalUnits},
-              ${json(j.config)}, ${j.createdBy}, ${j.parentJobId}, ${j.reason}, ${j.createdAt}, ${j.updatedAt},
-              ${j.startedAt}, ${j.completedAt}, ${j.cancelledAt})`)
-        if (us.length === 0) return
-        // One parameter for all units: no 65,535-parameter limit, one round trip, one statement.
-        yield* client.run(op, () =>
-          tx`INSERT INTO ${units} (id, job_id, model_id, host_model_id, region, status, invocation_target,
-              suite_version, tests, score, grade, stars, error, findings, attempts, lease, created_at, queued_at,
-              started_at, completed_at, duration_ms, expires_at)
-            SELECT x.id, x."jobId", x."modelId", x."hostModelId", x.region, x.status, x."invocationTarget",
-              x."suiteVersion", x.tests, x.score, x.grade, x.stars, x.error, x.findings, x.attempts, x.lease,
-              x."createdAt", x."queuedAt", x."startedAt", x."completedAt", x."durationMs", x."expiresAt"
-            FROM jsonb_to_recordset(${json(us)}) AS x(id text, "jobId" text, "modelId" text, "hostModelId" text,
-              region text, status text, "invocationTarget" jsonb, "suiteVersion" text, tests jsonb,
-              score double precision, grade text, stars double precision, error jsonb, findings jsonb,
-              attempts integer, lease text, "createdAt" timestamptz, "queuedAt" timestamptz,
-              "startedAt" timestamptz, "completedAt" timestamptz, "durationMs" double precision,
-              "expiresAt" timestamptz)`)
+        yield* client.run(op, () => insertJob(tx, encoded, noKeys, false))
+        if (encoded.us.length > 0) yield* client.run(op, () => insertUnits(tx, encoded))
+      }))
+  })
+
+  /** The job holding one of `keys` (the idempotency key first; the active key only on a live job). */
+  const holderOf = (tx: postgres.Sql, keys: Storage.JobKeys) =>
+    tx<Array<{ id: string; matched: "idempotencyKey" | "activeKey"; fingerprint: string; answer: string }>>`
+      SELECT id, matched, fingerprint, answer FROM (
+        SELECT id, 'idempotencyKey' AS matched, request_fingerprint AS fingerprint, created_answer AS answer, 0 AS rank
+          FROM ${jobs} WHERE ${keys.idempotencyKey} :: text IS NOT NULL AND idempotency_key = ${keys.idempotencyKey}
+        UNION ALL
+        SELECT id, 'activeKey', request_fingerprint, created_answer, 1
+          FROM ${jobs} WHERE ${keys.activeKey} :: text IS NOT NULL AND active_key = ${keys.activeKey}
+            AND status NOT IN ${sql(JobStateMachine.terminalJobStatuses as Array<string>)}
+      ) AS holders ORDER BY rank LIMIT 1`
+
+  const createJobOnce = Effect.fn("PgStorage.createJobOnce")(function*(
+    job: Domain.Job,
+    rows: ReadonlyArray<Domain.Unit>,
+    keys: Storage.JobKeys
+  ) {
+    const op = "createJobOnce"
+    const encoded = yield* encodeRows(op, job, rows)
+    const existing = (row: { id: string; matched: "idempotencyKey" | "activeKey"; fingerprint: string; answer: string }) => {
+      const found: Storage.CreateOnce = {
+        _tag: "Existing",
+        jobId: row.id as Domain.JobId,
+        matched: row.matched,
+        fingerprint: row.fingerprint,
+        answer: row.answer
+      }
+      return found
+    }
+    return yield* client.transaction(op, (tx) =>
+      Effect.gen(function*() {
+        const before = yield* client.run(op, () => holderOf(tx, keys))
+        if (before[0] !== undefined) return existing(before[0])
+        // A concurrent creator with the same key makes this insert wait for its commit, then do nothing.
+        const inserted = yield* client.run(op, () => insertJob(tx, encoded, keys, true))
+        if (inserted.length === 0) {
+          const after = yield* client.run(op, () => holderOf(tx, keys))
+          if (after[0] !== undefined) return existing(after[0])
+          return yield* new Storage.StorageError({
+            operation: op,
+            reason: new Storage.StorageConflict({
+              message: `job ${job.id} exists, or the job holding its key ended while this one was created`
+            })
+          })
+        }
+        if (encoded.us.length > 0) yield* client.run(op, () => insertUnits(tx, encoded))
+        const created: Storage.CreateOnce = { _tag: "Created" }
+        return created
       }))
   })
 
@@ -422,6 +489,7 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
 
   return Storage.Storage.of({
     createJob,
+    createJobOnce,
     getJob,
     getUnits,
     getUnit,

@@ -11,6 +11,7 @@
  *
  * @since 0.1.0
  */
+import { createHash } from "node:crypto"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -41,9 +42,19 @@ import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import { ModelCatalog } from "./ModelCatalog.ts"
 import { ProgressEvent, Queue, type QueueCounts, type QueueError, UnitMessage } from "./Queue.ts"
-import { Registry, type ModelInfo } from "./Registry.ts"
-import type { HistoryFilter, JobSummary, LatestFilter, Page, PageRequest, Stats, StorageError } from "./Storage.ts"
-import { Storage } from "./Storage.ts"
+import { Registry, type ModelInfo, NotCertifiableReason } from "./Registry.ts"
+import type {
+  CreateOnce,
+  HistoryFilter,
+  JobKeys,
+  JobSummary,
+  LatestFilter,
+  Page,
+  PageRequest,
+  Stats,
+  StorageError
+} from "./Storage.ts"
+import { Storage, StorageError as StorageErrorClass, StorageUnknown } from "./Storage.ts"
 import * as Suite from "./Suite.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -59,6 +70,14 @@ export class JobNotFound extends Schema.TaggedError<JobNotFound>("@myia/certific
   { jobId: Schema.String, message: Schema.String },
   { httpApiStatus: 404 }
 ) {}
+
+/**
+ * An `idempotencyKey` was used before with a different request: nothing is created (409). Use a new
+ * key for a new request.
+ */
+export class IdempotencyConflict extends Schema.TaggedError<IdempotencyConflict>(
+  "@myia/certification/IdempotencyConflict"
+)("IdempotencyConflict", { jobId: Schema.String, message: Schema.String }, { httpApiStatus: 409 }) {}
 
 /** The job is in a state that does not allow the operation (e.g. cancel a finished job). */
 export class JobConflict extends Schema.TaggedError<JobConflict>("@myia/certification/JobConflict")(
@@ -92,6 +111,12 @@ export const CertificationConfig = Context.Reference<Settings>("@myia/certificat
 export interface RequestMeta {
   /** Who asked (the HTTP plugin fills it from the principal). */
   readonly createdBy?: string | null | undefined
+  /**
+   * The caller's idempotency key (HTTP `Idempotency-Key`), scoped to `createdBy`: the same key with
+   * the same request answers the job it created (`replayed: true`); with another request it fails
+   * with `IdempotencyConflict`. Atomic across processes (`Storage.createJobOnce`).
+   */
+  readonly idempotencyKey?: string | null | undefined
 }
 
 /** A pair left out of a job, and why. */
@@ -105,6 +130,8 @@ export interface CreatedJob {
   readonly regions: ReadonlyArray<Region>
   readonly totalUnits: number
   readonly skipped: ReadonlyArray<Skipped>
+  /** True when an earlier call created this job (same idempotency key, or a retry still running). */
+  readonly replayed?: boolean | undefined
 }
 
 /** A unit with the model facts a UI shows beside it. */
@@ -132,17 +159,23 @@ export class Certification extends Context.Service<Certification, {
   readonly certifyModel: (
     request: { readonly modelId: string; readonly region: string },
     meta?: RequestMeta
-  ) => Effect.Effect<CreatedJob, InvalidRequest | ModelsNotCertifiable | CertificationError>
+  ) => Effect.Effect<CreatedJob, InvalidRequest | ModelsNotCertifiable | IdempotencyConflict | CertificationError>
   readonly certifyMultiple: (
     request: { readonly modelIds: ReadonlyArray<string>; readonly regions: ReadonlyArray<string> },
     meta?: RequestMeta
-  ) => Effect.Effect<CreatedJob, InvalidRequest | ModelsNotCertifiable | CertificationError>
+  ) => Effect.Effect<CreatedJob, InvalidRequest | ModelsNotCertifiable | IdempotencyConflict | CertificationError>
   readonly certifyAll: (
     request: { readonly regions: ReadonlyArray<string>; readonly modalities?: ReadonlyArray<"chat" | "embedding"> },
     meta?: RequestMeta
-  ) => Effect.Effect<CreatedJob, InvalidRequest | CertificationError>
-  /** A new RECERTIFY job for the FAILED and INCONCLUSIVE units of a job. */
-  readonly retry: (jobId: string, meta?: RequestMeta) => Effect.Effect<CreatedJob, JobNotFound | JobConflict | CertificationError>
+  ) => Effect.Effect<CreatedJob, InvalidRequest | IdempotencyConflict | CertificationError>
+  /**
+   * A new RECERTIFY job for the FAILED and INCONCLUSIVE units of a job. Idempotent while that retry
+   * job is not terminal: a repeat (from any process) answers the same job with `replayed: true`.
+   */
+  readonly retry: (
+    jobId: string,
+    meta?: RequestMeta
+  ) => Effect.Effect<CreatedJob, JobNotFound | JobConflict | IdempotencyConflict | CertificationError>
   /** Cancel: pending units are removed, running ones interrupted, nothing is written after. */
   readonly cancel: (jobId: string) => Effect.Effect<Job, JobNotFound | JobConflict | CertificationError>
   readonly getJob: (jobId: string) => Effect.Effect<JobDetail, JobNotFound | StorageError>
@@ -162,6 +195,34 @@ export class Certification extends Context.Service<Certification, {
 }>()("@myia/certification/Certification") {}
 
 const decodeJobId = Schema.decodeUnknownExit(JobId)
+
+/** The answer a job was created with, as stored beside its keys for repeats. */
+const StoredAnswer = Schema.fromJsonString(Schema.Struct({
+  jobId: JobId,
+  type: JobType,
+  status: JobStatus,
+  modelIds: Schema.Array(Schema.String),
+  regions: Schema.Array(Region),
+  totalUnits: Schema.Int,
+  skipped: Schema.Array(Schema.Struct({
+    modelId: Schema.String,
+    region: Schema.String,
+    reason: NotCertifiableReason,
+    message: Schema.String
+  }))
+}))
+const encodeAnswer = Schema.encodeSync(StoredAnswer)
+const decodeAnswer = Schema.decodeUnknownEffect(StoredAnswer)
+
+/** A request's fingerprint: SHA-256 of its JSON (operation and input as given). */
+const fingerprintOf = (request: unknown): string => createHash("sha256").update(JSON.stringify(request)).digest("hex")
+
+/** What makes a job creation idempotent: the request (fingerprinted) and an optional active key. */
+interface Idempotence {
+  readonly request: unknown
+  /** Unique among non-terminal jobs (`retry:<job id>`: one running retry per job). */
+  readonly activeKey: string | null
+}
 
 const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
 
@@ -209,11 +270,45 @@ const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
     return resolved
   })
 
+  /** The keys of a creation, or `null` when it has none (no idempotency key, no active key). */
+  const keysOf = (meta: RequestMeta, idempotence: Idempotence, answer: CreatedJob): JobKeys | null => {
+    const key = meta.idempotencyKey ?? null
+    if (key === null && idempotence.activeKey === null) return null
+    return {
+      // Scoped to the caller: two principals never share (or see) each other's keys.
+      idempotencyKey: key === null ? null : JSON.stringify([meta.createdBy ?? null, key]),
+      activeKey: idempotence.activeKey,
+      fingerprint: fingerprintOf(idempotence.request),
+      answer: encodeAnswer(answer)
+    }
+  }
+
+  /** The answer to a repeat: the first answer, unless the idempotency key came with another request. */
+  const replay = Effect.fnUntraced(function*(existing: Extract<CreateOnce, { _tag: "Existing" }>, keys: JobKeys) {
+    if (existing.matched === "idempotencyKey" && existing.fingerprint !== keys.fingerprint) {
+      return yield* new IdempotencyConflict({
+        jobId: existing.jobId,
+        message: `this Idempotency-Key was already used for a different request (job ${existing.jobId}); use a new key`
+      })
+    }
+    const answer = yield* decodeAnswer(existing.answer).pipe(
+      Effect.mapError((cause) =>
+        new StorageErrorClass({
+          operation: "createJobOnce",
+          reason: new StorageUnknown({ message: `stored answer of job ${existing.jobId} did not decode`, cause })
+        })
+      )
+    )
+    const replayed: CreatedJob = { ...answer, replayed: true }
+    return replayed
+  })
+
   const createJob = Effect.fnUntraced(function*(
     type: JobType,
     plan: JobPlan.Plan,
     meta: RequestMeta,
-    parentJobId: JobId | null
+    parentJobId: JobId | null,
+    idempotence: Idempotence
   ) {
     const now = (yield* nowIso) as Timestamp
     const jobId = JobId.make(crypto.randomUUID())
@@ -250,7 +345,22 @@ const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
         createdAt: now
       })
     )
-    yield* storage.createJob(job, units)
+    const created: CreatedJob = {
+      jobId,
+      type,
+      status: "QUEUED",
+      modelIds,
+      regions,
+      totalUnits: units.length,
+      skipped: plan.skipped
+    }
+    const keys = keysOf(meta, idempotence, created)
+    if (keys === null) {
+      yield* storage.createJob(job, units)
+    } else {
+      const once = yield* storage.createJobOnce(job, units, keys)
+      if (once._tag === "Existing") return yield* replay(once, keys)
+    }
     // Once the rows exist, queueing them runs to the end (a caller that goes away must not leave a
     // job without queued units), and any failure ends the job FAILED instead of leaving it open.
     yield* Effect.uninterruptible(
@@ -278,15 +388,6 @@ const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
     yield* Effect.logInfo("certification job created").pipe(
       Effect.annotateLogs({ jobId, type, units: units.length, skipped: plan.skipped.length })
     )
-    const created: CreatedJob = {
-      jobId,
-      type,
-      status: "QUEUED",
-      modelIds,
-      regions,
-      totalUnits: units.length,
-      skipped: plan.skipped
-    }
     return created
   })
 
@@ -314,7 +415,7 @@ const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
       at: yield* DateTime.now,
       limits
     }))
-    return yield* createJob(type, plan, meta, null)
+    return yield* createJob(type, plan, meta, null, { request: [type, input], activeKey: null })
   })
 
   const certifyModel = Effect.fn("Certification.certifyModel")(
@@ -346,7 +447,7 @@ const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
       at: yield* DateTime.now,
       limits: config.limits
     }))
-    return yield* createJob("ALL_MODELS", plan, meta, null)
+    return yield* createJob("ALL_MODELS", plan, meta, null, { request: ["ALL_MODELS", request], activeKey: null })
   })
 
   const retry = Effect.fn("Certification.retry")(function*(jobId: string, meta: RequestMeta = {}) {
@@ -361,7 +462,11 @@ const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
       })
     }
     const pairs = again.map((u) => ({ modelId: u.modelId as string, hostModelId: u.hostModelId, region: u.region }))
-    return yield* createJob("RECERTIFY", { pairs, skipped: [] }, meta, job.id)
+    // One running retry per job, across processes: repeats answer it until it is terminal.
+    return yield* createJob("RECERTIFY", { pairs, skipped: [] }, meta, job.id, {
+      request: ["RECERTIFY", job.id],
+      activeKey: `retry:${job.id}`
+    })
   })
 
   const cancel = Effect.fn("Certification.cancel")(function*(jobId: string) {

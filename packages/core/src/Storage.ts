@@ -17,6 +17,8 @@
  *   a result whose `completedAt` is older than the stored one never replaces it.
  * - Nothing is written to a unit after its job is CANCELLED or FAILED.
  * - "Not found" is `Option.none()` (or an empty page), never an error.
+ * - `createJobOnce` is `createJob` under keys, atomic across processes: of concurrent callers with
+ *   the same key, exactly one creates a job; the others get that job back.
  *
  * @since 0.1.0
  */
@@ -155,6 +157,35 @@ export interface JobTransition {
   readonly reason?: string | undefined
 }
 
+/**
+ * The keys a job is created under (`createJobOnce`), and what a repeat gets back.
+ *
+ * **Details**
+ * - `idempotencyKey` is unique for ever: once a job holds it, no other job is created with it.
+ * - `activeKey` is unique among non-terminal jobs: while a job holding it is not COMPLETED, FAILED
+ *   or CANCELLED, no other is created with it; after that the key is free again.
+ * - `fingerprint` identifies the request and `answer` is what the first caller was told (opaque
+ *   text for storage; the service stores its JSON); both are returned to repeats unchanged.
+ */
+export interface JobKeys {
+  readonly idempotencyKey: string | null
+  readonly activeKey: string | null
+  readonly fingerprint: string
+  readonly answer: string
+}
+
+/** What `createJobOnce` did: created the job, or found the job that holds one of its keys. */
+export type CreateOnce =
+  | { readonly _tag: "Created" }
+  | {
+    readonly _tag: "Existing"
+    readonly jobId: JobId
+    /** Which key matched (the idempotency key is checked first). */
+    readonly matched: "idempotencyKey" | "activeKey"
+    readonly fingerprint: string
+    readonly answer: string
+  }
+
 // ---------------------------------------------------------------------------------------------
 // Port
 // ---------------------------------------------------------------------------------------------
@@ -162,6 +193,17 @@ export interface JobTransition {
 export class Storage extends Context.Service<Storage, {
   /** Write a job and all its units in one atomic step. Fails (writing nothing) if the job id exists. */
   readonly createJob: (job: Job, units: ReadonlyArray<Unit>) => Effect.Effect<void, StorageError>
+
+  /**
+   * `createJob` unless a job already holds one of `keys` (see `JobKeys`), in one atomic step across
+   * processes: returns `Created` after writing the job, its units and its keys, or `Existing` with
+   * the holder's id, fingerprint and answer after writing nothing. A key that is `null` is not checked.
+   */
+  readonly createJobOnce: (
+    job: Job,
+    units: ReadonlyArray<Unit>,
+    keys: JobKeys
+  ) => Effect.Effect<CreateOnce, StorageError>
 
   readonly getJob: (id: JobId) => Effect.Effect<Option.Option<Job>, StorageError>
 

@@ -6,17 +6,23 @@
  *
  * Every success is the envelope `{"status":"success","data":…}`; every error is
  * `{"status":"error","error":{"code","message","details"?}}` with the HTTP status of its class.
- * Paths are relative to the base path the host mounts the plugin under.
+ * Paths are relative to the base path the host mounts the plugin under. Every operation is behind
+ * the `Authorization` middleware, declared as a bearer security scheme; text inputs decode through
+ * `Inputs`, the one validation layer of every endpoint.
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import * as Schema from "effect/Schema"
 import * as HttpApi from "effect/http-api/HttpApi"
 import * as HttpApiEndpoint from "effect/http-api/HttpApiEndpoint"
 import * as HttpApiGroup from "effect/http-api/HttpApiGroup"
+import * as HttpApiMiddleware from "effect/http-api/HttpApiMiddleware"
 import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
+import * as HttpApiSecurity from "effect/http-api/HttpApiSecurity"
 import * as OpenApi from "effect/http-api/OpenApi"
 import { Domain, Queue } from "@myia/certification/schemas"
+import * as Inputs from "./Inputs.ts"
 
 const { InvocationTarget, Job, JobCounts, JobStatus, JobType, Unit, Verdict } = Domain
 const { ProgressEvent } = Queue
@@ -46,7 +52,10 @@ export class Unauthorized extends Schema.Error<Unauthorized>("Unauthorized")(err
 export class Forbidden extends Schema.Error<Forbidden>("Forbidden")(errorFields, { httpApiStatus: 403 }) {}
 /** 404: unknown job or route. */
 export class NotFound extends Schema.Error<NotFound>("NotFound")(errorFields, { httpApiStatus: 404 }) {}
-/** 409: the job's state does not allow the operation (cancel a finished job, retry with nothing to retry). */
+/**
+ * 409: the job's state does not allow the operation (cancel a finished job, retry with nothing to
+ * retry), or an `Idempotency-Key` was reused with a different request.
+ */
 export class Conflict extends Schema.Error<Conflict>("Conflict")(errorFields, { httpApiStatus: 409 }) {}
 /** 413: the request body is over the configured limit. */
 export class PayloadTooLarge extends Schema.Error<PayloadTooLarge>("PayloadTooLarge")(errorFields, {
@@ -70,6 +79,35 @@ export const errorsByStatus = {
 
 /** Errors any endpoint can return (auth, body size, infrastructure, validation). */
 const common = [BadRequest, Unauthorized, Forbidden, PayloadTooLarge, ServiceUnavailable] as const
+
+// ---------------------------------------------------------------------------------------------
+// Authorization
+// ---------------------------------------------------------------------------------------------
+
+/** Who is calling: the answer of the host's authorize hook. */
+export interface Principal {
+  readonly id: string
+  readonly canRead: boolean
+  readonly canWrite: boolean
+}
+
+/** The principal of the current request (jobs record its `id` as `createdBy`). */
+export class CurrentPrincipal extends Context.Service<CurrentPrincipal, Principal>()(
+  "@myia/certification-http/CurrentPrincipal"
+) {}
+
+/**
+ * The authorization of every operation, declared as a bearer scheme so `/openapi.json` and `/docs`
+ * show it. The server side (the plugin) asks the host's authorize hook, which may also accept
+ * cookies or sessions: a missing bearer token is a 401 only when the hook says so.
+ */
+export class Authorization extends HttpApiMiddleware.Service<Authorization, { provides: CurrentPrincipal }>()(
+  "@myia/certification-http/Authorization",
+  {
+    security: { bearer: HttpApiSecurity.bearer },
+    error: [Unauthorized, Forbidden, ServiceUnavailable]
+  }
+) {}
 
 // ---------------------------------------------------------------------------------------------
 // Shapes
@@ -113,7 +151,7 @@ export const ModelRef = Schema.Struct({
 const { lease: _lease, ...unitFields } = Unit.fields
 
 /** One unit of a job (one model in one region) with its result, as the admin UI lists it. */
-export const Certification = Schema.Struct({
+export const UnitRow = Schema.Struct({
   ...unitFields,
   /** CERTIFIED or QUALITY_WARNING. */
   passed: Schema.Boolean,
@@ -123,7 +161,7 @@ export const Certification = Schema.Struct({
   duration: Schema.NullOr(Schema.Number),
   model: ModelRef
 })
-export type Certification = typeof Certification.Type
+export type UnitRow = typeof UnitRow.Type
 
 /** Progress figures, under the names the MyIA UI reads, next to the exact `counts`. */
 const progressFields = {
@@ -139,7 +177,7 @@ export const JobSummary = Schema.Struct({ ...Job.fields, ...progressFields })
 export type JobSummary = typeof JobSummary.Type
 
 /** GET /jobs/:jobId. */
-export const JobDetail = Schema.Struct({ ...Job.fields, ...progressFields, certifications: Schema.Array(Certification) })
+export const JobDetail = Schema.Struct({ ...Job.fields, ...progressFields, certifications: Schema.Array(UnitRow) })
 export type JobDetail = typeof JobDetail.Type
 
 export const Pagination = Schema.Struct({
@@ -150,7 +188,7 @@ export const Pagination = Schema.Struct({
 })
 
 export const History = Schema.Struct({ jobs: Schema.Array(JobSummary), pagination: Pagination })
-export const Certifications = Schema.Struct({ certifications: Schema.Array(Certification), pagination: Pagination })
+export const Certifications = Schema.Struct({ certifications: Schema.Array(UnitRow), pagination: Pagination })
 
 const Counts = Schema.Record(Schema.String, Schema.Int)
 
@@ -205,25 +243,33 @@ export const Health = Schema.Struct({ status: Schema.Literal("ok") })
 // Requests
 // ---------------------------------------------------------------------------------------------
 
-const PositiveIntFromString = Schema.NumberFromString.check(Schema.isInt(), Schema.isGreaterThanOrEqualTo(1))
-
 /** Pagination query: `page` ≥ 1 (default 1), `limit` 1..maxPageSize (default 20; over the maximum is a 400). */
 const pageQuery = {
-  page: Schema.optional(PositiveIntFromString),
-  limit: Schema.optional(PositiveIntFromString)
+  page: Schema.optional(Inputs.PositiveIntFromString),
+  limit: Schema.optional(Inputs.PositiveIntFromString)
 }
 
-export const CertifyModelPayload = Schema.Struct({ modelId: Schema.String, region: Schema.String })
+export const CertifyModelPayload = Schema.Struct({ modelId: Inputs.ModelIdInput, region: Inputs.RegionInput })
+/** Lists are checked element by element here; their sizes (models, regions per job) by the service. */
 export const CertifyMultiplePayload = Schema.Struct({
-  modelIds: Schema.Array(Schema.String),
-  regions: Schema.Array(Schema.String)
+  modelIds: Schema.Array(Inputs.ModelIdInput),
+  regions: Schema.Array(Inputs.RegionInput)
 })
 export const CertifyAllPayload = Schema.Struct({
-  regions: Schema.Array(Schema.String),
+  regions: Schema.Array(Inputs.RegionInput),
   modalities: Schema.optionalKey(Schema.Array(Schema.Literals(["chat", "embedding"])))
 })
 
-const jobParams = { jobId: Schema.String }
+const jobParams = { jobId: Inputs.JobIdInput }
+
+/** Headers of the POSTs that create a job: an optional `Idempotency-Key`. */
+const createHeaders = { "idempotency-key": Schema.optional(Inputs.IdempotencyKey) }
+
+/** A created job (201), or the same job again for a repeated `Idempotency-Key` (200). */
+const created = [
+  Success(CreatedJob).pipe(HttpApiSchema.status(201)),
+  Success(CreatedJob).pipe(HttpApiSchema.status(200))
+] as const
 
 // ---------------------------------------------------------------------------------------------
 // Groups
@@ -232,18 +278,21 @@ const jobParams = { jobId: Schema.String }
 export class CertifyGroup extends HttpApiGroup.make("certify").add(
   HttpApiEndpoint.post("certifyModel", "/certify-model", {
     payload: CertifyModelPayload,
-    success: Success(CreatedJob).pipe(HttpApiSchema.status(201)),
-    error: common
+    headers: createHeaders,
+    success: created,
+    error: [...common, Conflict]
   }),
   HttpApiEndpoint.post("certifyMultiple", "/certify-multiple", {
     payload: CertifyMultiplePayload,
-    success: Success(CreatedJob).pipe(HttpApiSchema.status(201)),
-    error: common
+    headers: createHeaders,
+    success: created,
+    error: [...common, Conflict]
   }),
   HttpApiEndpoint.post("certifyAll", "/certify-all", {
     payload: CertifyAllPayload,
-    success: Success(CreatedJob).pipe(HttpApiSchema.status(201)),
-    error: common
+    headers: createHeaders,
+    success: created,
+    error: [...common, Conflict]
   })
 ) {}
 
@@ -260,7 +309,8 @@ export class JobsGroup extends HttpApiGroup.make("jobs").add(
   }),
   HttpApiEndpoint.post("retry", "/jobs/:jobId/retry", {
     params: jobParams,
-    success: Success(CreatedJob).pipe(HttpApiSchema.status(201)),
+    headers: createHeaders,
+    success: created,
     error: [...common, NotFound, Conflict]
   }),
   HttpApiEndpoint.delete("cancel", "/jobs/:jobId", {
@@ -279,8 +329,8 @@ export class ResultsGroup extends HttpApiGroup.make("results").add(
   HttpApiEndpoint.get("certifications", "/certifications", {
     query: {
       ...pageQuery,
-      modelId: Schema.optional(Schema.String),
-      region: Schema.optional(Schema.String),
+      modelId: Schema.optional(Inputs.ModelIdInput),
+      region: Schema.optional(Inputs.RegionInput),
       status: Schema.optional(Verdict)
     },
     success: Success(Certifications),
@@ -289,7 +339,7 @@ export class ResultsGroup extends HttpApiGroup.make("results").add(
   HttpApiEndpoint.get("stats", "/stats", { success: Success(Stats), error: common }),
   HttpApiEndpoint.get("regions", "/regions", { success: Success(Schema.Array(RegionInfo)), error: common }),
   HttpApiEndpoint.get("models", "/models", {
-    query: { region: Schema.optional(Schema.String) },
+    query: { region: Schema.optional(Inputs.RegionInput) },
     success: Success(Schema.Array(ModelEntry)),
     error: common
   })
@@ -316,4 +366,5 @@ export class CertificationApi extends HttpApi.make("certification")
   }))
   // Report every wrong field of a request at once, not only the first.
   .annotate(HttpApi.ParseOptions, { errors: "all" })
+  .middleware(Authorization)
 {}

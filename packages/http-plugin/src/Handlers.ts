@@ -2,34 +2,30 @@
  * The server side of `CertificationApi`: one handler per endpoint, each a thin translation from
  * HTTP to the `Certification` service of `@myia/certification` and back into the response envelope.
  *
- * Core's typed errors map to HTTP errors through one table (`toApiError`); infrastructure errors
- * (storage, queue) become a generic 503 and are logged, never echoed. The caller's identity arrives
- * per request as `CurrentPrincipal` (set by `HttpPlugin` after the host's authorize hook), and
- * becomes the job's `createdBy`.
+ * Core's typed errors map to HTTP errors through one table (`errorTable`); infrastructure errors
+ * (storage, queue) become a generic 503 and are logged at WARN once per outage, never echoed. The
+ * caller's identity arrives per request as `CurrentPrincipal` (provided by the `Authorization`
+ * middleware after the host's authorize hook), and becomes the job's `createdBy`. Inputs arrive
+ * already validated by `Inputs` (the schemas of `Api`).
  *
  * @since 0.1.0
  */
 import { Certification as Core, Domain, Metrics, Region as Regions, Registry } from "@myia/certification"
-import * as Context from "effect/Context"
+import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import * as Api from "./Api.ts"
+import * as Envelope from "./Envelope.ts"
 
 /** Who is calling: the answer of the host's authorize hook. */
-export interface Principal {
-  readonly id: string
-  readonly canRead: boolean
-  readonly canWrite: boolean
-}
+export type Principal = Api.Principal
 
-/** The principal of the current request. */
-export class CurrentPrincipal extends Context.Service<CurrentPrincipal, Principal>()(
-  "@myia/certification-http/CurrentPrincipal"
-) {}
+/** The principal of the current request (provided by the `Authorization` middleware). */
+export const CurrentPrincipal = Api.CurrentPrincipal
 
 /** Handler settings (the plugin fills them from its options). */
 export interface HandlerOptions {
@@ -41,39 +37,25 @@ export interface HandlerOptions {
 
 const defaultPageSize = 20
 
-/** Build an error envelope of the given class. */
-const apiError = <C extends (typeof Api.errorsByStatus)[keyof typeof Api.errorsByStatus]>(
-  Class: C,
-  code: string,
-  message: string,
-  details?: unknown
-): InstanceType<C> =>
-  new Class({
-    status: "error",
-    error: details === undefined ? { code, message } : { code, message, details }
-  }) as InstanceType<C>
-
-/** A 400 naming one field and why. */
-export const badField = (field: string, message: string): Api.BadRequest =>
-  apiError(Api.BadRequest, "VALIDATION_ERROR", `${field}: ${message}`, { issues: [{ field, message }] })
-
 const unavailableMessage = "the certification service is temporarily unavailable; retry later"
 
 /** Core errors → HTTP errors: one row per tagged error the service can fail with. */
 export const errorTable = {
   InvalidRequest: (e: Core.InvalidRequest) =>
-    apiError(Api.BadRequest, "VALIDATION_ERROR", e.message, {
+    Envelope.fail(400, "VALIDATION_ERROR", e.message, {
       issues: e.issues.map((i) => ({ field: i.field, message: i.message }))
     }),
   ModelsNotCertifiable: (e: Core.ModelsNotCertifiable) =>
-    apiError(Api.BadRequest, "MODELS_NOT_CERTIFIABLE", e.message, {
+    Envelope.fail(400, "MODELS_NOT_CERTIFIABLE", e.message, {
       models: e.models.map((m) => ({ modelId: m.modelId, region: m.region, reason: m.reason, message: m.message }))
     }),
-  JobNotFound: (e: Core.JobNotFound) => apiError(Api.NotFound, "JOB_NOT_FOUND", e.message, { jobId: e.jobId }),
+  JobNotFound: (e: Core.JobNotFound) => Envelope.fail(404, "JOB_NOT_FOUND", e.message, { jobId: e.jobId }),
   JobConflict: (e: Core.JobConflict) =>
-    apiError(Api.Conflict, "JOB_CONFLICT", e.message, { jobId: e.jobId, status: e.status }),
-  StorageError: () => apiError(Api.ServiceUnavailable, "SERVICE_UNAVAILABLE", unavailableMessage),
-  QueueError: () => apiError(Api.ServiceUnavailable, "SERVICE_UNAVAILABLE", unavailableMessage)
+    Envelope.fail(409, "JOB_CONFLICT", e.message, { jobId: e.jobId, status: e.status }),
+  IdempotencyConflict: (e: Core.IdempotencyConflict) =>
+    Envelope.fail(409, "IDEMPOTENCY_CONFLICT", e.message, { jobId: e.jobId }),
+  StorageError: () => Envelope.fail(503, "SERVICE_UNAVAILABLE", unavailableMessage),
+  QueueError: () => Envelope.fail(503, "SERVICE_UNAVAILABLE", unavailableMessage)
 } as const
 
 type CoreError =
@@ -81,30 +63,33 @@ type CoreError =
   | Core.ModelsNotCertifiable
   | Core.JobNotFound
   | Core.JobConflict
+  | Core.IdempotencyConflict
   | Core.CertificationError
 
-/** Map a core failure to its HTTP error; infrastructure failures are logged here (never sent). */
-export const toApiError = <E extends { readonly _tag: string }>(error: E) => {
-  const row = errorTable[error._tag as keyof typeof errorTable] as ((e: E) => Api.BadRequest) | undefined
-  return row === undefined
-    ? Effect.die(error)
-    : Effect.as(
-      error._tag === "StorageError" || error._tag === "QueueError"
-        ? Effect.logError("certification backend unavailable", error)
-        : Effect.void,
-      row(error)
-    )
+/** How long the same backend failure is logged at DEBUG after its WARN line (an outage is one WARN, not one per request). */
+const outageWarnEveryMillis = 60_000
+
+/**
+ * Logs an infrastructure failure at WARN — its message only, never a stack — once per distinct
+ * failure per minute; repeats inside that minute go to DEBUG.
+ */
+export const makeOutageLog = () => {
+  const warnedAt = new Map<string, number>()
+  return (error: { readonly _tag: string; readonly message: string }) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const key = `${error._tag}: ${error.message}`
+      const last = warnedAt.get(key)
+      if (last !== undefined && now - last < outageWarnEveryMillis) {
+        return Effect.logDebug(`certification backend unavailable (repeat): ${key}`)
+      }
+      warnedAt.set(key, now)
+      return Effect.logWarning(`certification backend unavailable: ${key}`)
+    })
 }
-
-const mapErrors = <A, E extends CoreError, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.catch(effect, (e) => Effect.flatMap(toApiError(e), Effect.fail))
-
-const decodeRegion = Schema.decodeUnknownExit(Domain.Region)
-const decodeModelId = Schema.decodeUnknownExit(Domain.ModelId)
 
 const pageOf = (query: { readonly page?: number | undefined; readonly limit?: number | undefined }, max: number) => {
   const limit = query.limit ?? defaultPageSize
-  if (limit > max) return Effect.fail(badField("limit", `must be at most ${max} (got ${limit})`))
+  if (limit > max) return Effect.fail(Envelope.badField("limit", `must be at most ${max} (got ${limit})`))
   return Effect.succeed({ page: query.page ?? 1, limit })
 }
 
@@ -123,7 +108,7 @@ const progress = (counts: Domain.JobCounts) => ({
   counts
 })
 
-const certificationOf = (unit: Core.UnitView): Api.Certification => {
+const unitRowOf = (unit: Core.UnitView): Api.UnitRow => {
   const { lease: _lease, model, ...rest } = unit
   return {
     ...rest,
@@ -134,42 +119,62 @@ const certificationOf = (unit: Core.UnitView): Api.Certification => {
   }
 }
 
-const createdOf = (created: Core.CreatedJob, single?: { readonly modelId: string; readonly region: string }) => ({
-  status: "success" as const,
-  data: {
-    jobId: created.jobId,
-    type: created.type,
-    status: created.status,
-    ...(single === undefined ? {} : { modelId: single.modelId, region: single.region }),
-    totalJobs: created.totalUnits,
-    modelIds: created.modelIds,
-    regions: created.regions,
-    skipped: created.skipped.map((s) => ({ modelId: s.modelId, region: s.region, reason: s.reason, message: s.message }))
+const createdOf = (created: Core.CreatedJob, single?: { readonly modelId: string; readonly region: string }) => {
+  const body = {
+    status: "success" as const,
+    data: {
+      jobId: created.jobId,
+      type: created.type,
+      status: created.status,
+      ...(single === undefined ? {} : { modelId: single.modelId, region: single.region }),
+      totalJobs: created.totalUnits,
+      modelIds: created.modelIds,
+      regions: created.regions,
+      skipped: created.skipped.map((s) => ({ modelId: s.modelId, region: s.region, reason: s.reason, message: s.message }))
+    }
   }
-})
+  // A repeat (same Idempotency-Key, or a retry already running) gets the first answer with 200.
+  return created.replayed === true ? HttpServerResponse.jsonUnsafe(body, { status: 200 }) : body
+}
 
 const ok = <A>(data: A) => ({ status: "success" as const, data })
 
-const createdBy = Effect.map(Effect.service(CurrentPrincipal), (p) => ({ createdBy: p.id }))
+/** Who asks (the principal) and under which `Idempotency-Key`, for the service. */
+const metaOf = (headers: { readonly "idempotency-key"?: string | undefined }) =>
+  Effect.map(Effect.service(CurrentPrincipal), (p): Core.RequestMeta => ({
+    createdBy: p.id,
+    idempotencyKey: headers["idempotency-key"] ?? null
+  }))
 
 /** Every group of `CertificationApi`, implemented over `Certification` and `Registry`. */
 export const layer = (options: HandlerOptions) => {
+  const outageLog = makeOutageLog()
+
+  /** Map a core failure to its HTTP error; infrastructure failures are logged (never sent). */
+  const toApiError = <E extends { readonly _tag: string; readonly message: string }>(error: E) => {
+    const row = errorTable[error._tag as keyof typeof errorTable] as ((e: E) => Api.BadRequest) | undefined
+    if (row === undefined) return Effect.die(error)
+    const log = error._tag === "StorageError" || error._tag === "QueueError" ? outageLog(error) : Effect.void
+    return Effect.andThen(log, Effect.fail(row(error)))
+  }
+  const mapErrors = <A, E extends CoreError, R>(effect: Effect.Effect<A, E, R>) => Effect.catch(effect, toApiError)
+
   const certify = HttpApiBuilder.group(
     Api.CertificationApi,
     "certify",
     Effect.fn(function*(handlers) {
       const service = yield* Core.Certification
       return handlers
-        .handle("certifyModel", ({ payload }) =>
-          mapErrors(Effect.flatMap(createdBy, (meta) => service.certifyModel(payload, meta))).pipe(
+        .handle("certifyModel", ({ headers, payload }) =>
+          mapErrors(Effect.flatMap(metaOf(headers), (meta) => service.certifyModel(payload, meta))).pipe(
             Effect.map((c) => createdOf(c, payload))
           ))
-        .handle("certifyMultiple", ({ payload }) =>
-          mapErrors(Effect.flatMap(createdBy, (meta) => service.certifyMultiple(payload, meta))).pipe(
+        .handle("certifyMultiple", ({ headers, payload }) =>
+          mapErrors(Effect.flatMap(metaOf(headers), (meta) => service.certifyMultiple(payload, meta))).pipe(
             Effect.map((c) => createdOf(c))
           ))
-        .handle("certifyAll", ({ payload }) =>
-          mapErrors(Effect.flatMap(createdBy, (meta) => service.certifyAll(payload, meta))).pipe(
+        .handle("certifyAll", ({ headers, payload }) =>
+          mapErrors(Effect.flatMap(metaOf(headers), (meta) => service.certifyAll(payload, meta))).pipe(
             Effect.map((c) => createdOf(c))
           ))
     })
@@ -183,20 +188,20 @@ export const layer = (options: HandlerOptions) => {
       return handlers
         .handle("getJob", ({ params }) =>
           mapErrors(service.getJob(params.jobId)).pipe(
-            Effect.map((d) => ok({ ...d.job, ...progress(d.counts), certifications: d.units.map(certificationOf) }))
+            Effect.map((d) => ok({ ...d.job, ...progress(d.counts), certifications: d.units.map(unitRowOf) }))
           ))
         .handle("events", ({ params }) =>
           // Check the job first so an unknown id is a 404, not an empty stream.
           mapErrors(service.getJob(params.jobId)).pipe(
             Effect.as(
               service.events(params.jobId).pipe(
-                Stream.tapError((e) => Effect.logWarning("progress stream ended early", e)),
+                Stream.tapError((e) => Effect.logWarning(`progress stream ended early: ${e.message}`)),
                 Stream.catch(() => Stream.empty)
               )
             )
           ))
-        .handle("retry", ({ params }) =>
-          mapErrors(Effect.flatMap(createdBy, (meta) => service.retry(params.jobId, meta))).pipe(
+        .handle("retry", ({ headers, params }) =>
+          mapErrors(Effect.flatMap(metaOf(headers), (meta) => service.retry(params.jobId, meta))).pipe(
             Effect.map((c) => createdOf(c))
           ))
         .handle("cancel", ({ params }) =>
@@ -227,14 +232,6 @@ export const layer = (options: HandlerOptions) => {
           return [...first.items, ...rest.flat()]
         })
 
-      const regionParam = (field: string, value: string | undefined) => {
-        if (value === undefined) return Effect.succeed(undefined)
-        const exit = decodeRegion(value)
-        return exit._tag === "Success"
-          ? Effect.succeed(exit.value)
-          : Effect.fail(badField(field, `unknown Bedrock region "${value}"`))
-      }
-
       return handlers
         .handle("history", ({ query }) =>
           Effect.gen(function*() {
@@ -248,18 +245,10 @@ export const layer = (options: HandlerOptions) => {
         .handle("certifications", ({ query }) =>
           Effect.gen(function*() {
             const page = yield* pageOf(query, options.maxPageSize)
-            const region = yield* regionParam("region", query.region)
-            let modelId: Domain.ModelId | undefined
-            if (query.modelId !== undefined) {
-              const exit = decodeModelId(query.modelId)
-              if (exit._tag === "Failure") {
-                return yield* badField("modelId", "must be 1–256 characters without whitespace")
-              }
-              modelId = exit.value
-            }
-            const result = yield* mapErrors(service.latest({ modelId, region, status: query.status }, page))
+            const filter = { modelId: query.modelId, region: query.region, status: query.status }
+            const result = yield* mapErrors(service.latest(filter, page))
             return ok({
-              certifications: result.items.map(certificationOf),
+              certifications: result.items.map(unitRowOf),
               pagination: pagination({ page: page.page, limit: page.limit, total: result.total })
             })
           }))
@@ -271,7 +260,7 @@ export const layer = (options: HandlerOptions) => {
           Effect.succeed(ok(Regions.regionCodes.map((id) => ({ id, name: Regions.regions[id] })))))
         .handle("models", ({ query }) =>
           Effect.gen(function*() {
-            const region = yield* regionParam("region", query.region)
+            const region = query.region
             const latest = yield* mapErrors(allLatest({ region }))
             const now = yield* DateTime.now
             const byModel = new Map<string, Array<Domain.Unit>>()

@@ -1,12 +1,15 @@
 /**
  * Mounting: one call builds the certification API for a host, as a Node `(req, res, next?)` handler
  * (Express, Fastify, `node:http`) and a Fetch `(Request) => Promise<Response>` handler (Hono, Bun,
- * Deno, serverless), both over the same Effect router.
+ * Deno, serverless), both on Effect's own HTTP stack over one router: `@effect/platform-node`'s
+ * `NodeHttpServer.makeHandler` for Node and `HttpEffect.toWebHandlerWith` for Fetch.
  *
- * Before a request reaches the API it is authorized through the host's hook (401/403), its body is
- * held to a byte limit (413, checked before parsing) and parsed as JSON (400 when malformed).
- * Decode failures inside the API (bodies, params, queries) become 400 envelopes naming the field;
- * unknown routes a 404 envelope; nothing a client sends can produce a 500.
+ * A request first passes the `RequestGate` (canonical target relative to the base path, known
+ * method, JSON body within the byte limit), then the router; every operation is authorized by the
+ * host's hook (`Auth`) before its inputs are decoded through `Inputs`. Anything the framework
+ * itself refuses (decode errors, unknown routes, bodies cut at the limit) becomes an envelope here:
+ * nothing a client sends produces a 5xx, a stack trace or a path. For what Node's HTTP parser
+ * refuses before any handler runs (a malformed request line or header), install `clientError`.
  *
  * ```ts
  * import express from "express"
@@ -20,44 +23,42 @@
  *     : { status: 401 }
  * })
  * app.use("/api/certification-queue", certification.node)
+ * const server = app.listen(3001)
+ * server.on("clientError", certification.clientError)
  * ```
  *
  * @since 0.1.0
  */
 import { Certification, CertificationClient, Registry } from "@myia/certification"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
-import * as SchemaIssue from "effect/SchemaIssue"
+import * as Scope from "effect/Scope"
+import * as HttpEffect from "effect/http/HttpEffect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
+import * as HttpServerError from "effect/http/HttpServerError"
+import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
 import * as HttpApiError from "effect/http-api/HttpApiError"
 import * as HttpApiScalar from "effect/http-api/HttpApiScalar"
 import * as OpenApi from "effect/http-api/OpenApi"
 import type * as Http from "node:http"
+import type * as Stream from "node:stream"
 import * as Api from "./Api.ts"
+import * as Auth from "./Auth.ts"
+import * as Envelope from "./Envelope.ts"
 import * as Handlers from "./Handlers.ts"
+import * as RequestGate from "./RequestGate.ts"
 
-/** What the authorize hook sees. `path` is relative to the base path (`/jobs/123`). */
-export interface AuthRequest {
-  readonly method: string
-  readonly path: string
-  /** Header names in lower case. */
-  readonly headers: Readonly<Record<string, string>>
-}
-
-export type Principal = Handlers.Principal
-
-/** The hook's refusal: 401 (who are you?) or 403 (not allowed). */
-export interface AuthFailure {
-  readonly status: 401 | 403
-  readonly message?: string | undefined
-}
-
-export type Authorize = (request: AuthRequest) => Promise<Principal | AuthFailure> | Principal | AuthFailure
+export type AuthRequest = Auth.AuthRequest
+export type AuthFailure = Auth.AuthFailure
+export type Authorize = Auth.Authorize
+export type Principal = Api.Principal
 
 export interface Options {
   /**
@@ -71,11 +72,11 @@ export interface Options {
   readonly basePath?: string | undefined
   /** Required unless `anonymous` is set: decides who is calling and what they may do. */
   readonly authorize?: Authorize | undefined
-  /** Allow calls without an authorize hook: `"read"` (GET only) or `"read-write"`. Never the default. */
-  readonly anonymous?: "read" | "read-write" | undefined
+  /** Allow calls without an authorize hook: exactly `"read"` (GET only) or `"read-write"`. Never the default. */
+  readonly anonymous?: Auth.AnonymousMode | undefined
   /** Paths (relative to the base path) served without authorization. Default `["/health"]`. */
   readonly publicPaths?: ReadonlyArray<string> | undefined
-  /** Largest accepted request body in bytes; larger is a 413 before parsing. Default 64 KiB. */
+  /** Largest accepted request body in bytes; larger is a 413. Default 64 KiB. */
   readonly maxBodyBytes?: number | undefined
   /** Largest `limit` of paginated endpoints; larger is a 400. Default (and maximum) 100. */
   readonly maxPageSize?: number | undefined
@@ -91,6 +92,12 @@ export interface CertificationHandler {
   readonly node: (req: Http.IncomingMessage, res: Http.ServerResponse, next?: (error?: unknown) => void) => void
   /** Fetch handler; requests outside the base path get a 404 envelope. */
   readonly fetch: (request: Request) => Promise<Response>
+  /**
+   * For `server.on("clientError", …)` on the host's Node server: answers what Node's HTTP parser
+   * refuses before any handler runs (malformed request line or headers, headers too large) with
+   * the JSON envelope instead of Node's bare `400`.
+   */
+  readonly clientError: (error: Error, socket: Stream.Duplex) => void
   /** Stop the router, the embedded worker (if any) and release connections. */
   readonly dispose: () => Promise<void>
 }
@@ -102,70 +109,132 @@ export class PluginConfigError extends Error {
 
 const defaults = { maxBodyBytes: 64 * 1024, maxPageSize: 100, publicPaths: ["/health"] } as const
 
-const isAuthFailure = (u: Principal | AuthFailure): u is AuthFailure => "status" in u
+// ---------------------------------------------------------------------------------------------
+// Options
+// ---------------------------------------------------------------------------------------------
 
-/** A JSON error envelope as a Fetch response. */
-export const errorResponse = (status: number, code: string, message: string, details?: unknown): Response =>
-  Response.json(
-    { status: "error", error: details === undefined ? { code, message } : { code, message, details } },
-    { status }
-  )
+const configError = (message: string) => new PluginConfigError(`createCertificationHandler: ${message}`)
 
-/** `["modelIds", 0, "x"]` → `modelIds[0].x`. */
-const fieldPath = (path: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>, root: string): string => {
-  let out = ""
-  for (const segment of path) {
-    const key = typeof segment === "object" && segment !== null ? segment.key : segment
-    out += typeof key === "number" ? `[${key}]` : out === "" ? String(key) : `.${String(key)}`
+const policyOf = (options: Options, publicPaths: ReadonlySet<string>): Auth.Policy => {
+  const { authorize, anonymous } = options
+  if (authorize !== undefined && anonymous !== undefined) {
+    throw configError("pass either `authorize` or `anonymous`, not both")
   }
-  return out === "" ? root : out
+  if (authorize !== undefined) {
+    if (typeof authorize !== "function") {
+      throw configError(`\`authorize\` must be a function (got ${authorize === null ? "null" : typeof authorize})`)
+    }
+    return { _tag: "Hook", authorize, publicPaths }
+  }
+  if (anonymous !== undefined) {
+    if (!Auth.anonymousModes.includes(anonymous)) {
+      throw configError(`\`anonymous\` must be exactly "read" or "read-write" (got ${JSON.stringify(anonymous)})`)
+    }
+    return { _tag: "Anonymous", mode: anonymous }
+  }
+  throw configError(
+    "an `authorize` hook is required; to allow anonymous access, pass `anonymous: \"read\"` or " +
+      "`anonymous: \"read-write\"` explicitly"
+  )
 }
 
-const formatIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+const canonicalPath = (name: string, value: unknown): string => {
+  if (typeof value !== "string" || RequestGate.pathIssue(value) !== undefined) {
+    throw configError(`\`${name}\` must be a canonical path such as "/api/certification-queue" (got ${JSON.stringify(value)})`)
+  }
+  return value
+}
 
-const rootNames = { Payload: "body", Params: "path", Query: "query", Headers: "headers" } as const
+/** `api/x/` → `/api/x`; the root is `""`. */
+const basePathOf = (base: unknown): string => {
+  if (base === undefined || base === "" || base === "/") return ""
+  if (typeof base !== "string") return canonicalPath("basePath", base)
+  const withSlash = base.startsWith("/") ? base : `/${base}`
+  return canonicalPath("basePath", withSlash.endsWith("/") ? withSlash.slice(0, -1) : withSlash)
+}
 
-const envelope = (status: number, code: string, message: string, details?: unknown) =>
-  HttpServerResponse.jsonUnsafe(
-    { status: "error", error: details === undefined ? { code, message } : { code, message, details } },
-    { status }
+const positiveInt = (name: string, value: unknown, fallback: number, max = Number.MAX_SAFE_INTEGER): number => {
+  if (value === undefined) return fallback
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > max) {
+    throw configError(`\`${name}\` must be a whole number from 1 to ${max} (got ${JSON.stringify(value)})`)
+  }
+  return value
+}
+
+const publicPathsOf = (paths: unknown): ReadonlySet<string> => {
+  if (paths === undefined) return new Set(defaults.publicPaths)
+  if (!Array.isArray(paths)) throw configError("`publicPaths` must be an array of paths")
+  return new Set(paths.map((p) => canonicalPath("publicPaths[]", p)))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Framework failures → envelopes
+// ---------------------------------------------------------------------------------------------
+
+const isMalformedJson = (error: HttpApiError.HttpApiSchemaError): boolean =>
+  error.kind === "Payload" && error.cause.issue._tag === "InvalidValue" &&
+  error.cause.issue.annotations?.message === "Expected a valid JSON body"
+
+const tooLarge = (maxBodyBytes: number) =>
+  Envelope.response(413, "PAYLOAD_TOO_LARGE", `request body is over the limit of ${maxBodyBytes} bytes`, {
+    details: { limit: maxBodyBytes }
+  })
+
+/** An envelope for every failure the router, the decoders or the body reader can produce. */
+const failureResponse = (maxBodyBytes: number) => (cause: Cause.Cause<unknown>) => {
+  const failure = Cause.squash(cause)
+  if (HttpApiError.HttpApiSchemaError.is(failure)) {
+    return Effect.succeed(
+      isMalformedJson(failure)
+        ? Envelope.response(400, "MALFORMED_JSON", "request body is not valid JSON")
+        : Envelope.validation(failure)
+    )
+  }
+  if (HttpApiError.HttpApiPayloadTooLarge.is(failure)) {
+    return Effect.succeed(tooLarge(maxBodyBytes))
+  }
+  if (HttpServerError.isHttpServerError(failure)) {
+    const reason = failure.reason
+    switch (reason._tag) {
+      case "RouteNotFound":
+        return Effect.succeed(
+          reason.description === undefined
+            ? Envelope.response(404, "NOT_FOUND", "no such endpoint")
+            : Envelope.response(400, "INVALID_PATH", "a path parameter is too long")
+        )
+      case "RequestParseError":
+        return Effect.succeed(
+          reason.reason === "BodyTooLarge"
+            ? tooLarge(maxBodyBytes)
+            : Envelope.response(400, "MALFORMED_REQUEST", "the request body could not be read")
+        )
+    }
+  }
+  // A client that went away interrupts its request: nothing failed, nobody reads the answer.
+  if (Cause.hasInterruptsOnly(cause)) {
+    return Effect.as(Effect.logDebug("certification API: request interrupted"), clientClosed)
+  }
+  return Effect.as(
+    Effect.logError("certification API: unexpected failure", cause),
+    Envelope.response(500, "INTERNAL_ERROR", "internal error")
   )
+}
 
-/**
- * Turns the framework's own failures (decode errors, unknown routes, defects) into envelopes, so a
- * client never sees the framework's default shape.
- */
-const ErrorEnvelopes = HttpRouter.middleware(
-  (httpEffect) =>
-    // Typed as the input: the router's types insist unknown errors stay visible, and we handle them all.
-    Effect.catchCause(httpEffect, (cause) => {
-      const failure = Cause.squash(cause)
-      if (HttpApiError.HttpApiSchemaError.is(failure)) {
-        const root = failure.kind in rootNames ? rootNames[failure.kind as keyof typeof rootNames] : "body"
-        const issues = formatIssues(failure.cause.issue).issues.map((i) => ({
-          field: fieldPath(i.path ?? [], root),
-          message: i.message
-        }))
-        const message = issues.map((i) => `${i.field}: ${i.message}`).join("; ")
-        return Effect.succeed(envelope(400, "VALIDATION_ERROR", message, { issues }))
-      }
-      if (HttpApiError.HttpApiPayloadTooLarge.is(failure)) {
-        return Effect.succeed(envelope(413, "PAYLOAD_TOO_LARGE", "request body is too large"))
-      }
-      const reason = (failure as { readonly reason?: { readonly _tag?: string } }).reason?._tag
-      if (reason === "RouteNotFound") return Effect.succeed(envelope(404, "NOT_FOUND", "no such endpoint"))
-      if (reason === "RequestParseError") return Effect.succeed(envelope(400, "MALFORMED_REQUEST", "the request could not be parsed"))
-      // A client that went away interrupts its request: nothing failed, nobody reads the answer.
-      if (Cause.hasInterruptsOnly(cause)) {
-        return Effect.as(Effect.logDebug("certification API: request interrupted"), envelope(499, "CLIENT_CLOSED", "client closed the request"))
-      }
-      return Effect.as(
-        Effect.logError("certification API: unexpected failure", cause),
-        envelope(500, "INTERNAL_ERROR", "internal error")
-      )
-    }) as typeof httpEffect,
-  { global: true }
-)
+const clientClosed = Envelope.response(499, "CLIENT_CLOSED", "client closed the request")
+
+/** Every 401 names the scheme it expects. */
+const challenge = (response: HttpServerResponse.HttpServerResponse) =>
+  response.status === 401 && response.headers["www-authenticate"] === undefined
+    ? HttpServerResponse.setHeader(response, "www-authenticate", "Bearer")
+    : response
+
+const withEnvelopes = (maxBodyBytes: number) =>
+<E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
+  app.pipe(Effect.catchCause(failureResponse(maxBodyBytes)), Effect.map(challenge))
+
+// ---------------------------------------------------------------------------------------------
+// Assembly
+// ---------------------------------------------------------------------------------------------
 
 const serviceLayer = (
   certification: Options["certification"]
@@ -177,221 +246,129 @@ const serviceLayer = (
       Registry.layerWith((certification as CertificationClient.CreateOptions).registry ?? {})
     )
 
-const normalizeBase = (base: string | undefined): string => {
-  if (base === undefined || base === "" || base === "/") return ""
-  const withSlash = base.startsWith("/") ? base : `/${base}`
-  return withSlash.endsWith("/") ? withSlash.slice(0, -1) : withSlash
+/** The OpenAPI document as served: the base path as server, public operations without security. */
+const servedApi = (basePath: string, policy: Auth.Policy) =>
+  Api.CertificationApi.annotateMerge(OpenApi.annotations({
+    servers: [{ url: basePath === "" ? "/" : basePath }],
+    transform: (spec) => {
+      const open = (path: string) => policy._tag === "Anonymous" || policy.publicPaths.has(path)
+      for (const [path, operations] of Object.entries(spec.paths as Record<string, Record<string, any>>)) {
+        if (!open(path)) continue
+        for (const operation of Object.values(operations)) operation.security = []
+      }
+      return spec
+    }
+  }))
+
+// The router matches exactly what the gate let through and the hook saw: no case or slash folding.
+const routerConfig = {
+  caseSensitive: true,
+  ignoreTrailingSlash: false,
+  ignoreDuplicateSlashes: false,
+  maxParamLength: RequestGate.maxTargetLength
 }
 
-/** Read a body stream, giving up (with `null`) as soon as it passes `max` bytes. */
-const readLimited = async (body: ReadableStream<Uint8Array> | null, max: number): Promise<Uint8Array | null> => {
-  if (body === null) return new Uint8Array(0)
-  const reader = body.getReader()
-  const chunks: Array<Uint8Array> = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > max) {
-      await reader.cancel().catch(() => undefined)
-      return null
-    }
-    chunks.push(value)
-  }
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const c of chunks) {
-    out.set(c, offset)
-    offset += c.byteLength
-  }
-  return out
+/** Status and envelope for what Node's parser refuses, by its error code. */
+const clientErrors: Readonly<Record<string, RequestGate.Refusal>> = {
+  HPE_HEADER_OVERFLOW: { status: 431, code: "HEADERS_TOO_LARGE", message: "request headers are too large" },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: "REQUEST_TIMEOUT", message: "the request took too long to arrive" }
 }
 
-const bodyMethods = new Set(["POST", "PUT", "PATCH"])
-
-/**
- * Build the API. Throws `PluginConfigError` when there is no authorize hook and anonymous access
- * was not chosen explicitly.
- */
-export const createCertificationHandler = (options: Options): CertificationHandler => {
-  if (options.authorize === undefined && options.anonymous === undefined) {
-    throw new PluginConfigError(
-      "createCertificationHandler: an `authorize` hook is required; to allow anonymous access, pass " +
-        "`anonymous: \"read\"` or `anonymous: \"read-write\"` explicitly"
-    )
-  }
-  const basePath = normalizeBase(options.basePath)
-  const maxBodyBytes = options.maxBodyBytes ?? defaults.maxBodyBytes
-  const maxPageSize = Math.min(options.maxPageSize ?? defaults.maxPageSize, 100)
-  const publicPaths = new Set(options.publicPaths ?? defaults.publicPaths)
-  const anonymous: Principal = {
-    id: "anonymous",
-    canRead: true,
-    canWrite: options.anonymous === "read-write"
-  }
-  const authorize: Authorize = options.authorize ?? (() => anonymous)
-
-  const api = Api.CertificationApi.annotateMerge(
-    OpenApi.annotations({ servers: [{ url: basePath === "" ? "/" : basePath }] })
-  )
-
-  const routes = HttpApiBuilder.layer(api, { openapiPath: "/openapi.json" }).pipe(
-    Layer.provide(Handlers.layer({ maxPageSize, metrics: options.metrics ?? Handlers.defaultMetrics }))
-  )
-  const app = Layer.mergeAll(
-    routes,
-    options.docs === false ? Layer.empty : HttpApiScalar.layer(api, { path: "/docs" }),
-    ErrorEnvelopes
-  ).pipe(
-    Layer.provide(serviceLayer(options.certification)),
-    Layer.provide(HttpServer.layerServices)
-  )
-  const web = HttpRouter.toWebHandler(app, { disableLogger: true })
-
-  const fetch = async (request: Request): Promise<Response> => {
-    const url = new URL(request.url)
-    if (basePath !== "" && url.pathname !== basePath && !url.pathname.startsWith(`${basePath}/`)) {
-      return errorResponse(404, "NOT_FOUND", "no such endpoint")
-    }
-    const path = url.pathname.slice(basePath.length) || "/"
-    const method = request.method.toUpperCase()
-
-    let principal: Principal = anonymous
-    if (!publicPaths.has(path)) {
-      const headers: Record<string, string> = {}
-      request.headers.forEach((value, key) => {
-        headers[key] = value
-      })
-      let verdict: Principal | AuthFailure
-      try {
-        verdict = await authorize({ method, path, headers })
-      } catch (error) {
-        console.error("certification API: the authorize hook threw", error)
-        return errorResponse(500, "INTERNAL_ERROR", "authorization failed")
-      }
-      if (isAuthFailure(verdict)) {
-        return verdict.status === 401
-          ? errorResponse(401, "UNAUTHORIZED", verdict.message ?? "authentication required")
-          : errorResponse(403, "FORBIDDEN", verdict.message ?? "not allowed")
-      }
-      const needsWrite = method !== "GET" && method !== "HEAD"
-      if (needsWrite ? !verdict.canWrite : !verdict.canRead) {
-        return errorResponse(
-          403,
-          "FORBIDDEN",
-          `principal "${verdict.id}" lacks ${needsWrite ? "write" : "read"} permission`
-        )
-      }
-      principal = verdict
-    }
-
-    let body: Uint8Array | null = null
-    const headers = new Headers(request.headers)
-    if (bodyMethods.has(method)) {
-      const declared = Number(request.headers.get("content-length") ?? "0")
-      if (declared > maxBodyBytes) {
-        return errorResponse(413, "PAYLOAD_TOO_LARGE", `request body is over the limit of ${maxBodyBytes} bytes`, {
-          limit: maxBodyBytes
-        })
-      }
-      const bytes = await readLimited(request.body, maxBodyBytes)
-      if (bytes === null) {
-        return errorResponse(413, "PAYLOAD_TOO_LARGE", `request body is over the limit of ${maxBodyBytes} bytes`, {
-          limit: maxBodyBytes
-        })
-      }
-      const text = new TextDecoder().decode(bytes)
-      if (text.trim() === "") {
-        body = new TextEncoder().encode("{}")
-      } else {
-        try {
-          JSON.parse(text)
-        } catch (error) {
-          return errorResponse(400, "MALFORMED_JSON", `request body is not valid JSON: ${(error as Error).message}`)
-        }
-        body = bytes
-      }
-      // Every payload of this API is JSON; a missing or odd content type should not change that.
-      headers.set("content-type", "application/json")
-      headers.set("content-length", String(body.byteLength))
-    }
-    const inner = new Request(new URL(`${path}${url.search}`, url.origin), {
-      method,
-      headers,
-      signal: request.signal,
-      ...(body === null ? {} : { body: body.slice().buffer })
-    })
-    return web.handler(inner, Context.make(Handlers.CurrentPrincipal, principal))
-  }
-
-  const node = (req: Http.IncomingMessage, res: Http.ServerResponse, next?: (error?: unknown) => void): void => {
-    const original = (req as { originalUrl?: string }).originalUrl ?? req.url ?? "/"
-    const pathname = original.split("?")[0] ?? "/"
-    if (basePath !== "" && pathname !== basePath && !pathname.startsWith(`${basePath}/`)) {
-      if (next !== undefined) return next()
-    }
-    const controller = new AbortController()
-    res.on("close", () => controller.abort())
-    const headers = new Headers()
-    for (const [key, value] of Object.entries(req.headers)) {
-      if (value === undefined) continue
-      headers.set(key, Array.isArray(value) ? value.join(", ") : value)
-    }
-    const method = (req.method ?? "GET").toUpperCase()
-    // A host body parser (express.json()) may have consumed the stream already.
-    const parsed = (req as { body?: unknown }).body
-    const consumed = req.readableEnded && parsed !== undefined
-    const body = !bodyMethods.has(method)
-      ? undefined
-      : consumed
-      ? JSON.stringify(parsed)
-      : (new ReadableStream<Uint8Array>({
-        start(c) {
-          req.on("data", (chunk: Buffer) => c.enqueue(new Uint8Array(chunk)))
-          req.on("end", () => c.close())
-          req.on("error", (e) => c.error(e))
-        },
-        cancel() {
-          req.resume()
-        }
-      }))
-    if (consumed) headers.delete("content-length")
-    const request = new Request(`http://${req.headers.host ?? "localhost"}${original}`, {
-      method,
-      headers,
-      signal: controller.signal,
-      ...(body === undefined ? {} : { body, duplex: "half" } as RequestInit)
-    })
-    fetch(request).then(
-      (response) => writeResponse(response, res),
-      (error: unknown) => {
-        if (next !== undefined) return next(error)
-        res.statusCode = 500
-        res.end()
-      }
-    )
-  }
-
-  return { fetch, node, dispose: web.dispose }
+const malformed: RequestGate.Refusal = {
+  status: 400,
+  code: "MALFORMED_REQUEST",
+  message: "the request could not be parsed as HTTP/1.1"
 }
 
-const writeResponse = async (response: Response, res: Http.ServerResponse): Promise<void> => {
-  res.statusCode = response.status
-  response.headers.forEach((value, key) => res.setHeader(key, value))
-  if (response.body === null) {
-    res.end()
+const statusText: Readonly<Record<number, string>> = { 400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large" }
+
+const clientError = (error: Error, socket: Stream.Duplex): void => {
+  const code = (error as { readonly code?: string }).code ?? ""
+  const pending = (socket as { readonly _httpMessage?: { readonly headersSent?: boolean } })._httpMessage
+  if (code === "ECONNRESET" || !socket.writable || pending?.headersSent === true) {
+    socket.destroy()
     return
   }
-  res.flushHeaders()
-  const reader = response.body.getReader()
-  res.on("close", () => {
-    reader.cancel().catch(() => undefined)
+  const refusal = clientErrors[code] ?? malformed
+  const body = JSON.stringify(Envelope.body(refusal.code, refusal.message))
+  socket.end(
+    `HTTP/1.1 ${refusal.status} ${statusText[refusal.status]}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`
+  )
+}
+
+/**
+ * Build the API. Throws `PluginConfigError` when the options are invalid: no authorize hook and no
+ * explicit anonymous mode, a hook that is not a function, an anonymous mode other than `"read"` /
+ * `"read-write"`, or a malformed base path, public path or limit.
+ */
+export const createCertificationHandler = (options: Options): CertificationHandler => {
+  const publicPaths = publicPathsOf(options.publicPaths)
+  const policy = policyOf(options, publicPaths)
+  const basePath = basePathOf(options.basePath)
+  const maxBodyBytes = positiveInt("maxBodyBytes", options.maxBodyBytes, defaults.maxBodyBytes)
+  const maxPageSize = positiveInt("maxPageSize", options.maxPageSize, defaults.maxPageSize, 100)
+
+  const api = servedApi(basePath, policy)
+  const apiRoutes = HttpApiBuilder.layer(api).pipe(
+    Layer.provide(Handlers.layer({ maxPageSize, metrics: options.metrics ?? Handlers.defaultMetrics })),
+    Layer.provide(Auth.layer(policy))
+  )
+  const openapi = HttpRouter.use((router) => {
+    const spec = OpenApi.fromApi(api)
+    return router.add("GET", "/openapi.json", Effect.sync(() => HttpServerResponse.jsonUnsafe(spec)))
   })
-  for (;;) {
-    const { done, value } = await reader.read().catch(() => ({ done: true as const, value: undefined }))
-    if (done) break
-    res.write(value)
+  const ownRoutes = Layer.mergeAll(
+    openapi,
+    options.docs === false ? Layer.empty : HttpApiScalar.layer(api, { path: "/docs" })
+  ).pipe(Layer.provide(Auth.routeMiddleware(policy)))
+  const services = Layer.merge(serviceLayer(options.certification), HttpServer.layerServices)
+
+  const scope = Scope.makeUnsafe()
+  const gateFor = (target: (request: HttpServerRequest.HttpServerRequest) => ReturnType<typeof RequestGate.relativeTarget>) =>
+    RequestGate.make({ maxBodyBytes, target })
+  const nodeGate = gateFor((request) => RequestGate.nodeTarget(request.source as RequestGate.NodeRequestLike, basePath))
+  const webGate = gateFor((request) => RequestGate.relativeTarget(request.url, basePath))
+
+  const built = Effect.runPromise(Effect.gen(function*() {
+    const context = yield* Layer.buildWithScope(services, scope)
+    const router = yield* HttpRouter.toHttpEffect(Layer.mergeAll(apiRoutes, ownRoutes)).pipe(
+      Effect.provideService(HttpRouter.RouterConfig, routerConfig),
+      Effect.provideContext(Context.add(context, Scope.Scope, scope))
+    )
+    const app = withEnvelopes(maxBodyBytes)(router)
+    const node = yield* NodeHttpServer.makeHandler(nodeGate(app), { scope }).pipe(Effect.provideContext(context))
+    const web = HttpEffect.toWebHandlerWith<never, HttpServerRequest.HttpServerRequest | Scope.Scope>(
+      context as Context.Context<never>
+    )(webGate(app))
+    return { node, web }
+  }))
+  // A failed build must not be an unhandled rejection at start-up; each request answers 503 instead.
+  built.catch((cause: unknown) => {
+    Effect.runFork(Effect.logWarning("certification API: the certification system failed to start", cause))
+  })
+  let ready: Awaited<typeof built> | undefined
+  built.then((handlers) => (ready = handlers), () => undefined)
+
+  const startFailed = () =>
+    Response.json(Envelope.body("SERVICE_UNAVAILABLE", "the certification service is unavailable"), { status: 503 })
+
+  const fetch = (request: Request): Promise<Response> =>
+    ready !== undefined ? ready.web(request) : built.then((h) => h.web(request), startFailed)
+
+  const node = (req: Http.IncomingMessage, res: Http.ServerResponse, next?: (error?: unknown) => void): void => {
+    if (next !== undefined && RequestGate.nodeTarget(req as RequestGate.NodeRequestLike, basePath) === null) {
+      return next()
+    }
+    if (ready !== undefined) return ready.node(req, res)
+    built.then((h) => h.node(req, res), () => {
+      const body = JSON.stringify(Envelope.body("SERVICE_UNAVAILABLE", "the certification service is unavailable"))
+      res.writeHead(503, { "content-type": "application/json" }).end(body)
+    })
   }
-  res.end()
+
+  let disposing: Promise<void> | undefined
+  const dispose = () => disposing ??= Effect.runPromise(Scope.close(scope, Exit.void))
+
+  return { fetch, node, clientError, dispose }
 }

@@ -6,7 +6,11 @@
  * @since 0.1.0
  */
 export * as Api from "./Api.ts"
+export * as Auth from "./Auth.ts"
+export * as Envelope from "./Envelope.ts"
 export * as Handlers from "./Handlers.ts"
 export * as HttpPlugin from "./HttpPlugin.ts"
+export * as Inputs from "./Inputs.ts"
+export * as RequestGate from "./RequestGate.ts"
 export { createCertificationHandler } from "./HttpPlugin.ts"
 export type { AuthFailure, Authorize, AuthRequest, CertificationHandler, Options, Principal } from "./HttpPlugin.ts"

@@ -402,3 +402,71 @@ describe("certification HTTP plugin: auth", () => {
     )
   })
 })
+
+describe("certification HTTP plugin: idempotency", () => {
+  const post = async (path: string, body: unknown, key?: string) => {
+    const response = await fetch(`${origin}${path}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(key === undefined ? {} : { "idempotency-key": key }) },
+      body: JSON.stringify(body)
+    })
+    return { status: response.status, json: (await response.json()) as Envelope }
+  }
+  const total = async () => (await http("GET", "/history")).json.data.pagination.total as number
+
+  it("the same Idempotency-Key and body answer the first job (201, then 200 with the same answer) and create one job", async () => {
+    const key = `k-${crypto.randomUUID()}`
+    const body = { modelIds: [good], regions: ["eu-west-1"] }
+    const before = await total()
+    const first = await post("/certify-multiple", body, key)
+    assert.strictEqual(first.status, 201, JSON.stringify(first.json))
+    const again = await Promise.all([post("/certify-multiple", body, key), post("/certify-multiple", body, key)])
+    for (const repeat of again) {
+      assert.strictEqual(repeat.status, 200, JSON.stringify(repeat.json))
+      assert.deepStrictEqual(repeat.json, first.json)
+    }
+    assert.strictEqual(await total(), before + 1)
+    await waitTerminal(first.json.data.jobId)
+  })
+
+  it("the same Idempotency-Key with another body is a 409 and creates nothing; another key creates a job", async () => {
+    const key = `k-${crypto.randomUUID()}`
+    const first = await post("/certify-model", { modelId: good, region: "eu-west-1" }, key)
+    assert.strictEqual(first.status, 201)
+    const before = await total()
+    const other = await post("/certify-model", { modelId: good, region: "eu-west-2" }, key)
+    assert.strictEqual(other.status, 409, JSON.stringify(other.json))
+    assert.strictEqual(other.json.error?.code, "IDEMPOTENCY_CONFLICT")
+    assert.strictEqual(other.json.error?.details.jobId, first.json.data.jobId)
+    assert.strictEqual(await total(), before)
+    const fresh = await post("/certify-model", { modelId: good, region: "eu-west-2" }, `k-${crypto.randomUUID()}`)
+    assert.strictEqual(fresh.status, 201)
+    assert.strictEqual(await total(), before + 1)
+    await Promise.all([waitTerminal(first.json.data.jobId), waitTerminal(fresh.json.data.jobId)])
+  })
+
+  it("an Idempotency-Key that is not 1-255 visible ASCII characters is a 400 naming the header", async () => {
+    const { status, json } = await post("/certify-model", { modelId: good, region: "eu-west-1" }, "x".repeat(256))
+    assert.strictEqual(status, 400)
+    assert.strictEqual(json.error?.details.issues[0].field, "idempotency-key")
+  })
+
+  it("five concurrent retries of one job create one RECERTIFY job; once it ended, a retry creates another", async () => {
+    const created = await http("POST", "/certify-model", { modelId: bad, region: "eu-west-1" })
+    const job = await waitTerminal(created.json.data.jobId)
+    assert.strictEqual(job.certifications[0].status, "FAILED")
+    const recertify = async () =>
+      (await http("GET", "/history?type=RECERTIFY&limit=100")).json.data.jobs.filter((j: any) => j.parentJobId === job.id)
+    const retries = await Promise.all(Array.from({ length: 5 }, () => http("POST", `/jobs/${job.id}/retry`)))
+    const ids = new Set(retries.map((r) => r.json.data.jobId))
+    assert.strictEqual(ids.size, 1, JSON.stringify(retries.map((r) => r.json)))
+    assert.deepStrictEqual(retries.map((r) => r.status).sort(), [200, 200, 200, 200, 201])
+    assert.strictEqual((await recertify()).length, 1)
+    await waitTerminal([...ids][0])
+    const later = await http("POST", `/jobs/${job.id}/retry`)
+    assert.strictEqual(later.status, 201)
+    assert.notStrictEqual(later.json.data.jobId, [...ids][0])
+    assert.strictEqual((await recertify()).length, 2)
+    await waitTerminal(later.json.data.jobId)
+  })
+})

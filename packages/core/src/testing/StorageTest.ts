@@ -22,7 +22,7 @@ import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
 import * as Domain from "../Domain.ts"
 import type { Region } from "../Region.ts"
-import { Storage } from "../Storage.ts"
+import { type JobKeys, Storage } from "../Storage.ts"
 import * as Fixtures from "./Fixtures.ts"
 
 const DAY_MS = 86_400_000
@@ -167,6 +167,116 @@ export const suite = (name: string, layer: Layer.Layer<Storage, unknown>): void 
           const page = yield* storage.latest({ modelId: Fixtures.makeModelId() }, { page: 1, limit: 10 })
           assert.strictEqual(page.total, 0)
           assert.deepStrictEqual(page.items, [])
+        }))
+
+      // -------------------------------------------------------------------------------------------
+      // createJobOnce
+      // -------------------------------------------------------------------------------------------
+
+      const keysOf = (overrides: Partial<JobKeys> = {}): JobKeys => ({
+        idempotencyKey: null,
+        activeKey: null,
+        fingerprint: `fp-${crypto.randomUUID()}`,
+        answer: JSON.stringify({ n: Math.random() }),
+        ...overrides
+      })
+
+      const candidate = () => {
+        const job = Fixtures.makeJob()
+        return { job, units: Fixtures.makeUnits(job, job.totalUnits) }
+      }
+
+      test("createJobOnce writes the job and its units; a repeat of its idempotency key gets it back and writes nothing", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const first = candidate()
+          const keys = keysOf({ idempotencyKey: `key-${crypto.randomUUID()}` })
+          assert.deepStrictEqual(yield* storage.createJobOnce(first.job, first.units, keys), { _tag: "Created" })
+          assert.deepStrictEqual(plain(yield* jobOf(first.job.id)), plain(first.job))
+          assert.deepStrictEqual(plain(yield* storage.getUnits(first.job.id)), plain(sortedUnits(first.units)))
+          const repeat = candidate()
+          const again = yield* storage.createJobOnce(repeat.job, repeat.units, { ...keysOf(), idempotencyKey: keys.idempotencyKey })
+          assert.deepStrictEqual(again, {
+            _tag: "Existing",
+            jobId: first.job.id,
+            matched: "idempotencyKey",
+            fingerprint: keys.fingerprint,
+            answer: keys.answer
+          })
+          assert.isTrue(Option.isNone(yield* storage.getJob(repeat.job.id)))
+          assert.isTrue(Option.isNone(yield* storage.getUnit(repeat.units[0]!.id)))
+        }))
+
+      test("an idempotency key stays taken after its job ends", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const first = candidate()
+          const idempotencyKey = `key-${crypto.randomUUID()}`
+          yield* storage.createJobOnce(first.job, first.units, keysOf({ idempotencyKey }))
+          some(yield* storage.transitionJob(first.job.id, { from: ["PENDING"], to: "CANCELLED" }), "cancelled")
+          const repeat = candidate()
+          const again = yield* storage.createJobOnce(repeat.job, repeat.units, keysOf({ idempotencyKey }))
+          assert.strictEqual(again._tag === "Existing" ? again.jobId : "created", first.job.id)
+        }))
+
+      test("an active key holds only while its job is not terminal", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const activeKey = `active-${crypto.randomUUID()}`
+          const first = candidate()
+          const keys = keysOf({ activeKey })
+          assert.strictEqual((yield* storage.createJobOnce(first.job, first.units, keys))._tag, "Created")
+          const second = candidate()
+          const blocked = yield* storage.createJobOnce(second.job, second.units, keysOf({ activeKey }))
+          assert.deepStrictEqual(blocked, {
+            _tag: "Existing",
+            jobId: first.job.id,
+            matched: "activeKey",
+            fingerprint: keys.fingerprint,
+            answer: keys.answer
+          })
+          assert.isTrue(Option.isNone(yield* storage.getJob(second.job.id)))
+          some(yield* storage.transitionJob(first.job.id, { from: ["PENDING"], to: "CANCELLED" }), "cancelled")
+          const third = candidate()
+          assert.strictEqual((yield* storage.createJobOnce(third.job, third.units, keysOf({ activeKey })))._tag, "Created")
+          assert.strictEqual((yield* jobOf(third.job.id)).id, third.job.id)
+        }))
+
+      for (const kind of ["idempotencyKey", "activeKey"] as const) {
+        test(`concurrent createJobOnce calls with one ${kind} create exactly one job; the others get it back`, () =>
+          Effect.gen(function*() {
+            const storage = yield* Storage
+            const key = `${kind}-${crypto.randomUUID()}`
+            const candidates = Array.from({ length: 5 }, candidate)
+            const results = yield* Effect.forEach(
+              candidates,
+              (c) => storage.createJobOnce(c.job, c.units, keysOf({ [kind]: key })),
+              { concurrency: "unbounded" }
+            )
+            const created = candidates.filter((_, i) => results[i]!._tag === "Created")
+            assert.strictEqual(created.length, 1)
+            for (const result of results) {
+              if (result._tag === "Existing") assert.strictEqual(result.jobId, created[0]!.job.id)
+            }
+            const stored = yield* Effect.forEach(candidates, (c) => storage.getJob(c.job.id))
+            assert.strictEqual(stored.filter(Option.isSome).length, 1)
+          }))
+      }
+
+      test("createJobOnce checks the idempotency key before the active key, and no key when both are null", () =>
+        Effect.gen(function*() {
+          const storage = yield* Storage
+          const idempotencyKey = `key-${crypto.randomUUID()}`
+          const activeKey = `active-${crypto.randomUUID()}`
+          const byKey = candidate()
+          yield* storage.createJobOnce(byKey.job, byKey.units, keysOf({ idempotencyKey }))
+          const byActive = candidate()
+          yield* storage.createJobOnce(byActive.job, byActive.units, keysOf({ activeKey }))
+          const both = candidate()
+          const result = yield* storage.createJobOnce(both.job, both.units, keysOf({ idempotencyKey, activeKey }))
+          assert.strictEqual(result._tag === "Existing" ? `${result.matched}:${result.jobId}` : "created", `idempotencyKey:${byKey.job.id}`)
+          const free = [candidate(), candidate()]
+          for (const c of free) assert.strictEqual((yield* storage.createJobOnce(c.job, c.units, keysOf()))._tag, "Created")
         }))
 
       // -------------------------------------------------------------------------------------------
