@@ -3,8 +3,9 @@
  *
  * It serves the runtime (`Converse`, `ConverseStream`, `InvokeModel` and
  * `InvokeModelWithResponseStream` with each model family's native bodies and streaming events,
- * `CountTokens`) and the control-plane list calls (`ListFoundationModels`, `GetFoundationModel`,
- * `ListInferenceProfiles`, `GetInferenceProfile`), with Bedrock's wire formats and checks: requests
+ * `CountTokens`) and the control plane (`ListFoundationModels`, `GetFoundationModel`,
+ * `ListInferenceProfiles`, `GetInferenceProfile`, and `CreateInferenceProfile` /
+ * `DeleteInferenceProfile` for application profiles), with Bedrock's wire formats and checks: requests
  * validated against AWS's service model and Bedrock's own rules, `x-amzn-ErrorType` errors with the
  * real messages, event-stream frames with CRCs and mid-stream exception frames. One port speaks both
  * h2c (the runtime client's default `NodeHttp2Handler`) and HTTP/1.1 (`NodeHttpHandler`, the

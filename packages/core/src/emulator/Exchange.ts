@@ -22,6 +22,8 @@ export type Operation =
   | "GetFoundationModel"
   | "ListInferenceProfiles"
   | "GetInferenceProfile"
+  | "CreateInferenceProfile"
+  | "DeleteInferenceProfile"
   | "Unknown"
 
 /** Request headers, as both Node HTTP stacks give them. */

@@ -12,6 +12,7 @@
  *
  * @since 0.1.0
  */
+import * as ApplicationProfiles from "./ApplicationProfiles.ts"
 import * as ConverseHandler from "./ConverseHandler.ts"
 import * as ConverseStreamHandler from "./ConverseStreamHandler.ts"
 import { countTokens } from "./CountTokensHandler.ts"
@@ -102,7 +103,9 @@ export const handle = async (
   body: Buffer
 ): Promise<void> => {
   const scenario = state.scenario()
-  const resolved = Scenario.resolve(scenario, ex.region, requestedId)
+  // An application profile's ARN reaches the model or system profile it copies from.
+  const application = ApplicationProfiles.isArn(requestedId) ? state.profiles().get(ex.region, requestedId) : undefined
+  const resolved = Scenario.resolve(scenario, ex.region, application?.source ?? requestedId)
   if (resolved.availability !== "offered") {
     return sendError(ex, availabilityErrors[resolved.availability](requestedId))
   }

@@ -129,6 +129,10 @@ export const ModelFault = Schema.Struct({
 })
 export type ModelFault = typeof ModelFault.Type
 
+/** The customization types of the control plane's `ModelCustomization` enum. */
+export const Customization = Schema.Literals(["FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"])
+export type Customization = typeof Customization.Type
+
 /** Capability overrides: any subset of the capabilities. */
 export const CapabilityOverrides = Schema.Struct({
   streaming: Schema.optionalKey(Support),
@@ -155,7 +159,9 @@ export const Behaviour = Schema.Struct({
   connectionReset: Schema.optionalKey(Probability),
   contentFilter: Schema.optionalKey(ContentFilter),
   modelTimeout: Schema.optionalKey(ModelFault),
-  modelNotReady: Schema.optionalKey(ModelFault)
+  modelNotReady: Schema.optionalKey(ModelFault),
+  /** `customizationsSupported` in the control plane (and what `byCustomizationType` filters on); default none. */
+  customizations: Schema.optionalKey(Schema.Array(Customization))
 })
 export type Behaviour = typeof Behaviour.Type
 
@@ -169,6 +175,20 @@ export const Rule = Schema.Struct({
 })
 export type Rule = typeof Rule.Type
 
+/**
+ * An application inference profile the account already has: `name`, the model it copies from
+ * (`source`: a foundation model id or a system profile id, as `CreateInferenceProfile`'s `copyFrom`
+ * names them), and the regions it exists in (default every region). Its id is derived from the
+ * region and the name, so a scenario always yields the same ARNs.
+ */
+export const ApplicationProfile = Schema.Struct({
+  name: Schema.String.check(Schema.isPattern(/^([0-9a-zA-Z][ _-]?)+$/), Schema.isMaxLength(64)),
+  source: Schema.String.check(Schema.isMinLength(1)),
+  regions: Schema.optionalKey(Selector),
+  description: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(200)))
+})
+export type ApplicationProfile = typeof ApplicationProfile.Type
+
 /** The scenario document, as written in JSON. */
 export const ScenarioDocument = Schema.Struct({
   seed: Schema.optionalKey(Schema.Int),
@@ -176,7 +196,8 @@ export const ScenarioDocument = Schema.Struct({
   registry: Schema.optionalKey(Schema.Literals(["builtin", "none"])),
   defaults: Schema.optionalKey(Behaviour),
   rules: Schema.optionalKey(Schema.Array(Rule)),
-  regionThrottle: Schema.optionalKey(Schema.Record(Schema.String, Throttle))
+  regionThrottle: Schema.optionalKey(Schema.Record(Schema.String, Throttle)),
+  applicationProfiles: Schema.optionalKey(Schema.Array(ApplicationProfile))
 })
 /** A scenario as given by a user: the JSON document's shape. */
 export type ScenarioInput = typeof ScenarioDocument.Encoded
@@ -235,7 +256,8 @@ interface CompiledRule {
 const globToRegExp = (glob: string): RegExp =>
   new RegExp("^" + glob.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") + "$")
 
-const matcher = (selector: string | ReadonlyArray<string> | undefined): (s: string) => boolean => {
+/** The predicate of a selector: ids or globs (`anthropic.*`), `"*"` or nothing for everything. */
+export const selects = (selector: string | ReadonlyArray<string> | undefined): (s: string) => boolean => {
   if (selector === undefined) return () => true
   const list = typeof selector === "string" ? [selector] : selector
   if (list.includes("*")) return () => true
@@ -259,8 +281,8 @@ export const make = (
     defaults: document.defaults ?? {},
     rules: (document.rules ?? []).map((rule) => ({
       rule,
-      models: matcher(rule.models),
-      regions: matcher(rule.regions)
+      models: selects(rule.models),
+      regions: selects(rule.regions)
     }))
   }
 }
@@ -316,6 +338,7 @@ export interface Resolved {
   readonly contentFilter: ContentFilter | undefined
   readonly modelTimeout: ModelFault | undefined
   readonly modelNotReady: ModelFault | undefined
+  readonly customizations: ReadonlyArray<Customization>
 }
 
 const PROFILE_PREFIX = /^(us-gov|us|eu|apac|global|jp|au|ca)\.(.+)$/
@@ -376,6 +399,7 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
   let contentFilter = d.contentFilter
   let modelTimeout = d.modelTimeout
   let modelNotReady = d.modelNotReady
+  let customizations = d.customizations ?? []
   for (const compiled of scenario.rules) {
     if (!compiled.regions(region) || !(compiled.models(modelId) || compiled.models(requestedId))) continue
     const r = compiled.rule
@@ -393,6 +417,7 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
     if (r.contentFilter !== undefined) contentFilter = r.contentFilter
     if (r.modelTimeout !== undefined) modelTimeout = r.modelTimeout
     if (r.modelNotReady !== undefined) modelNotReady = r.modelNotReady
+    if (r.customizations !== undefined) customizations = r.customizations
   }
   if (profileId !== undefined) {
     // A profile outside the caller's geography does not exist from that region.
@@ -419,7 +444,8 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
     connectionReset,
     contentFilter,
     modelTimeout,
-    modelNotReady
+    modelNotReady,
+    customizations
   }
 }
 

@@ -21,7 +21,7 @@ import shapesData from "../../data/bedrock-shapes.json" with { type: "json" }
 export interface Shape {
   readonly type: string
   readonly required?: ReadonlyArray<string>
-  readonly members?: Readonly<Record<string, { readonly shape: string; readonly location?: string }>>
+  readonly members?: Readonly<Record<string, { readonly shape: string; readonly location?: string; readonly locationName?: string }>>
   readonly member?: { readonly shape: string }
   readonly key?: { readonly shape: string }
   readonly value?: { readonly shape: string }
@@ -193,9 +193,30 @@ export const message = (violations: ReadonlyArray<Violation>): string =>
   `${violations.length} validation error${violations.length === 1 ? "" : "s"} detected: ` +
   violations.map((v) => `Value ${v.shown} at '${v.path}' failed to satisfy constraint: ${v.constraint}`).join("; ")
 
-/** The shape a member of a structure refers to (for path labels and query parameters). */
-export const memberShape = (service: Service, structure: string, member: string): string => {
-  const ref = services[service][structure]?.members?.[member]
-  if (ref === undefined) throw new Error(`${structure} has no member ${member}`)
-  return ref.shape
+/**
+ * The query-string members of the input structure `name`, read from `params` (numbers parsed) and
+ * checked together, as AWS reports them: by member name, every violation in one message.
+ */
+export const checkQuery = (
+  service: Service,
+  name: string,
+  params: URLSearchParams
+): { readonly checked: Checked; readonly values: Readonly<Record<string, unknown>> } => {
+  const shapes = services[service]
+  const values: Record<string, unknown> = {}
+  const violations: Array<Violation> = []
+  for (const [member, ref] of Object.entries(shapes[name]?.members ?? {})) {
+    const raw = ref.location === "querystring" ? params.get(ref.locationName ?? member) : null
+    if (raw === null) continue
+    const numeric = ["integer", "long", "float", "double"].includes(shapes[ref.shape]!.type)
+    const value = numeric ? Number(raw) : raw
+    if (numeric && (raw.trim() === "" || Number.isNaN(value))) {
+      return { checked: { _tag: "serialization", path: member, expected: shapes[ref.shape]!.type }, values }
+    }
+    const checked = check(service, ref.shape, value, member)
+    if (checked._tag === "serialization") return { checked, values }
+    if (checked._tag === "invalid") violations.push(...checked.violations)
+    values[member] = value
+  }
+  return { checked: violations.length === 0 ? { _tag: "valid" } : { _tag: "invalid", violations }, values }
 }
