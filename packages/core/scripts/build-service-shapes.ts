@@ -44,9 +44,8 @@ const roots = {
 const strip = (value: unknown): unknown => {
   if (Array.isArray(value)) return value.map(strip)
   if (value === null || typeof value !== "object") return value
-  return Object.fromEntries(
-    Object.entries(value).filter(([k]) => k !== "documentation" && k !== "documentationUrl").map(([k, v]) => [k, strip(v)])
-  )
+  const kept = Object.entries(value).filter(([k]) => k !== "documentation" && k !== "documentationUrl")
+  return Object.fromEntries(kept.map(([k, v]) => [k, strip(v)]))
 }
 
 const reachable = (model: Model, from: ReadonlyArray<string>): ReadonlyArray<string> => {
@@ -91,7 +90,8 @@ writeFileSync(
 )
 
 mkdirSync(fixtures, { recursive: true })
-for (const [file, model] of [["bedrock-runtime-service-2.json", runtime], ["bedrock-service-2.json", control]] as const) {
+const models = [["bedrock-runtime-service-2.json", runtime], ["bedrock-service-2.json", control]] as const
+for (const [file, model] of models) {
   writeFileSync(join(fixtures, file), `${JSON.stringify(strip(model))}\n`)
 }
 process.stdout.write(

@@ -42,7 +42,7 @@ const scenario: ScenarioInput = {
 }
 
 const certify = (modelId: string) =>
-  Effect.gen(function*() {
+  Effect.gen(function* () {
     const emulator = yield* BedrockEmulator.make({ scenario })
     const services = Layer.mergeAll(
       BedrockRuntime.layer({
@@ -65,30 +65,45 @@ const certify = (modelId: string) =>
     )
     // A request is logged when its exchange closes, which can trail the client's last read of a broken stream.
     for (let i = 0; i < 500 && emulator.activeRequests() > 0; i++) yield* Effect.sleep("10 millis")
-    const requests = emulator.requests().filter((r) => r.modelId !== undefined && Registry.baseIdOf(r.modelId) === modelId)
+    const requests = emulator
+      .requests()
+      .filter((r) => r.modelId !== undefined && Registry.baseIdOf(r.modelId) === modelId)
     return { outcome, requests }
   })
 
 describe("Runner: scripted ModelTimeoutException and ModelNotReadyException", () => {
   const http = [
     { knob: "modelTimeout", modelId: models.timeout, name: "ModelTimeoutException", status: 408, category: "TIMEOUT" },
-    { knob: "modelNotReady", modelId: models.notReady, name: "ModelNotReadyException", status: 429, category: "SERVICE_UNAVAILABLE" }
+    {
+      knob: "modelNotReady",
+      modelId: models.notReady,
+      name: "ModelNotReadyException",
+      status: 429,
+      category: "SERVICE_UNAVAILABLE"
+    }
   ] as const
   for (const c of http) {
-    it.live(`${c.knob} over HTTP: the gate is tried ${maxAttempts} times, then the unit is INCONCLUSIVE / ${c.category}`, () =>
-      Effect.gen(function*() {
-        const { outcome, requests } = yield* certify(c.modelId)
-        assert.strictEqual(outcome.verdict, "INCONCLUSIVE")
-        assert.strictEqual(outcome.error?.category, c.category)
-        assert.strictEqual(outcome.error?.blame, "environment")
-        const gate = outcome.tests.find((t) => t.id === "connectivity")
-        assert.strictEqual(gate?.status, "ERRORED")
-        assert.strictEqual(gate?.attempts, maxAttempts)
-        // One request per attempt: the SDK's own retries are off, the Runner's are bounded.
-        assert.strictEqual(requests.length, maxAttempts)
-        assert.isTrue(requests.every((r) => r.status === c.status && r.errorName === c.name), JSON.stringify(requests))
-        for (const t of outcome.tests.filter((t) => t.id !== "connectivity")) assert.strictEqual(t.status, "SKIPPED", t.id)
-      }))
+    it.live(
+      `${c.knob} over HTTP: the gate is tried ${maxAttempts} times, then the unit is INCONCLUSIVE / ${c.category}`,
+      () =>
+        Effect.gen(function* () {
+          const { outcome, requests } = yield* certify(c.modelId)
+          assert.strictEqual(outcome.verdict, "INCONCLUSIVE")
+          assert.strictEqual(outcome.error?.category, c.category)
+          assert.strictEqual(outcome.error?.blame, "environment")
+          const gate = outcome.tests.find((t) => t.id === "connectivity")
+          assert.strictEqual(gate?.status, "ERRORED")
+          assert.strictEqual(gate?.attempts, maxAttempts)
+          // One request per attempt: the SDK's own retries are off, the Runner's are bounded.
+          assert.strictEqual(requests.length, maxAttempts)
+          assert.isTrue(
+            requests.every((r) => r.status === c.status && r.errorName === c.name),
+            JSON.stringify(requests)
+          )
+          for (const t of outcome.tests.filter((t) => t.id !== "connectivity"))
+            assert.strictEqual(t.status, "SKIPPED", t.id)
+        })
+    )
   }
 
   const midStream = [
@@ -96,21 +111,33 @@ describe("Runner: scripted ModelTimeoutException and ModelNotReadyException", ()
     { knob: "modelNotReady", modelId: models.notReadyMid, category: "SERVICE_UNAVAILABLE" }
   ] as const
   for (const c of midStream) {
-    it.live(`${c.knob} mid-stream: non-streaming tests pass, streaming tests are retried and ERRORED, the unit INCONCLUSIVE / ${c.category}`, () =>
-      Effect.gen(function*() {
-        const { outcome, requests } = yield* certify(c.modelId)
-        assert.strictEqual(outcome.verdict, "INCONCLUSIVE")
-        assert.strictEqual(outcome.error?.category, c.category)
-        assert.strictEqual(outcome.tests.find((t) => t.id === "connectivity")?.status, "PASSED")
-        const streaming = outcome.tests.find((t) => t.id === "streaming")!
-        assert.strictEqual(streaming.status, "ERRORED")
-        assert.strictEqual(streaming.error?.category, c.category)
-        assert.strictEqual(streaming.attempts, maxAttempts)
-        assert.isTrue(outcome.tests.every((t) => t.status !== "FAILED"), "a model fault never fails a test")
-        const broken = requests.filter((r) => r.operation === "ConverseStream")
-        const streamed = outcome.tests.filter((t) => t.id === "streaming" || t.id === "tool-use-streaming")
-        assert.strictEqual(broken.length, streamed.reduce((n, t) => n + t.attempts, 0))
-        assert.isTrue(broken.every((r) => r.status === 200 && r.errorName !== undefined), "every stream broke after its 200")
-      }))
+    it.live(
+      `${c.knob} mid-stream: streaming tests are retried and ERRORED, the unit INCONCLUSIVE / ${c.category}`,
+      () =>
+        Effect.gen(function* () {
+          const { outcome, requests } = yield* certify(c.modelId)
+          assert.strictEqual(outcome.verdict, "INCONCLUSIVE")
+          assert.strictEqual(outcome.error?.category, c.category)
+          assert.strictEqual(outcome.tests.find((t) => t.id === "connectivity")?.status, "PASSED")
+          const streaming = outcome.tests.find((t) => t.id === "streaming")!
+          assert.strictEqual(streaming.status, "ERRORED")
+          assert.strictEqual(streaming.error?.category, c.category)
+          assert.strictEqual(streaming.attempts, maxAttempts)
+          assert.isTrue(
+            outcome.tests.every((t) => t.status !== "FAILED"),
+            "a model fault never fails a test"
+          )
+          const broken = requests.filter((r) => r.operation === "ConverseStream")
+          const streamed = outcome.tests.filter((t) => t.id === "streaming" || t.id === "tool-use-streaming")
+          assert.strictEqual(
+            broken.length,
+            streamed.reduce((n, t) => n + t.attempts, 0)
+          )
+          assert.isTrue(
+            broken.every((r) => r.status === 200 && r.errorName !== undefined),
+            "every stream broke after its 200"
+          )
+        })
+    )
   }
 })

@@ -48,8 +48,10 @@ export const idOf = (idOrArn: string): string => ARN.exec(idOrArn)?.[2] ?? idOrA
 export const isArn = (s: string): boolean => ARN.test(s)
 
 /** The id of a profile named `name` in `region`: deterministic, 12 characters of [a-z0-9]. */
-export const makeId = (region: string, name: string): string =>
-  (Scenario.hash(`${region}/${name}`).toString(36) + Scenario.hash(`${name}/${region}`).toString(36)).padEnd(12, "0").slice(0, 12)
+export const makeId = (region: string, name: string): string => {
+  const digits = Scenario.hash(`${region}/${name}`).toString(36) + Scenario.hash(`${name}/${region}`).toString(36)
+  return digits.padEnd(12, "0").slice(0, 12)
+}
 
 /** A store seeded with the profiles `scenario` declares, in every region each one names. */
 export const make = (scenario: Scenario.Scenario, regions: ReadonlyArray<string>): Store => {
@@ -63,7 +65,8 @@ export const make = (scenario: Scenario.Scenario, regions: ReadonlyArray<string>
     const inRegion = Scenario.selects(declared.regions)
     for (const region of regions.filter(inRegion)) {
       const id = makeId(region, declared.name)
-      of(region).set(id, { id, region, name: declared.name, description: declared.description, source: declared.source, createdAt: declaredAt })
+      const { description, name, source } = declared
+      of(region).set(id, { id, region, name, description, source, createdAt: declaredAt })
     }
   }
   return {

@@ -15,8 +15,8 @@
  *
  * This module is the server and its handle; the `Router` and one handler module per operation
  * family (`ConverseHandler`, `ConverseStreamHandler`, `InvokeModelHandler`, `CountTokensHandler`,
- * `ControlPlaneHandler`) answer the requests. Plain Node users call {@link start}; Effect users {@link make} (scoped) or
- * {@link layer}, which read wall time from the `Clock` in context.
+ * `ControlPlaneHandler`) answer the requests. Plain Node users call {@link start}; Effect users
+ * {@link make} (scoped) or {@link layer}, which read wall time from the `Clock` in context.
  *
  * @since 0.1.0
  */

@@ -58,7 +58,8 @@ const listInferenceProfiles = (ex: Exchange, state: State, query: URLSearchParam
   const type = values["typeEquals"] as "SYSTEM_DEFINED" | "APPLICATION" | undefined
   const profiles = InferenceProfiles.list(state.scenario(), state.profiles(), ex.region, type)
   const max = (values["maxResults"] as number | undefined) ?? 1000
-  const offset = Number(Buffer.from((values["nextToken"] as string | undefined) ?? "", "base64").toString("utf8") || 0) || 0
+  const token = Buffer.from((values["nextToken"] as string | undefined) ?? "", "base64").toString("utf8")
+  const offset = Number(token || 0) || 0
   const page = profiles.slice(offset, offset + max)
   const next = offset + max < profiles.length ? Buffer.from(String(offset + max)).toString("base64") : undefined
   sendJson(ex, 200, { inferenceProfileSummaries: page, ...(next === undefined ? {} : { nextToken: next }) })

@@ -77,7 +77,9 @@ const conversationRules: ReadonlyArray<(r: ConverseBody, resolved: Scenario.Reso
     return undefined
   },
   (r) =>
-    (r.toolConfig === undefined && r.messages.some((m) => m.content.some(isToolBlock)) ? messages.toolConfigRequired : undefined),
+    r.toolConfig === undefined && r.messages.some((m) => m.content.some(isToolBlock))
+      ? messages.toolConfigRequired
+      : undefined,
   (r) => {
     const i = r.messages.findIndex((m) =>
       m.content.some((b) => "toolResult" in b) && m.content.some((b) => !("toolResult" in b) && !("cachePoint" in b))

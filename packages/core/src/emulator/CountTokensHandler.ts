@@ -32,6 +32,12 @@ export const countMessages = {
 const counts = (resolved: Scenario.Resolved): boolean =>
   resolved.profileId === undefined && resolved.modelId.startsWith("anthropic.claude") && resolved.kind === "chat"
 
+const noInput = wire(
+  400,
+  "ValidationException",
+  "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have exactly one member set"
+)
+
 type Counted = { readonly inputTokens: number } | { readonly error: WireError }
 
 const fromConverse = (converse: ConverseBody, resolved: Scenario.Resolved): Counted => {
@@ -65,7 +71,7 @@ export const countTokens = (ex: Exchange, resolved: Scenario.Resolved, raw: Buff
     ? fromConverse(input.converse, resolved)
     : input.invokeModel !== undefined
     ? fromInvokeModel(input.invokeModel.body, resolved)
-    : { error: wire(400, "ValidationException", "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have exactly one member set") }
+    : { error: noInput }
   if ("error" in counted) return sendError(ex, counted.error)
   sendJson(ex, 200, { inputTokens: counted.inputTokens })
 }

@@ -77,7 +77,8 @@ export const families: ReadonlyArray<EmbeddingFamily> = [
     answer: (body) => {
       const inputText = (body["inputText"] as string | undefined) ?? ""
       const config = body["embeddingConfig"] as { outputEmbeddingLength?: number } | undefined
-      const vector = Responder.embed(inputText || ((body["inputImage"] as string | undefined) ?? ""), config?.outputEmbeddingLength ?? 1024)
+      const subject = inputText || ((body["inputImage"] as string | undefined) ?? "")
+      const vector = Responder.embed(subject, config?.outputEmbeddingLength ?? 1024)
       return { embedding: vector, inputTextTokenCount: tokens(inputText) }
     }
   },
@@ -96,7 +97,12 @@ export const families: ReadonlyArray<EmbeddingFamily> = [
     schema: cohereSchema(["input_type"]),
     answer: cohereAnswer
   },
-  { name: "cohere-embed-v3", matches: (id) => id.startsWith("cohere.embed"), schema: cohereSchema(["texts", "input_type"]), answer: cohereAnswer },
+  {
+    name: "cohere-embed-v3",
+    matches: (id) => id.startsWith("cohere.embed"),
+    schema: cohereSchema(["texts", "input_type"]),
+    answer: cohereAnswer
+  },
   { name: "other-embedding", matches: () => true, schema: titanV2Schema, answer: (body) => titanV2Answer(body) }
 ]
 

@@ -11,11 +11,16 @@
  */
 import * as Scenario from "./Scenario.ts"
 
-/** A model modality as the control plane writes it (the model's enum plus VIDEO and SPEECH, which real listings carry). */
+/** A model modality as the control plane writes it: the model's enum, plus VIDEO and SPEECH as real listings carry. */
 export type Modality = "TEXT" | "IMAGE" | "EMBEDDING" | "VIDEO" | "SPEECH"
 
 /** Output and base input modalities per registry modality; a rerank model answers text scores. */
-const modalities: Readonly<Record<string, { readonly input: ReadonlyArray<Modality>; readonly output: ReadonlyArray<Modality> }>> = {
+interface Modalities {
+  readonly input: ReadonlyArray<Modality>
+  readonly output: ReadonlyArray<Modality>
+}
+
+const modalities: Readonly<Record<string, Modalities>> = {
   chat: { input: ["TEXT"], output: ["TEXT"] },
   text: { input: ["TEXT"], output: ["TEXT"] },
   embedding: { input: ["TEXT"], output: ["EMBEDDING"] },
@@ -41,7 +46,8 @@ const providerOf = (id: string): string => {
 }
 
 const modalitiesOf = (resolved: Scenario.Resolved) => {
-  const base = modalities[resolved.info?.modality ?? (resolved.kind === "embedding" ? "embedding" : "chat")] ?? modalities["chat"]!
+  const modality = resolved.info?.modality ?? (resolved.kind === "embedding" ? "embedding" : "chat")
+  const base = modalities[modality] ?? modalities["chat"]!
   const input = new Set<Modality>(base.input)
   if (resolved.capabilities.vision === "yes") input.add("IMAGE")
   for (const extra of extraInputs) if (extra.ids.test(resolved.modelId)) extra.add.forEach((m) => input.add(m))

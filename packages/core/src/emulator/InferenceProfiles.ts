@@ -90,7 +90,9 @@ export const systemProfiles = (scenario: Scenario.Scenario, region: string): Rea
 /** The models an application profile copies from its source, or undefined when the source is not in this region. */
 const sourceModels = (scenario: Scenario.Scenario, region: string, source: string) => {
   const { modelId, profileId } = Scenario.parseModelId(source)
-  if (profileId !== undefined) return systemProfiles(scenario, region).find((p) => p.inferenceProfileId === profileId)?.models
+  if (profileId !== undefined) {
+    return systemProfiles(scenario, region).find((p) => p.inferenceProfileId === profileId)?.models
+  }
   const resolved = Scenario.resolve(scenario, region, modelId)
   return FoundationModels.listed(resolved.availability) ? [{ modelArn: modelArn(region, modelId) }] : undefined
 }

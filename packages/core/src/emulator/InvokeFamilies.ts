@@ -20,7 +20,7 @@ import { any, bool, int, list, num, object, oneOf, openObject, type Schema, str 
 
 type Json = Record<string, unknown>
 
-/** One chunk of a native stream; `tokens > 0` marks a delta (what `streamBreakAfterDeltas` counts and pacing waits for). */
+/** One chunk of a native stream; `tokens > 0` marks a delta (counted by `streamBreakAfterDeltas`, paced per token). */
 export interface Part {
   readonly body: Json
   readonly tokens: number
@@ -81,9 +81,11 @@ const conversation = (
   inferenceConfig: { maxTokens }
 })
 
+const llama3Turn = /<\|start_header_id\|>(\w+)<\|end_header_id\|>([\s\S]*?)(?=<\|eot_id\|>|<\|start_header_id\|>|$)/g
+
 /** Llama 3 header tokens, or Llama 2 / Mistral `[INST]` pairs, as turns; else the whole prompt is one user turn. */
 export const promptTurns = (prompt: string): ReadonlyArray<{ readonly role: string; readonly text: string }> => {
-  const headers = [...prompt.matchAll(/<\|start_header_id\|>(\w+)<\|end_header_id\|>([\s\S]*?)(?=<\|eot_id\|>|<\|start_header_id\|>|$)/g)]
+  const headers = [...prompt.matchAll(llama3Turn)]
   if (headers.length > 0) {
     return headers.map((m) => ({ role: m[1]!, text: m[2]!.trim() })).filter((t) => t.text !== "")
   }
@@ -100,7 +102,8 @@ export const promptTurns = (prompt: string): ReadonlyArray<{ readonly role: stri
       ]
     })
   }
-  return [{ role: "user", text: prompt.replace(/^\s*(Human|User):\s*/i, "").replace(/\s*(Assistant|Bot):\s*$/i, "").trim() }]
+  const bare = prompt.replace(/^\s*(Human|User):\s*/i, "").replace(/\s*(Assistant|Bot):\s*$/i, "")
+  return [{ role: "user", text: bare.trim() }]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -179,17 +182,25 @@ const toAnthropicBlock = (b: AnswerBlock): Json =>
 
 const anthropicStop = (a: Answer) => stop(a, { end: "end_turn", length: "max_tokens", tool: "tool_use" })
 
+const legacyBranch = `#: subject must not be valid against schema {"required":["messages"]}`
+
 const anthropic: Family = {
   name: "anthropic",
   matches: (id) => id.startsWith("anthropic."),
   schema: () => anthropicSchema,
-  preface: (body) => ("messages" in body ? ["#: subject must not be valid against schema {\"required\":[\"messages\"]}"] : []),
+  // Bedrock's Anthropic schema also allows the legacy text-completion body, which must lack `messages`.
+  preface: (body) => ("messages" in body ? [legacyBranch] : []),
   request: (body) => ({
-    messages: arr(body["messages"]).map((m) => ({ role: txt(rec(m)["role"]), content: anthropicBlocks(rec(m)["content"]) })),
+    messages: arr(body["messages"]).map((m) => ({
+      role: txt(rec(m)["role"]),
+      content: anthropicBlocks(rec(m)["content"])
+    })),
     system: body["system"] === undefined ? undefined : anthropicBlocks(body["system"]),
     inferenceConfig: { maxTokens: numOr(body["max_tokens"], 512) },
     toolConfig: body["tools"] === undefined ? undefined : {
-      tools: arr(body["tools"]).map((t) => ({ toolSpec: { name: rec(t)["name"], inputSchema: { json: rec(t)["input_schema"] } } }))
+      tools: arr(body["tools"]).map((t) => ({
+        toolSpec: { name: rec(t)["name"], inputSchema: { json: rec(t)["input_schema"] } }
+      }))
     }
   }),
   answer: (a, c) => ({
@@ -235,7 +246,11 @@ const anthropic: Family = {
         }))),
       meta({ type: "content_block_stop", index })
     ]),
-    meta({ type: "message_delta", delta: { stop_reason: anthropicStop(a), stop_sequence: null }, usage: { output_tokens: a.outputTokens } }),
+    meta({
+      type: "message_delta",
+      delta: { stop_reason: anthropicStop(a), stop_sequence: null },
+      usage: { output_tokens: a.outputTokens }
+    }),
     meta({ type: "message_stop" })
   ]
 }
@@ -252,7 +267,12 @@ const titanText: Family = {
   schema: () =>
     object({
       inputText: str,
-      textGenerationConfig: object({ temperature: num(0, 1), topP: num(0, 1), maxTokenCount: int(0), stopSequences: list(str) })
+      textGenerationConfig: object({
+        temperature: num(0, 1),
+        topP: num(0, 1),
+        maxTokenCount: int(0),
+        stopSequences: list(str)
+      })
     }, ["inputText"]),
   request: (body) =>
     conversation(promptTurns(txt(body["inputText"])), numOr(rec(body["textGenerationConfig"])["maxTokenCount"], 512)),
@@ -268,7 +288,13 @@ const titanText: Family = {
       completionReason: null,
       inputTextTokenCount: first ? a.inputTokens : null
     })),
-    meta({ outputText: "", index: 0, totalOutputTextTokenCount: a.outputTokens, completionReason: titanStop(a), inputTextTokenCount: null })
+    meta({
+      outputText: "",
+      index: 0,
+      totalOutputTextTokenCount: a.outputTokens,
+      completionReason: titanStop(a),
+      inputTextTokenCount: null
+    })
   ]
 }
 
@@ -282,7 +308,10 @@ const llama: Family = {
   name: "llama",
   matches: (id) => id.startsWith("meta.llama"),
   schema: () =>
-    object({ prompt: str, temperature: num(0, 1), top_p: num(0, 1), max_gen_len: int(1), images: list(str) }, ["prompt"]),
+    object(
+      { prompt: str, temperature: num(0, 1), top_p: num(0, 1), max_gen_len: int(1), images: list(str) },
+      ["prompt"]
+    ),
   request: (body) => conversation(promptTurns(txt(body["prompt"])), numOr(body["max_gen_len"], 512)),
   answer: (a) => ({
     generation: answerText(a),
@@ -299,7 +328,12 @@ const llama: Family = {
         generation_token_count: (generated += Math.max(1, tokenish(generation))),
         stop_reason: null
       })),
-      meta({ generation: "", prompt_token_count: null, generation_token_count: a.outputTokens, stop_reason: llamaStop(a) })
+      meta({
+        generation: "",
+        prompt_token_count: null,
+        generation_token_count: a.outputTokens,
+        stop_reason: llamaStop(a)
+      })
     ]
   }
 }
@@ -326,9 +360,10 @@ const mistral: Family = {
         tool_choice: any,
         response_format: openObject
       }, ["messages"])
-      : object({ prompt: str, max_tokens: int(1), stop: list(str), temperature: num(0, 1), top_p: num(0, 1), top_k: int(0) }, [
-        "prompt"
-      ]),
+      : object(
+        { prompt: str, max_tokens: int(1), stop: list(str), temperature: num(0, 1), top_p: num(0, 1), top_k: int(0) },
+        ["prompt"]
+      ),
   request: (body) =>
     mistralChat(body)
       ? conversation(
@@ -352,7 +387,9 @@ const mistralChatFamily: Family = {
     choices: [{ index: 0, message: { role: "assistant", content: answerText(a) }, stop_reason: mistralStop(a) }]
   }),
   stream: (a, c) => [
-    ...textParts(a, c, (content) => ({ choices: [{ index: 0, message: { role: "assistant", content }, stop_reason: null }] })),
+    ...textParts(a, c, (content) => ({
+      choices: [{ index: 0, message: { role: "assistant", content }, stop_reason: null }]
+    })),
     meta({ choices: [{ index: 0, message: { role: "assistant", content: "" }, stop_reason: mistralStop(a) }] })
   ]
 }
@@ -454,13 +491,21 @@ const novaUsage = (a: Answer) => ({
   cacheWriteInputTokenCount: 0
 })
 
+const toolStart = (toolUse: { readonly toolUseId: string; readonly name: string }) => ({
+  toolUseId: toolUse.toolUseId,
+  name: toolUse.name
+})
+
 const nova: Family = {
   name: "nova",
   matches: (id) => id.startsWith("amazon.nova"),
   schema: () =>
     object({
       schemaVersion: str,
-      messages: list(object({ role: oneOf("user", "assistant"), content: list(openObject, 1) }, ["role", "content"]), 1),
+      messages: list(
+        object({ role: oneOf("user", "assistant"), content: list(openObject, 1) }, ["role", "content"]),
+        1
+      ),
       system: list(openObject),
       inferenceConfig: object({
         maxTokens: int(1),
@@ -479,10 +524,15 @@ const nova: Family = {
   request: (body) => {
     const config = rec(body["inferenceConfig"])
     return {
-      messages: arr(body["messages"]).map((m) => ({ role: txt(rec(m)["role"]), content: arr(rec(m)["content"]).map(rec) })),
+      messages: arr(body["messages"]).map((m) => ({
+        role: txt(rec(m)["role"]),
+        content: arr(rec(m)["content"]).map(rec)
+      })),
       system: arr(body["system"]).map(rec),
       inferenceConfig: { maxTokens: numOr(config["maxTokens"], numOr(config["max_new_tokens"], 512)) },
-      toolConfig: body["toolConfig"] === undefined ? undefined : { tools: arr(rec(body["toolConfig"])["tools"]).map(rec) }
+      toolConfig: body["toolConfig"] === undefined
+        ? undefined
+        : { tools: arr(rec(body["toolConfig"])["tools"]).map(rec) }
     }
   },
   answer: (a) => ({
@@ -494,7 +544,7 @@ const nova: Family = {
     meta({ messageStart: { role: "assistant" } }),
     ...a.content.flatMap((b, contentBlockIndex): ReadonlyArray<Part> => [
       ...("toolUse" in b
-        ? [meta({ contentBlockStart: { start: { toolUse: { toolUseId: b.toolUse.toolUseId, name: b.toolUse.name } }, contentBlockIndex } })]
+        ? [meta({ contentBlockStart: { start: { toolUse: toolStart(b.toolUse) }, contentBlockIndex } })]
         : []),
       ...("text" in b
         ? c.textDeltas(b.text).map((text) => ({
@@ -523,7 +573,10 @@ const chatCompletions: Family = {
   matches: () => true,
   schema: () =>
     object({
-      messages: list(object({ role: oneOf("system", "developer", "user", "assistant", "tool"), content: any }, ["role"], true), 1),
+      messages: list(
+        object({ role: oneOf("system", "developer", "user", "assistant", "tool"), content: any }, ["role"], true),
+        1
+      ),
       max_tokens: int(1),
       max_completion_tokens: int(1),
       temperature: num(0, 2),
@@ -544,7 +597,11 @@ const chatCompletions: Family = {
     created: c.created,
     model: c.modelId,
     choices: [{ index: 0, message: { role: "assistant", content: answerText(a) }, finish_reason: openAiStop(a) }],
-    usage: { prompt_tokens: a.inputTokens, completion_tokens: a.outputTokens, total_tokens: a.inputTokens + a.outputTokens }
+    usage: {
+      prompt_tokens: a.inputTokens,
+      completion_tokens: a.outputTokens,
+      total_tokens: a.inputTokens + a.outputTokens
+    }
   }),
   stream: (a, c) => {
     const chunk = (delta: Json, finish: string | null) => ({

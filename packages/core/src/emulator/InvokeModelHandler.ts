@@ -53,7 +53,8 @@ const streamParts = async (
   const firstByte = Math.round(performance.now() - ex.started)
   let sent = 0
   for (const [i, part] of parts.entries()) {
-    if (breakAfter !== undefined && sent >= breakAfter && (part.tokens > 0 || i > lastDelta)) return breakStream(ex, call)
+    const closing = part.tokens > 0 || i > lastDelta
+    if (breakAfter !== undefined && sent >= breakAfter && closing) return breakStream(ex, call)
     if (i === parts.length - 1) {
       const metrics = {
         inputTokenCount: answer.inputTokens,

@@ -71,7 +71,14 @@ const javaType = (value: unknown): string =>
     ? "Integer"
     : "BigDecimal"
 
-const expectedName = { object: "JSONObject", array: "JSONArray", string: "String", integer: "Integer", number: "Number", boolean: "Boolean" } as const
+const expectedName = {
+  object: "JSONObject",
+  array: "JSONArray",
+  string: "String",
+  integer: "Integer",
+  number: "Number",
+  boolean: "Boolean"
+} as const
 
 const isType = (type: keyof typeof expectedName, value: unknown): boolean =>
   type === "object"
@@ -89,7 +96,9 @@ export const issues = (schema: Schema, value: unknown, at = "#"): ReadonlyArray<
     return branches.some((b) => b.length === 0) ? [] : branches.flat()
   }
   if (schema.type === "any") return []
-  if (!isType(schema.type, value)) return [`${at}: expected type: ${expectedName[schema.type]}, found: ${javaType(value)}`]
+  if (!isType(schema.type, value)) {
+    return [`${at}: expected type: ${expectedName[schema.type]}, found: ${javaType(value)}`]
+  }
   switch (schema.type) {
     case "object": {
       const record = value as Record<string, unknown>
@@ -126,8 +135,9 @@ export const issues = (schema: Schema, value: unknown, at = "#"): ReadonlyArray<
     case "number": {
       const n = value as number
       if (schema.enum !== undefined && !schema.enum.includes(n)) return [`${at}: ${n} is not a valid enum value`]
-      if (schema.minimum !== undefined && n < schema.minimum) return [`${at}: ${n} is not greater or equal to ${schema.minimum}`]
-      if (schema.maximum !== undefined && n > schema.maximum) return [`${at}: ${n} is not less or equal to ${schema.maximum}`]
+      const { maximum, minimum } = schema
+      if (minimum !== undefined && n < minimum) return [`${at}: ${n} is not greater or equal to ${minimum}`]
+      if (maximum !== undefined && n > maximum) return [`${at}: ${n} is not less or equal to ${maximum}`]
       return []
     }
     case "boolean":
@@ -137,4 +147,8 @@ export const issues = (schema: Schema, value: unknown, at = "#"): ReadonlyArray<
 
 /** Bedrock's ValidationException for a body with these issues. */
 export const malformed = (found: ReadonlyArray<string>): WireError =>
-  wire(400, "ValidationException", `Malformed input request: ${found.join("")}, please reformat your input and try again.`)
+  wire(
+    400,
+    "ValidationException",
+    `Malformed input request: ${found.join("")}, please reformat your input and try again.`
+  )

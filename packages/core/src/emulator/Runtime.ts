@@ -75,7 +75,8 @@ const drawFaults = (resolved: Scenario.Resolved, op: Operation, draw: () => numb
     const fault = resolved[knob]
     const hit = draw() < (fault?.rate ?? 1)
     if (fault !== undefined && hit && error === undefined && applies(fault.midStream)) {
-      error = { name: wireError.name, status: wireError.status, message: wireError.message, midStream: fault.midStream === true }
+      const { message, name, status } = wireError
+      error = { name, status, message, midStream: fault.midStream === true }
     }
   }
   return { reset, error, filter: filter !== undefined && filtered ? filter : undefined }

@@ -17,11 +17,18 @@
  */
 import shapesData from "../../data/bedrock-shapes.json" with { type: "json" }
 
+/** A structure member: its shape, and where it travels when not in the body (`uri`, `header`, `querystring`). */
+export interface MemberRef {
+  readonly shape: string
+  readonly location?: string
+  readonly locationName?: string
+}
+
 /** One botocore shape, as far as validation reads it. */
 export interface Shape {
   readonly type: string
   readonly required?: ReadonlyArray<string>
-  readonly members?: Readonly<Record<string, { readonly shape: string; readonly location?: string; readonly locationName?: string }>>
+  readonly members?: Readonly<Record<string, MemberRef>>
   readonly member?: { readonly shape: string }
   readonly key?: { readonly shape: string }
   readonly value?: { readonly shape: string }
@@ -69,7 +76,9 @@ const fullMatch = (pattern: string): RegExp => {
 /** A value as Java's `toString` prints it in Coral's messages. */
 const show = (value: unknown, type: string): string => {
   if (value === null || value === undefined) return "null"
-  if (typeof value === "number") return `'${(type === "float" || type === "double") && Number.isInteger(value) ? `${value}.0` : value}'`
+  if (typeof value === "number") {
+    return `'${(type === "float" || type === "double") && Number.isInteger(value) ? `${value}.0` : value}'`
+  }
   if (Array.isArray(value)) return `'[${value.map((v) => (typeof v === "string" ? v : JSON.stringify(v))).join(", ")}]'`
   if (typeof value === "object") return `'${JSON.stringify(value)}'`
   return `'${String(value)}'`
@@ -103,6 +112,12 @@ const jsonType: Record<string, (v: unknown) => boolean> = {
 const lengthOf = (shape: Shape, value: unknown): number =>
   shape.type === "blob" ? Buffer.from(value as string, "base64").length : [...(value as string)].length
 
+/** The `min` / `max` length constraints of strings, blobs, lists and maps. */
+const lengthWithin = ({ max, min }: Shape, length: number, violate: (constraint: string) => void): void => {
+  if (min !== undefined && length < min) violate(`Member must have length greater than or equal to ${min}`)
+  if (max !== undefined && length > max) violate(`Member must have length less than or equal to ${max}`)
+}
+
 /** Walk `value` against `name`, pushing violations; throws {@link WrongType} on a type mismatch. */
 const walk = (
   shapes: Readonly<Record<string, Shape>>,
@@ -119,9 +134,7 @@ const walk = (
   switch (shape.type) {
     case "string":
     case "blob": {
-      const length = lengthOf(shape, value)
-      if (shape.min !== undefined && length < shape.min) violate(`Member must have length greater than or equal to ${shape.min}`)
-      if (shape.max !== undefined && length > shape.max) violate(`Member must have length less than or equal to ${shape.max}`)
+      lengthWithin(shape, lengthOf(shape, value), violate)
       if (shape.enum !== undefined && !shape.enum.includes(value as string)) {
         violate(`Member must satisfy enum value set: [${shape.enum.join(", ")}]`)
       }
@@ -135,14 +148,14 @@ const walk = (
     case "float":
     case "double": {
       const n = value as number
-      if (shape.min !== undefined && n < shape.min) violate(`Member must have value greater than or equal to ${shape.min}`)
-      if (shape.max !== undefined && n > shape.max) violate(`Member must have value less than or equal to ${shape.max}`)
+      const { max, min } = shape
+      if (min !== undefined && n < min) violate(`Member must have value greater than or equal to ${min}`)
+      if (max !== undefined && n > max) violate(`Member must have value less than or equal to ${max}`)
       return
     }
     case "list": {
       const items = value as ReadonlyArray<unknown>
-      if (shape.min !== undefined && items.length < shape.min) violate(`Member must have length greater than or equal to ${shape.min}`)
-      if (shape.max !== undefined && items.length > shape.max) violate(`Member must have length less than or equal to ${shape.max}`)
+      lengthWithin(shape, items.length, violate)
       items.forEach((item, i) => {
         if (item !== null) walk(shapes, shape.member!.shape, item, `${path}.${i + 1}.member`, out)
       })
@@ -150,8 +163,7 @@ const walk = (
     }
     case "map": {
       const entries = Object.entries(value as Record<string, unknown>)
-      if (shape.min !== undefined && entries.length < shape.min) violate(`Member must have length greater than or equal to ${shape.min}`)
-      if (shape.max !== undefined && entries.length > shape.max) violate(`Member must have length less than or equal to ${shape.max}`)
+      lengthWithin(shape, entries.length, violate)
       for (const [key, item] of entries) {
         walk(shapes, shape.key!.shape, key, join(path, key), out)
         if (item !== null) walk(shapes, shape.value!.shape, item, join(path, key), out)
@@ -176,7 +188,7 @@ const walk = (
   }
 }
 
-/** Check `value` against the input shape `name` of `service`; `path` prefixes the paths reported (a query parameter's name). */
+/** Check `value` against the input shape `name` of `service`; `path` prefixes the paths (a query member's name). */
 export const check = (service: Service, name: string, value: unknown, path = ""): Checked => {
   const violations: Array<Violation> = []
   try {

@@ -43,11 +43,14 @@ export const messages = {
     "A conversation must start with a user message. Try again with a conversation that starts with a user message.",
   alternate:
     "A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.",
-  blankText: (at: string) => `The text field in the ContentBlock object at ${at} is blank. Add text to the text field, and try again.`,
+  blankText: (at: string) =>
+    `The text field in the ContentBlock object at ${at} is blank. Add text to the text field, and try again.`,
   toolConfigRequired: "The toolConfig field must be defined when using toolUse and toolResult content blocks.",
-  toolResultMixed: (at: string) => `${at}: Conversation blocks and tool result blocks cannot be provided in the same turn.`,
+  toolResultMixed: (at: string) =>
+    `${at}: Conversation blocks and tool result blocks cannot be provided in the same turn.`,
   maxTokensExceeded: (limit: number) =>
-    `The maximum tokens you requested exceeds the model limit of ${limit}. Try again with a maximum tokens value that is lower than ${limit}.`,
+    `The maximum tokens you requested exceeds the model limit of ${limit}. ` +
+    `Try again with a maximum tokens value that is lower than ${limit}.`,
   unsupportedStreaming: "The model is unsupported for streaming.",
   // The next two are the service model's documentation of the exceptions; the runtime wording was not captured.
   modelTimeout: "The request took too long to process. Processing time exceeded the model timeout length.",
@@ -87,7 +90,11 @@ export const modelNotReady: WireError = wire(429, "ModelNotReadyException", mess
  * wording for Bedrock was not captured, so the message only names the place and the expected type.
  */
 export const serialization = (path: string, expected: string): WireError =>
-  wire(400, "SerializationException", `Cannot read ${path === "" ? "the request body" : `'${path}'`}: expected ${expected}.`)
+  wire(
+    400,
+    "SerializationException",
+    `Cannot read ${path === "" ? "the request body" : `'${path}'`}: expected ${expected}.`
+  )
 
 /** The ThrottlingException of an empty token bucket. */
 export const throttled: WireError = wire(429, "ThrottlingException", messages.throttled)

@@ -293,7 +293,7 @@ describe("InvokeModel bodies", () => {
     assert.strictEqual(body.stop_reason, "end_turn")
   })
 
-  it("InvokeModelWithResponseStream delivers a chat answer as base64 chunks of the family's native events", async () => {
+  it("InvokeModelWithResponseStream delivers a chat answer as base64 chunks of the native events", async () => {
     const out = await runtime().send(new InvokeModelWithResponseStreamCommand({
       modelId: "anthropic.claude-3-haiku-20240307-v1:0",
       contentType: "application/json",
@@ -304,9 +304,12 @@ describe("InvokeModel bodies", () => {
       })
     }))
     const chunks: Array<any> = []
-    for await (const event of out.body!) if (event.chunk?.bytes) chunks.push(JSON.parse(new TextDecoder().decode(event.chunk.bytes)))
+    for await (const event of out.body!) {
+      if (event.chunk?.bytes) chunks.push(JSON.parse(new TextDecoder().decode(event.chunk.bytes)))
+    }
     assert.strictEqual(chunks[0].type, "message_start")
-    assert.strictEqual(chunks.filter((c) => c.type === "content_block_delta").map((c) => c.delta.text).join(""), "one two three four")
+    const deltas = chunks.filter((c) => c.type === "content_block_delta")
+    assert.strictEqual(deltas.map((c) => c.delta.text).join(""), "one two three four")
     assert.strictEqual(chunks[chunks.length - 1].type, "message_stop")
   })
 })

@@ -45,7 +45,10 @@ const client = (url = emulator.url) =>
   })
 
 const failure = async (promise: Promise<unknown>): Promise<any> => {
-  const result = await promise.then(() => undefined, (error: unknown) => ({ error }))
+  const result = await promise.then(
+    () => undefined,
+    (error: unknown) => ({ error })
+  )
   if (result === undefined) return assert.fail("expected the call to fail")
   return result.error
 }
@@ -68,29 +71,48 @@ describe("CountTokens", () => {
   })
 
   it("an InvokeModel body counts exactly the input_tokens InvokeModel then reports", async () => {
-    const body = new TextEncoder().encode(JSON.stringify({
-      anthropic_version: "bedrock-2023-05-31",
-      max_tokens: 50,
-      system: "Be brief.",
-      messages: [{ role: "user", content: "What is 2 + 2?" }]
-    }))
+    const body = new TextEncoder().encode(
+      JSON.stringify({
+        anthropic_version: "bedrock-2023-05-31",
+        max_tokens: 50,
+        system: "Be brief.",
+        messages: [{ role: "user", content: "What is 2 + 2?" }]
+      })
+    )
     const counted = await client().send(new CountTokensCommand({ modelId: claude, input: { invokeModel: { body } } }))
-    const answered = JSON.parse(new TextDecoder().decode((await client().send(new InvokeModelCommand({ modelId: claude, body }))).body))
+    const answered = JSON.parse(
+      new TextDecoder().decode((await client().send(new InvokeModelCommand({ modelId: claude, body }))).body)
+    )
     assert.strictEqual(counted.inputTokens, answered.usage.input_tokens)
   })
 
   const refusals: ReadonlyArray<readonly [string, string, any, string]> = [
-    ["a model that is not Claude", "amazon.nova-lite-v1:0", { converse: conversation }, "The provided model doesn't support counting tokens."],
-    ["an inference profile", `us.${claude}`, { converse: conversation }, "The provided model doesn't support counting tokens."],
+    [
+      "a model that is not Claude",
+      "amazon.nova-lite-v1:0",
+      { converse: conversation },
+      "The provided model doesn't support counting tokens."
+    ],
+    [
+      "an inference profile",
+      `us.${claude}`,
+      { converse: conversation },
+      "The provided model doesn't support counting tokens."
+    ],
     [
       "a document block",
       claude,
       {
         converse: {
-          messages: [{
-            role: "user",
-            content: [{ document: { format: "txt", name: "memo", source: { bytes: new TextEncoder().encode("x") } } }, { text: "Read it." }]
-          }]
+          messages: [
+            {
+              role: "user",
+              content: [
+                { document: { format: "txt", name: "memo", source: { bytes: new TextEncoder().encode("x") } } },
+                { text: "Read it." }
+              ]
+            }
+          ]
         }
       },
       "Document input not supported for token counting"
@@ -99,22 +121,26 @@ describe("CountTokens", () => {
       "a blank text block (the Converse rules apply)",
       claude,
       { converse: { messages: [{ role: "user", content: [{ text: " " }] }] } },
-      "The text field in the ContentBlock object at messages.0.content.0 is blank. Add text to the text field, and try again."
+      "The text field in the ContentBlock object at messages.0.content.0 is blank. " +
+        "Add text to the text field, and try again."
     ],
     [
       "an Anthropic body with stream: true (the family's schema applies)",
       claude,
       {
         invokeModel: {
-          body: new TextEncoder().encode(JSON.stringify({
-            anthropic_version: "bedrock-2023-05-31",
-            max_tokens: 5,
-            stream: true,
-            messages: [{ role: "user", content: "hi" }]
-          }))
+          body: new TextEncoder().encode(
+            JSON.stringify({
+              anthropic_version: "bedrock-2023-05-31",
+              max_tokens: 5,
+              stream: true,
+              messages: [{ role: "user", content: "hi" }]
+            })
+          )
         }
       },
-      "Malformed input request: #: subject must not be valid against schema {\"required\":[\"messages\"]}#: extraneous key [stream] is not permitted, please reformat your input and try again."
+      "Malformed input request: #: subject must not be valid against schema {\"required\":[\"messages\"]}" +
+        "#: extraneous key [stream] is not permitted, please reformat your input and try again."
     ]
   ]
   for (const [what, modelId, input, message] of refusals) {
@@ -127,7 +153,9 @@ describe("CountTokens", () => {
 
   it("a model the account cannot use answers as it does for inference", async () => {
     const error = await failure(
-      client().send(new CountTokensCommand({ modelId: "anthropic.claude-3-opus-20240229-v1:0", input: { converse: conversation } }))
+      client().send(
+        new CountTokensCommand({ modelId: "anthropic.claude-3-opus-20240229-v1:0", input: { converse: conversation } })
+      )
     )
     assert.instanceOf(error, AccessDeniedException)
   })
@@ -138,8 +166,16 @@ describe("CountTokens", () => {
       const c = client(handle.url)
       const out: Array<string> = []
       for (let i = 0; i < 12; i++) {
-        if (count) await c.send(new CountTokensCommand({ modelId: "anthropic.claude-flaky-v1", input: { converse: conversation } }))
-        out.push(await c.send(new ConverseCommand({ modelId: "anthropic.claude-flaky-v1", ...conversation })).then(() => "ok", (e: Error) => e.name))
+        if (count)
+          await c.send(
+            new CountTokensCommand({ modelId: "anthropic.claude-flaky-v1", input: { converse: conversation } })
+          )
+        out.push(
+          await c.send(new ConverseCommand({ modelId: "anthropic.claude-flaky-v1", ...conversation })).then(
+            () => "ok",
+            (e: Error) => e.name
+          )
+        )
       }
       await handle.close()
       return out

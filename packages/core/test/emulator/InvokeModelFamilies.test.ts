@@ -61,7 +61,8 @@ const client = () =>
   })
 
 const invoke = async (modelId: string, body: unknown): Promise<any> => {
-  const out = await client().send(new InvokeModelCommand({ modelId, contentType: "application/json", body: JSON.stringify(body) }))
+  const command = new InvokeModelCommand({ modelId, contentType: "application/json", body: JSON.stringify(body) })
+  const out = await client().send(command)
   assert.strictEqual(out.contentType, "application/json")
   return JSON.parse(new TextDecoder().decode(out.body))
 }
@@ -90,8 +91,8 @@ const failure = async (promise: Promise<unknown>): Promise<any> => {
 const malformed = (issues: string) => `Malformed input request: ${issues}, please reformat your input and try again.`
 
 const question = "What is 7 + 8?"
-const llamaPrompt =
-  `<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n${question}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`
+const llamaPrompt = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\n" +
+  `${question}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n`
 
 /** A valid body of each family, and how its answer and its streamed text read. */
 const cases: ReadonlyArray<{
@@ -113,10 +114,14 @@ const cases: ReadonlyArray<{
       return a.content[0].text
     },
     streamed: (chunks) => {
-      assert.deepStrictEqual(
-        [...new Set(chunks.map((c) => c.type))],
-        ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]
-      )
+      assert.deepStrictEqual([...new Set(chunks.map((c) => c.type))], [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop"
+      ])
       return chunks.filter((c) => c.type === "content_block_delta").map((c) => c.delta.text).join("")
     },
     last: (c) => c.type,
@@ -193,7 +198,11 @@ const cases: ReadonlyArray<{
   {
     family: "Nova",
     modelId: models.nova,
-    body: { schemaVersion: "messages-v1", messages: [{ role: "user", content: [{ text: question }] }], inferenceConfig: { maxTokens: 50 } },
+    body: {
+      schemaVersion: "messages-v1",
+      messages: [{ role: "user", content: [{ text: question }] }],
+      inferenceConfig: { maxTokens: 50 }
+    },
     text: (a) => {
       assert.strictEqual(a.stopReason, "end_turn")
       assert.strictEqual(a.usage.totalTokens, a.usage.inputTokens + a.usage.outputTokens)
@@ -239,7 +248,10 @@ describe("every family answers its native body in its own format", () => {
     const body = {
       anthropic_version: "bedrock-2023-05-31",
       max_tokens: 200,
-      tools: [{ name: "get_weather", input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }],
+      tools: [{
+        name: "get_weather",
+        input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] }
+      }],
       messages: [{ role: "user", content: "What is the weather in Paris?" }]
     }
     const answer = await invoke(models.anthropic, body)
@@ -253,32 +265,62 @@ describe("every family answers its native body in its own format", () => {
 })
 
 describe("bodies that break the family's schema get Bedrock's wording", () => {
-  const anthropic = { anthropic_version: "bedrock-2023-05-31", max_tokens: 50, messages: [{ role: "user", content: "hi" }] }
+  const anthropic = {
+    anthropic_version: "bedrock-2023-05-31",
+    max_tokens: 50,
+    messages: [{ role: "user", content: "hi" }]
+  }
+  const legacy = "#: subject must not be valid against schema {\"required\":[\"messages\"]}"
   const rows: ReadonlyArray<readonly [string, string, unknown, string]> = [
     [
       "Anthropic with stream: true",
       models.anthropic,
       { ...anthropic, stream: true },
-      "#: subject must not be valid against schema {\"required\":[\"messages\"]}#: extraneous key [stream] is not permitted"
+      `${legacy}#: extraneous key [stream] is not permitted`
     ],
     [
       "Anthropic without anthropic_version",
       models.anthropic,
       { max_tokens: 50, messages: [{ role: "user", content: "hi" }] },
-      "#: subject must not be valid against schema {\"required\":[\"messages\"]}#: required key [anthropic_version] not found"
+      `${legacy}#: required key [anthropic_version] not found`
     ],
     [
       "Anthropic with an empty content array",
       models.anthropic,
       { ...anthropic, messages: [{ role: "user", content: [] }] },
-      "#: subject must not be valid against schema {\"required\":[\"messages\"]}" +
-      "#/messages/0/content: expected type: String, found: JSONArray#/messages/0/content: expected minimum item count: 1, found: 0"
+      `${legacy}#/messages/0/content: expected type: String, found: JSONArray` +
+      "#/messages/0/content: expected minimum item count: 1, found: 0"
     ],
-    ["Titan Text without inputText", models.titan, { prompt: "hi" }, "#: required key [inputText] not found#: extraneous key [prompt] is not permitted"],
-    ["Titan Text with temperature 2", models.titan, { inputText: "hi", textGenerationConfig: { temperature: 2 } }, "#/textGenerationConfig/temperature: 2 is not less or equal to 1"],
-    ["Llama with a messages body", models.llama, { messages: [] }, "#: required key [prompt] not found#: extraneous key [messages] is not permitted"],
-    ["Llama with max_gen_len as a string", models.llama, { prompt: "hi", max_gen_len: "50" }, "#/max_gen_len: expected type: Integer, found: String"],
-    ["Nova with string content", models.nova, { messages: [{ role: "user", content: "hi" }] }, "#/messages/0/content: expected type: JSONArray, found: String"],
+    [
+      "Titan Text without inputText",
+      models.titan,
+      { prompt: "hi" },
+      "#: required key [inputText] not found#: extraneous key [prompt] is not permitted"
+    ],
+    [
+      "Titan Text with temperature 2",
+      models.titan,
+      { inputText: "hi", textGenerationConfig: { temperature: 2 } },
+      "#/textGenerationConfig/temperature: 2 is not less or equal to 1"
+    ],
+    [
+      "Llama with a messages body",
+      models.llama,
+      { messages: [] },
+      "#: required key [prompt] not found#: extraneous key [messages] is not permitted"
+    ],
+    [
+      "Llama with max_gen_len as a string",
+      models.llama,
+      { prompt: "hi", max_gen_len: "50" },
+      "#/max_gen_len: expected type: Integer, found: String"
+    ],
+    [
+      "Nova with string content",
+      models.nova,
+      { messages: [{ role: "user", content: "hi" }] },
+      "#/messages/0/content: expected type: JSONArray, found: String"
+    ],
     ["Cohere Command R without message", models.commandR, { prompt: "hi" }, "#: required key [message] not found"],
     ["a body that is not an object", models.mistral, ["prompt"], "#: expected type: JSONObject, found: JSONArray"]
   ]
@@ -301,14 +343,15 @@ describe("bodies that break the family's schema get Bedrock's wording", () => {
 })
 
 describe("a native stream breaks mid-way as the scenario says", () => {
-  it("streamBreakAfterDeltas 2: two Llama chunks with text, then ModelStreamErrorException from the iterator", async () => {
-    const { chunks, error } = await stream("meta.llama3-70b-instruct-v1:0", { prompt: "Repeat exactly: one two three four five six seven" })
+  it("streamBreakAfterDeltas 2: two Llama chunks with text, then ModelStreamErrorException", async () => {
+    const prompt = "Repeat exactly: one two three four five six seven"
+    const { chunks, error } = await stream("meta.llama3-70b-instruct-v1:0", { prompt })
     assert.instanceOf(error, ModelStreamErrorException)
     assert.strictEqual(chunks.filter((c) => c.generation !== "").length, 2)
     assert.isTrue(chunks.every((c) => c.stop_reason === null), "no chunk says the generation stopped")
   })
 
-  it("streamBreakException throttlingException: Anthropic events stop after one delta with ThrottlingException", async () => {
+  it("streamBreakException throttlingException: Anthropic events stop after one delta", async () => {
     const { chunks, error } = await stream("anthropic.claude-3-sonnet-20240229-v1:0", {
       anthropic_version: "bedrock-2023-05-31",
       max_tokens: 50,

@@ -75,7 +75,11 @@ const scenario: Scenario.ScenarioInput = {
       models: `test.scripted-${name}`,
       errors: [{ name, status: statusOf(name), message: `scripted ${name}` }]
     })),
-    ...streamMembers.map((member) => ({ models: `test.mid-${member}`, streamBreakAfterDeltas: 1, streamBreakException: member }))
+    ...streamMembers.map((member) => ({
+      models: `test.mid-${member}`,
+      streamBreakAfterDeltas: 1,
+      streamBreakException: member
+    }))
   ]
 }
 
@@ -102,7 +106,8 @@ const send = async (request: Request): Promise<ServiceModel.WireResponse> => {
   const res = await fetch(`${emulator.url}${request.path}`, {
     method: request.method ?? (request.body === undefined ? "GET" : "POST"),
     headers: {
-      authorization: `AWS4-HMAC-SHA256 Credential=${request.accessKeyId ?? "AKIDSHAPES"}/20260101/${region}/bedrock/aws4_request, ` +
+      authorization:
+        `AWS4-HMAC-SHA256 Credential=${request.accessKeyId ?? "AKIDSHAPES"}/20260101/${region}/bedrock/aws4_request, ` +
         "SignedHeaders=host, Signature=0",
       "content-type": "application/json"
     },
@@ -118,12 +123,14 @@ const hi = { messages: [{ role: "user", content: [{ text: "Repeat exactly: one t
 const weather = {
   messages: [{ role: "user", content: [{ text: "What is the weather in Paris?" }] }],
   toolConfig: {
-    tools: [{
-      toolSpec: {
-        name: "get_weather",
-        inputSchema: { json: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }
+    tools: [
+      {
+        toolSpec: {
+          name: "get_weather",
+          inputSchema: { json: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }
+        }
       }
-    }]
+    ]
   }
 }
 
@@ -142,21 +149,33 @@ const conversational = (action: "converse" | "converse-stream"): ReadonlyArray<R
   { label: "not offered", path: model("acme.unknown-v1", action), body: hi },
   { label: "throttled (2nd call)", path: model("test.throttled-v1", action), body: hi },
   { label: "throttled", path: model("test.throttled-v1", action), body: hi },
-  { label: "validation", path: model("test.chat-v1", action), body: { messages: [{ role: "user", content: [{ text: "" }] }] } },
+  {
+    label: "validation",
+    path: model("test.chat-v1", action),
+    body: { messages: [{ role: "user", content: [{ text: "" }] }] }
+  },
   { label: "constraint", path: model("test.chat-v1", action), body: { ...hi, inferenceConfig: { temperature: 3 } } },
   { label: "serialization", path: model("test.chat-v1", action), body: { ...hi, inferenceConfig: { maxTokens: "x" } } },
   { label: "not a chat model", path: model("amazon.titan-embed-text-v2:0", action), body: hi },
   { label: "invalid token", path: model("test.chat-v1", action), body: hi, accessKeyId: "AKIDINVALID" },
-  ...converseErrors.map((name) => ({ label: `scripted ${name}`, path: model(`test.scripted-${name}`, action), body: hi })),
+  ...converseErrors.map((name) => ({
+    label: `scripted ${name}`,
+    path: model(`test.scripted-${name}`, action),
+    body: hi
+  })),
   ...(action === "converse-stream"
     ? [
-      { label: "broken stream", path: model("test.broken-v1", action), body: hi },
-      ...streamMembers.map((m) => ({ label: `mid-stream ${m}`, path: model(`test.mid-${m}`, action), body: hi }))
-    ]
+        { label: "broken stream", path: model("test.broken-v1", action), body: hi },
+        ...streamMembers.map((m) => ({ label: `mid-stream ${m}`, path: model(`test.mid-${m}`, action), body: hi }))
+      ]
     : [])
 ]
 
-const anthropicBody = { anthropic_version: "bedrock-2023-05-31", max_tokens: 50, messages: [{ role: "user", content: "What is 2 + 2?" }] }
+const anthropicBody = {
+  anthropic_version: "bedrock-2023-05-31",
+  max_tokens: 50,
+  messages: [{ role: "user", content: "What is 2 + 2?" }]
+}
 const nativeBodies: ReadonlyArray<readonly [string, unknown]> = [
   ["anthropic.claude-3-haiku-20240307-v1:0", anthropicBody],
   ["amazon.titan-text-express-v1", { inputText: "What is 2 + 2?" }],
@@ -171,7 +190,11 @@ const nativeBodies: ReadonlyArray<readonly [string, unknown]> = [
 const invocations = (action: "invoke" | "invoke-with-response-stream"): ReadonlyArray<Request> => [
   ...nativeBodies.map(([id, body]) => ({ label: id, path: model(id, action), body })),
   { label: "embedding", path: model("amazon.titan-embed-text-v2:0", action), body: { inputText: "hello" } },
-  { label: "malformed", path: model("anthropic.claude-3-haiku-20240307-v1:0", action), body: { ...anthropicBody, stream: true } },
+  {
+    label: "malformed",
+    path: model("anthropic.claude-3-haiku-20240307-v1:0", action),
+    body: { ...anthropicBody, stream: true }
+  },
   { label: "denied", path: model("test.denied-v1", action), body: anthropicBody },
   ...[...converseErrors, "ServiceQuotaExceededException"].map((name) => ({
     label: `scripted ${name}`,
@@ -179,12 +202,19 @@ const invocations = (action: "invoke" | "invoke-with-response-stream"): Readonly
     body: { messages: [{ role: "user", content: "hi" }] }
   })),
   ...(action === "invoke-with-response-stream"
-    ? [{ label: "mid-stream modelTimeoutException", path: model("test.invoke-timeout-mid-v1", action), body: { messages: [{ role: "user", content: "Repeat exactly: a b c d" }] } }]
+    ? [
+        {
+          label: "mid-stream modelTimeoutException",
+          path: model("test.invoke-timeout-mid-v1", action),
+          body: { messages: [{ role: "user", content: "Repeat exactly: a b c d" }] }
+        }
+      ]
     : [])
 ]
 
 const listed = async (region: string): Promise<ReadonlyArray<{ readonly modelId: string }>> =>
-  JSON.parse(new TextDecoder().decode((await send({ label: "list", path: "/foundation-models", region })).body)).modelSummaries
+  JSON.parse(new TextDecoder().decode((await send({ label: "list", path: "/foundation-models", region })).body))
+    .modelSummaries
 
 const profiles = async (region: string): Promise<ReadonlyArray<{ readonly inferenceProfileId: string }>> =>
   JSON.parse(new TextDecoder().decode((await send({ label: "list", path: "/inference-profiles", region })).body))
@@ -199,28 +229,56 @@ const cases: { readonly [Op in Router.Route["op"]]: () => Promise<ReadonlyArray<
   InvokeModel: async () => invocations("invoke"),
   InvokeModelWithResponseStream: async () => invocations("invoke-with-response-stream"),
   CountTokens: async () => [
-    { label: "converse", path: model("anthropic.claude-3-haiku-20240307-v1:0", "count-tokens"), body: { input: { converse: hi } } },
+    {
+      label: "converse",
+      path: model("anthropic.claude-3-haiku-20240307-v1:0", "count-tokens"),
+      body: { input: { converse: hi } }
+    },
     {
       label: "invokeModel",
       path: model("anthropic.claude-3-haiku-20240307-v1:0", "count-tokens"),
       body: { input: { invokeModel: { body: Buffer.from(JSON.stringify(anthropicBody)).toString("base64") } } }
     },
-    { label: "unsupported model", path: model("amazon.nova-micro-v1:0", "count-tokens"), body: { input: { converse: hi } } },
+    {
+      label: "unsupported model",
+      path: model("amazon.nova-micro-v1:0", "count-tokens"),
+      body: { input: { converse: hi } }
+    },
     { label: "denied", path: model("test.denied-v1", "count-tokens"), body: { input: { converse: hi } } }
   ],
   ListFoundationModels: async () =>
     regions.flatMap((region) => [
       { label: `${region}`, path: "/foundation-models", region },
-      ...["TEXT", "IMAGE", "EMBEDDING"].map((m) => ({ label: `${region} ${m}`, path: `/foundation-models?byOutputModality=${m}`, region })),
-      ...["ON_DEMAND", "PROVISIONED"].map((t) => ({ label: `${region} ${t}`, path: `/foundation-models?byInferenceType=${t}`, region })),
-      ...["FINE_TUNING", "DISTILLATION"].map((c) => ({ label: `${region} ${c}`, path: `/foundation-models?byCustomizationType=${c}`, region })),
+      ...["TEXT", "IMAGE", "EMBEDDING"].map((m) => ({
+        label: `${region} ${m}`,
+        path: `/foundation-models?byOutputModality=${m}`,
+        region
+      })),
+      ...["ON_DEMAND", "PROVISIONED"].map((t) => ({
+        label: `${region} ${t}`,
+        path: `/foundation-models?byInferenceType=${t}`,
+        region
+      })),
+      ...["FINE_TUNING", "DISTILLATION"].map((c) => ({
+        label: `${region} ${c}`,
+        path: `/foundation-models?byCustomizationType=${c}`,
+        region
+      })),
       { label: `${region} Amazon`, path: "/foundation-models?byProvider=Amazon", region },
       { label: `${region} bad modality`, path: "/foundation-models?byOutputModality=RERANK", region }
     ]),
   GetFoundationModel: async () => [
-    ...(await Promise.all(regions.map(async (region) =>
-      (await listed(region)).map((m) => ({ label: `${region} ${m.modelId}`, path: `/foundation-models/${encodeURIComponent(m.modelId)}`, region }))
-    ))).flat(),
+    ...(
+      await Promise.all(
+        regions.map(async (region) =>
+          (await listed(region)).map((m) => ({
+            label: `${region} ${m.modelId}`,
+            path: `/foundation-models/${encodeURIComponent(m.modelId)}`,
+            region
+          }))
+        )
+      )
+    ).flat(),
     { label: "unknown", path: "/foundation-models/acme.unknown-v1" },
     { label: "end of life", path: "/foundation-models/test.eol-v1" }
   ],
@@ -233,13 +291,17 @@ const cases: { readonly [Op in Router.Route["op"]]: () => Promise<ReadonlyArray<
       { label: `${region} bad maxResults`, path: "/inference-profiles?maxResults=0", region }
     ]),
   GetInferenceProfile: async () => [
-    ...(await Promise.all(regions.map(async (region) =>
-      (await profiles(region)).map((p) => ({
-        label: `${region} ${p.inferenceProfileId}`,
-        path: `/inference-profiles/${encodeURIComponent(p.inferenceProfileId)}`,
-        region
-      }))
-    ))).flat(),
+    ...(
+      await Promise.all(
+        regions.map(async (region) =>
+          (await profiles(region)).map((p) => ({
+            label: `${region} ${p.inferenceProfileId}`,
+            path: `/inference-profiles/${encodeURIComponent(p.inferenceProfileId)}`,
+            region
+          }))
+        )
+      )
+    ).flat(),
     { label: "unknown", path: "/inference-profiles/us.acme.unknown-v1" }
   ],
   CreateInferenceProfile: async () => [
@@ -264,12 +326,18 @@ const cases: { readonly [Op in Router.Route["op"]]: () => Promise<ReadonlyArray<
     {
       label: "a taken name",
       path: "/inference-profiles",
-      body: { inferenceProfileName: "team-a claude", modelSource: { copyFrom: "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0" } }
+      body: {
+        inferenceProfileName: "team-a claude",
+        modelSource: { copyFrom: "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0" }
+      }
     },
     {
       label: "an unknown source",
       path: "/inference-profiles",
-      body: { inferenceProfileName: "nowhere", modelSource: { copyFrom: "arn:aws:bedrock:us-east-1::foundation-model/acme.none-v1" } }
+      body: {
+        inferenceProfileName: "nowhere",
+        modelSource: { copyFrom: "arn:aws:bedrock:us-east-1::foundation-model/acme.none-v1" }
+      }
     },
     { label: "a bad name", path: "/inference-profiles", body: { inferenceProfileName: "bad/name", modelSource: {} } }
   ],
@@ -277,10 +345,17 @@ const cases: { readonly [Op in Router.Route["op"]]: () => Promise<ReadonlyArray<
     const created = await send({
       label: "create",
       path: "/inference-profiles",
-      body: { inferenceProfileName: "to-delete", modelSource: { copyFrom: "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0" } }
+      body: {
+        inferenceProfileName: "to-delete",
+        modelSource: { copyFrom: "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0" }
+      }
     })
     const arn = JSON.parse(new TextDecoder().decode(created.body)).inferenceProfileArn as string
-    const remove = (label: string, id: string) => ({ label, method: "DELETE", path: `/inference-profiles/${encodeURIComponent(id)}` })
+    const remove = (label: string, id: string) => ({
+      label,
+      method: "DELETE",
+      path: `/inference-profiles/${encodeURIComponent(id)}`
+    })
     return [
       remove("by ARN", arn),
       remove("again", arn),
@@ -295,12 +370,18 @@ describe("the emulator's answers fit the botocore service models", () => {
     for (const route of Router.routes) {
       const op = models[route.service].operations[route.op]
       assert.isDefined(op, `${route.op} is not an operation of the ${route.service} model`)
-      assert.deepStrictEqual({ method: route.method, requestUri: route.requestUri }, {
-        method: op!.http.method,
-        requestUri: op!.http.requestUri
-      })
+      assert.deepStrictEqual(
+        { method: route.method, requestUri: route.requestUri },
+        {
+          method: op!.http.method,
+          requestUri: op!.http.requestUri
+        }
+      )
     }
-    assert.sameMembers(Object.keys(cases), Router.routes.map((r) => r.op))
+    assert.sameMembers(
+      Object.keys(cases),
+      Router.routes.map((r) => r.op)
+    )
   })
 
   for (const route of Router.routes) {
@@ -338,9 +419,24 @@ describe("the checker catches drift (each row is a response it must refuse)", ()
   })
   const rows: ReadonlyArray<readonly [string, string, ServiceModel.WireResponse, string]> = [
     ["an unknown member", "Converse", ok({ ...converse, extra: 1 }), "not a member of ConverseResponse"],
-    ["a missing required member", "Converse", ok({ ...converse, metrics: undefined }), "required by ConverseResponse, missing"],
-    ["a string where an integer belongs", "Converse", ok({ ...converse, usage: { ...converse.usage, inputTokens: "1" } }), "an integer expected"],
-    ["a stop reason outside the enum", "Converse", ok({ ...converse, stopReason: "done" }), "is not a value of enum StopReason"],
+    [
+      "a missing required member",
+      "Converse",
+      ok({ ...converse, metrics: undefined }),
+      "required by ConverseResponse, missing"
+    ],
+    [
+      "a string where an integer belongs",
+      "Converse",
+      ok({ ...converse, usage: { ...converse.usage, inputTokens: "1" } }),
+      "an integer expected"
+    ],
+    [
+      "a stop reason outside the enum",
+      "Converse",
+      ok({ ...converse, stopReason: "done" }),
+      "is not a value of enum StopReason"
+    ],
     [
       "a content block with two members",
       "Converse",
@@ -349,17 +445,40 @@ describe("the checker catches drift (each row is a response it must refuse)", ()
     ],
     ["a wrong success status", "CreateInferenceProfile", ok({ inferenceProfileArn: "arn" }), "the model says 201"],
     ["a timestamp as epoch", "GetInferenceProfile", ok({ createdAt: 0 }), "an ISO 8601 string expected"],
-    ["an error the operation does not model", "CountTokens", ok({ message: "m" }, 408, { "x-amzn-errortype": "ModelTimeoutException:x" }), "not an error of CountTokens"],
-    ["an error with the wrong status", "Converse", ok({ message: "m" }, 400, { "x-amzn-errortype": "ThrottlingException:x" }), "the model says 429"],
-    ["an event type outside the stream union", "ConverseStream", frames(EventStream.event("messageBegin", { role: "assistant" })), "not a member of the stream union"],
-    ["an exception sent as an event", "ConverseStream", frames(EventStream.event("throttlingException", { message: "m" })), "sent as event"],
+    [
+      "an error the operation does not model",
+      "CountTokens",
+      ok({ message: "m" }, 408, { "x-amzn-errortype": "ModelTimeoutException:x" }),
+      "not an error of CountTokens"
+    ],
+    [
+      "an error with the wrong status",
+      "Converse",
+      ok({ message: "m" }, 400, { "x-amzn-errortype": "ThrottlingException:x" }),
+      "the model says 429"
+    ],
+    [
+      "an event type outside the stream union",
+      "ConverseStream",
+      frames(EventStream.event("messageBegin", { role: "assistant" })),
+      "not a member of the stream union"
+    ],
+    [
+      "an exception sent as an event",
+      "ConverseStream",
+      frames(EventStream.event("throttlingException", { message: "m" })),
+      "sent as event"
+    ],
     ["a missing required header", "InvokeModel", ok({}), "header Content-Type"]
   ]
   const service = (op: string) => (op in models.runtime.operations ? models.runtime : models.control)
   for (const [what, op, res, problem] of rows) {
     it(`${what} (${op})`, () => {
       const problems = ServiceModel.checkResponse(service(op), op, res, extensions)
-      assert.isTrue(problems.some((p) => p.problem.includes(problem) || p.path.includes(problem)), JSON.stringify(problems))
+      assert.isTrue(
+        problems.some((p) => p.problem.includes(problem) || p.path.includes(problem)),
+        JSON.stringify(problems)
+      )
     })
   }
 })

@@ -51,21 +51,29 @@ const weather = {
     }
   }]
 }
+const toolUse = { toolUse: { toolUseId: "tooluse_1", name: "get_weather", input: { city: "Paris" } } }
+const toolResult = { toolResult: { toolUseId: "tooluse_1", content: [{ json: { temperature: 18 } }] } }
+const blank = (at: string) =>
+  `The text field in the ContentBlock object at ${at} is blank. Add text to the text field, and try again.`
+const violation = (value: string, at: string, constraint: string) =>
+  `1 validation error detected: Value ${value} at '${at}' failed to satisfy constraint: ${constraint}`
+const memo = new TextEncoder().encode("The code is X1.")
 const png = Uint8Array.from(
   Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC", "base64")
 )
+const image = { bytes: png }
 
 /** A request Bedrock refuses, and its exact message. */
 const refused: ReadonlyArray<readonly [string, Omit<ConverseCommandInput, "modelId">, string]> = [
   [
     "a blank text block",
     { messages: [{ role: "user", content: [{ text: "" }] }] },
-    "The text field in the ContentBlock object at messages.0.content.0 is blank. Add text to the text field, and try again."
+    blank("messages.0.content.0")
   ],
   [
     "a whitespace-only text block in a later turn",
     { messages: [say("Hi"), reply("Hello"), { role: "user", content: [{ text: "ok" }, { text: "  \n" }] }] },
-    "The text field in the ContentBlock object at messages.2.content.1 is blank. Add text to the text field, and try again."
+    blank("messages.2.content.1")
   ],
   [
     "no messages",
@@ -80,47 +88,59 @@ const refused: ReadonlyArray<readonly [string, Omit<ConverseCommandInput, "model
   [
     "two user turns in a row",
     { messages: [say("Hi"), say("Are you there?")] },
-    "A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again."
+    "A conversation must alternate between user and assistant roles. " +
+    "Make sure the conversation alternates between user and assistant roles and try again."
   ],
   [
     "temperature above 1",
     { messages: [say("Hi")], inferenceConfig: { temperature: 1.5 } },
-    "1 validation error detected: Value '1.5' at 'inferenceConfig.temperature' failed to satisfy constraint: Member must have value less than or equal to 1"
+    violation("'1.5'", "inferenceConfig.temperature", "Member must have value less than or equal to 1")
   ],
   [
     "maxTokens 0 and a negative topP (every violation, in one message)",
     { messages: [say("Hi")], inferenceConfig: { maxTokens: 0, topP: -0.1 } },
-    "2 validation errors detected: Value '0' at 'inferenceConfig.maxTokens' failed to satisfy constraint: Member must have value greater than or equal to 1; " +
-    "Value '-0.1' at 'inferenceConfig.topP' failed to satisfy constraint: Member must have value greater than or equal to 0"
+    "2 validation errors detected: Value '0' at 'inferenceConfig.maxTokens' failed to satisfy constraint: " +
+    "Member must have value greater than or equal to 1; " +
+    "Value '-0.1' at 'inferenceConfig.topP' failed to satisfy constraint: " +
+    "Member must have value greater than or equal to 0"
   ],
   [
     "a tool name with a space",
-    { messages: [say("Hi")], toolConfig: { tools: [{ toolSpec: { ...weather.tools[0]!.toolSpec, name: "get weather" } }] } },
-    "1 validation error detected: Value 'get weather' at 'toolConfig.tools.1.member.toolSpec.name' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+"
+    {
+      messages: [say("Hi")],
+      toolConfig: { tools: [{ toolSpec: { ...weather.tools[0]!.toolSpec, name: "get weather" } }] }
+    },
+    violation(
+      "'get weather'",
+      "toolConfig.tools.1.member.toolSpec.name",
+      "Member must satisfy regular expression pattern: [a-zA-Z0-9_-]+"
+    )
   ],
   [
     "an empty tool list",
     { messages: [say("Hi")], toolConfig: { tools: [] } },
-    "1 validation error detected: Value '[]' at 'toolConfig.tools' failed to satisfy constraint: Member must have length greater than or equal to 1"
+    violation("'[]'", "toolConfig.tools", "Member must have length greater than or equal to 1")
   ],
   [
     "an image format outside the enum",
-    { messages: [{ role: "user", content: [{ text: "Colour?" }, { image: { format: "bmp" as "png", source: { bytes: png } } }] }] },
-    "1 validation error detected: Value 'bmp' at 'messages.1.member.content.2.member.image.format' failed to satisfy constraint: Member must satisfy enum value set: [png, jpeg, gif, webp]"
+    {
+      messages: [{ role: "user", content: [{ text: "Colour?" }, { image: { format: "bmp" as "png", source: image } }] }]
+    },
+    violation(
+      "'bmp'",
+      "messages.1.member.content.2.member.image.format",
+      "Member must satisfy enum value set: [png, jpeg, gif, webp]"
+    )
   ],
   [
     "an empty system text",
     { messages: [say("Hi")], system: [{ text: "" }] },
-    "1 validation error detected: Value '' at 'system.1.member.text' failed to satisfy constraint: Member must have length greater than or equal to 1"
+    violation("''", "system.1.member.text", "Member must have length greater than or equal to 1")
   ],
   [
     "a toolUse in the history without toolConfig",
     {
-      messages: [
-        say("Weather in Paris?"),
-        { role: "assistant", content: [{ toolUse: { toolUseId: "tooluse_1", name: "get_weather", input: { city: "Paris" } } }] },
-        { role: "user", content: [{ toolResult: { toolUseId: "tooluse_1", content: [{ json: { temperature: 18 } }] } }] }
-      ]
+      messages: [say("Weather?"), { role: "assistant", content: [toolUse] }, { role: "user", content: [toolResult] }]
     },
     "The toolConfig field must be defined when using toolUse and toolResult content blocks."
   ],
@@ -130,11 +150,8 @@ const refused: ReadonlyArray<readonly [string, Omit<ConverseCommandInput, "model
       toolConfig: weather,
       messages: [
         say("Weather in Paris?"),
-        { role: "assistant", content: [{ toolUse: { toolUseId: "tooluse_1", name: "get_weather", input: { city: "Paris" } } }] },
-        {
-          role: "user",
-          content: [{ toolResult: { toolUseId: "tooluse_1", content: [{ json: { temperature: 18 } }] } }, { text: "Thanks" }]
-        }
+        { role: "assistant", content: [toolUse] },
+        { role: "user", content: [toolResult, { text: "Thanks" }] }
       ]
     },
     "messages.2.content: Conversation blocks and tool result blocks cannot be provided in the same turn."
@@ -142,14 +159,19 @@ const refused: ReadonlyArray<readonly [string, Omit<ConverseCommandInput, "model
   [
     "maxTokens above the model's limit (4096 for Claude 3 Haiku in the registry)",
     { messages: [say("Hi")], inferenceConfig: { maxTokens: 5000 } },
-    "The maximum tokens you requested exceeds the model limit of 4096. Try again with a maximum tokens value that is lower than 4096."
+    "The maximum tokens you requested exceeds the model limit of 4096. " +
+    "Try again with a maximum tokens value that is lower than 4096."
   ]
 ]
 
 describe("Converse and ConverseStream refuse what Bedrock refuses, with its message", () => {
   for (const [what, input, message] of refused) {
     it(`${what}: 400 ValidationException`, async () => {
-      for (const command of [new ConverseCommand({ modelId: haiku, ...input }), new ConverseStreamCommand({ modelId: haiku, ...input })]) {
+      const commands = [
+        new ConverseCommand({ modelId: haiku, ...input }),
+        new ConverseStreamCommand({ modelId: haiku, ...input })
+      ]
+      for (const command of commands) {
         const error = await failure(client().send(command as ConverseCommand))
         assert.instanceOf(error, ValidationException)
         assert.strictEqual(error.$metadata.httpStatusCode, 400)
@@ -159,8 +181,8 @@ describe("Converse and ConverseStream refuse what Bedrock refuses, with its mess
   }
 
   it("a member of the wrong JSON type is a SerializationException naming it", async () => {
-    const input = { modelId: haiku, messages: [say("Hi")], inferenceConfig: { maxTokens: "ten" } } as unknown as ConverseCommandInput
-    const error = await failure(client().send(new ConverseCommand(input)))
+    const input = { modelId: haiku, messages: [say("Hi")], inferenceConfig: { maxTokens: "ten" } }
+    const error = await failure(client().send(new ConverseCommand(input as unknown as ConverseCommandInput)))
     assert.strictEqual(error.name, "SerializationException")
     assert.strictEqual(error.$metadata.httpStatusCode, 400)
     assert.include(error.message, "'inferenceConfig.maxTokens'")
@@ -175,16 +197,22 @@ describe("what Bedrock accepts is still answered", () => {
         toolConfig: weather,
         messages: [
           say("Weather in Paris?"),
-          { role: "assistant", content: [{ text: "Let me check." }, { toolUse: { toolUseId: "tooluse_1", name: "get_weather", input: { city: "Paris" } } }] },
-          { role: "user", content: [{ toolResult: { toolUseId: "tooluse_1", content: [{ json: { temperature: 18 } }], status: "success" } }] }
+          { role: "assistant", content: [{ text: "Let me check." }, toolUse] },
+          { role: "user", content: [{ toolResult: { ...toolResult.toolResult, status: "success" } }] }
         ]
       },
-      { modelId: haiku, messages: [{ role: "user", content: [{ image: { format: "png", source: { bytes: png } } }, { text: "Colour?" }] }] },
+      {
+        modelId: haiku,
+        messages: [{ role: "user", content: [{ image: { format: "png", source: image } }, { text: "Colour?" }] }]
+      },
       {
         modelId: haiku,
         messages: [{
           role: "user",
-          content: [{ document: { format: "txt", name: "memo", source: { bytes: new TextEncoder().encode("The code is X1.") } } }, { text: "What is the code?" }]
+          content: [
+            { document: { format: "txt", name: "memo", source: { bytes: memo } } },
+            { text: "What is the code?" }
+          ]
         }],
         inferenceConfig: { maxTokens: 4096, temperature: 0, topP: 1, stopSequences: ["\n\n"] }
       },

@@ -210,8 +210,8 @@ describe("errors: scripted mid-stream exception frames", () => {
     assert.deepStrictEqual(out.output?.message?.content, [{ text: "4" }])
   })
 
-  it("InvokeModelWithResponseStream: native chunks, then the scripted ModelTimeoutException frame mid-way", async () => {
-    const body = JSON.stringify({ messages: [{ role: "user", content: "Repeat exactly: one two three four five six" }] })
+  it("InvokeModelWithResponseStream: native chunks, then the scripted ModelTimeoutException mid-way", async () => {
+    const body = JSON.stringify({ messages: [{ role: "user", content: "Repeat exactly: one two three four five" }] })
     const chunks: Array<unknown> = []
     const error = await failure((async () => {
       const command = new InvokeModelWithResponseStreamCommand({ modelId: "mid.invoke-timeout", body })
@@ -318,7 +318,7 @@ describe("contentFilter", () => {
 })
 
 describe("model faults: modelTimeout and modelNotReady", () => {
-  const invokeBody = JSON.stringify({ messages: [{ role: "user", content: "Repeat exactly: one two three four five six" }] })
+  const invokeBody = JSON.stringify({ messages: [{ role: "user", content: "Repeat exactly: one two three four" }] })
   const allOperations = (client: BedrockRuntimeClient, modelId: string) => [
     () => client.send(new ConverseCommand(ask(modelId))),
     () => client.send(new ConverseStreamCommand(ask(modelId))),
@@ -343,7 +343,8 @@ describe("model faults: modelTimeout and modelNotReady", () => {
       assert.strictEqual(error.message, BedrockEmulator.messages.modelNotReady)
     }
     const seen = emulator.requests().length
-    const retrying = new BedrockRuntimeClient({ region: "us-east-1", endpoint: emulator.url, credentials, maxAttempts: 3 })
+    const endpoint = emulator.url
+    const retrying = new BedrockRuntimeClient({ region: "us-east-1", endpoint, credentials, maxAttempts: 3 })
     const error = await failure(retrying.send(new ConverseCommand(ask("model.not-ready"))))
     assert.instanceOf(error, ModelNotReadyException)
     assert.strictEqual(error.$metadata.attempts, 3)
@@ -357,7 +358,8 @@ describe("model faults: modelTimeout and modelNotReady", () => {
     // ConverseStream does not model it: the SDK names an unmodeled stream exception by its :exception-type.
     assert.strictEqual(converse.error?.name, "modelTimeoutException")
     assert.include(converse.error?.message, BedrockEmulator.messages.modelTimeout)
-    const invoked = await client.send(new InvokeModelWithResponseStreamCommand({ modelId: "model.timeout-mid", body: invokeBody }))
+    const command = new InvokeModelWithResponseStreamCommand({ modelId: "model.timeout-mid", body: invokeBody })
+    const invoked = await client.send(command)
     const chunks: Array<unknown> = []
     const error = await failure((async () => {
       for await (const chunk of invoked.body!) chunks.push(chunk)

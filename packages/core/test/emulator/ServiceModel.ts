@@ -75,13 +75,20 @@ const kind = (v: unknown): string => (v === null ? "null" : Array.isArray(v) ? "
 const isBase64 = (s: string) => /^[A-Za-z0-9+/]*={0,2}$/.test(s) && s.length % 4 === 0
 
 /** Walk `value` against shape `name`, collecting problems. */
-export const walk = (model: Model, name: string, value: unknown, path: string, extensions: Extensions = {}): Array<Problem> => {
+export const walk = (
+  model: Model,
+  name: string,
+  value: unknown,
+  path: string,
+  extensions: Extensions = {}
+): Array<Problem> => {
   const shape = model.shapes[name]
   if (shape === undefined) return [{ path, problem: `the model has no shape ${name}` }]
   const out: Array<Problem> = []
   const problem = (p: string, what: string) => out.push({ path: p, problem: what })
   const expect = (ok: boolean, what: string) => {
-    if (!ok) problem(path, `${what} expected (shape ${name}), got ${kind(value)} ${JSON.stringify(value)?.slice(0, 80)}`)
+    if (!ok)
+      problem(path, `${what} expected (shape ${name}), got ${kind(value)} ${JSON.stringify(value)?.slice(0, 80)}`)
     return ok
   }
   if (shape.document === true) return out
@@ -98,14 +105,17 @@ export const walk = (model: Model, name: string, value: unknown, path: string, e
         else if (record[key] !== null) out.push(...walk(model, ref.shape, record[key], `${path}.${key}`, extensions))
       }
       for (const req of shape.required ?? []) {
-        if (members[req]?.location === undefined && !set.includes(req)) problem(`${path}.${req}`, `required by ${name}, missing`)
+        if (members[req]?.location === undefined && !set.includes(req))
+          problem(`${path}.${req}`, `required by ${name}, missing`)
       }
-      if (shape.union === true && set.length !== 1) problem(path, `union ${name} must have exactly one member set, has ${set.length}`)
+      if (shape.union === true && set.length !== 1)
+        problem(path, `union ${name} must have exactly one member set, has ${set.length}`)
       return out
     }
     case "list": {
       if (!expect(Array.isArray(value), "an array")) return out
-      ;(value as ReadonlyArray<unknown>).forEach((item, i) => out.push(...walk(model, shape.member!.shape, item, `${path}[${i}]`, extensions)))
+      const items = value as ReadonlyArray<unknown>
+      items.forEach((item, i) => out.push(...walk(model, shape.member!.shape, item, `${path}[${i}]`, extensions)))
       return out
     }
     case "map": {
@@ -141,7 +151,10 @@ export const walk = (model: Model, name: string, value: unknown, path: string, e
     case "timestamp": {
       // rest-json bodies carry epoch seconds unless the shape says otherwise.
       if (shape.timestampFormat === "iso8601") {
-        expect(typeof value === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value), "an ISO 8601 string")
+        expect(
+          typeof value === "string" && /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/.test(value),
+          "an ISO 8601 string"
+        )
       } else {
         expect(typeof value === "number", "epoch seconds")
       }
@@ -181,7 +194,8 @@ const checkStream = (model: Model, union: string, body: Uint8Array, extensions: 
     const member = type === "event" ? frame.headers[":event-type"] : frame.headers[":exception-type"]
     const ref = member === undefined ? undefined : shape.members?.[member]
     const at = `frame[${i}](${member})`
-    if (type !== "event" && type !== "exception") out.push({ path: at, problem: `:message-type ${type} is neither event nor exception` })
+    if (type !== "event" && type !== "exception")
+      out.push({ path: at, problem: `:message-type ${type} is neither event nor exception` })
     else if (ref === undefined) out.push({ path: at, problem: `not a member of the stream union ${union}` })
     else if ((model.shapes[ref.shape]?.exception === true) !== (type === "exception")) {
       out.push({ path: at, problem: `${member} sent as ${type}` })
@@ -192,11 +206,16 @@ const checkStream = (model: Model, union: string, body: Uint8Array, extensions: 
 
 const checkSuccess = (model: Model, op: Operation, res: WireResponse, extensions: Extensions): Array<Problem> => {
   const out: Array<Problem> = []
-  if (res.status !== (op.http.responseCode ?? 200)) out.push({ path: "status", problem: `${res.status}, the model says ${op.http.responseCode ?? 200}` })
+  if (res.status !== (op.http.responseCode ?? 200))
+    out.push({ path: "status", problem: `${res.status}, the model says ${op.http.responseCode ?? 200}` })
   if (op.output === undefined) return out
   const shape = model.shapes[op.output.shape]!
   for (const [name, ref] of Object.entries(shape.members ?? {})) {
-    if (ref.location === "header" && shape.required?.includes(name) && res.headers[ref.locationName!.toLowerCase()] === undefined) {
+    if (
+      ref.location === "header" &&
+      shape.required?.includes(name) &&
+      res.headers[ref.locationName!.toLowerCase()] === undefined
+    ) {
       out.push({ path: `header ${ref.locationName}`, problem: `required by ${op.output.shape}, missing` })
     }
   }
@@ -212,15 +231,22 @@ const checkSuccess = (model: Model, op: Operation, res: WireResponse, extensions
 }
 
 /** Every problem of one response of `operation` against `model`. */
-export const checkResponse = (model: Model, operation: string, res: WireResponse, extensions: Extensions = {}): Array<Problem> => {
+export const checkResponse = (
+  model: Model,
+  operation: string,
+  res: WireResponse,
+  extensions: Extensions = {}
+): Array<Problem> => {
   const op = model.operations[operation]
   if (op === undefined) return [{ path: operation, problem: "not an operation of the model" }]
   if (res.status < 300) return checkSuccess(model, op, res, extensions)
   const name = (res.headers["x-amzn-errortype"] ?? "").split(":")[0]!
   if (commonErrors.includes(name)) return []
   const modeled = (op.errors ?? []).find((e) => e.shape === name)
-  if (modeled === undefined) return [{ path: "x-amzn-ErrorType", problem: `${name || "(none)"} is not an error of ${operation}` }]
+  if (modeled === undefined)
+    return [{ path: "x-amzn-ErrorType", problem: `${name || "(none)"} is not an error of ${operation}` }]
   const status = model.shapes[name]!.error?.httpStatusCode
-  const out: Array<Problem> = status === res.status ? [] : [{ path: "status", problem: `${res.status} for ${name}, the model says ${status}` }]
+  const out: Array<Problem> =
+    status === res.status ? [] : [{ path: "status", problem: `${res.status} for ${name}, the model says ${status}` }]
   return [...out, ...walk(model, name, json(res.body), "body", extensions)]
 }
