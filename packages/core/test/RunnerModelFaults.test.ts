@@ -8,17 +8,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
-import * as BedrockRuntime from "../src/BedrockRuntime.ts"
-import { Region } from "../src/Region.ts"
-import * as RegionGovernor from "../src/RegionGovernor.ts"
-import * as Registry from "../src/Registry.ts"
-import * as Runner from "../src/Runner.ts"
-import * as BedrockEmulator from "../src/emulator/BedrockEmulator.ts"
 import type { ScenarioInput } from "../src/emulator/Scenario.ts"
+import * as RunnerHarness from "./RunnerHarness.ts"
 
-const east = Schema.decodeSync(Region)("us-east-1")
 const maxAttempts = 3
 
 const models = {
@@ -41,35 +33,7 @@ const scenario: ScenarioInput = {
   ]
 }
 
-const certify = (modelId: string) =>
-  Effect.gen(function* () {
-    const emulator = yield* BedrockEmulator.make({ scenario })
-    const services = Layer.mergeAll(
-      BedrockRuntime.layer({
-        endpoint: emulator.url,
-        credentials: { accessKeyId: "AKIDMODELFAULTS", secretAccessKey: "runner-secret" }
-      }),
-      Registry.layer,
-      RegionGovernor.layer({ failureThreshold: 50 })
-    )
-    const outcome = yield* Runner.runUnit({ modelId, region: east }).pipe(
-      Effect.provide(services),
-      Effect.provideService(Runner.RunnerConfig, {
-        maxAttempts,
-        backoffBaseMillis: 1,
-        backoffMaxMillis: 5,
-        throttleBudgetMillis: 1_000,
-        testConcurrency: 3,
-        certifyThreshold: 80
-      })
-    )
-    // A request is logged when its exchange closes, which can trail the client's last read of a broken stream.
-    for (let i = 0; i < 500 && emulator.activeRequests() > 0; i++) yield* Effect.sleep("10 millis")
-    const requests = emulator
-      .requests()
-      .filter((r) => r.modelId !== undefined && Registry.baseIdOf(r.modelId) === modelId)
-    return { outcome, requests }
-  })
+const certify = (modelId: string) => RunnerHarness.certify(scenario, modelId, maxAttempts)
 
 describe("Runner: scripted ModelTimeoutException and ModelNotReadyException", () => {
   const http = [
@@ -86,7 +50,7 @@ describe("Runner: scripted ModelTimeoutException and ModelNotReadyException", ()
     it.live(
       `${c.knob} over HTTP: the gate is tried ${maxAttempts} times, then the unit is INCONCLUSIVE / ${c.category}`,
       () =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const { outcome, requests } = yield* certify(c.modelId)
           assert.strictEqual(outcome.verdict, "INCONCLUSIVE")
           assert.strictEqual(outcome.error?.category, c.category)
@@ -114,7 +78,7 @@ describe("Runner: scripted ModelTimeoutException and ModelNotReadyException", ()
     it.live(
       `${c.knob} mid-stream: streaming tests are retried and ERRORED, the unit INCONCLUSIVE / ${c.category}`,
       () =>
-        Effect.gen(function* () {
+        Effect.gen(function*() {
           const { outcome, requests } = yield* certify(c.modelId)
           assert.strictEqual(outcome.verdict, "INCONCLUSIVE")
           assert.strictEqual(outcome.error?.category, c.category)

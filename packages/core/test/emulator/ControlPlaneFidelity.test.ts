@@ -6,9 +6,8 @@
  * and application inference profiles — declared in the scenario or created, listed, fetched,
  * invoked through their ARN and deleted.
  */
-import { BedrockRuntimeClient, ConverseCommand } from "@aws-sdk/client-bedrock-runtime"
+import { ConverseCommand } from "@aws-sdk/client-bedrock-runtime"
 import {
-  BedrockClient,
   ConflictException,
   CreateInferenceProfileCommand,
   DeleteInferenceProfileCommand,
@@ -20,44 +19,24 @@ import {
   ValidationException
 } from "@aws-sdk/client-bedrock"
 import { assert, describe, it } from "@effect/vitest"
-import { afterAll, beforeAll } from "vitest"
-import * as BedrockEmulator from "../../src/emulator/BedrockEmulator.ts"
 import { makeId } from "../../src/emulator/ApplicationProfiles.ts"
+import { controlClient, failure, runtimeClient, useEmulator } from "./Harness.ts"
 
-let emulator: BedrockEmulator.EmulatorHandle
-beforeAll(async () => {
-  emulator = await BedrockEmulator.start({
-    scenario: {
-      seed: 2,
-      timeScale: 0,
-      applicationProfiles: [
-        { name: "team-a claude", source: "anthropic.claude-3-haiku-20240307-v1:0", description: "Team A chat" },
-        { name: "eu only", source: "eu.amazon.nova-lite-v1:0", regions: ["eu-west-1"] }
-      ],
-      rules: [
-        { models: ["amazon.titan-text-express-v1", "amazon.nova-micro-v1:0"], customizations: ["FINE_TUNING"] },
-        { models: "amazon.nova-lite-v1:0", customizations: ["FINE_TUNING", "DISTILLATION"] },
-        { models: "anthropic.claude-3-haiku-20240307-v1:0", availability: "offered" }
-      ]
-    }
-  })
-})
-afterAll(async () => {
-  await emulator.close()
+const emulator = useEmulator({
+  seed: 2,
+  timeScale: 0,
+  applicationProfiles: [
+    { name: "team-a claude", source: "anthropic.claude-3-haiku-20240307-v1:0", description: "Team A chat" },
+    { name: "eu only", source: "eu.amazon.nova-lite-v1:0", regions: ["eu-west-1"] }
+  ],
+  rules: [
+    { models: ["amazon.titan-text-express-v1", "amazon.nova-micro-v1:0"], customizations: ["FINE_TUNING"] },
+    { models: "amazon.nova-lite-v1:0", customizations: ["FINE_TUNING", "DISTILLATION"] },
+    { models: "anthropic.claude-3-haiku-20240307-v1:0", availability: "offered" }
+  ]
 })
 
-const credentials = { accessKeyId: "AKIDCONTROL", secretAccessKey: "not-a-secret" }
-const control = (region = "us-east-1") =>
-  new BedrockClient({ region, endpoint: emulator.url, credentials, maxAttempts: 1 })
-
-const failure = async (promise: Promise<unknown>): Promise<any> => {
-  const result = await promise.then(
-    () => undefined,
-    (error: unknown) => ({ error })
-  )
-  if (result === undefined) return assert.fail("expected the call to fail")
-  return result.error
-}
+const control = (region = "us-east-1") => controlClient(emulator().url, "AKIDCONTROL", region)
 
 const details = async (modelId: string, region = "us-east-1") =>
   (await control(region).send(new GetFoundationModelCommand({ modelIdentifier: modelId }))).modelDetails!
@@ -202,17 +181,12 @@ describe("application inference profiles", () => {
       arn
     )
 
-    const runtime = new BedrockRuntimeClient({
-      region: "us-east-1",
-      endpoint: emulator.url,
-      credentials,
-      maxAttempts: 1
-    })
+    const runtime = runtimeClient(emulator().url, "AKIDCONTROL")
     const answer = await runtime.send(
       new ConverseCommand({ modelId: arn, messages: [{ role: "user", content: [{ text: "What is 3 + 4?" }] }] })
     )
     assert.deepStrictEqual(answer.output?.message?.content, [{ text: "7" }])
-    assert.strictEqual(emulator.requests().findLast((r) => r.operation === "Converse")?.modelId, arn)
+    assert.strictEqual(emulator().requests().findLast((r) => r.operation === "Converse")?.modelId, arn)
 
     const again = await failure(
       control().send(

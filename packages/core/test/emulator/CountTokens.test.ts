@@ -6,52 +6,28 @@
  */
 import {
   AccessDeniedException,
-  BedrockRuntimeClient,
   ConverseCommand,
   CountTokensCommand,
   InvokeModelCommand,
   ValidationException
 } from "@aws-sdk/client-bedrock-runtime"
 import { assert, describe, it } from "@effect/vitest"
-import { afterAll, beforeAll } from "vitest"
 import * as BedrockEmulator from "../../src/emulator/BedrockEmulator.ts"
+import { failure, runtimeClient, useEmulator } from "./Harness.ts"
 
 const claude = "anthropic.claude-3-haiku-20240307-v1:0"
 
-let emulator: BedrockEmulator.EmulatorHandle
-beforeAll(async () => {
-  emulator = await BedrockEmulator.start({
-    scenario: {
-      seed: 8,
-      timeScale: 0,
-      rules: [
-        { models: [claude, "amazon.nova-lite-v1:0"], availability: "offered" },
-        { models: "anthropic.claude-3-opus-20240229-v1:0", availability: "access-denied" },
-        { models: "anthropic.claude-flaky-v1", errorRate5xx: 0.5 }
-      ]
-    }
-  })
-})
-afterAll(async () => {
-  await emulator.close()
+const emulator = useEmulator({
+  seed: 8,
+  timeScale: 0,
+  rules: [
+    { models: [claude, "amazon.nova-lite-v1:0"], availability: "offered" },
+    { models: "anthropic.claude-3-opus-20240229-v1:0", availability: "access-denied" },
+    { models: "anthropic.claude-flaky-v1", errorRate5xx: 0.5 }
+  ]
 })
 
-const client = (url = emulator.url) =>
-  new BedrockRuntimeClient({
-    region: "us-east-1",
-    endpoint: url,
-    credentials: { accessKeyId: "AKIDCOUNT", secretAccessKey: "not-a-secret" },
-    maxAttempts: 1
-  })
-
-const failure = async (promise: Promise<unknown>): Promise<any> => {
-  const result = await promise.then(
-    () => undefined,
-    (error: unknown) => ({ error })
-  )
-  if (result === undefined) return assert.fail("expected the call to fail")
-  return result.error
-}
+const client = (url = emulator().url) => runtimeClient(url, "AKIDCOUNT")
 
 const conversation = {
   system: [{ text: "You are terse." }],
@@ -162,7 +138,7 @@ describe("CountTokens", () => {
 
   it("counting does not move the seeded fates of the inference requests", async () => {
     const outcomes = async (count: boolean) => {
-      const handle = await BedrockEmulator.start({ scenario: emulator.scenario() })
+      const handle = await BedrockEmulator.start({ scenario: emulator().scenario() })
       const c = client(handle.url)
       const out: Array<string> = []
       for (let i = 0; i < 12; i++) {

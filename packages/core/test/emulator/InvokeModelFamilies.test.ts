@@ -5,7 +5,6 @@
  * request" wording, and a scenario breaks a native stream mid-way with an exception frame.
  */
 import {
-  BedrockRuntimeClient,
   InvokeModelCommand,
   InvokeModelWithResponseStreamCommand,
   ModelStreamErrorException,
@@ -13,9 +12,8 @@ import {
   ValidationException
 } from "@aws-sdk/client-bedrock-runtime"
 import { assert, describe, it } from "@effect/vitest"
-import { afterAll, beforeAll } from "vitest"
-import * as BedrockEmulator from "../../src/emulator/BedrockEmulator.ts"
 import type * as Scenario from "../../src/emulator/Scenario.ts"
+import { failure, runtimeClient, useEmulator } from "./Harness.ts"
 
 const models = {
   anthropic: "anthropic.claude-3-haiku-20240307-v1:0",
@@ -44,21 +42,9 @@ const scenario: Scenario.ScenarioInput = {
   ]
 }
 
-let emulator: BedrockEmulator.EmulatorHandle
-beforeAll(async () => {
-  emulator = await BedrockEmulator.start({ scenario })
-})
-afterAll(async () => {
-  await emulator.close()
-})
+const emulator = useEmulator(scenario)
 
-const client = () =>
-  new BedrockRuntimeClient({
-    region: "us-east-1",
-    endpoint: emulator.url,
-    credentials: { accessKeyId: "AKIDFAMILIES", secretAccessKey: "not-a-secret" },
-    maxAttempts: 1
-  })
+const client = () => runtimeClient(emulator().url, "AKIDFAMILIES")
 
 const invoke = async (modelId: string, body: unknown): Promise<any> => {
   const command = new InvokeModelCommand({ modelId, contentType: "application/json", body: JSON.stringify(body) })
@@ -80,12 +66,6 @@ const stream = async (modelId: string, body: unknown) => {
     }
   })().then(() => undefined, (e: unknown) => e as any)
   return { chunks, error }
-}
-
-const failure = async (promise: Promise<unknown>): Promise<any> => {
-  const result = await promise.then(() => undefined, (error: unknown) => ({ error }))
-  if (result === undefined) return assert.fail("expected the call to fail")
-  return result.error
 }
 
 const malformed = (issues: string) => `Malformed input request: ${issues}, please reformat your input and try again.`

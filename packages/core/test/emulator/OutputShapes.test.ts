@@ -7,11 +7,10 @@
  * from the model fails here rather than in a user's strict client.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { afterAll, beforeAll } from "vitest"
-import * as BedrockEmulator from "../../src/emulator/BedrockEmulator.ts"
 import * as EventStream from "../../src/emulator/EventStream.ts"
 import * as Router from "../../src/emulator/Router.ts"
 import type * as Scenario from "../../src/emulator/Scenario.ts"
+import { useEmulator } from "./Harness.ts"
 import * as ServiceModel from "./ServiceModel.ts"
 
 const models = {
@@ -83,13 +82,7 @@ const scenario: Scenario.ScenarioInput = {
   ]
 }
 
-let emulator: BedrockEmulator.EmulatorHandle
-beforeAll(async () => {
-  emulator = await BedrockEmulator.start({ scenario })
-})
-afterAll(async () => {
-  await emulator.close()
-})
+const emulator = useEmulator(scenario)
 
 interface Request {
   readonly label: string
@@ -103,7 +96,7 @@ interface Request {
 /** One request over raw HTTP/1.1, signed only as far as the emulator reads (the credential scope). */
 const send = async (request: Request): Promise<ServiceModel.WireResponse> => {
   const region = request.region ?? "us-east-1"
-  const res = await fetch(`${emulator.url}${request.path}`, {
+  const res = await fetch(`${emulator().url}${request.path}`, {
     method: request.method ?? (request.body === undefined ? "GET" : "POST"),
     headers: {
       authorization:

@@ -5,41 +5,23 @@
  * that Bedrock accepts — a full tool round trip, a document, an image — still answer 200.
  */
 import {
-  BedrockRuntimeClient,
   ConverseCommand,
   type ConverseCommandInput,
   ConverseStreamCommand,
   ValidationException
 } from "@aws-sdk/client-bedrock-runtime"
 import { assert, describe, it } from "@effect/vitest"
-import { afterAll, beforeAll } from "vitest"
-import * as BedrockEmulator from "../../src/emulator/BedrockEmulator.ts"
+import { failure, runtimeClient, useEmulator } from "./Harness.ts"
 
 const haiku = "anthropic.claude-3-haiku-20240307-v1:0"
 
-let emulator: BedrockEmulator.EmulatorHandle
-beforeAll(async () => {
-  emulator = await BedrockEmulator.start({
-    scenario: { seed: 4, timeScale: 0, rules: [{ models: [haiku, "test.chat-v1"], availability: "offered" }] }
-  })
-})
-afterAll(async () => {
-  await emulator.close()
+const emulator = useEmulator({
+  seed: 4,
+  timeScale: 0,
+  rules: [{ models: [haiku, "test.chat-v1"], availability: "offered" }]
 })
 
-const client = () =>
-  new BedrockRuntimeClient({
-    region: "us-east-1",
-    endpoint: emulator.url,
-    credentials: { accessKeyId: "AKIDVALIDATION", secretAccessKey: "not-a-secret" },
-    maxAttempts: 1
-  })
-
-const failure = async (promise: Promise<unknown>): Promise<any> => {
-  const result = await promise.then(() => undefined, (error: unknown) => ({ error }))
-  if (result === undefined) return assert.fail("expected the call to fail")
-  return result.error
-}
+const client = () => runtimeClient(emulator().url, "AKIDVALIDATION")
 
 const say = (text: string) => ({ role: "user" as const, content: [{ text }] })
 const reply = (text: string) => ({ role: "assistant" as const, content: [{ text }] })
