@@ -42,6 +42,7 @@ import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import { ModelCatalog } from "./ModelCatalog.ts"
 import { ProgressEvent, Queue, type QueueCounts, type QueueError, UnitMessage } from "./Queue.ts"
+import * as Rating from "./Rating.ts"
 import { Registry, type ModelInfo, NotCertifiableReason } from "./Registry.ts"
 import type {
   CreateOnce,
@@ -95,7 +96,12 @@ export type Limits = JobPlan.Limits
 
 export interface Settings {
   readonly limits: Limits
+  /**
+   * Minimum score for CERTIFIED (default `Rating.defaultCertifyThreshold`, 80). Recorded on each job
+   * this service creates (`JobConfig.certifyThreshold`); workers judge the job's units by that value.
+   */
   readonly certifyThreshold: number
+  /** How many days a verdict stays valid (default 30). */
   readonly validityDays: number
 }
 
@@ -103,7 +109,7 @@ export interface Settings {
 export const CertificationConfig = Context.Reference<Settings>("@myia/certification/CertificationConfig", {
   defaultValue: () => ({
     limits: { maxModelsPerJob: 100, maxRegionsPerJob: 20, maxUnitsPerJob: 5_000 },
-    certifyThreshold: 80,
+    certifyThreshold: Rating.defaultCertifyThreshold,
     validityDays: 30
   })
 })

@@ -54,7 +54,9 @@ export interface CreateOptions {
   /** Run an embedded worker in this process (default `{ concurrency: 4 }`); `false` for API-only processes. */
   readonly worker?: false | Worker.WorkerOptions | undefined
   readonly governor?: RegionGovernor.Options | undefined
+  /** The runner's patience: attempts, backoff, throttle budget, tests per unit. */
   readonly runner?: Partial<Runner.RunnerSettings> | undefined
+  /** Service settings: input limits, validity, and the certify threshold recorded on each job. */
   readonly settings?: Partial<Certification.Settings> | undefined
   /**
    * Bedrock requests per second per region (`"*"` for the others), for this process. Several

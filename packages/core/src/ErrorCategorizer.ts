@@ -346,6 +346,14 @@ export const rules: ReadonlyArray<Rule> = [
   },
   // Transport: the http2 "no response" message may be named TimeoutError, so it goes before timeouts.
   { why: "HTTP/2 stream got no response", category: "NETWORK", message: /http2 request did not get a response/i },
+  // smithy's HTTP/1.1 handler renames ECONNRESET / EPIPE errors ("socket hang up") TimeoutError: the
+  // code, not the name, says what happened — the connection was torn down.
+  {
+    why: "connection reset or broken pipe (smithy names these TimeoutError)",
+    category: "NETWORK",
+    names: ["TimeoutError"],
+    codes: ["ECONNRESET", "EPIPE"]
+  },
   {
     why: "abort or client-side timeout",
     category: "TIMEOUT",

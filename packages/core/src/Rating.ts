@@ -4,9 +4,10 @@
  *
  * **Formula** (`rate`)
  *
- * 1. *Effective status.* A test recorded FAILED whose error is not blamed on the model (throttling,
- *    timeouts, 5xx, network, configuration) or is systemic counts as ERRORED: only the model can
- *    fail a test.
+ * 1. *Effective status.* A test recorded FAILED counts with the status its error implies
+ *    (`ErrorCategory.testStatusOf`, the rule the Runner records with): an error not blamed on the model
+ *    (throttling, timeouts, 5xx, network, configuration) or a systemic one makes it ERRORED — only the
+ *    model can fail a test.
  * 2. *Quality.* SKIPPED and ERRORED tests are excluded. With `w(t) = max(0, t.weight)`:
  *    `quality = Σ w(PASSED) / Σ w(PASSED or FAILED)`, and `1` when that sum is 0.
  * 3. *Latency.* Every test recorded PASSED or FAILED (by its recorded status, so a result flipping
@@ -41,6 +42,7 @@
  */
 import * as Schema from "effect/Schema"
 import type { TestResult, TestStatus, Verdict } from "./Domain.ts"
+import * as ErrorCategory from "./ErrorCategory.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -116,7 +118,10 @@ export interface VerdictDecision {
 // Tables
 // ---------------------------------------------------------------------------------------------
 
-/** The default minimum score for CERTIFIED. */
+/**
+ * The default minimum score for CERTIFIED — the one default: the certification service records its
+ * threshold on each job, and the Runner takes the unit's.
+ */
 export const defaultCertifyThreshold = 80
 
 /** The share of quality and latency in the score. */
@@ -146,12 +151,11 @@ export const gradeThresholds: ReadonlyArray<readonly [Grade, number]> = [
 
 /**
  * The status a test counts as: FAILED only when the model is to blame. A FAILED result carrying an
- * error blamed on the environment or configuration, or a systemic one, counts as ERRORED.
+ * error blamed on the environment or configuration, or a systemic one, counts as ERRORED
+ * (`ErrorCategory.testStatusOf`).
  */
 export const effectiveStatus = (test: TestResult): TestStatus =>
-  test.status === "FAILED" && test.error !== null && (test.error.systemic || test.error.blame !== "model")
-    ? "ERRORED"
-    : test.status
+  test.status === "FAILED" && test.error !== null ? ErrorCategory.testStatusOf(test.error) : test.status
 
 /** Credit for one latency sample: 1 at or below `fullMs`, 0 at or above `zeroMs`, log-linear between. */
 export const latencyCredit = (ms: number, target: LatencyTarget): number =>

@@ -5,13 +5,15 @@
  * successes (up to `max`) and halves on a throttle (down to `min`), so a worker settles near what the
  * account's quota allows instead of hammering a throttled region. Environment failures (5xx, timeouts,
  * network) feed a breaker: after `failureThreshold` consecutive failures it opens for `openDuration`
- * (doubling on each repeated trip, capped at `maxOpenDuration`), then half-opens and admits exactly
- * `halfOpenTrials` trial calls; a trial success closes it, a trial failure re-opens it.
+ * (doubling on each repeated trip, capped at `maxOpenDuration`: the n-th trip since the breaker last
+ * closed opens for step n of an Effect `Schedule`), then half-opens and admits exactly `halfOpenTrials`
+ * trial calls; a trial success closes it, a trial failure re-opens it.
  *
  * **Details**: callers never fail because of the governor: `withPermit` waits while the region is at
  * its limit or its breaker is open, so a unit is deferred, not failed. Waiters are served first come,
- * first served. Outcomes are reported by the caller (`recordSuccess`, `recordThrottle`,
- * `recordFailure`), because only the caller knows how to classify a result. Time comes from `Clock`, so
+ * first served. Outcomes are reported by the caller — `recordOutcome` with the call's error category,
+ * whose signal `ErrorCategory.table` gives (or `recordSuccess`, `recordThrottle`, `recordFailure`
+ * directly) — because only the caller knows how to classify a result. Time comes from `Clock`, so
  * `TestClock` drives it in tests. Regions never share state.
  *
  * @since 0.1.0
@@ -22,7 +24,10 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import type { ErrorCategory } from "./Domain.ts"
+import * as Schedule from "effect/Schedule"
+import type { ErrorCategory as Category } from "./Domain.ts"
+import * as ErrorCategory from "./ErrorCategory.ts"
+import { delays } from "./internal/scheduleDelays.ts"
 import type { Region } from "./Region.ts"
 
 /** The state of a region's breaker. */
@@ -48,39 +53,8 @@ export interface RegionSnapshot {
   readonly trips: number
 }
 
-/**
- * What a call's outcome tells the governor: the region answered (`success`), it pushed back
- * (`throttle`: halve the limit), it failed as an environment (`failure`: feeds the breaker), or
- * nothing about the region (`none`).
- */
-export type Signal = "success" | "throttle" | "failure" | "none"
-
-/**
- * The signal of each error category. A model or configuration error still proves the region answered,
- * so it counts as a success for concurrency and the breaker.
- */
-export const signals: { readonly [C in ErrorCategory]: Signal } = {
-  ACCESS_DENIED: "success",
-  MARKETPLACE_PENDING: "success",
-  NOT_OFFERED_IN_REGION: "success",
-  REQUIRES_INFERENCE_PROFILE: "success",
-  LEGACY_OR_EOL: "success",
-  CREDENTIALS: "none",
-  THROTTLED: "throttle",
-  QUOTA_EXCEEDED: "throttle",
-  TIMEOUT: "failure",
-  SERVICE_UNAVAILABLE: "failure",
-  NETWORK: "failure",
-  INVALID_REQUEST: "success",
-  UNSUPPORTED_FEATURE: "success",
-  CONTENT_FILTERED: "success",
-  MODEL_ERROR: "success",
-  QUALITY: "success",
-  UNKNOWN: "none"
-}
-
-/** The signal of a call's outcome: `null` is a success. */
-export const signalOf = (category: ErrorCategory | null): Signal => category === null ? "success" : signals[category]
+/** What a call's outcome tells the governor; each error category's signal is in `ErrorCategory.table`. */
+export type Signal = ErrorCategory.Signal
 
 /** Tuning of the governor; every field has a default. */
 export interface Options {
@@ -123,8 +97,11 @@ export class RegionGovernor extends Context.Service<RegionGovernor, {
   readonly recordThrottle: (region: Region) => Effect.Effect<void>
   /** An environment failure (5xx, timeout, network) in the region: feeds the breaker only. */
   readonly recordFailure: (region: Region) => Effect.Effect<void>
-  /** Records a call's outcome by its error category (`null`: success), through {@link signals}. */
-  readonly recordOutcome: (region: Region, category: ErrorCategory | null) => Effect.Effect<void>
+  /**
+   * Records a call's outcome by its error category (`null`: success) through the category's signal
+   * in `ErrorCategory.table` — the one way the Runner reports outcomes.
+   */
+  readonly recordOutcome: (region: Region, category: Category | null) => Effect.Effect<void>
   /** The state of one region. */
   readonly state: (region: Region) => Effect.Effect<RegionSnapshot>
   /** The state of every region seen so far. */
@@ -139,8 +116,8 @@ interface Settings {
   readonly cutCooldownMillis: number
   readonly failureThreshold: number
   readonly minimumVolume: number
-  readonly openMillis: number
-  readonly maxOpenMillis: number
+  /** The breaker's open time per trip: doubling from `openDuration`, capped at `maxOpenDuration`. */
+  readonly openBackoff: Schedule.Schedule<Duration.Duration>
   readonly halfOpenTrials: number
 }
 
@@ -191,16 +168,25 @@ const settingsOf = (options: Options): Settings => {
     cutCooldownMillis: Duration.toMillis(options.cutCooldown ?? Duration.seconds(1)),
     failureThreshold,
     minimumVolume: Math.max(failureThreshold, Math.floor(options.minimumVolume ?? failureThreshold)),
-    openMillis: Duration.toMillis(options.openDuration ?? Duration.seconds(30)),
-    maxOpenMillis: Duration.toMillis(options.maxOpenDuration ?? Duration.minutes(5)),
+    openBackoff: Schedule.min([
+      Schedule.exponential(options.openDuration ?? Duration.seconds(30)),
+      Schedule.spaced(options.maxOpenDuration ?? Duration.minutes(5))
+    ]),
     halfOpenTrials: Math.max(1, Math.floor(options.halfOpenTrials ?? 1))
   }
 }
+
+/** Trips whose open time is read from the schedule; later trips keep the last one (long since capped). */
+const steppedTrips = 32
 
 /** Builds a governor; its breaker timers live in the given scope. */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const settings = settingsOf(options)
   const scope = yield* Effect.scope
+  // Read once, so opening a breaker stays one synchronous step (no other fiber sees half an update).
+  const nextOpen = yield* delays(settings.openBackoff)
+  const openMillis: Array<number> = []
+  for (let trip = 1; trip <= steppedTrips; trip++) openMillis.push(Duration.toMillis(yield* nextOpen))
   const regions = new Map<Region, State>()
 
   const stateOf = (region: Region): State => {
@@ -297,7 +283,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     state.breaker = "open"
     state.trialsAdmitted = 0
     state.consecutiveFailures = 0
-    const millis = Math.min(settings.maxOpenMillis, settings.openMillis * 2 ** (state.consecutiveTrips - 1))
+    const millis = openMillis[Math.min(state.consecutiveTrips, steppedTrips) - 1]!
     state.openUntil = now + millis
     return scheduleHalfOpen(state, millis)
   }
@@ -403,7 +389,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     failure: recordFailure,
     none: () => Effect.void
   }
-  const recordOutcome = (region: Region, category: ErrorCategory | null) => bySignal[signalOf(category)](region)
+  const recordOutcome = (region: Region, category: Category | null) =>
+    bySignal[ErrorCategory.signalOf(category)](region)
 
   const view = (state: State): RegionSnapshot => ({
     region: state.region,

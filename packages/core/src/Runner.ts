@@ -6,12 +6,15 @@
  * fallback to the region's inference profile on REQUIRES_INFERENCE_PROFILE, recorded as a finding)
  * → the remaining applicable tests with bounded concurrency → rating and verdict.
  *
- * **Retries** are per test run, for retryable categories only, with exponential backoff and full
- * jitter (`delay = random(0, min(max, base · 2^(n−1)))`). Throttling is waited out within a time
- * budget rather than counted against the attempt limit, and it feeds the region governor (AIMD cut);
- * other environment failures feed the region's circuit breaker. While a breaker is open, tests wait.
- * Errors blamed on the model fail the test; errors blamed on the environment leave it ERRORED, which
- * makes the unit INCONCLUSIVE — throttling is never a model failure.
+ * **Retries** are per test run and follow the category's row in `ErrorCategory.table`: its `handling`
+ * says whether the run is waited out (throttling: within a time budget, not counted against the
+ * attempt limit), retried (counted against `maxAttempts`) or finished at once, and its `signal` is what
+ * the run reports to the region governor (`recordOutcome`: an AIMD cut on throttling, the circuit
+ * breaker on environment failures, a success for any answer). While a breaker is open, tests wait.
+ * Every wait is the next step of {@link retryBackoff}, an Effect `Schedule` (exponential, capped, full
+ * jitter). The certify threshold comes with the unit (the job records it). Errors blamed on the model
+ * fail the test; errors blamed on the environment leave it ERRORED (`ErrorCategory.testStatusOf`),
+ * which makes the unit INCONCLUSIVE — throttling is never a model failure.
  *
  * @since 0.1.0
  */
@@ -23,6 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import { BedrockError, BedrockRuntime } from "./BedrockRuntime.ts"
 import {
@@ -35,6 +39,7 @@ import {
 } from "./Domain.ts"
 import * as ErrorCategorizer from "./ErrorCategorizer.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
+import { delays } from "./internal/scheduleDelays.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Rating from "./Rating.ts"
 import { RequestRateLimit } from "./RequestRateLimit.ts"
@@ -53,8 +58,6 @@ export interface RunnerSettings {
   readonly throttleBudgetMillis: number
   /** Tests of one unit run at once (default 3). */
   readonly testConcurrency: number
-  /** Minimum score for CERTIFIED (default 80). */
-  readonly certifyThreshold: number
 }
 
 /** Runner settings, with defaults; override with `Effect.provideService(RunnerConfig, {...})`. */
@@ -64,8 +67,7 @@ export const RunnerConfig = Context.Reference<RunnerSettings>("@myia/certificati
     backoffBaseMillis: 200,
     backoffMaxMillis: 5_000,
     throttleBudgetMillis: 120_000,
-    testConcurrency: 3,
-    certifyThreshold: Rating.defaultCertifyThreshold
+    testConcurrency: 3
   })
 })
 
@@ -73,6 +75,8 @@ export const RunnerConfig = Context.Reference<RunnerSettings>("@myia/certificati
 export interface UnitInput {
   readonly modelId: string
   readonly region: Region
+  /** Minimum score for CERTIFIED: the one recorded on the unit's job (default `Rating.defaultCertifyThreshold`). */
+  readonly certifyThreshold?: number | undefined
 }
 
 /** Options of one run. */
@@ -117,9 +121,22 @@ const unsupportedError = (message: string): CategorizedError => {
   })
 }
 
-/** Full-jitter exponential backoff delay for attempt `n` (1-based). */
-export const backoffMillis = (n: number, settings: Pick<RunnerSettings, "backoffBaseMillis" | "backoffMaxMillis">) =>
-  Random.nextBetween(0, Math.min(settings.backoffMaxMillis, settings.backoffBaseMillis * 2 ** (n - 1)))
+/**
+ * The wait before each retry of a call or a test run: exponential from `backoffBaseMillis`, capped
+ * at `backoffMaxMillis`, with full jitter — step n waits a uniform random time in
+ * `[0, min(max, base · 2^(n−1)))`, so runs that failed together do not come back together.
+ */
+export const retryBackoff = (
+  settings: Pick<RunnerSettings, "backoffBaseMillis" | "backoffMaxMillis">
+): Schedule.Schedule<Duration.Duration> =>
+  Schedule.min([
+    Schedule.exponential(Duration.millis(settings.backoffBaseMillis)),
+    Schedule.spaced(Duration.millis(settings.backoffMaxMillis))
+  ]).pipe(
+    Schedule.modifyDelay(({ duration }) =>
+      Effect.map(Random.nextBetween(0, Duration.toMillis(duration)), Duration.millis)
+    )
+  )
 
 interface TestRun {
   readonly result: TestResult
@@ -146,31 +163,35 @@ const skipped = (test: Suite.SuiteTest, detail: string): TestResult =>
  * request budget, when the host configured one (`RequestRateLimit`). A throttled unary call is
  * waited out *call by call* (backoff, AIMD cut) within the throttle budget, so a test that makes
  * several calls (tool round trip, similarity) does not start over from its first call — which,
- * against a slow-refilling quota, could repeat forever. Streams are retried by the test loop.
+ * against a slow-refilling quota, could repeat forever. Streams are retried by the test loop. Like
+ * every retry, a waited-out call is not sent again once `shouldStop` answers true.
  */
-const pacedRuntime = (settings: RunnerSettings) =>
+const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boolean>) =>
   Effect.gen(function*() {
     const runtime = yield* BedrockRuntime
     const governor = yield* RegionGovernor
     const limiter = yield* Effect.serviceOption(RequestRateLimit)
     const take = Option.isNone(limiter) ? () => Effect.void : limiter.value.take
     const waitOutThrottling = <A>(region: Region, call: Effect.Effect<A, BedrockError>): Effect.Effect<A, BedrockError> =>
-      Effect.flatMap(Clock.currentTimeMillis, (started) => {
-        const attempt = (n: number): Effect.Effect<A, BedrockError> =>
-          Effect.andThen(take(region), call).pipe(
-            Effect.catch((error) =>
-              Effect.flatMap(Clock.currentTimeMillis, (now) =>
-                error.error.category === "THROTTLED" && now - started < settings.throttleBudgetMillis
-                  ? governor.recordThrottle(region).pipe(
-                    Effect.andThen(Metrics.recordRetry(region, "THROTTLED")),
-                    Effect.andThen(backoffMillis(Math.min(n, 6), settings)),
-                    Effect.flatMap((ms) => Effect.sleep(Duration.millis(ms))),
-                    Effect.andThen(attempt(n + 1))
-                  )
-                  : Effect.fail(error))
-            )
+      Effect.gen(function*() {
+        const started = yield* Clock.currentTimeMillis
+        const nextDelay = yield* delays(retryBackoff(settings))
+        const attempt: Effect.Effect<A, BedrockError> = Effect.andThen(take(region), call).pipe(
+          Effect.catch((error) =>
+            Effect.gen(function*() {
+              const { category } = error.error
+              const now = yield* Clock.currentTimeMillis
+              const waitOut = ErrorCategory.describe(category).handling === "wait" &&
+                now - started < settings.throttleBudgetMillis && !(yield* stopRequested)
+              if (!waitOut) return yield* error // reported by the test run, once
+              yield* governor.recordOutcome(region, category)
+              yield* Metrics.recordRetry(region, category)
+              yield* Effect.sleep(yield* nextDelay)
+              return yield* attempt
+            })
           )
-        return attempt(1)
+        )
+        return yield* attempt
       })
     return BedrockRuntime.of({
       converse: (region, input, options) => waitOutThrottling(region, runtime.converse(region, input, options)),
@@ -182,7 +203,8 @@ const pacedRuntime = (settings: RunnerSettings) =>
 
 /**
  * Run one test with retries under the region governor. Never fails: the last error, if any, is
- * recorded on the result with the status its blame implies.
+ * recorded on the result with the status its blame implies. Each run reports its outcome to the
+ * governor, and its category's `handling` decides whether another run follows.
  */
 const runTest = Effect.fnUntraced(function*(
   test: Suite.SuiteTest,
@@ -191,8 +213,11 @@ const runTest = Effect.fnUntraced(function*(
   options: RunOptions
 ) {
   const governor = yield* RegionGovernor
-  const runtime = yield* pacedRuntime(settings)
+  const stopRequested = options.shouldStop ?? Effect.succeed(false)
+  const runtime = yield* pacedRuntime(settings, stopRequested)
   const start = yield* Clock.currentTimeMillis
+  // Waits and counted retries back off on their own counts, each from the first step.
+  const nextDelay = { wait: yield* delays(retryBackoff(settings)), retry: yield* delays(retryBackoff(settings)) }
   let attempts = 0
   let failures = 0
   while (true) {
@@ -203,13 +228,15 @@ const runTest = Effect.fnUntraced(function*(
     )
     if (options.onTest) yield* options.onTest(test.id, "end")
     if (Exit.isSuccess(exit)) {
-      yield* governor.recordSuccess(ctx.region)
       const o = exit.value
+      // A judged wrong answer is the model's failure: record it as QUALITY so reports can say why.
+      const error = o.passed ? null : ErrorCategorizer.quality(`${test.id}: ${o.detail ?? "wrong answer"}`)
+      yield* governor.recordOutcome(ctx.region, error?.category ?? null)
       yield* Metrics.recordTest(test.id, ctx.region, o.latencyMs)
       const result = new TestResult({
         id: test.id,
         name: test.name,
-        status: o.passed ? "PASSED" : "FAILED",
+        status: error === null ? "PASSED" : ErrorCategory.testStatusOf(error),
         critical: test.critical,
         weight: test.weight,
         latencyMs: Math.round(o.latencyMs * 100) / 100,
@@ -217,8 +244,7 @@ const runTest = Effect.fnUntraced(function*(
         outputTokensPerSecond: o.outputTokensPerSecond === null ? null : Math.round(o.outputTokensPerSecond * 100) / 100,
         attempts,
         detail: o.detail,
-        // A judged wrong answer is the model's failure: record it as QUALITY so reports can say why.
-        error: o.passed ? null : ErrorCategorizer.quality(`${test.id}: ${o.detail ?? "wrong answer"}`)
+        error
       })
       return { result, finding: null } satisfies TestRun
     }
@@ -226,24 +252,16 @@ const runTest = Effect.fnUntraced(function*(
     const error: CategorizedError = failure !== undefined && failure._tag === "Fail" && failure.error instanceof BedrockError
       ? failure.error.error
       : ErrorCategory.make("UNKNOWN", { message: `test ${test.id} died: ${String(exit.cause)}`.slice(0, 500) })
-    const elapsed = (yield* Clock.currentTimeMillis) - start
-    if (error.category === "THROTTLED") {
-      yield* governor.recordThrottle(ctx.region)
-      if (elapsed < settings.throttleBudgetMillis && !(options.shouldStop && (yield* options.shouldStop))) {
-        yield* Metrics.recordRetry(ctx.region, error.category)
-        yield* Effect.sleep(Duration.millis(yield* backoffMillis(Math.min(attempts, 6), settings)))
-        continue
-      }
-    } else if (error.retryable) {
-      if (error.blame === "environment") yield* governor.recordFailure(ctx.region)
-      failures++
-      if (failures < settings.maxAttempts && !(options.shouldStop && (yield* options.shouldStop))) {
-        yield* Metrics.recordRetry(ctx.region, error.category)
-        yield* Effect.sleep(Duration.millis(yield* backoffMillis(failures, settings)))
-        continue
-      }
-    }
-    return finish(test, ctx, error, attempts)
+    yield* governor.recordOutcome(ctx.region, error.category)
+    const { handling } = ErrorCategory.describe(error.category)
+    const again = handling === "wait"
+      ? (yield* Clock.currentTimeMillis) - start < settings.throttleBudgetMillis
+      : handling === "retry"
+      ? ++failures < settings.maxAttempts
+      : false
+    if (handling === "finish" || !again || (yield* stopRequested)) return finish(test, ctx, error, attempts)
+    yield* Metrics.recordRetry(ctx.region, error.category)
+    yield* Effect.sleep(yield* nextDelay[handling])
   }
 })
 
@@ -276,24 +294,19 @@ const finish = (test: Suite.SuiteTest, ctx: Suite.TestContext, error: Categorize
   }
   if (error.category === "INVALID_REQUEST") {
     return {
-      result: new TestResult({ ...base, status: "ERRORED", detail: error.message, error }),
+      result: new TestResult({ ...base, status: ErrorCategory.testStatusOf(error), detail: error.message, error }),
       finding: `${test.id}: request rejected as invalid — registry metadata may be wrong (${error.message})`
     }
   }
   return {
-    result: new TestResult({
-      ...base,
-      status: error.blame === "model" && !error.systemic ? "FAILED" : "ERRORED",
-      detail: error.message,
-      error
-    }),
+    result: new TestResult({ ...base, status: ErrorCategory.testStatusOf(error), detail: error.message, error }),
     finding: null
   }
 }
 
 /**
- * Certify one (model, region). Requires the Bedrock runtime, the registry and the region governor;
- * settings come from `RunnerConfig`.
+ * Certify one (model, region) against the unit's certify threshold. Requires the Bedrock runtime, the
+ * registry and the region governor; the runner's patience comes from `RunnerConfig`.
  */
 export const runUnit = Effect.fn("Runner.runUnit")(function*(unit: UnitInput, options: RunOptions = {}) {
   const registry = yield* Registry
@@ -383,7 +396,7 @@ export const runUnit = Effect.fn("Runner.runUnit")(function*(unit: UnitInput, op
     : model.capabilities.reasoning === "yes"
     ? "reasoning"
     : "chat"
-  const rating = Rating.evaluate({ tests, latencyClass, certifyThreshold: settings.certifyThreshold })
+  const rating = Rating.evaluate({ tests, latencyClass, certifyThreshold: unit.certifyThreshold })
   const systemic = tests.find((t) => t.error?.systemic)?.error ?? null
   const deciding = systemic ?? rating.deciding?.error ?? firstError(tests, rating.verdict)
   const measured = tests.some((t) => t.status === "PASSED" || t.status === "FAILED")

@@ -7,6 +7,8 @@
  * capability the registry marks unsupported is skipped (never failed); "unknown" capabilities are
  * measured. Judging is strict and local to each test: a wrong answer is a failed observation, while
  * Bedrock errors surface as `BedrockError` so the runner can retry, fall back or blame the environment.
+ * An answer a content filter or guardrail stopped (`stopReason` `content_filtered` /
+ * `guardrail_intervened`) is not judged: it fails the call as CONTENT_FILTERED.
  *
  * @since 0.1.0
  */
@@ -24,8 +26,9 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { crc32, deflateSync } from "node:zlib"
-import { BedrockRuntime, type BedrockError } from "./BedrockRuntime.ts"
+import { BedrockError, BedrockRuntime, type Operation } from "./BedrockRuntime.ts"
 import type { Region } from "./Domain.ts"
+import * as ErrorCategorizer from "./ErrorCategorizer.ts"
 import type { Capability, ModelInfo } from "./Registry.ts"
 
 /** The suite version recorded on every result. Bump it when a test, prompt or weight changes. */
@@ -97,6 +100,22 @@ const parseJson = Schema.decodeUnknownOption(Schema.fromJsonString(Schema.Unknow
 
 const clip = (s: string, n = 120) => (s.length > n ? `${s.slice(0, n)}…` : s)
 
+/** Stop reasons of an answer a provider content filter or a Bedrock guardrail blocked. */
+const filteredStopReasons: ReadonlySet<string> = new Set(["content_filtered", "guardrail_intervened"])
+
+/** Fails the call as CONTENT_FILTERED when the answer was blocked: there is nothing to judge. */
+const unlessFiltered = (ctx: TestContext, operation: Operation, stopReason: string | undefined) =>
+  stopReason !== undefined && filteredStopReasons.has(stopReason)
+    ? Effect.fail(
+      new BedrockError({
+        operation,
+        region: ctx.region,
+        modelId: ctx.target,
+        error: ErrorCategorizer.contentFiltered(stopReason)
+      })
+    )
+    : Effect.void
+
 /** Run a Converse call and time it. */
 const converse = Effect.fnUntraced(function*(ctx: TestContext, input: Omit<ConverseCommandInput, "modelId">) {
   const runtime = yield* BedrockRuntime
@@ -107,6 +126,7 @@ const converse = Effect.fnUntraced(function*(ctx: TestContext, input: Omit<Conve
     ...input
   })
   const latencyMs = (yield* Clock.currentTimeMillis) - start
+  yield* unlessFiltered(ctx, "Converse", out.stopReason)
   return { out, latencyMs }
 })
 
@@ -153,6 +173,7 @@ const converseStream = Effect.fnUntraced(function*(ctx: TestContext, input: Omit
     if (e.messageStop?.stopReason !== undefined) stopReason = e.messageStop.stopReason
     if (e.metadata?.usage?.outputTokens !== undefined) outputTokens = e.metadata.usage.outputTokens
   }
+  yield* unlessFiltered(ctx, "ConverseStream", stopReason)
   const ttftMs = first === null ? null : first - start
   const genSeconds = first === null ? 0 : (end - first) / 1000
   const tokensPerSecond = outputTokens !== undefined && genSeconds > 0 ? outputTokens / genSeconds : null

@@ -106,13 +106,12 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     inFlight.set(message.jobId, set)
     if (cancelled.has(message.jobId)) yield* Deferred.succeed(cancel, undefined)
 
-    // The verdict uses the threshold recorded on the job, whatever this worker's defaults are.
-    const settings = { ...(yield* Runner.RunnerConfig), certifyThreshold: job.value.config.certifyThreshold }
     const outcome = yield* Effect.raceFirst(
       Runner.runUnit(
-        { modelId: message.modelId, region: message.region },
+        // The verdict uses the threshold recorded on the job, whichever process created it.
+        { modelId: message.modelId, region: message.region, certifyThreshold: job.value.config.certifyThreshold },
         { shouldStop: stopped(message.jobId) }
-      ).pipe(Effect.map(Option.some), Effect.provideService(Runner.RunnerConfig, settings)),
+      ).pipe(Effect.map(Option.some)),
       Deferred.await(cancel).pipe(Effect.as(Option.none<UnitOutcome>()))
     ).pipe(
       Effect.ensuring(Effect.sync(() => {
@@ -146,8 +145,9 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
 
     const environmentBlocked = result.verdict === "INCONCLUSIVE" && result.error !== null && result.error.retryable &&
       result.error.blame === "environment"
-    // Throttling is waited out (bounded by maxStarts); other environment errors spend the failure budget.
-    const countsAsFailure = result.error?.category !== "THROTTLED"
+    // What the runner waits out (throttling) is waited out here too, bounded by maxStarts; other
+    // environment errors spend the failure budget.
+    const countsAsFailure = result.error === null || ErrorCategory.describe(result.error.category).handling !== "wait"
     if (
       environmentBlocked && RedeliveryPolicy.canRetry(policy, delivery, countsAsFailure) &&
       !(yield* stopped(message.jobId))

@@ -218,6 +218,9 @@ const messageSamples: { readonly [why: string]: ReadonlyArray<string> } = {
 const samplesOf = (rule: ErrorCategorizer.Rule): ReadonlyArray<unknown> => {
   const neutral = "something odd happened"
   const metadata = rule.status === undefined ? {} : { $metadata: { httpStatusCode: rule.status[0] } }
+  if (rule.names !== undefined && rule.codes !== undefined) {
+    return rule.names.flatMap((name) => rule.codes!.map((code) => ({ name, message: neutral, code, ...metadata })))
+  }
   if (rule.names !== undefined) return rule.names.map((name) => ({ name, message: neutral, ...metadata }))
   if (rule.codes !== undefined) return rule.codes.map((code) => ({ name: "Error", message: neutral, code }))
   if (rule.stopReasons !== undefined) return rule.stopReasons.map((stopReason) => ({ message: neutral, stopReason }))
@@ -535,6 +538,16 @@ describe("ErrorCategorizer", () => {
       await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve()))
       expectCategory(ErrorCategorizer.categorize(signal.reason), "TIMEOUT", { awsErrorName: "TimeoutError" })
     })
+
+    for (const code of ["ECONNRESET", "EPIPE"]) {
+      it(`an HTTP/1.1 ${code} that smithy renames TimeoutError ("socket hang up") is NETWORK`, () => {
+        const error = Object.assign(new Error(code === "ECONNRESET" ? "socket hang up" : "write EPIPE"), {
+          name: "TimeoutError",
+          code
+        })
+        expectCategory(ErrorCategorizer.categorize(error), "NETWORK", { awsErrorName: code })
+      })
+    }
 
     it("smithy's request timeout (TimeoutError with code ETIMEDOUT) is TIMEOUT", () => {
       const error = Object.assign(

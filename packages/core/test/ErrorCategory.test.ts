@@ -15,13 +15,22 @@ describe("ErrorCategory", () => {
 
   describe("every row", () => {
     for (const category of Domain.ErrorCategory.literals) {
-      it(`${category}: matches the intended retryable/blame/verdict/systemic and has an actionable hint`, () => {
+      it(`${category}: matches the intended blame/verdict/systemic/signal/handling and has an actionable hint`, () => {
         const row = ErrorCategory.describe(category)
         assert.strictEqual(row.category, category)
         assert.deepStrictEqual(
-          { retryable: row.retryable, blame: row.blame, verdict: row.verdict, systemic: row.systemic },
+          {
+            retryable: row.retryable,
+            blame: row.blame,
+            verdict: row.verdict,
+            systemic: row.systemic,
+            signal: row.signal,
+            handling: row.handling
+          },
           intended[category]
         )
+        assert.strictEqual(ErrorCategory.signalOf(category), row.signal)
+        assert.strictEqual(row.testStatus, ErrorCategory.testStatusOf(ErrorCategory.make(category, { message: "m" })))
         assert.isTrue(row.hint.trim().length >= 20, `hint of ${category} is too short to act on`)
         assert.notInclude(row.hint, "\n")
         assert.strictEqual(ErrorCategory.isRetryable(category), row.retryable)
@@ -41,6 +50,35 @@ describe("ErrorCategory", () => {
       // Only a systemic category may stop the job, and a systemic error is never retried per unit.
       if (row.systemic) assert.isFalse(row.retryable, row.category)
     }
+  })
+
+  it("keeps retries, signals and test status consistent with blame", () => {
+    for (const row of Object.values(ErrorCategory.table)) {
+      // A retry can help exactly when the runner runs the test again.
+      assert.strictEqual(row.retryable, row.handling !== "finish", row.category)
+      // Only the environment slows a region down or opens its breaker; every retried environment
+      // error does one of the two, and what is waited out is what the region pushed back with.
+      const slows = row.signal === "throttle" || row.signal === "failure"
+      if (slows) assert.strictEqual(row.blame, "environment", row.category)
+      if (row.blame === "environment" && row.retryable) assert.isTrue(slows, row.category)
+      if (row.handling === "wait") assert.strictEqual(row.signal, "throttle", row.category)
+      // Any answer of the model, right or wrong, proves the region answered.
+      if (row.blame === "model") assert.strictEqual(row.signal, "success", row.category)
+      // Only the model fails a test.
+      assert.strictEqual(row.testStatus, row.blame === "model" && !row.systemic ? "FAILED" : "ERRORED", row.category)
+    }
+    assert.strictEqual(ErrorCategory.signalOf(null), "success")
+  })
+
+  it("testStatusOf: FAILED only for a non-systemic error blamed on the model", () => {
+    const rows = [
+      { blame: "model", systemic: false, status: "FAILED" },
+      { blame: "model", systemic: true, status: "ERRORED" },
+      { blame: "environment", systemic: false, status: "ERRORED" },
+      { blame: "configuration", systemic: false, status: "ERRORED" },
+      { blame: "configuration", systemic: true, status: "ERRORED" }
+    ] as const
+    for (const row of rows) assert.strictEqual(ErrorCategory.testStatusOf(row), row.status, JSON.stringify(row))
   })
 
   it("marks only CREDENTIALS as systemic", () => {

@@ -1,6 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as BedrockRuntime from "../src/BedrockRuntime.ts"
 import { Region } from "../src/Region.ts"
@@ -12,27 +14,33 @@ import type { ScenarioInput } from "../src/emulator/Scenario.ts"
 
 const east = Schema.decodeSync(Region)("us-east-1")
 
-describe("Runner.backoffMillis", () => {
+describe("Runner.retryBackoff", () => {
   const settingsRows = [
     { backoffBaseMillis: 200, backoffMaxMillis: 5_000 },
     { backoffBaseMillis: 10, backoffMaxMillis: 50 },
     { backoffBaseMillis: 1_000, backoffMaxMillis: 1_000 }
   ]
   for (const settings of settingsRows) {
-    it.effect(`stays within [0, min(max, base·2^(n−1))] for base ${settings.backoffBaseMillis}, max ${settings.backoffMaxMillis}`, () =>
+    const { backoffBaseMillis: base, backoffMaxMillis: max } = settings
+    it.effect(`step n stays within [0, min(max, base·2^(n−1))] for base ${base}, max ${max}`, () =>
       Effect.gen(function*() {
-        for (let n = 1; n <= 10; n++) {
-          const cap = Math.min(settings.backoffMaxMillis, settings.backoffBaseMillis * 2 ** (n - 1))
-          let highest = 0
-          for (let i = 0; i < 300; i++) {
-            const ms = yield* Runner.backoffMillis(n, settings)
+        const highest = Array.from({ length: 10 }, () => 0)
+        for (let run = 0; run < 300; run++) {
+          const step = yield* Schedule.toStep(Runner.retryBackoff(settings))
+          for (let n = 1; n <= 10; n++) {
+            const cap = Math.min(settings.backoffMaxMillis, settings.backoffBaseMillis * Math.pow(2, n - 1))
+            const [, delay] = yield* step(0, undefined)
+            const ms = Duration.toMillis(delay)
             assert.isAtLeast(ms, 0)
-            assert.isAtMost(ms, cap, `attempt ${n}`)
-            highest = Math.max(highest, ms)
+            assert.isAtMost(ms, cap, `step ${n}`)
+            highest[n - 1] = Math.max(highest[n - 1]!, ms)
           }
-          // Full jitter spreads over the whole window: over 300 draws the top half is reached.
-          assert.isAbove(highest, cap / 2, `attempt ${n} never drew above half its cap ${cap}`)
         }
+        // Full jitter spreads over the whole window: over 300 runs each step reaches its top half.
+        highest.forEach((ms, i) => {
+          const cap = Math.min(settings.backoffMaxMillis, settings.backoffBaseMillis * Math.pow(2, i))
+          assert.isAbove(ms, cap / 2, `step ${i + 1} never drew above half its cap ${cap}`)
+        })
       }))
   }
 })
@@ -54,7 +62,7 @@ describe("Runner.runUnit through the emulator", () => {
     ]
   }
 
-  const certify = (modelId: string) =>
+  const certify = (modelId: string, certifyThreshold?: number) =>
     Effect.gen(function*() {
       const emulator = yield* BedrockEmulator.make({ scenario })
       const services = Layer.mergeAll(
@@ -65,15 +73,14 @@ describe("Runner.runUnit through the emulator", () => {
         Registry.layer,
         RegionGovernor.layer({ failureThreshold: 50 })
       )
-      const outcome = yield* Runner.runUnit({ modelId, region: east }).pipe(
+      const outcome = yield* Runner.runUnit({ modelId, region: east, certifyThreshold }).pipe(
         Effect.provide(services),
         Effect.provideService(Runner.RunnerConfig, {
           maxAttempts,
           backoffBaseMillis: 1,
           backoffMaxMillis: 5,
           throttleBudgetMillis: 1_000,
-          testConcurrency: 3,
-          certifyThreshold: 80
+          testConcurrency: 3
         })
       )
       const requests = emulator.requests().filter((r) => r.modelId !== undefined && Registry.baseIdOf(r.modelId) === modelId)
@@ -128,5 +135,14 @@ describe("Runner.runUnit through the emulator", () => {
       assert.strictEqual(outcome.verdict, "CERTIFIED")
       assert.strictEqual(outcome.invocationTarget?.id, "amazon.nova-lite-v1:0")
       assert.isAbove(requests.length, 1)
+    }))
+  it.live("the unit's certify threshold decides CERTIFIED: a healthy model scoring below it is a QUALITY_WARNING", () =>
+    Effect.gen(function*() {
+      const healthy = "amazon.nova-lite-v1:0"
+      const byDefault = yield* certify(healthy)
+      const strict = yield* certify(healthy, 101)
+      assert.strictEqual(byDefault.outcome.verdict, "CERTIFIED")
+      assert.strictEqual(strict.outcome.verdict, "QUALITY_WARNING")
+      assert.isTrue(strict.outcome.tests.every((t) => t.status !== "FAILED" && t.status !== "ERRORED"))
     }))
 })

@@ -397,7 +397,7 @@ export const respond = (request: ConverseLikeRequest, quality: Quality, random: 
     const named = tools.find((t) => prompt.includes(t.name)) ?? tools[0]!
     const input = inputFor(named.inputSchema?.json ?? {}, prompt, wrong)
     // Deterministic for a seeded `random`: the same request sequence yields the same ids.
-    const toolUseId = `tooluse_${Math.floor(random() * 2 ** 48).toString(36)}`
+    const toolUseId = `tooluse_${Math.floor(random() * 0x1_0000_0000_0000).toString(36)}`
     return {
       content: [{ text: "I will use a tool." }, { toolUse: { toolUseId, name: named.name, input } }],
       stopReason: "tool_use",
