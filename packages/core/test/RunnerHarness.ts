@@ -18,7 +18,7 @@ import type { ScenarioInput } from "../src/emulator/Scenario.ts"
 export const east = Schema.decodeSync(Region)("us-east-1")
 
 /** Certify `modelId` in us-east-1 on an emulator playing `scenario`; the outcome and the requests it made. */
-export const certify = (scenario: ScenarioInput, modelId: string, maxAttempts: number) =>
+export const certify = (scenario: ScenarioInput, modelId: string, maxAttempts: number, certifyThreshold?: number) =>
   Effect.gen(function*() {
     const emulator = yield* BedrockEmulator.make({ scenario })
     const services = Layer.mergeAll(
@@ -29,15 +29,14 @@ export const certify = (scenario: ScenarioInput, modelId: string, maxAttempts: n
       Registry.layer,
       RegionGovernor.layer({ failureThreshold: 50 })
     )
-    const outcome = yield* Runner.runUnit({ modelId, region: east }).pipe(
+    const outcome = yield* Runner.runUnit({ modelId, region: east, certifyThreshold }).pipe(
       Effect.provide(services),
       Effect.provideService(Runner.RunnerConfig, {
         maxAttempts,
         backoffBaseMillis: 1,
         backoffMaxMillis: 5,
         throttleBudgetMillis: 1_000,
-        testConcurrency: 3,
-        certifyThreshold: 80
+        testConcurrency: 3
       })
     )
     // A request is logged when its exchange closes, which can trail the client's last read of a broken stream.
