@@ -2,7 +2,8 @@
  * The event-stream family: `ConverseStream`. The `Responder`'s answer goes out as Bedrock's event
  * sequence (`messageStart`, per block `contentBlockStart` / `contentBlockDelta`s / `contentBlockStop`,
  * `messageStop`, `metadata`), paced by the sampled latency; a scenario can break the stream after
- * some deltas with a mid-stream exception frame, as Bedrock does.
+ * some deltas with a mid-stream exception frame, as Bedrock does. Where to break and with what
+ * ({@link breakPoint}, {@link breakStream}) is shared with `InvokeModelWithResponseStream`.
  *
  * @since 0.1.0
  */

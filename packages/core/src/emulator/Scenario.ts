@@ -39,7 +39,7 @@ export const Availability = Schema.Literals([
 ])
 export type Availability = typeof Availability.Type
 
-/** How good the answers are (see `Responder`); `broken-stream` breaks ConverseStream mid-way. */
+/** How good the answers are (see `Responder`); `broken-stream` breaks streaming answers mid-way. */
 export const Quality = Schema.Literals(["good", "wrong", "broken-json", "no-tools", "broken-stream"])
 export type Quality = typeof Quality.Type & ResponderQuality
 

@@ -20,6 +20,7 @@ import {
 } from "@aws-sdk/client-bedrock"
 import { assert, describe, it } from "@effect/vitest"
 import { makeId } from "../../src/emulator/ApplicationProfiles.ts"
+import * as Scenario from "../../src/emulator/Scenario.ts"
 import { controlClient, failure, runtimeClient, useEmulator } from "./Harness.ts"
 
 const emulator = useEmulator({
@@ -234,4 +235,19 @@ describe("application inference profiles", () => {
         "Member must satisfy regular expression pattern: ([0-9a-zA-Z][ _-]?)+"
     )
   })
+})
+
+describe("the new scenario fields are validated", () => {
+  const cases: ReadonlyArray<readonly [string, unknown, string]> = [
+    ["an application profile name outside Bedrock's pattern", { applicationProfiles: [{ name: "a/b", source: "x" }] }, "name"],
+    ["an application profile without a source", { applicationProfiles: [{ name: "ok" }] }, "source"],
+    ["a customization outside the enum", { rules: [{ models: "m", customizations: ["PRETRAINING"] }] }, "customizations"]
+  ]
+  for (const [what, document, field] of cases) {
+    it(`${what} is rejected, naming ${field}`, () => {
+      const message = Scenario.validate(document)
+      assert.isDefined(message)
+      assert.include(message, field)
+    })
+  }
 })
