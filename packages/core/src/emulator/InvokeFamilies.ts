@@ -9,7 +9,8 @@
  * `results[]`), Meta Llama (`prompt` → `generation`), Mistral (`prompt` → `outputs[]`, or chat
  * `messages` → `choices[]`), Cohere Command R (`message` → `text`, events `stream-start` …
  * `stream-end`) and Command (`prompt` → `generations[]`), Amazon Nova (`messages` → `output.message`,
- * events `messageStart` … `metadata`), and for every other vendor the OpenAI-style chat completion
+ * events `messageStart` … `metadata`), DeepSeek-R1 (`prompt` → `choices[].text`), and for every
+ * other vendor the OpenAI-style chat completion
  * (`messages` → `choices[]`, `chat.completion.chunk`s). Families are tried in order; the last matches
  * any id, so a scenario-only model speaks the OpenAI-style format.
  *
@@ -83,7 +84,7 @@ const conversation = (
 
 const llama3Turn = /<\|start_header_id\|>(\w+)<\|end_header_id\|>([\s\S]*?)(?=<\|eot_id\|>|<\|start_header_id\|>|$)/g
 
-/** Llama 3 header tokens, or Llama 2 / Mistral `[INST]` pairs, as turns; else the whole prompt is one user turn. */
+/** Llama 3 header tokens, or Llama 2 / Mistral `[INST]` pairs, as turns; else the prompt is one user turn. */
 export const promptTurns = (prompt: string): ReadonlyArray<{ readonly role: string; readonly text: string }> => {
   const headers = [...prompt.matchAll(llama3Turn)]
   if (headers.length > 0) {
@@ -102,7 +103,11 @@ export const promptTurns = (prompt: string): ReadonlyArray<{ readonly role: stri
       ]
     })
   }
-  const bare = prompt.replace(/^\s*(Human|User):\s*/i, "").replace(/\s*(Assistant|Bot):\s*$/i, "")
+  // DeepSeek's special tokens (<｜User｜>, <｜Assistant｜>) and Human:/Assistant: framing are not the question.
+  const bare = prompt
+    .replace(/<｜[^｜]*｜>/g, " ")
+    .replace(/^\s*(Human|User):\s*/i, "")
+    .replace(/\s*(Assistant|Bot):\s*$/i, "")
   return [{ role: "user", text: bare.trim() }]
 }
 
@@ -563,6 +568,23 @@ const nova: Family = {
 }
 
 // ---------------------------------------------------------------------------------------------
+// DeepSeek-R1 (a prompt body, answered with text choices)
+// ---------------------------------------------------------------------------------------------
+
+const deepSeekR1: Family = {
+  name: "deepseek-r1",
+  matches: (id) => id.startsWith("deepseek.r1"),
+  schema: () =>
+    object({ prompt: str, max_tokens: int(1), temperature: num(0, 1), top_p: num(0, 1), stop: list(str) }, ["prompt"]),
+  request: (body) => conversation(promptTurns(txt(body["prompt"])), numOr(body["max_tokens"], 512)),
+  answer: (a) => ({ choices: [{ text: answerText(a), stop_reason: stop(a, { end: "stop", length: "length" }) }] }),
+  stream: (a, c) => [
+    ...textParts(a, c, (text) => ({ choices: [{ text, stop_reason: null }] })),
+    meta({ choices: [{ text: "", stop_reason: stop(a, { end: "stop", length: "length" }) }] })
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------
 // OpenAI-style chat completions (every other vendor)
 // ---------------------------------------------------------------------------------------------
 
@@ -627,6 +649,7 @@ export const families: ReadonlyArray<Family> = [
   cohereR,
   cohereCommand,
   nova,
+  deepSeekR1,
   chatCompletions
 ]
 

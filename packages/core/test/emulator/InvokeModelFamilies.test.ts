@@ -24,6 +24,7 @@ const models = {
   commandR: "cohere.command-r-v1:0",
   command: "cohere.command-text-v14",
   nova: "amazon.nova-micro-v1:0",
+  deepseek: "deepseek.r1-v1:0",
   openai: "openai.gpt-oss-20b-1:0"
 } as const
 
@@ -194,6 +195,15 @@ const cases: ReadonlyArray<{
     },
     last: (c) => Object.keys(c).filter((k) => k !== "amazon-bedrock-invocationMetrics"),
     stop: ["metadata"]
+  },
+  {
+    family: "DeepSeek-R1",
+    modelId: models.deepseek,
+    body: { prompt: `<｜User｜>${question}<｜Assistant｜>`, max_tokens: 50 },
+    text: (a) => a.choices[0].text,
+    streamed: (chunks) => chunks.map((c) => c.choices[0].text).join(""),
+    last: (c) => c.choices[0].stop_reason,
+    stop: "stop"
   },
   {
     family: "OpenAI-style chat completion (every other vendor)",
