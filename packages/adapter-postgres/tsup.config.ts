@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup"
 
 export default defineConfig({
-  entry: { "index": "src/index.ts", "migrate-cli": "src/migrate-cli.ts" },
+  entry: { index: "src/index.ts" },
   format: ["esm"],
   dts: true,
   clean: true,

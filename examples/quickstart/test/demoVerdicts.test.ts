@@ -7,7 +7,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Region, Registry } from "@myia/certification"
 import { Scenario } from "@myia/certification/emulator"
 import * as Schema from "effect/Schema"
-import { demoScenario } from "../src/demoScenario.ts"
+import { DemoScenario } from "@myia/certification-cli"
 import { type Engine, startEngine, testInstant } from "./support.ts"
 import { expectedVerdict, mismatch } from "./oracle.ts"
 
@@ -20,7 +20,7 @@ const certifiableSomewhere = (id: string) =>
 // Every model a demo rule names, plus healthy ones of each kind the registry routes differently —
 // those the registry still offers at the test's instant (an explicit request for a model past its end
 // of life is refused, by design).
-const scripted = (demoScenario.rules ?? [])
+const scripted = (DemoScenario.demoScenario.rules ?? [])
   .flatMap((r) => (typeof r.models === "string" ? [r.models] : [...r.models]))
   .filter(certifiableSomewhere)
 const healthy = [
@@ -37,13 +37,13 @@ const models = [...scripted, ...healthy.filter(certifiableSomewhere)]
 describe("quickstart demo scenario", () => {
   let engine: Engine
   beforeAll(async () => {
-    engine = await startEngine(demoScenario, { worker: { concurrency: 12 } })
+    engine = await startEngine(DemoScenario.demoScenario, { worker: { concurrency: 12 } })
   })
   afterAll(() => engine?.close())
 
   it("gives every unit the verdict the scenario intends, with the category for UNAVAILABLE ones", async () => {
     const started = performance.now()
-    const scenario = Scenario.make(demoScenario)
+    const scenario = Scenario.make(DemoScenario.demoScenario)
     const created = await engine.certification.certifyMultiple({ modelIds: models, regions: [...regions] })
     const detail = await engine.certification.waitForJob(created.jobId)
     console.log(`demo scenario: ${detail.units.length} units in ${Math.round(performance.now() - started)} ms`)

@@ -1,6 +1,7 @@
 /**
- * The README's main job, run as a user runs it: the quickstart script in a child Node process,
- * against its built-in emulator scenario, on a tiny set of models.
+ * The README's main job, run as a user runs it: `pnpm demo` (the `bedrock-certify certify` command
+ * on the built-in emulator scenario) in a child process, on a tiny set of models. Its results file
+ * and manifest validate against the JSON Schemas core ships.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Schema from "effect/Schema"
@@ -9,19 +10,23 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { afterAll } from "vitest"
+import { Ajv2020 } from "ajv/dist/2020.js"
+import manifestSchema from "@myia/certification/json-schemas/capability-manifest.v1.schema.json" with { type: "json" }
+import resultsSchema from "@myia/certification/json-schemas/certification-results.v1.schema.json" with { type: "json" }
+
+// The JSON Schema files core ships, through its exports map, as a user's validator loads them.
+const ajv = new Ajv2020({ allErrors: true, strict: false })
+const validators = { results: ajv.compile(resultsSchema), manifest: ajv.compile(manifestSchema) }
+const schemaErrors = (which: keyof typeof validators, document: unknown) =>
+  validators[which](document) ? "" : ajv.errorsText(validators[which].errors)
 
 const repoRoot = resolve(import.meta.dirname, "../../..")
-const main = "examples/quickstart/src/main.ts"
 const tmp = mkdtempSync(join(tmpdir(), "quickstart-test-"))
 afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
+// pnpm runs the script on the Node of the root devDependency; the child gets the test's PATH.
 const run = (args: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env) =>
-  spawnSync(process.execPath, ["--conditions=@myia/source", main, ...args], {
-    cwd: repoRoot,
-    env: { ...env, INIT_CWD: repoRoot },
-    encoding: "utf8",
-    timeout: 50_000
-  })
+  spawnSync("pnpm", ["--silent", "demo", ...args], { cwd: repoRoot, env, encoding: "utf8", timeout: 50_000 })
 
 /** The part of the results file a user relies on. */
 const ResultsFile = Schema.Struct({
@@ -54,11 +59,15 @@ describe("quickstart main", () => {
 
   it("certifies a tiny set of models and writes the results file and manifest", () => {
     const json = join(tmp, "r.json")
-    const manifest = join(tmp, "m.json")
-    const out = run(["--models", `${nova},${llama}`, "--regions", "us-east-1", "--json", json, "--manifest", manifest, "--no-table"])
+    const manifest = join(tmp, "m.manifest.json")
+    // The demo's own two files land in the working directory; -o adds these two.
+    const out = run(["--models", `${nova},${llama}`, "--regions", "us-east-1", "-o", json, "-o", manifest, "--no-table"])
     assert.strictEqual(out.status, 0, `exit ${out.status}\nstdout:\n${out.stdout}\nstderr:\n${out.stderr}`)
     assert.include(out.stdout, "Job COMPLETED")
+    assert.include(out.stdout, `Wrote ${json}`)
 
+    assert.strictEqual(schemaErrors("results", JSON.parse(readFileSync(json, "utf8"))), "")
+    assert.strictEqual(schemaErrors("manifest", JSON.parse(readFileSync(manifest, "utf8"))), "")
     const results = decodeResults(readFileSync(json, "utf8"))
     assert.strictEqual(results.job.status, "COMPLETED")
     assert.isAbove(results.job.id.length, 0)
@@ -87,9 +96,9 @@ describe("quickstart main", () => {
     for (const e of entries) assert.isAbove(Object.keys(e.capabilities).length, 0, e.modelId)
   })
 
-  it("rejects an unknown flag with a message and a non-zero exit", () => {
+  it("rejects an unknown flag with a one-line reason and exit 2", () => {
     const out = run(["--no-such-flag"])
-    assert.notStrictEqual(out.status, 0)
+    assert.strictEqual(out.status, 2, out.stderr)
     assert.include(out.stderr, "no-such-flag")
   })
 

@@ -16,20 +16,32 @@
  * Failures reject with the service's tagged errors (`InvalidRequest`, `ModelsNotCertifiable`,
  * `JobNotFound`, `JobConflict`, `StorageError`, `QueueError`), which are `Error` instances.
  *
+ * Settings an option leaves unset come from the environment through Effect `Config`, like the
+ * worker process: `BEDROCK_ENDPOINT`, `CERTIFICATION_TIMEOUT` (ms per Bedrock call),
+ * `CERTIFICATION_CONCURRENCY` (embedded worker), `AWS_REGION` (the region of a request that names
+ * none) and `CERTIFICATION_LOG_FORMAT` (`pretty` | `json`). A malformed value (`CERTIFICATION_TIMEOUT=soon`)
+ * rejects every call with a `ConfigError` naming the variable. Logs go to stderr; pass `logger` to
+ * send them to the host's own logger instead.
+ *
  * @since 0.1.0
  */
 import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import type * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Option from "effect/Option"
 import * as References from "effect/References"
 import * as Stream from "effect/Stream"
 import * as BedrockRuntime from "./BedrockRuntime.ts"
 import * as Certification from "./Certification.ts"
 import type { JobStatus } from "./Domain.ts"
+import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import type { ModelCatalog } from "./ModelCatalog.ts"
 import type { ProgressEvent, Queue } from "./Queue.ts"
@@ -66,18 +78,86 @@ export interface CreateOptions {
   /** Minimum level of the SDK's own logs (default "Info"). */
   readonly logLevel?: LogLevel.LogLevel | undefined
   /**
+   * Where the SDK's logs go: an Effect `Logger` (e.g. one that forwards to the host's pino or winston).
+   * Default: `CERTIFICATION_LOG_FORMAT` — `pretty` (Effect's pretty logger) or `json` (one JSON object per
+   * line) — on stderr.
+   */
+  readonly logger?: Logger.Logger<unknown, unknown> | undefined
+  /** The environment settings are read from when an option leaves them unset (default `process.env`). */
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined
+  /**
    * The clock every part reads — lifecycle dates, expiry, timestamps, backoff (default: the system
    * clock). Pin it to run at a fixed instant: tests, replays, "as of" checks.
    */
   readonly clock?: Clock.Clock | undefined
 }
 
+/** What the facade reads from the environment when an option leaves it unset. */
+export interface EnvSettings {
+  readonly bedrockEndpoint: Option.Option<string>
+  /** Per Bedrock call, in milliseconds. */
+  readonly timeoutMillis: Option.Option<number>
+  readonly concurrency: Option.Option<number>
+  /** The region of a request that names none. */
+  readonly defaultRegion: Option.Option<string>
+  readonly logFormat: "pretty" | "json"
+}
+
+/** The environment settings as an Effect `Config`: one entry per variable. */
+export const envConfig: Config.Config<EnvSettings> = Config.all({
+  bedrockEndpoint: Config.option(Config.String("BEDROCK_ENDPOINT")),
+  timeoutMillis: Config.option(Config.Int("CERTIFICATION_TIMEOUT")),
+  concurrency: Config.option(Config.Int("CERTIFICATION_CONCURRENCY")),
+  defaultRegion: Config.option(Config.String("AWS_REGION")),
+  logFormat: Config.Literals(["pretty", "json"], "CERTIFICATION_LOG_FORMAT").pipe(Config.withDefault("pretty" as const))
+})
+
+/** Read the environment settings (default `process.env`). */
+export const loadEnv = (
+  env: Readonly<Record<string, string | undefined>> = process.env
+): Effect.Effect<EnvSettings, Config.ConfigError> =>
+  envConfig.parse(ConfigProvider.fromEnv({ env: env as Record<string, string> }))
+
+/**
+ * The logging layer: the host's logger when given, else Effect's pretty logger or one JSON object per
+ * line (`format`), on stderr either way so a CLI's or host's stdout stays its own.
+ */
+export const loggerLayer = (options: {
+  readonly logger?: Logger.Logger<unknown, unknown> | undefined
+  readonly format?: "pretty" | "json" | undefined
+}): Layer.Layer<never> =>
+  Layer.merge(
+    Logger.layer([options.logger ?? (options.format === "json" ? Logger.consoleJson : Logger.consolePretty())]),
+    Layer.succeed(Logger.LogToStderr, true)
+  )
+
+/** The options with the environment filled in where they leave a setting unset. */
+const withEnv = (options: CreateOptions, env: EnvSettings): CreateOptions => {
+  const bedrock = options.bedrock ?? {}
+  const worker = options.worker
+  return {
+    ...options,
+    bedrock: {
+      ...bedrock,
+      endpoint: bedrock.endpoint ?? Option.getOrUndefined(env.bedrockEndpoint),
+      timeout: bedrock.timeout ?? Option.getOrUndefined(Option.map(env.timeoutMillis, Duration.millis))
+    },
+    worker: worker === false
+      ? false
+      : { ...worker, concurrency: worker?.concurrency ?? Option.getOrUndefined(env.concurrency) }
+  }
+}
+
 /** The layer behind `createCertification`, for Effect hosts that want the same wiring. */
-export const layer = (options: CreateOptions): Layer.Layer<Certification.Certification, unknown> => {
-  // Provided to the layers and kept in the output, so calls through the runtime log at this level
-  // and read the same clock too.
-  const logging = Layer.merge(
+export const layer = (options: CreateOptions): Layer.Layer<Certification.Certification, unknown> =>
+  Layer.unwrap(Effect.map(loadEnv(options.env), (env) => layerWith(withEnv(options, env), env.logFormat)))
+
+const layerWith = (options: CreateOptions, logFormat: "pretty" | "json"): Layer.Layer<Certification.Certification, unknown> => {
+  // Provided to the layers and kept in the output, so calls through the runtime log at this level,
+  // to this logger, and read the same clock too.
+  const logging = Layer.mergeAll(
     Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Info"),
+    loggerLayer({ logger: options.logger, format: logFormat }),
     options.clock === undefined ? Layer.empty : Layer.succeed(Clock.Clock, options.clock)
   )
   const runnerSettings = Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner })
@@ -111,6 +191,21 @@ export const createCertification = (options: CreateOptions) => {
   const runtime = ManagedRuntime.make(layer(options))
   const run = <A, E>(effect: Effect.Effect<A, E, Certification.Certification>): Promise<A> => runtime.runPromise(effect)
   const service = Effect.service(Certification.Certification)
+  // Read once more here (the layer read it too) so a request without a region gets AWS_REGION.
+  const defaultRegions = loadEnv(options.env).pipe(
+    Effect.map((env) => Option.toArray(env.defaultRegion)),
+    Effect.orElseSucceed((): Array<string> => [])
+  )
+  const regionsOr = (field: string, given: ReadonlyArray<string> | undefined) =>
+    given !== undefined && given.length > 0
+      ? Effect.succeed(given)
+      : Effect.flatMap(defaultRegions, (regions) =>
+        regions.length > 0 ? Effect.succeed(regions) : Effect.fail(
+          new JobPlan.InvalidRequest({
+            message: `${field}: none given and AWS_REGION is not set`,
+            issues: [new JobPlan.FieldIssue({ field, message: "none given and AWS_REGION is not set" })]
+          })
+        ))
 
   async function* events(jobId: string): AsyncGenerator<ProgressEvent> {
     const context = await runtime.context()
@@ -119,16 +214,33 @@ export const createCertification = (options: CreateOptions) => {
   }
 
   return {
-    certifyModel: (request: { readonly modelId: string; readonly region: string }, meta?: Certification.RequestMeta) =>
-      run(Effect.flatMap(service, (s) => s.certifyModel(request, meta))),
+    /** Certify one model in one region (default: `AWS_REGION`). */
+    certifyModel: (request: { readonly modelId: string; readonly region?: string | undefined }, meta?: Certification.RequestMeta) =>
+      run(Effect.gen(function*() {
+        const [region] = yield* regionsOr("region", request.region === undefined ? undefined : [request.region])
+        return yield* (yield* service).certifyModel({ modelId: request.modelId, region: region! }, meta)
+      })),
+    /** Certify models × regions (default regions: `AWS_REGION`). */
     certifyMultiple: (
-      request: { readonly modelIds: ReadonlyArray<string>; readonly regions: ReadonlyArray<string> },
+      request: { readonly modelIds: ReadonlyArray<string>; readonly regions?: ReadonlyArray<string> | undefined },
       meta?: Certification.RequestMeta
-    ) => run(Effect.flatMap(service, (s) => s.certifyMultiple(request, meta))),
+    ) =>
+      run(Effect.gen(function*() {
+        const regions = yield* regionsOr("regions", request.regions)
+        return yield* (yield* service).certifyMultiple({ modelIds: request.modelIds, regions }, meta)
+      })),
+    /** Certify every certifiable model in the regions (default: `AWS_REGION`). */
     certifyAll: (
-      request: { readonly regions: ReadonlyArray<string>; readonly modalities?: ReadonlyArray<"chat" | "embedding"> },
+      request: {
+        readonly regions?: ReadonlyArray<string> | undefined
+        readonly modalities?: ReadonlyArray<"chat" | "embedding">
+      },
       meta?: Certification.RequestMeta
-    ) => run(Effect.flatMap(service, (s) => s.certifyAll(request, meta))),
+    ) =>
+      run(Effect.gen(function*() {
+        const regions = yield* regionsOr("regions", request.regions)
+        return yield* (yield* service).certifyAll({ ...request, regions }, meta)
+      })),
     retry: (jobId: string, meta?: Certification.RequestMeta) =>
       run(Effect.flatMap(service, (s) => s.retry(jobId, meta))),
     cancel: (jobId: string) => run(Effect.flatMap(service, (s) => s.cancel(jobId))),

@@ -1,13 +1,16 @@
 /**
- * The quickstart's built-in emulator scenario: a plausible account (the registry's models, offered
+ * The built-in emulator scenario of `bedrock-certify certify --emulator` (and `pnpm demo`): a plausible account (the registry's models, offered
  * where the registry says) with a few scripted problems so that every verdict shows up once:
  * a model that answers wrong (FAILED), one that breaks JSON and one whose stream breaks
  * (QUALITY_WARNING), access denied / Marketplace pending / legacy (UNAVAILABLE), a region that
  * answers 503 for one model (INCONCLUSIVE), and a throttled region whose healthy models must still
  * be CERTIFIED. UNSUPPORTED comes from the registry itself (an embedding family suite v1 cannot drive).
+ *
+ * @since 0.1.0
  */
 import type { Scenario } from "@myia/certification/emulator"
 
+/** The scenario document (pass `--scenario FILE` for another). */
 export const demoScenario: Scenario.ScenarioInput = {
   seed: 7,
   timeScale: 0.05,
