@@ -1,12 +1,16 @@
 import type { Plugin } from "esbuild"
 import { defineConfig } from "tsup"
 
-// The registry data stays a JSON file beside dist/ and src/ (both import it as ../data/…), so the
-// package carries it once instead of inlining it into a chunk and its source map.
-const registryDataExternal: Plugin = {
-  name: "registry-data-external",
+// The data files (registry, service shapes) stay JSON files beside dist/ and src/ (both import them as
+// ../data/…), so the package carries each once instead of inlining it into a chunk and its source map.
+const dataExternal: Plugin = {
+  name: "data-external",
   setup(build) {
-    build.onResolve({ filter: /\/data\/bedrock-models\.json$/ }, (args) => ({ path: args.path, external: true }))
+    // dist/ is flat, so every chunk reaches the data as ../data/<file>, whatever depth the source imported it from.
+    build.onResolve({ filter: /\/data\/bedrock-(models|shapes)\.json$/ }, (args) => ({
+      path: `../data/${args.path.slice(args.path.lastIndexOf("/") + 1)}`,
+      external: true
+    }))
   }
 }
 
@@ -23,7 +27,7 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: "node22",
-  esbuildPlugins: [registryDataExternal],
+  esbuildPlugins: [dataExternal],
   // The maps point at the shipped src/ files instead of embedding a second copy of them.
   esbuildOptions(options) {
     options.sourcesContent = false

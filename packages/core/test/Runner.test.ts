@@ -1,18 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
-import * as BedrockRuntime from "../src/BedrockRuntime.ts"
-import { Region } from "../src/Region.ts"
-import * as RegionGovernor from "../src/RegionGovernor.ts"
-import * as Registry from "../src/Registry.ts"
 import * as Runner from "../src/Runner.ts"
-import * as BedrockEmulator from "../src/emulator/BedrockEmulator.ts"
 import type { ScenarioInput } from "../src/emulator/Scenario.ts"
-
-const east = Schema.decodeSync(Region)("us-east-1")
+import * as RunnerHarness from "./RunnerHarness.ts"
 
 describe("Runner.retryBackoff", () => {
   const settingsRows = [
@@ -63,29 +55,7 @@ describe("Runner.runUnit through the emulator", () => {
   }
 
   const certify = (modelId: string, certifyThreshold?: number) =>
-    Effect.gen(function*() {
-      const emulator = yield* BedrockEmulator.make({ scenario })
-      const services = Layer.mergeAll(
-        BedrockRuntime.layer({
-          endpoint: emulator.url,
-          credentials: { accessKeyId: "AKIDRUNNERTEST", secretAccessKey: "runner-secret" }
-        }),
-        Registry.layer,
-        RegionGovernor.layer({ failureThreshold: 50 })
-      )
-      const outcome = yield* Runner.runUnit({ modelId, region: east, certifyThreshold }).pipe(
-        Effect.provide(services),
-        Effect.provideService(Runner.RunnerConfig, {
-          maxAttempts,
-          backoffBaseMillis: 1,
-          backoffMaxMillis: 5,
-          throttleBudgetMillis: 1_000,
-          testConcurrency: 3
-        })
-      )
-      const requests = emulator.requests().filter((r) => r.modelId !== undefined && Registry.baseIdOf(r.modelId) === modelId)
-      return { outcome, requests, all: emulator.requests() }
-    })
+    RunnerHarness.certify(scenario, modelId, maxAttempts, certifyThreshold)
 
   it.live("a denied model ends UNAVAILABLE / ACCESS_DENIED after one connectivity request (no retry)", () =>
     Effect.gen(function*() {

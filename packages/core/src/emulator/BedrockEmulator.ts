@@ -1,20 +1,22 @@
 /**
  * A local Bedrock: a real HTTP server on 127.0.0.1 that the unmodified AWS SDK clients talk to.
  *
- * It serves the runtime (`Converse`, `ConverseStream`, `InvokeModel` for Titan and Cohere
- * embeddings and native chat bodies, `InvokeModelWithResponseStream`) and the control-plane list
- * calls (`ListFoundationModels`, `GetFoundationModel`, `ListInferenceProfiles`,
- * `GetInferenceProfile`), with Bedrock's wire formats: `x-amzn-ErrorType` errors with the real
- * messages, event-stream frames with CRCs and mid-stream exception frames. One port speaks both
+ * It serves the runtime (`Converse`, `ConverseStream`, `InvokeModel` and
+ * `InvokeModelWithResponseStream` with each model family's native bodies and streaming events,
+ * `CountTokens`) and the control plane (`ListFoundationModels`, `GetFoundationModel`,
+ * `ListInferenceProfiles`, `GetInferenceProfile`, and `CreateInferenceProfile` /
+ * `DeleteInferenceProfile` for application profiles), with Bedrock's wire formats and checks: requests
+ * validated against AWS's service model and Bedrock's own rules, `x-amzn-ErrorType` errors with the
+ * real messages, event-stream frames with CRCs and mid-stream exception frames. One port speaks both
  * h2c (the runtime client's default `NodeHttp2Handler`) and HTTP/1.1 (`NodeHttpHandler`, the
  * control-plane client): each connection's first bytes decide. The region comes from the SigV4
  * credential scope, so one emulator plays every region. What each (region, model) does is the
  * {@link Scenario}; answers come from the generic `Responder`, never from the certification suite.
  *
  * This module is the server and its handle; the `Router` and one handler module per operation
- * family (`ConverseHandler`, `ConverseStreamHandler`, `InvokeModelHandler`, `ControlPlaneHandler`)
- * answer the requests. Plain Node users call {@link start}; Effect users {@link make} (scoped) or
- * {@link layer}, which read wall time from the `Clock` in context.
+ * family (`ConverseHandler`, `ConverseStreamHandler`, `InvokeModelHandler`, `CountTokensHandler`,
+ * `ControlPlaneHandler`) answer the requests. Plain Node users call {@link start}; Effect users
+ * {@link make} (scoped) or {@link layer}, which read wall time from the `Clock` in context.
  *
  * @since 0.1.0
  */
@@ -37,6 +39,7 @@ import { internalError } from "./WireError.ts"
 
 export { capabilityChecks } from "./ConverseHandler.ts"
 export { textDeltas } from "./ConverseStreamHandler.ts"
+export { countMessages } from "./CountTokensHandler.ts"
 export type { Operation } from "./Exchange.ts"
 export type { RequestRecord } from "./RequestLog.ts"
 export { availabilityErrors, credentialErrors, messages, streamExceptions, type WireError } from "./WireError.ts"

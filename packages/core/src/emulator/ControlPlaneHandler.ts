@@ -1,104 +1,46 @@
 /**
- * The control-plane family: `ListFoundationModels` (with its `byProvider`, `byOutputModality`
- * and `byInferenceType` filters), `GetFoundationModel`, `ListInferenceProfiles` (paged) and
- * `GetInferenceProfile`, answered from the scenario as seen from the caller's region: a model is
- * listed where it is offered (or reachable only through a profile), system profiles where their
- * geography matches.
+ * The control-plane family: `ListFoundationModels`, `GetFoundationModel` (`FoundationModels`),
+ * `ListInferenceProfiles` (paged), `GetInferenceProfile`, `CreateInferenceProfile` and
+ * `DeleteInferenceProfile` (`InferenceProfiles`, `ApplicationProfiles`), answered from the scenario
+ * as seen from the caller's region. Query parameters and request bodies are checked against the
+ * service model first (`ShapeCheck`: `byOutputModality=RERANK` is a ValidationException naming the
+ * enum), so an answer never carries a value the model does not allow.
  *
  * @since 0.1.0
  */
-import { geographiesOf, type Region } from "../Region.ts"
-import { type Exchange, type Operation, sendError, sendJson } from "./Exchange.ts"
+import * as ApplicationProfiles from "./ApplicationProfiles.ts"
+import { type Exchange, type Operation, parseJson, sendError, sendJson } from "./Exchange.ts"
+import * as FoundationModels from "./FoundationModels.ts"
+import * as InferenceProfiles from "./InferenceProfiles.ts"
 import * as Scenario from "./Scenario.ts"
-import { availabilityErrors, wire } from "./WireError.ts"
+import * as ShapeCheck from "./ShapeCheck.ts"
+import type { State } from "./State.ts"
+import { availabilityErrors, serialization, wire, type WireError } from "./WireError.ts"
 
-const ACCOUNT = "123456789012"
-const CREATED_AT = "2024-01-01T00:00:00.000Z"
+// The wordings of these control-plane errors were not captured from the real service.
+const profileNotFound = (id: string) => wire(404, "ResourceNotFoundException", `Inference profile ${id} not found.`)
+const sourceNotFound = (copyFrom: string) =>
+  wire(404, "ResourceNotFoundException", `The model or inference profile ${copyFrom} was not found in this region.`)
+const nameTaken = (name: string) => wire(400, "ConflictException", `An inference profile named ${name} already exists.`)
+const systemProfileDelete = wire(400, "ValidationException", "System-defined inference profiles cannot be deleted.")
 
-const providerOf = (id: string): string => {
-  const vendor = id.split(".")[0] ?? id
-  return vendor.charAt(0).toUpperCase() + vendor.slice(1)
-}
+const checkedError = (checked: ShapeCheck.Checked): WireError | undefined =>
+  checked._tag === "serialization"
+    ? serialization(checked.path, checked.expected)
+    : checked._tag === "invalid"
+    ? wire(400, "ValidationException", ShapeCheck.message(checked.violations))
+    : undefined
 
-const modelSummary = (resolved: Scenario.Resolved, region: string) => {
-  const info = resolved.info
-  const outputModality = resolved.kind === "chat"
-    ? "TEXT"
-    : resolved.kind === "embedding"
-    ? "EMBEDDING"
-    : (info?.modality ?? "TEXT").toUpperCase()
-  return {
-    modelArn: `arn:aws:bedrock:${region}::foundation-model/${resolved.modelId}`,
-    modelId: resolved.modelId,
-    modelName: info?.name ?? resolved.modelId,
-    providerName: info?.vendor ?? providerOf(resolved.modelId),
-    inputModalities: resolved.capabilities.vision === "yes" ? ["TEXT", "IMAGE"] : ["TEXT"],
-    outputModalities: [outputModality],
-    responseStreamingSupported: resolved.kind === "chat" && resolved.capabilities.streaming !== "no",
-    customizationsSupported: [],
-    inferenceTypesSupported: resolved.availability === "profile-only" ? ["INFERENCE_PROFILE"] : ["ON_DEMAND"],
-    modelLifecycle: {
-      status: resolved.availability === "legacy" || info?.lifecycle.status === "LEGACY" ? "LEGACY" : "ACTIVE"
-    }
-  }
-}
-
-const listed = (a: Scenario.Availability) => a !== "not-offered" && a !== "eol"
-
-const foundationModels = (scenario: Scenario.Scenario, region: string) =>
-  Scenario.knownModelIds(scenario)
-    .map((id) => Scenario.resolve(scenario, region, id))
-    .filter((r) => listed(r.availability))
-    .map((r) => modelSummary(r, region))
-
-const profileSummary = (resolved: Scenario.Resolved, profileId: string, region: string) => {
-  const geography = profileId.slice(0, profileId.indexOf("."))
-  const name = resolved.info?.name ?? resolved.modelId
-  const vendor = resolved.info?.vendor ?? providerOf(resolved.modelId)
-  const served = (resolved.info?.regions ?? [])
-    .map((r) => r.region)
-    .filter((r) => geography === "global" || geographiesOf(r as Region).includes(geography))
-  const regions = served.length > 0 ? served : [region]
-  return {
-    inferenceProfileName: `${geography.toUpperCase()} ${vendor} ${name}`,
-    description: `Routes requests to ${vendor} ${name} in ${regions.join(", ")}.`,
-    createdAt: CREATED_AT,
-    updatedAt: CREATED_AT,
-    inferenceProfileArn: `arn:aws:bedrock:${region}:${ACCOUNT}:inference-profile/${profileId}`,
-    models: regions.map((r) => ({ modelArn: `arn:aws:bedrock:${r}::foundation-model/${resolved.modelId}` })),
-    inferenceProfileId: profileId,
-    status: "ACTIVE",
-    type: "SYSTEM_DEFINED"
-  }
-}
-
-const inferenceProfiles = (scenario: Scenario.Scenario, region: string) => {
-  const out: Array<ReturnType<typeof profileSummary>> = []
-  for (const id of Scenario.knownModelIds(scenario)) {
-    const base = Scenario.resolve(scenario, region, id)
-    const candidates = base.info !== undefined
-      ? base.info.profiles
-      : base.availability === "profile-only"
-      ? [`${geographiesOf(region as Region)[0] ?? "global"}.${id}`]
-      : []
-    for (const profileId of candidates) {
-      const via = Scenario.resolve(scenario, region, profileId)
-      if (listed(via.availability)) out.push(profileSummary(via, profileId, region))
-    }
-  }
-  return out
+/** The validated query members of an operation's input, or the error to answer. */
+const queryOf = (input: string, query: URLSearchParams) => {
+  const { checked, values } = ShapeCheck.checkQuery("control", input, query)
+  return { error: checkedError(checked), values }
 }
 
 const listFoundationModels = (ex: Exchange, scenario: Scenario.Scenario, query: URLSearchParams): void => {
-  const provider = query.get("byProvider")?.toLowerCase()
-  const output = query.get("byOutputModality")
-  const inference = query.get("byInferenceType")
-  const summaries = foundationModels(scenario, ex.region).filter((m) =>
-    (provider === undefined || m.providerName.toLowerCase() === provider) &&
-    (output === null || m.outputModalities.includes(output)) &&
-    (inference === null || m.inferenceTypesSupported.includes(inference))
-  )
-  sendJson(ex, 200, { modelSummaries: summaries })
+  const { error, values } = queryOf("ListFoundationModelsRequest", query)
+  if (error !== undefined) return sendError(ex, error)
+  sendJson(ex, 200, { modelSummaries: FoundationModels.list(scenario, ex.region, values as FoundationModels.Filters) })
 }
 
 const getFoundationModel = (ex: Exchange, scenario: Scenario.Scenario, id: string): void => {
@@ -107,41 +49,82 @@ const getFoundationModel = (ex: Exchange, scenario: Scenario.Scenario, id: strin
   if (resolved.availability === "not-offered" || resolved.profileId !== undefined) {
     return sendError(ex, availabilityErrors["not-offered"](id))
   }
-  sendJson(ex, 200, { modelDetails: modelSummary(resolved, ex.region) })
+  sendJson(ex, 200, { modelDetails: FoundationModels.summary(resolved, ex.region) })
 }
 
-const profilesFor = (scenario: Scenario.Scenario, region: string, query: URLSearchParams) =>
-  query.get("type") === "APPLICATION" ? [] : inferenceProfiles(scenario, region)
-
-const listInferenceProfiles = (ex: Exchange, scenario: Scenario.Scenario, query: URLSearchParams): void => {
-  const profiles = profilesFor(scenario, ex.region, query)
-  const max = Math.min(1000, Math.max(1, Number(query.get("maxResults") ?? 1000) || 1000))
-  const offset = Number(Buffer.from(query.get("nextToken") ?? "", "base64").toString("utf8") || 0) || 0
+const listInferenceProfiles = (ex: Exchange, state: State, query: URLSearchParams): void => {
+  const { error, values } = queryOf("ListInferenceProfilesRequest", query)
+  if (error !== undefined) return sendError(ex, error)
+  const type = values["typeEquals"] as "SYSTEM_DEFINED" | "APPLICATION" | undefined
+  const profiles = InferenceProfiles.list(state.scenario(), state.profiles(), ex.region, type)
+  const max = (values["maxResults"] as number | undefined) ?? 1000
+  const token = Buffer.from((values["nextToken"] as string | undefined) ?? "", "base64").toString("utf8")
+  const offset = Number(token || 0) || 0
   const page = profiles.slice(offset, offset + max)
   const next = offset + max < profiles.length ? Buffer.from(String(offset + max)).toString("base64") : undefined
   sendJson(ex, 200, { inferenceProfileSummaries: page, ...(next === undefined ? {} : { nextToken: next }) })
 }
 
-const getInferenceProfile = (ex: Exchange, scenario: Scenario.Scenario, id: string, query: URLSearchParams): void => {
-  const wanted = id.replace(/^arn:aws[a-z-]*:bedrock:[^:]*:[^:]*:inference-profile\//, "")
-  const found = profilesFor(scenario, ex.region, query).find((p) => p.inferenceProfileId === wanted)
-  // Wording of this not-found message was not captured from the real service.
-  if (found === undefined) {
-    return sendError(ex, wire(404, "ResourceNotFoundException", `Inference profile ${wanted} not found.`))
-  }
+const getInferenceProfile = (ex: Exchange, state: State, id: string): void => {
+  const found = InferenceProfiles.get(state.scenario(), state.profiles(), ex.region, id)
+  if (found === undefined) return sendError(ex, profileNotFound(id))
   sendJson(ex, 200, found)
 }
 
-/** Answer a control-plane operation; `id` is the path's model or profile id for the `Get…` operations. */
+interface CreateBody {
+  readonly inferenceProfileName: string
+  readonly description?: string
+  readonly modelSource: { readonly copyFrom?: string }
+}
+
+const createInferenceProfile = (ex: Exchange, state: State, body: Buffer): void => {
+  const parsed = parseJson(body)
+  if (!parsed.ok) return sendError(ex, serialization("", "a JSON object"))
+  const invalid = checkedError(ShapeCheck.check("control", "CreateInferenceProfileRequest", parsed.value))
+  if (invalid !== undefined) return sendError(ex, invalid)
+  const request = parsed.value as CreateBody
+  const copyFrom = request.modelSource.copyFrom ?? ""
+  const source = InferenceProfiles.sourceOf(state.scenario(), ex.region, copyFrom)
+  if (source === undefined) return sendError(ex, sourceNotFound(copyFrom))
+  const profile: Omit<ApplicationProfiles.Profile, "id"> = {
+    region: ex.region,
+    name: request.inferenceProfileName,
+    description: request.description,
+    source,
+    createdAt: new Date(ex.clock.currentTimeMillisUnsafe()).toISOString()
+  }
+  const created = state.profiles().create(profile)
+  if (created === undefined) return sendError(ex, nameTaken(request.inferenceProfileName))
+  sendJson(ex, 201, { inferenceProfileArn: ApplicationProfiles.arnOf(created), status: "ACTIVE" })
+}
+
+const deleteInferenceProfile = (ex: Exchange, state: State, id: string): void => {
+  if (state.profiles().delete(ex.region, id)) return sendJson(ex, 200, {})
+  const system = InferenceProfiles.get(state.scenario(), state.profiles(), ex.region, id)
+  sendError(ex, system !== undefined ? systemProfileDelete : profileNotFound(id))
+}
+
+/** Answer a control-plane operation; `id` is the path's model or profile id for the `Get…` / `Delete…` operations. */
 export const handle = (
   ex: Exchange,
-  scenario: Scenario.Scenario,
+  state: State,
   op: Operation,
   id: string | undefined,
-  query: URLSearchParams
+  query: URLSearchParams,
+  body: Buffer
 ): void => {
-  if (op === "ListFoundationModels") return listFoundationModels(ex, scenario, query)
-  if (op === "GetFoundationModel") return getFoundationModel(ex, scenario, id!)
-  if (op === "ListInferenceProfiles") return listInferenceProfiles(ex, scenario, query)
-  return getInferenceProfile(ex, scenario, id!, query)
+  switch (op) {
+    case "ListFoundationModels":
+      return listFoundationModels(ex, state.scenario(), query)
+    case "GetFoundationModel":
+      return getFoundationModel(ex, state.scenario(), id!)
+    case "ListInferenceProfiles":
+      return listInferenceProfiles(ex, state, query)
+    case "CreateInferenceProfile":
+      return createInferenceProfile(ex, state, body)
+    case "DeleteInferenceProfile":
+      return deleteInferenceProfile(ex, state, id!)
+    default:
+      return getInferenceProfile(ex, state, id!)
+  }
 }

@@ -2,7 +2,8 @@
  * The event-stream family: `ConverseStream`. The `Responder`'s answer goes out as Bedrock's event
  * sequence (`messageStart`, per block `contentBlockStart` / `contentBlockDelta`s / `contentBlockStop`,
  * `messageStop`, `metadata`), paced by the sampled latency; a scenario can break the stream after
- * some deltas with a mid-stream exception frame, as Bedrock does.
+ * some deltas with a mid-stream exception frame, as Bedrock does. Where to break and with what
+ * ({@link breakPoint}, {@link breakStream}) is shared with `InvokeModelWithResponseStream`.
  *
  * @since 0.1.0
  */
@@ -26,7 +27,8 @@ export const textDeltas = (text: string): ReadonlyArray<string> => {
   return out.length === 0 ? [""] : out
 }
 
-const jsonDeltas = (json: string): ReadonlyArray<string> => {
+/** Split a tool input's JSON into streaming deltas of 12 characters. */
+export const jsonDeltas = (json: string): ReadonlyArray<string> => {
   const out: Array<string> = []
   for (let i = 0; i < json.length; i += 12) out.push(json.slice(i, i + 12))
   return out.length === 0 ? [""] : out
@@ -55,14 +57,14 @@ const blocksOf = (answer: Responder.Answer): ReadonlyArray<Block> =>
  * After how many deltas the stream breaks: the scenario's count, else half-way for `broken-stream`
  * or a scripted mid-stream error, else never.
  */
-const breakPoint = (call: Call, deltas: number): number | undefined =>
+export const breakPoint = (call: Call, deltas: number): number | undefined =>
   call.resolved.streamBreakAfterDeltas ??
     (call.resolved.quality === "broken-stream" || call.midStream !== undefined
       ? Math.max(1, Math.floor(deltas / 2))
       : undefined)
 
 /** End the stream with the scripted error's exception frame, else the scenario's stream exception. */
-const breakStream = (ex: Exchange, call: Call): void => {
+export const breakStream = (ex: Exchange, call: Call): void => {
   if (call.midStream !== undefined) {
     ex.errorName = call.midStream.name
     return endStream(ex, scriptedFrame(call.midStream))

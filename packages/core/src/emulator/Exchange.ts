@@ -17,10 +17,13 @@ export type Operation =
   | "ConverseStream"
   | "InvokeModel"
   | "InvokeModelWithResponseStream"
+  | "CountTokens"
   | "ListFoundationModels"
   | "GetFoundationModel"
   | "ListInferenceProfiles"
   | "GetInferenceProfile"
+  | "CreateInferenceProfile"
+  | "DeleteInferenceProfile"
   | "Unknown"
 
 /** Request headers, as both Node HTTP stacks give them. */

@@ -349,6 +349,15 @@ const truncateTokens = (text: string, maxTokens: number): { text: string; trunca
 }
 
 /**
+ * The input tokens of a Converse-like request, as `usage.inputTokens` reports them (and `CountTokens`
+ * counts them): the system prompt, every turn's text and documents, plus a fixed 8 for the framing.
+ */
+export const inputTokensOf = (request: ConverseLikeRequest): number =>
+  tokenCount(
+    [textOf(request.system), ...request.messages.map((m) => textOf(m.content) + documentsText(m.content))].join(" ")
+  ) + 8
+
+/**
  * Answer a Converse-like request. `random` makes wrong answers vary deterministically when the
  * caller seeds it; good answers never depend on it.
  */
@@ -364,9 +373,7 @@ export const respond = (request: ConverseLikeRequest, quality: Quality, random: 
     ...messages.slice(0, -1).map((m) => textOf(m.content)),
     ...messages.map((m) => documentsText(m.content))
   ].join("\n")
-  const inputTokens = tokenCount(
-    [system, ...messages.map((m) => textOf(m.content) + documentsText(m.content))].join(" ")
-  ) + 8
+  const inputTokens = inputTokensOf(request)
   const maxTokens = request.inferenceConfig?.maxTokens ?? 4096
 
   const finish = (raw: string): Answer => {

@@ -1,6 +1,7 @@
 /**
- * The emulator's router: the request path and method name the operation (Bedrock's REST routes:
- * `POST /model/{id}/converse`, `GET /foundation-models`, …), the SigV4 credential scope names the
+ * The emulator's router: the request path and method name the operation ({@link routes}, Bedrock's
+ * REST bindings as the service models write them: `POST /model/{modelId}/converse`,
+ * `GET /foundation-models`, …), the SigV4 credential scope names the
  * region and the caller, and the request goes to the runtime pipeline or the control plane. Requests
  * without a signature, with a scripted bad access key or on an unknown route get Bedrock's answers.
  *
@@ -13,31 +14,61 @@ import { credentialScope } from "./SigV4.ts"
 import type { State } from "./State.ts"
 import { credentialErrors, messages, missingToken, unknownOperation, wire } from "./WireError.ts"
 
-const runtimeRoutes: Record<string, Operation> = {
-  converse: "Converse",
-  "converse-stream": "ConverseStream",
-  invoke: "InvokeModel",
-  "invoke-with-response-stream": "InvokeModelWithResponseStream"
+/** One route: the operation, its service, and its HTTP binding exactly as the botocore model writes it. */
+export interface Route {
+  readonly op: Exclude<Operation, "Unknown">
+  readonly service: "runtime" | "control"
+  readonly method: "GET" | "POST" | "DELETE"
+  /** botocore's `requestUri`, e.g. `/model/{modelId}/converse`; a `{label}` segment is the id. */
+  readonly requestUri: string
 }
+
+/** Every operation the emulator serves. */
+export const routes: ReadonlyArray<Route> = [
+  { op: "Converse", service: "runtime", method: "POST", requestUri: "/model/{modelId}/converse" },
+  { op: "ConverseStream", service: "runtime", method: "POST", requestUri: "/model/{modelId}/converse-stream" },
+  { op: "InvokeModel", service: "runtime", method: "POST", requestUri: "/model/{modelId}/invoke" },
+  {
+    op: "InvokeModelWithResponseStream",
+    service: "runtime",
+    method: "POST",
+    requestUri: "/model/{modelId}/invoke-with-response-stream"
+  },
+  { op: "CountTokens", service: "runtime", method: "POST", requestUri: "/model/{modelId}/count-tokens" },
+  { op: "ListFoundationModels", service: "control", method: "GET", requestUri: "/foundation-models" },
+  { op: "GetFoundationModel", service: "control", method: "GET", requestUri: "/foundation-models/{modelIdentifier}" },
+  { op: "ListInferenceProfiles", service: "control", method: "GET", requestUri: "/inference-profiles" },
+  {
+    op: "GetInferenceProfile",
+    service: "control",
+    method: "GET",
+    requestUri: "/inference-profiles/{inferenceProfileIdentifier}"
+  },
+  { op: "CreateInferenceProfile", service: "control", method: "POST", requestUri: "/inference-profiles" },
+  {
+    op: "DeleteInferenceProfile",
+    service: "control",
+    method: "DELETE",
+    requestUri: "/inference-profiles/{inferenceProfileIdentifier}"
+  }
+]
+
+const templates = routes.map((r) => ({ route: r, segments: r.requestUri.split("/").filter((s) => s !== "") }))
 
 /** The operation of a method and decoded path segments, and the model or profile id the path names. */
 export const route = (
   method: string,
   segments: ReadonlyArray<string>
 ): { readonly op: Operation; readonly id: string | undefined } => {
-  const [first, second, third] = segments
-  if (method === "POST" && first === "model" && second !== undefined && segments.length === 3) {
-    return { op: runtimeRoutes[third!] ?? "Unknown", id: second }
-  }
-  if (method === "GET" && first === "foundation-models") {
-    return segments.length === 1
-      ? { op: "ListFoundationModels", id: undefined }
-      : { op: "GetFoundationModel", id: second }
-  }
-  if (method === "GET" && first === "inference-profiles") {
-    return segments.length === 1
-      ? { op: "ListInferenceProfiles", id: undefined }
-      : { op: "GetInferenceProfile", id: second }
+  for (const { route: r, segments: template } of templates) {
+    if (r.method !== method || template.length !== segments.length) continue
+    let id: string | undefined
+    const matches = template.every((t, i) => {
+      if (!t.startsWith("{")) return t === segments[i]
+      id = segments[i]
+      return true
+    })
+    if (matches) return { op: r.op, id }
   }
   return { op: "Unknown", id: undefined }
 }
@@ -78,5 +109,5 @@ export const handle = async (ex: Exchange, context: Context): Promise<void> => {
   if (credential !== undefined) return sendError(ex, credential.error)
   if (op === "Unknown") return sendError(ex, unknownOperation)
   if (Runtime.operations.has(op)) return Runtime.handle(ex, context.state, op, id!, body)
-  return ControlPlaneHandler.handle(ex, context.state.scenario(), op, id, url.searchParams)
+  return ControlPlaneHandler.handle(ex, context.state, op, id, url.searchParams, body)
 }

@@ -39,7 +39,7 @@ export const Availability = Schema.Literals([
 ])
 export type Availability = typeof Availability.Type
 
-/** How good the answers are (see `Responder`); `broken-stream` breaks ConverseStream mid-way. */
+/** How good the answers are (see `Responder`); `broken-stream` breaks streaming answers mid-way. */
 export const Quality = Schema.Literals(["good", "wrong", "broken-json", "no-tools", "broken-stream"])
 export type Quality = typeof Quality.Type & ResponderQuality
 
@@ -78,7 +78,8 @@ export const StreamException = Schema.Literals([
   "modelStreamErrorException",
   "validationException",
   "throttlingException",
-  "serviceUnavailableException"
+  "serviceUnavailableException",
+  "modelTimeoutException"
 ])
 export type StreamException = typeof StreamException.Type
 
@@ -114,6 +115,24 @@ export const ContentFilter = Schema.Struct({
 })
 export type ContentFilter = typeof ContentFilter.Type
 
+/**
+ * A model-side fault of Bedrock, with Bedrock's status and message: the seeded share `rate`
+ * (default 1) of requests gets it as an HTTP error, or with `midStream: true` as an exception frame
+ * in the middle of a `ConverseStream` / `InvokeModelWithResponseStream` answer (non-streaming
+ * requests then answer normally). Used by `modelTimeout` (ModelTimeoutException, 408, after the
+ * model's time to first token) and `modelNotReady` (ModelNotReadyException, 429, at once) — the
+ * errors a real timeout or a cold model give, next to `timeoutRate`'s silent hold.
+ */
+export const ModelFault = Schema.Struct({
+  rate: Schema.optionalKey(Probability),
+  midStream: Schema.optionalKey(Schema.Boolean)
+})
+export type ModelFault = typeof ModelFault.Type
+
+/** The customization types of the control plane's `ModelCustomization` enum. */
+export const Customization = Schema.Literals(["FINE_TUNING", "CONTINUED_PRE_TRAINING", "DISTILLATION"])
+export type Customization = typeof Customization.Type
+
 /** Capability overrides: any subset of the capabilities. */
 export const CapabilityOverrides = Schema.Struct({
   streaming: Schema.optionalKey(Support),
@@ -138,7 +157,11 @@ export const Behaviour = Schema.Struct({
   capabilities: Schema.optionalKey(CapabilityOverrides),
   errors: Schema.optionalKey(Schema.Array(ScriptedError)),
   connectionReset: Schema.optionalKey(Probability),
-  contentFilter: Schema.optionalKey(ContentFilter)
+  contentFilter: Schema.optionalKey(ContentFilter),
+  modelTimeout: Schema.optionalKey(ModelFault),
+  modelNotReady: Schema.optionalKey(ModelFault),
+  /** `customizationsSupported` in the control plane (and what `byCustomizationType` filters on); default none. */
+  customizations: Schema.optionalKey(Schema.Array(Customization))
 })
 export type Behaviour = typeof Behaviour.Type
 
@@ -152,6 +175,20 @@ export const Rule = Schema.Struct({
 })
 export type Rule = typeof Rule.Type
 
+/**
+ * An application inference profile the account already has: `name`, the model it copies from
+ * (`source`: a foundation model id or a system profile id, as `CreateInferenceProfile`'s `copyFrom`
+ * names them), and the regions it exists in (default every region). Its id is derived from the
+ * region and the name, so a scenario always yields the same ARNs.
+ */
+export const ApplicationProfile = Schema.Struct({
+  name: Schema.String.check(Schema.isPattern(/^([0-9a-zA-Z][ _-]?)+$/), Schema.isMaxLength(64)),
+  source: Schema.String.check(Schema.isMinLength(1)),
+  regions: Schema.optionalKey(Selector),
+  description: Schema.optionalKey(Schema.String.check(Schema.isMaxLength(200)))
+})
+export type ApplicationProfile = typeof ApplicationProfile.Type
+
 /** The scenario document, as written in JSON. */
 export const ScenarioDocument = Schema.Struct({
   seed: Schema.optionalKey(Schema.Int),
@@ -159,7 +196,8 @@ export const ScenarioDocument = Schema.Struct({
   registry: Schema.optionalKey(Schema.Literals(["builtin", "none"])),
   defaults: Schema.optionalKey(Behaviour),
   rules: Schema.optionalKey(Schema.Array(Rule)),
-  regionThrottle: Schema.optionalKey(Schema.Record(Schema.String, Throttle))
+  regionThrottle: Schema.optionalKey(Schema.Record(Schema.String, Throttle)),
+  applicationProfiles: Schema.optionalKey(Schema.Array(ApplicationProfile))
 })
 /** A scenario as given by a user: the JSON document's shape. */
 export type ScenarioInput = typeof ScenarioDocument.Encoded
@@ -178,6 +216,8 @@ export interface RegistryModel {
   readonly vendor?: string | undefined
   readonly modality: string
   readonly capabilities: Readonly<Record<Capability, Support>>
+  /** Largest `maxTokens` the model accepts; a larger one is Bedrock's ValidationException. */
+  readonly maxOutputTokens?: number | null | undefined
   readonly regions: ReadonlyArray<{ readonly region: string; readonly invocation: "ON_DEMAND" | "PROFILE_ONLY" }>
   readonly regionsKnown: boolean
   readonly profiles: ReadonlyArray<string>
@@ -216,7 +256,8 @@ interface CompiledRule {
 const globToRegExp = (glob: string): RegExp =>
   new RegExp("^" + glob.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") + "$")
 
-const matcher = (selector: string | ReadonlyArray<string> | undefined): (s: string) => boolean => {
+/** The predicate of a selector: ids or globs (`anthropic.*`), `"*"` or nothing for everything. */
+export const selects = (selector: string | ReadonlyArray<string> | undefined): (s: string) => boolean => {
   if (selector === undefined) return () => true
   const list = typeof selector === "string" ? [selector] : selector
   if (list.includes("*")) return () => true
@@ -240,8 +281,8 @@ export const make = (
     defaults: document.defaults ?? {},
     rules: (document.rules ?? []).map((rule) => ({
       rule,
-      models: matcher(rule.models),
-      regions: matcher(rule.regions)
+      models: selects(rule.models),
+      regions: selects(rule.regions)
     }))
   }
 }
@@ -295,6 +336,9 @@ export interface Resolved {
   /** Share of requests whose connection is torn down before any answer. */
   readonly connectionReset: number
   readonly contentFilter: ContentFilter | undefined
+  readonly modelTimeout: ModelFault | undefined
+  readonly modelNotReady: ModelFault | undefined
+  readonly customizations: ReadonlyArray<Customization>
 }
 
 const PROFILE_PREFIX = /^(us-gov|us|eu|apac|global|jp|au|ca)\.(.+)$/
@@ -353,6 +397,9 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
   let errors = d.errors ?? []
   let connectionReset = d.connectionReset ?? 0
   let contentFilter = d.contentFilter
+  let modelTimeout = d.modelTimeout
+  let modelNotReady = d.modelNotReady
+  let customizations = d.customizations ?? []
   for (const compiled of scenario.rules) {
     if (!compiled.regions(region) || !(compiled.models(modelId) || compiled.models(requestedId))) continue
     const r = compiled.rule
@@ -368,6 +415,9 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
     if (r.errors !== undefined) errors = r.errors
     if (r.connectionReset !== undefined) connectionReset = r.connectionReset
     if (r.contentFilter !== undefined) contentFilter = r.contentFilter
+    if (r.modelTimeout !== undefined) modelTimeout = r.modelTimeout
+    if (r.modelNotReady !== undefined) modelNotReady = r.modelNotReady
+    if (r.customizations !== undefined) customizations = r.customizations
   }
   if (profileId !== undefined) {
     // A profile outside the caller's geography does not exist from that region.
@@ -392,7 +442,10 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
     capabilities,
     errors,
     connectionReset,
-    contentFilter
+    contentFilter,
+    modelTimeout,
+    modelNotReady,
+    customizations
   }
 }
 

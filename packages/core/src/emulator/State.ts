@@ -1,16 +1,21 @@
 /**
- * The emulator's mutable state besides the request log: the scenario in force, the per-(region,
- * model) request counters that seed each request's fate, and the throttle token buckets. Replacing
- * the scenario or resetting starts counters and buckets afresh.
+ * The emulator's mutable state besides the request log: the scenario in force, the account's
+ * application inference profiles, the per-(region, model) request counters that seed each request's
+ * fate, and the throttle token buckets. Resetting starts counters and buckets afresh; replacing the
+ * scenario also starts the profiles afresh from the new scenario's.
  *
  * @since 0.1.0
  */
+import { regionCodes } from "../Region.ts"
+import * as ApplicationProfiles from "./ApplicationProfiles.ts"
 import * as Scenario from "./Scenario.ts"
 
 /** Scenario, counters and buckets of one emulator. */
 export interface State {
   readonly scenario: () => Scenario.Scenario
-  /** Replace the scenario (throws on an invalid document) and reset. */
+  /** The account's application inference profiles (the scenario's, and those created since it was set). */
+  readonly profiles: () => ApplicationProfiles.Store
+  /** Replace the scenario (throws on an invalid document) and reset; created profiles are forgotten too. */
   readonly setScenario: (scenario: Scenario.ScenarioInput | Scenario.Scenario) => void
   /** Forget the counters and the buckets. */
   readonly reset: () => void
@@ -30,6 +35,7 @@ export const compile = (s: Scenario.ScenarioInput | Scenario.Scenario | undefine
 /** Fresh state for a scenario. */
 export const make = (initial: Scenario.ScenarioInput | Scenario.Scenario | undefined): State => {
   let scenario = compile(initial)
+  let profiles = ApplicationProfiles.make(scenario, regionCodes)
   let counters = new Map<string, number>()
   let buckets = new Map<string, Scenario.TokenBucket>()
 
@@ -50,8 +56,10 @@ export const make = (initial: Scenario.ScenarioInput | Scenario.Scenario | undef
 
   return {
     scenario: () => scenario,
+    profiles: () => profiles,
     setScenario: (next) => {
       scenario = compile(next)
+      profiles = ApplicationProfiles.make(scenario, regionCodes)
       reset()
     },
     reset,

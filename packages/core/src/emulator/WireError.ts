@@ -38,7 +38,23 @@ export const messages = {
   notChatModel: "This action doesn't support the model that you provided. Try again with a supported text or chat model.",
   invalidToken: "The security token included in the request is invalid.",
   expiredToken: "The security token included in the request is expired",
-  missingToken: "Missing Authentication Token"
+  missingToken: "Missing Authentication Token",
+  userFirst:
+    "A conversation must start with a user message. Try again with a conversation that starts with a user message.",
+  alternate:
+    "A conversation must alternate between user and assistant roles. Make sure the conversation alternates between user and assistant roles and try again.",
+  blankText: (at: string) =>
+    `The text field in the ContentBlock object at ${at} is blank. Add text to the text field, and try again.`,
+  toolConfigRequired: "The toolConfig field must be defined when using toolUse and toolResult content blocks.",
+  toolResultMixed: (at: string) =>
+    `${at}: Conversation blocks and tool result blocks cannot be provided in the same turn.`,
+  maxTokensExceeded: (limit: number) =>
+    `The maximum tokens you requested exceeds the model limit of ${limit}. ` +
+    `Try again with a maximum tokens value that is lower than ${limit}.`,
+  unsupportedStreaming: "The model is unsupported for streaming.",
+  // The next two are the service model's documentation of the exceptions; the runtime wording was not captured.
+  modelTimeout: "The request took too long to process. Processing time exceeded the model timeout length.",
+  modelNotReady: "The model specified in the request is not ready to serve inference requests."
 } as const
 
 /** The error each non-offered availability answers with. */
@@ -62,6 +78,23 @@ export const missingToken: WireError = wire(403, "MissingAuthenticationTokenExce
 
 /** The error of a path no operation serves. */
 export const unknownOperation: WireError = wire(404, "UnknownOperationException", "Unknown operation")
+
+/** The ModelTimeoutException (408) of the `modelTimeout` knob. */
+export const modelTimeout: WireError = wire(408, "ModelTimeoutException", messages.modelTimeout)
+
+/** The ModelNotReadyException (429, retryable by the SDK's own policy) of the `modelNotReady` knob. */
+export const modelNotReady: WireError = wire(429, "ModelNotReadyException", messages.modelNotReady)
+
+/**
+ * A body member of the wrong JSON type. AWS's JSON protocols answer a `SerializationException`; its
+ * wording for Bedrock was not captured, so the message only names the place and the expected type.
+ */
+export const serialization = (path: string, expected: string): WireError =>
+  wire(
+    400,
+    "SerializationException",
+    `Cannot read ${path === "" ? "the request body" : `'${path}'`}: expected ${expected}.`
+  )
 
 /** The ThrottlingException of an empty token bucket. */
 export const throttled: WireError = wire(429, "ThrottlingException", messages.throttled)
@@ -93,26 +126,6 @@ export const streamExceptions: Record<StreamException, Readonly<Record<string, u
   throttlingException: { message: messages.throttled },
   internalServerException: { message: messages.internal },
   serviceUnavailableException: { message: messages.unavailable },
-  validationException: { message: "The model returned the following errors: the stream was interrupted" }
-}
-
-/**
- * Bedrock's "Malformed input request" wording for a body that does not fit the model's schema:
- * the first missing or extraneous key, else a generic note.
- */
-export const malformed = (
-  body: unknown,
-  required: ReadonlyArray<string>,
-  allowed: ReadonlyArray<string>
-): WireError => {
-  const keys = typeof body === "object" && body !== null && !Array.isArray(body) ? Object.keys(body) : []
-  const missing = required.find((k) => !keys.includes(k))
-  const extra = keys.find((k) => !allowed.includes(k))
-  const issue = missing !== undefined
-    ? `#: required key [${missing}] not found`
-    : extra !== undefined
-    ? `#: extraneous key [${extra}] is not permitted`
-    : "#: subject must be valid against the model's schema"
-  const message = `Malformed input request: ${issue}, please reformat your input and try again.`
-  return wire(400, "ValidationException", message)
+  validationException: { message: "The model returned the following errors: the stream was interrupted" },
+  modelTimeoutException: { message: messages.modelTimeout }
 }

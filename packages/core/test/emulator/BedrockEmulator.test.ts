@@ -260,12 +260,13 @@ describe("InvokeModel bodies", () => {
     assert.isAbove(cos(a, b), cos(a, c))
   })
 
-  it("a bad embedding body is a ValidationException naming the missing key", async () => {
+  it("a bad embedding body is a ValidationException naming the missing key and the extraneous one", async () => {
     const error = await failure(invoke("amazon.titan-embed-text-v2:0", { text: "wrong key" }))
     assert.instanceOf(error, ValidationException)
     assert.strictEqual(
       error.message,
-      "Malformed input request: #: required key [inputText] not found, please reformat your input and try again."
+      "Malformed input request: #: required key [inputText] not found#: extraneous key [text] is not permitted, " +
+        "please reformat your input and try again."
     )
   })
 
@@ -292,16 +293,24 @@ describe("InvokeModel bodies", () => {
     assert.strictEqual(body.stop_reason, "end_turn")
   })
 
-  it("InvokeModelWithResponseStream delivers the body as a base64 chunk", async () => {
+  it("InvokeModelWithResponseStream delivers a chat answer as base64 chunks of the native events", async () => {
     const out = await runtime().send(new InvokeModelWithResponseStreamCommand({
-      modelId: "amazon.titan-embed-text-v1",
+      modelId: "anthropic.claude-3-haiku-20240307-v1:0",
       contentType: "application/json",
-      body: JSON.stringify({ inputText: "stream me" })
+      body: JSON.stringify({
+        anthropic_version: "bedrock-2023-05-31",
+        max_tokens: 50,
+        messages: [{ role: "user", content: "Repeat exactly: one two three four" }]
+      })
     }))
-    const chunks: Array<Uint8Array> = []
-    for await (const event of out.body!) if (event.chunk?.bytes) chunks.push(event.chunk.bytes)
-    assert.strictEqual(chunks.length, 1)
-    assert.strictEqual(JSON.parse(new TextDecoder().decode(chunks[0])).embedding.length, 1536)
+    const chunks: Array<any> = []
+    for await (const event of out.body!) {
+      if (event.chunk?.bytes) chunks.push(JSON.parse(new TextDecoder().decode(event.chunk.bytes)))
+    }
+    assert.strictEqual(chunks[0].type, "message_start")
+    const deltas = chunks.filter((c) => c.type === "content_block_delta")
+    assert.strictEqual(deltas.map((c) => c.delta.text).join(""), "one two three four")
+    assert.strictEqual(chunks[chunks.length - 1].type, "message_stop")
   })
 })
 

@@ -91,7 +91,17 @@ const scenario: Scenario.ScenarioInput = {
     { models: "slow.ok", latency: { ttftMs: { min: 300, max: 300 }, tokensPerSecond: 1000 } },
     { models: "filter.guardrail", contentFilter: { stopReason: "guardrail_intervened" } },
     { models: "filter.content", contentFilter: { stopReason: "content_filtered", message: "[filtered]" } },
-    { models: "filter.never", contentFilter: { stopReason: "content_filtered", rate: 0 } }
+    { models: "filter.never", contentFilter: { stopReason: "content_filtered", rate: 0 } },
+    { models: "model.timeout", modelTimeout: {} },
+    { models: "model.not-ready", modelNotReady: { rate: 1 } },
+    { models: "model.timeout-mid", modelTimeout: { midStream: true } },
+    { models: "model.not-ready-mid", modelNotReady: { midStream: true } },
+    { models: "model.both", modelNotReady: { rate: 0 }, modelTimeout: { rate: 1 } },
+    {
+      models: "model.scripted-first",
+      errors: [{ name: "ServiceQuotaExceededException", status: 400, message: "quota first" }],
+      modelTimeout: {}
+    }
   ]
 }
 
@@ -200,18 +210,18 @@ describe("errors: scripted mid-stream exception frames", () => {
     assert.deepStrictEqual(out.output?.message?.content, [{ text: "4" }])
   })
 
-  it("InvokeModelWithResponseStream: the 200 stream carries the scripted ModelTimeoutException frame", async () => {
-    const body = JSON.stringify({ messages: [{ role: "user", content: "hello" }] })
+  it("InvokeModelWithResponseStream: native chunks, then the scripted ModelTimeoutException mid-way", async () => {
+    const body = JSON.stringify({ messages: [{ role: "user", content: "Repeat exactly: one two three four five" }] })
     const chunks: Array<unknown> = []
-    // The SDK reads the first frame before `send` resolves, so an exception frame first rejects `send`.
     const error = await failure((async () => {
       const command = new InvokeModelWithResponseStreamCommand({ modelId: "mid.invoke-timeout", body })
       const out = await runtime().send(command)
+      assert.strictEqual(out.$metadata.httpStatusCode, 200)
       for await (const chunk of out.body!) chunks.push(chunk)
     })())
     assert.instanceOf(error, ModelTimeoutException)
     assert.strictEqual(error.message, "the model timed out")
-    assert.deepStrictEqual(chunks, [])
+    assert.isAtLeast(chunks.length, 1)
     const record = await logged((r) => r.modelId === "mid.invoke-timeout")
     assert.strictEqual(record.status, 200)
     assert.strictEqual(record.errorName, "ModelTimeoutException")
@@ -307,6 +317,81 @@ describe("contentFilter", () => {
   })
 })
 
+describe("model faults: modelTimeout and modelNotReady", () => {
+  const invokeBody = JSON.stringify({ messages: [{ role: "user", content: "Repeat exactly: one two three four" }] })
+  const allOperations = (client: BedrockRuntimeClient, modelId: string) => [
+    () => client.send(new ConverseCommand(ask(modelId))),
+    () => client.send(new ConverseStreamCommand(ask(modelId))),
+    () => client.send(new InvokeModelCommand({ modelId, body: invokeBody })),
+    () => client.send(new InvokeModelWithResponseStreamCommand({ modelId, body: invokeBody }))
+  ]
+
+  it("modelTimeout: every runtime operation gets ModelTimeoutException (408) with Bedrock's message", async () => {
+    for (const call of allOperations(runtime(), "model.timeout")) {
+      const error = await failure(call())
+      assert.instanceOf(error, ModelTimeoutException)
+      assert.strictEqual(error.$metadata.httpStatusCode, 408)
+      assert.strictEqual(error.message, BedrockEmulator.messages.modelTimeout)
+    }
+  })
+
+  it("modelNotReady: ModelNotReadyException (429), which the SDK's own retry policy retries", async () => {
+    for (const call of allOperations(runtime(), "model.not-ready")) {
+      const error = await failure(call())
+      assert.instanceOf(error, ModelNotReadyException)
+      assert.strictEqual(error.$metadata.httpStatusCode, 429)
+      assert.strictEqual(error.message, BedrockEmulator.messages.modelNotReady)
+    }
+    const seen = emulator.requests().length
+    const endpoint = emulator.url
+    const retrying = new BedrockRuntimeClient({ region: "us-east-1", endpoint, credentials, maxAttempts: 3 })
+    const error = await failure(retrying.send(new ConverseCommand(ask("model.not-ready"))))
+    assert.instanceOf(error, ModelNotReadyException)
+    assert.strictEqual(error.$metadata.attempts, 3)
+    assert.strictEqual(emulator.requests().slice(seen).filter((r) => r.modelId === "model.not-ready").length, 3)
+  })
+
+  it("midStream modelTimeout: ConverseStream and InvokeModelWithResponseStream break after some deltas", async () => {
+    const client = runtime()
+    const converse = await drain((await client.send(new ConverseStreamCommand(ask("model.timeout-mid")))).stream!)
+    assert.isAtLeast(converse.events.filter((e) => e.contentBlockDelta !== undefined).length, 1)
+    // ConverseStream does not model it: the SDK names an unmodeled stream exception by its :exception-type.
+    assert.strictEqual(converse.error?.name, "modelTimeoutException")
+    assert.include(converse.error?.message, BedrockEmulator.messages.modelTimeout)
+    const command = new InvokeModelWithResponseStreamCommand({ modelId: "model.timeout-mid", body: invokeBody })
+    const invoked = await client.send(command)
+    const chunks: Array<unknown> = []
+    const error = await failure((async () => {
+      for await (const chunk of invoked.body!) chunks.push(chunk)
+    })())
+    // InvokeModelWithResponseStream models modelTimeoutException as a stream member: the SDK's own class.
+    assert.instanceOf(error, ModelTimeoutException)
+    assert.isAtLeast(chunks.length, 1)
+  })
+
+  it("midStream modelNotReady: the stream breaks with an exception named modelNotReadyException", async () => {
+    const out = await runtime().send(new ConverseStreamCommand(ask("model.not-ready-mid")))
+    const { error, events } = await drain(out.stream!)
+    assert.isAtLeast(events.filter((e) => e.contentBlockDelta !== undefined).length, 1)
+    assert.strictEqual(error?.name, "modelNotReadyException")
+    assert.include(error?.message, BedrockEmulator.messages.modelNotReady)
+    const record = await logged((r) => r.modelId === "model.not-ready-mid")
+    assert.strictEqual(record.status, 200)
+    assert.strictEqual(record.errorName, "ModelNotReadyException")
+  })
+
+  it("midStream faults leave non-streaming calls alone; rate 0 never fires; scripted errors come first", async () => {
+    const client = runtime()
+    for (const modelId of ["model.timeout-mid", "model.not-ready-mid"]) {
+      const out = await client.send(new ConverseCommand(ask(modelId, "What is 2 + 2?")))
+      assert.deepStrictEqual(out.output?.message?.content, [{ text: "4" }])
+    }
+    assert.instanceOf(await failure(client.send(new ConverseCommand(ask("model.both")))), ModelTimeoutException)
+    const first = await failure(client.send(new ConverseCommand(ask("model.scripted-first"))))
+    assert.instanceOf(first, ServiceQuotaExceededException)
+  })
+})
+
 describe("scripted knobs are validated", () => {
   const cases: ReadonlyArray<readonly [string, unknown, string]> = [
     ["an error name that is not an AWS name", { errors: [{ name: "bad name", status: 400, message: "m" }] }, "name"],
@@ -314,7 +399,9 @@ describe("scripted knobs are validated", () => {
     ["a missing message", { errors: [{ name: "ValidationException", status: 400 }] }, "message"],
     ["a rate above 1", { errors: [{ name: "ValidationException", status: 400, message: "m", rate: 2 }] }, "rate"],
     ["a connectionReset below 0", { connectionReset: -0.1 }, "connectionReset"],
-    ["an unknown stop reason", { contentFilter: { stopReason: "end_turn" } }, "stopReason"]
+    ["an unknown stop reason", { contentFilter: { stopReason: "end_turn" } }, "stopReason"],
+    ["a modelTimeout rate above 1", { modelTimeout: { rate: 1.5 } }, "rate"],
+    ["a modelNotReady midStream that is not a boolean", { modelNotReady: { midStream: "yes" } }, "midStream"]
   ]
   for (const [what, behaviour, field] of cases) {
     it(`${what} is rejected, naming ${field}`, () => {
