@@ -239,16 +239,17 @@ describe.skipIf(!shouldRun)("worker processes under faults", { timeout: 150_000 
         .map((r) => r.at)
         .sort((a, b) => a - b)
       assert.isAbove(arrivals.length, rate * 6, "enough requests to measure several windows")
-      // A 3 s window: on a busy machine the emulator (in this process) stamps requests that queued behind
-      // a stalled event loop together, which bunches arrivals within ~1 s but not across 3 s.
-      const window = 3_000
+      // A 5 s window: on a busy machine a paced request can leave up to ~0.5 s late (a descheduled worker,
+      // the emulator's stalled event loop stamping queued requests together), which bunches arrivals
+      // within a second or two; over 5 s the limiter's pace shows within 10 %.
+      const window = 5_000
       const inWindow = (t: number) => arrivals.filter((s) => s >= t && s < t + window).length
       const busiest = Math.max(...arrivals.map(inWindow))
       const at = arrivals.find((t) => inWindow(t) === busiest)!
       assert.isAtMost(
         busiest,
         rate * (window / 1_000) * 1.1,
-        `requests in the busiest 3 s window: ${busiest} (from +${at - arrivals[0]!} ms of ${arrivals.length} requests)`
+        `requests in the busiest 5 s window: ${busiest} (from +${at - arrivals[0]!} ms of ${arrivals.length} requests)`
       )
       // And the budget is used, not merely respected: the sustained rate is close to the limit.
       const sustained = (arrivals.length - 1) / ((arrivals.at(-1)! - arrivals[0]!) / 1_000)
