@@ -183,7 +183,7 @@ describe.skipIf(!shouldRun)("worker processes under faults", { timeout: 150_000 
     }
   })
 
-  it("a per-region start rate of 10/s holds across 3 worker processes in every 1 s window", async () => {
+  it("a per-region start rate of 10/s holds across 3 worker processes in every 3 s window", async () => {
     const rate = 10
     const bedrock = await emulator(20)
     try {
@@ -192,7 +192,7 @@ describe.skipIf(!shouldRun)("worker processes under faults", { timeout: 150_000 
         CERTIFICATION_CONCURRENCY: "6"
       })
       await Promise.all([run.spawnWorker(), run.spawnWorker(), run.spawnWorker()])
-      const all = chatModels("us-east-1", 36)
+      const all = chatModels("us-east-1", 66)
       // Warm the workers first: long-running workers are warm, and cold starts only add jitter.
       const warm = await run.producer.certifyMultiple({ modelIds: all.slice(0, 6), regions: ["us-east-1"] })
       await waitForTerminal(run, warm.jobId, 90_000)
@@ -201,14 +201,15 @@ describe.skipIf(!shouldRun)("worker processes under faults", { timeout: 150_000 
       await waitForTerminal(run, jobId, 90_000)
       assert.deepStrictEqual(await violations(run, jobId), [])
       assert.deepStrictEqual(await violations(run, warm.jobId), [])
-      // The unit starts (first claim, stamped right after the limiter admits the unit) stay
-      // within the rate in every sliding 1 s window. Three processes each allowed `rate` would not.
+      // The unit starts (first claim, stamped right after the limiter admits the unit) stay within the
+      // rate (+10 %) in every sliding 3 s window; three processes each allowed `rate` would triple it.
+      // 3 s, not 1 s: on a loaded machine a claim can be stamped a few hundred ms after its admission.
       const rows = await run.sql<Array<{ started_at: Date }>>`
         SELECT started_at FROM ${run.sql(run.schema)}.units WHERE job_id = ${jobId} ORDER BY started_at`
       const starts = rows.map((r) => r.started_at.getTime())
       assert.strictEqual(starts.length, models.length)
-      const busiest = Math.max(...starts.map((t) => starts.filter((s) => s >= t && s < t + 1_000).length))
-      assert.isAtMost(busiest, rate * 1.1, `unit starts in the busiest 1 s window: ${busiest}`)
+      const busiest = Math.max(...starts.map((t) => starts.filter((s) => s >= t && s < t + 3_000).length))
+      assert.isAtMost(busiest, rate * 3 * 1.1, `unit starts in the busiest 3 s window: ${busiest}`)
     } finally {
       await bedrock.close()
     }
