@@ -33,7 +33,6 @@ export const shell = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>Bedrock certification</title>
-<link rel="icon" href="data:,">
 <link rel="stylesheet" href="ui/app-${Assets.version}.css">
 </head>
 <body>
