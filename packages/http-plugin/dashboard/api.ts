@@ -113,8 +113,19 @@ export interface JobSummary {
   readonly counts: Counts
 }
 
+/** The model × region letters of a job (when the API sends its summary): `rows[i][j]` is `codes` of `modelIds[i]` in `regions[j]`. */
+export interface JobMatrix {
+  readonly modelIds: ReadonlyArray<string>
+  readonly regions: ReadonlyArray<string>
+  readonly rows: ReadonlyArray<string>
+  readonly codes: Readonly<Record<string, string>>
+}
+
 export interface JobDetail extends JobSummary {
   readonly certifications: ReadonlyArray<UnitRow>
+  readonly unitsPagination?: Pagination
+  readonly testsIncluded?: boolean
+  readonly summary?: { readonly matrix: Omit<JobMatrix, "codes">; readonly codes: Readonly<Record<string, string>> }
 }
 
 export interface Pagination {
@@ -178,7 +189,11 @@ export interface Client {
   readonly models: () => Promise<ReadonlyArray<ModelEntry>>
   readonly regions: () => Promise<ReadonlyArray<RegionInfo>>
   readonly history: (page: number) => Promise<{ jobs: ReadonlyArray<JobSummary>; pagination: Pagination }>
-  readonly job: (jobId: string, page: number, limit: number) => Promise<{ job: JobDetail; units: UnitsPage }>
+  readonly job: (jobId: string, page: number, limit: number) => Promise<{ job: JobDetail; units: UnitsPage; matrix: JobMatrix | null }>
+  /** A unit with its test records (fetched when a paged job detail left them out). */
+  readonly unit: (row: UnitRow) => Promise<UnitRow>
+  /** Which optional operations the API has (from `/openapi.json`): `"POST /jobs/{jobId}/pause"`… */
+  readonly operations: () => Promise<ReadonlySet<string>>
   readonly stats: () => Promise<Stats>
   /** The recertification schedule, or `undefined` when the host does not serve one (404). */
   readonly schedule: () => Promise<unknown>
@@ -186,6 +201,8 @@ export interface Client {
   readonly certify: (modelIds: ReadonlyArray<string>, regions: ReadonlyArray<string>) => Promise<CreatedJob>
   readonly cancel: (jobId: string) => Promise<unknown>
   readonly retry: (jobId: string) => Promise<CreatedJob>
+  readonly pause: (jobId: string) => Promise<unknown>
+  readonly resume: (jobId: string) => Promise<unknown>
   /** Follow a job's progress until it ends or `signal` aborts; resolves when the stream closes. */
   readonly events: (jobId: string, onEvent: (event: ProgressEvent) => void, signal: AbortSignal) => Promise<void>
 }
@@ -226,11 +243,23 @@ export const makeClient = (token: string | null, base: URL = new URL(".", locati
   const get = <A>(path: string, query?: Record<string, string | number | undefined>) =>
     call<A>("GET", path, query === undefined ? {} : { query })
 
+  // The largest page the host allows: 100 unless its `maxPageSize` is lower (then its default).
+  let limit: number | undefined = pageLimit
+  const paged = async <A>(path: string, query: Record<string, string | number | undefined>) => {
+    try {
+      return await get<A>(path, { ...query, limit })
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status !== 400 || limit === undefined) throw e
+      limit = undefined
+      return get<A>(path, query)
+    }
+  }
+
   const latest = async () => {
-    const first = await get<{ certifications: ReadonlyArray<UnitRow>; pagination: Pagination }>("certifications", { page: 1, limit: pageLimit })
+    const first = await paged<{ certifications: ReadonlyArray<UnitRow>; pagination: Pagination }>("certifications", { page: 1 })
     const rest = await Promise.all(
       Array.from({ length: Math.min(first.pagination.totalPages, 50) - 1 }, (_, i) =>
-        get<{ certifications: ReadonlyArray<UnitRow> }>("certifications", { page: i + 2, limit: pageLimit }))
+        paged<{ certifications: ReadonlyArray<UnitRow> }>("certifications", { page: i + 2 }))
     )
     return [...first.certifications, ...rest.flatMap((p) => p.certifications)]
   }
@@ -240,23 +269,44 @@ export const makeClient = (token: string | null, base: URL = new URL(".", locati
       unitsPage: page,
       unitsLimit: limit
     })
-    // A paging API answers one page and says so; today's answers every unit, cut here.
-    const paged = detail.unitsPagination
-    const units: UnitsPage = paged !== undefined
-      ? { units: detail.certifications, page: paged.page, totalPages: Math.max(paged.totalPages, 1), total: paged.total }
+    // A paging API answers one page and says so; one without paging answers every unit, cut here.
+    const p = detail.unitsPagination
+    const units: UnitsPage = p !== undefined
+      ? { units: detail.certifications, page: p.page, totalPages: Math.max(p.totalPages, 1), total: p.total }
       : {
         units: detail.certifications.slice((page - 1) * limit, page * limit),
         page,
         totalPages: Math.max(Math.ceil(detail.certifications.length / limit), 1),
         total: detail.certifications.length
       }
-    return { job: detail, units }
+    const matrix = detail.summary === undefined ? null : { ...detail.summary.matrix, codes: detail.summary.codes }
+    return { job: detail, units, matrix }
   }
+
+  const unit = async (row: UnitRow): Promise<UnitRow> => {
+    if (row.tests.length > 0) return row
+    try {
+      return await get<UnitRow>(`jobs/${encodeURIComponent(row.jobId)}/units/${encodeURIComponent(row.id)}`)
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 404) return row
+      throw e
+    }
+  }
+
+  // The API's own description says which optional operations (pause, resume…) this host has.
+  let operations: Promise<ReadonlySet<string>> | undefined
+  const loadOperations = () =>
+    operations ??= fetch(url("openapi.json"), { credentials: "same-origin", headers: headers() })
+      .then((r) => (r.ok ? r.json() : { paths: {} }) as Promise<{ paths?: Record<string, Record<string, unknown>> }>)
+      .then((spec) =>
+        new Set(Object.entries(spec.paths ?? {}).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)))
+      )
+      .catch(() => new Set<string>())
 
   const previousVerdict = async (unit: UnitRow): Promise<string | null> => {
     if (unit.previousStatus !== undefined) return unit.previousStatus
     // Walk recent history for an earlier job of this model in this region.
-    const { jobs } = await get<{ jobs: ReadonlyArray<JobSummary> }>("history", { page: 1, limit: pageLimit })
+    const { jobs } = await paged<{ jobs: ReadonlyArray<JobSummary> }>("history", { page: 1 })
     const earlier = jobs.filter((j) =>
       j.id !== unit.jobId && j.createdAt < (unit.completedAt ?? "9") && j.modelIds.includes(unit.modelId) &&
       j.regions.includes(unit.region) && terminalJob.includes(j.status)
@@ -305,6 +355,8 @@ export const makeClient = (token: string | null, base: URL = new URL(".", locati
     regions: () => get("regions"),
     history: (page) => get("history", { page, limit: 20 }),
     job,
+    unit,
+    operations: loadOperations,
     stats: () => get("stats"),
     schedule: () =>
       get("schedule").catch((e: unknown) => {
@@ -315,6 +367,8 @@ export const makeClient = (token: string | null, base: URL = new URL(".", locati
     certify: (modelIds, regions) => call("POST", "certify-multiple", { body: { modelIds, regions } }),
     cancel: (jobId) => call("DELETE", `jobs/${encodeURIComponent(jobId)}`),
     retry: (jobId) => call("POST", `jobs/${encodeURIComponent(jobId)}/retry`),
+    pause: (jobId) => call("POST", `jobs/${encodeURIComponent(jobId)}/pause`),
+    resume: (jobId) => call("POST", `jobs/${encodeURIComponent(jobId)}/resume`),
     events
   }
 }

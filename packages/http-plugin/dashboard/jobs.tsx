@@ -1,10 +1,67 @@
 /** Job history, and one job in detail with live progress (SSE) and its units page by page. */
 import { useEffect, useRef, useState } from "preact/hooks"
-import { type Client, type CreatedJob, type JobSummary, terminalJob, type UnitRow } from "./api.ts"
+import { type Client, type CreatedJob, type JobMatrix, type JobSummary, terminalJob, type UnitRow } from "./api.ts"
 import { UnitDialog } from "./matrix.tsx"
-import { Badge, ErrorText, medianLatency, ms, Pager, useLoad, when } from "./ui.tsx"
+import { Badge, ErrorText, label, Pager, useLoad, when } from "./ui.tsx"
 
 const unitsPerPage = 50
+
+/** Calls `f` at most once per `ms` however often the returned function is called. */
+const useThrottle = (f: () => void, ms: number) => {
+  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
+  const latest = useRef(f)
+  latest.current = f
+  useEffect(() => () => clearTimeout(pending.current), [])
+  return () => {
+    if (pending.current !== undefined) return
+    pending.current = setTimeout(() => {
+      pending.current = undefined
+      latest.current()
+    }, ms)
+  }
+}
+
+/** Follow the progress streams of `jobIds` while mounted, calling `onEvent` for each event. */
+const useProgress = (client: Client, jobIds: ReadonlyArray<string>, onEvent: () => void, onEnd?: () => void) => {
+  const key = jobIds.join(",")
+  useEffect(() => {
+    if (jobIds.length === 0) return
+    const abort = new AbortController()
+    for (const jobId of jobIds) {
+      client.events(jobId, onEvent, abort.signal).finally(() => {
+        if (!abort.signal.aborted) onEnd?.()
+      })
+    }
+    return () => abort.abort()
+  }, [client, key])
+}
+
+/** A job's model × region letters, as the API summarised them. */
+const JobGrid = (props: { readonly matrix: JobMatrix }) => {
+  const { modelIds, regions, rows, codes } = props.matrix
+  return (
+    <div class="scroll">
+      <table class="jobgrid">
+        <thead>
+          <tr><th scope="col">Model</th>{regions.map((r) => <th scope="col">{r}</th>)}</tr>
+        </thead>
+        <tbody>
+          {modelIds.map((modelId, i) => (
+            <tr key={modelId}>
+              <th scope="row">{modelId}</th>
+              {regions.map((region, j) => {
+                const status = codes[rows[i]?.[j] ?? "."]
+                return status === undefined
+                  ? <td class="empty"><span class="sr">no unit</span></td>
+                  : <td data-model={modelId} data-region={region}><span class={`badge v-${status}`}>{label(status)}</span></td>
+              })}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
 
 const Progress = (props: { readonly job: JobSummary }) => {
   const { counts } = props.job
@@ -24,6 +81,10 @@ export const JobsView = (props: {
 }) => {
   const [page, setPage] = useState(1)
   const history = useLoad(() => props.client.history(page), [props.client, page])
+  // Live: the running jobs of this page reload the page as they progress.
+  const running = (history.value?.jobs ?? []).filter((j) => !terminalJob.includes(j.status)).map((j) => j.id).slice(0, 6)
+  const reload = useThrottle(history.reload, 500)
+  useProgress(props.client, props.openJob === null ? running : [], reload, reload)
   if (props.openJob !== null) {
     return (
       <JobDetailView
@@ -91,28 +152,14 @@ const JobDetailView = (props: {
   const detail = useLoad(() => props.client.job(props.jobId, page, unitsPerPage), [props.client, props.jobId, page])
   const [open, setOpen] = useState<UnitRow | null>(null)
   const [actionError, setActionError] = useState<unknown>(undefined)
-  const [live, setLive] = useState(false)
-  const pending = useRef<ReturnType<typeof setTimeout> | undefined>(undefined)
+  const operations = useLoad(() => props.client.operations(), [props.client])
   const status = detail.value?.job.status
   const running = status !== undefined && !terminalJob.includes(status)
 
   // While the job runs, follow its progress stream and reload (at most ~3 times a second) on each event.
-  useEffect(() => {
-    if (!running) return
-    const abort = new AbortController()
-    setLive(true)
-    props.client.events(props.jobId, () => {
-      if (pending.current !== undefined) return
-      pending.current = setTimeout(() => {
-        pending.current = undefined
-        detail.reload()
-      }, 300)
-    }, abort.signal).finally(() => {
-      setLive(false)
-      if (!abort.signal.aborted) detail.reload()
-    })
-    return () => abort.abort()
-  }, [props.jobId, running])
+  const reload = useThrottle(detail.reload, 300)
+  useProgress(props.client, running ? [props.jobId] : [], reload, detail.reload)
+  const can = (op: string) => props.canWrite && operations.value?.has(op) === true
 
   const act = <A,>(f: () => Promise<A>, then: (result: A) => void = () => detail.reload()) => () => {
     setActionError(undefined)
@@ -121,7 +168,7 @@ const JobDetailView = (props: {
 
   if (detail.error !== undefined) return <><BackButton onBack={props.onBack} /><ErrorText error={detail.error} /></>
   if (detail.value === undefined) return <p aria-busy="true">Loading job {props.jobId}…</p>
-  const { job, units } = detail.value
+  const { job, units, matrix } = detail.value
   const retryable = (job.counts.byVerdict.FAILED ?? 0) + (job.counts.byVerdict.INCONCLUSIVE ?? 0) > 0
   return (
     <section aria-labelledby="job-title" data-job-detail={job.id} data-status={job.status}>
@@ -129,7 +176,13 @@ const JobDetailView = (props: {
       <div class="toolbar">
         <h2 id="job-title">Job <code>{job.id}</code></h2>
         <Badge status={job.status} />
-        <span aria-live="polite" class="live">{live ? "live" : ""}</span>
+        <span aria-live="polite" class="live">{running ? "live" : ""}</span>
+        {can("POST /jobs/{jobId}/pause") && (job.status === "QUEUED" || job.status === "PROCESSING")
+          ? <button type="button" data-action="pause" onClick={act(() => props.client.pause(job.id))}>Pause</button>
+          : null}
+        {can("POST /jobs/{jobId}/resume") && job.status === "PAUSED"
+          ? <button type="button" data-action="resume" onClick={act(() => props.client.resume(job.id))}>Resume</button>
+          : null}
         {props.canWrite && running
           ? <button type="button" data-action="cancel" onClick={act(() => props.client.cancel(job.id))}>Cancel job</button>
           : null}
@@ -157,6 +210,7 @@ const JobDetailView = (props: {
         <dd>{when(job.completedAt)}</dd>
         {job.reason === null ? null : (<><dt>Reason</dt><dd>{job.reason}</dd></>)}
       </dl>
+      {matrix === null || matrix.modelIds.length === 0 ? null : (<><h3>Models × regions</h3><JobGrid matrix={matrix} /></>)}
       <h3>Units ({units.total})</h3>
       <div class="scroll">
         <table class="units">
@@ -166,7 +220,7 @@ const JobDetailView = (props: {
               <th scope="col">Region</th>
               <th scope="col">Status</th>
               <th scope="col">Grade</th>
-              <th scope="col">Latency</th>
+              <th scope="col">Duration</th>
             </tr>
           </thead>
           <tbody>
@@ -178,7 +232,7 @@ const JobDetailView = (props: {
                 <td>{u.region}</td>
                 <td><Badge status={u.status} /></td>
                 <td>{u.rating ?? "—"}</td>
-                <td>{ms(medianLatency(u.tests))}</td>
+                <td>{u.duration === null ? "—" : `${u.duration} s`}</td>
               </tr>
             ))}
           </tbody>

@@ -147,8 +147,10 @@ export const MatrixView = (props: { readonly client: Client }) => {
 
 /** One unit: its verdict, target, expiry, previous verdict, findings and every test. */
 export const UnitDialog = (props: { readonly client: Client; readonly unit: UnitRow; readonly onClose: () => void }) => {
-  const u = props.unit
-  const previous = useLoad(() => props.client.previousVerdict(u), [u.id])
+  // A paged job detail sends units without their tests: fetch the whole unit then.
+  const whole = useLoad(() => props.client.unit(props.unit), [props.unit.id])
+  const u = whole.value ?? props.unit
+  const previous = useLoad(() => props.client.previousVerdict(props.unit), [props.unit.id])
   return (
     <Dialog title={`${u.model.name} in ${u.region}`} onClose={props.onClose}>
       <dl class="facts">
@@ -186,6 +188,7 @@ export const UnitDialog = (props: { readonly client: Client; readonly unit: Unit
         </>
       )}
       <h3>Tests</h3>
+      {whole.error === undefined ? null : <ErrorText error={whole.error} />}
       <div class="scroll">
         <table class="tests">
           <thead>

@@ -360,8 +360,13 @@ export const PrincipalInfo = Schema.Struct({ id: Schema.String, canRead: Schema.
 export type PrincipalInfo = typeof PrincipalInfo.Type
 
 export class SessionGroup extends HttpApiGroup.make("session").add(
-  HttpApiEndpoint.get("principal", "/principal", { success: Success(PrincipalInfo), error: common })
-) {}
+  HttpApiEndpoint.get("principal", "/principal", { success: Success(PrincipalInfo), error: common }).annotateMerge(
+    OpenApi.annotations({
+      summary: "Who am I",
+      description: "The principal the host's authorize hook granted this request: its id and whether it may read and write."
+    })
+  )
+).annotateMerge(OpenApi.annotations({ description: "The caller's identity and permissions (the dashboard asks first)." })) {}
 
 /** The whole API. Paths are relative to the host's base path. */
 export class CertificationApi extends HttpApi.make("certification")
