@@ -79,7 +79,8 @@ describe.skipIf(!services || !hasChromium)("dashboard in Chromium (Express host 
 
   const untilTerminal = async (jobId: string) => {
     for (;;) {
-      const job = await api("GET", `/jobs/${jobId}`, "rw-token")
+      // With every unit's tests (the paged job detail sends them only when asked).
+      const job = await api("GET", `/jobs/${jobId}?includeTests=true`, "rw-token")
       if (["COMPLETED", "FAILED", "CANCELLED"].includes(job.json.data.status)) return job.json.data
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
@@ -208,7 +209,23 @@ describe.skipIf(!services || !hasChromium)("dashboard in Chromium (Express host 
     await page.locator(`tr[data-job="${finished.id}"] button`).click()
     await page.locator(`[data-job-detail="${finished.id}"]`).waitFor()
     assert.strictEqual(await page.locator("[data-action]").count(), 0)
+    // The job's units, and one opened from there with its tests (fetched whole when the detail is paged).
+    for (const unit of units) {
+      assert.include(await page.locator(`tr[data-unit="${unit.id}"]`).innerText(), verdictText[unit.status]!)
+    }
+    if (finished.summary !== undefined) {
+      // The API's summary matrix, when it sends one: a badge per (model, region).
+      for (const unit of units) {
+        const cell = page.locator(`table.jobgrid td[data-model="${unit.modelId}"][data-region="${unit.region}"]`)
+        assert.strictEqual(await cell.innerText(), verdictText[unit.status])
+      }
+    }
     await shot(page, "job")
+    await page.locator(`tr[data-unit="${failedUnit.id}"] button`).click()
+    await page.locator("dialog[open] tr[data-test]").first().waitFor()
+    assert.strictEqual(await page.locator("dialog[open] tr[data-test]").count(), failedUnit.tests.length)
+    await page.keyboard.press("Escape")
+    await page.locator("dialog[open]").waitFor({ state: "detached" })
     await page.locator("[data-view=stats]").click()
     await page.locator("table.regions").waitFor()
     for (const region of regions) assert.strictEqual(await page.locator(`table.regions tr[data-region="${region}"]`).count(), 1)
