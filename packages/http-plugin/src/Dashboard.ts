@@ -1,8 +1,9 @@
 /**
  * The dashboard routes (issue 19): `GET /ui` (the page shell), `GET /ui/app-<version>.js` and
- * `GET /ui/app-<version>.css` (the bundled assets, `DashboardAssets`). None of them holds data, so
- * they are served without the authorize hook — a browser navigation carries no bearer token. Every
- * piece of data the page shows comes from the API, through the hook.
+ * `GET /ui/app-<version>.css` (the bundled assets, generated into `DashboardAssets.json` by
+ * `scripts/build-dashboard.ts`). None of them holds data, so they are served without the authorize
+ * hook — a browser navigation carries no bearer token. Every piece of data the page shows comes
+ * from the API, through the hook.
  *
  * The shell is `no-cache` with an `ETag` (a 304 when unchanged); the assets carry their content
  * hash in the URL and are cached for a year as `immutable`. Bodies are compressed (brotli or gzip,
@@ -16,7 +17,7 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerRequest from "effect/http/HttpServerRequest"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as Zlib from "node:zlib"
-import * as Assets from "./DashboardAssets.ts"
+import Assets from "./DashboardAssets.json" with { type: "json" }
 
 /** Where the page lives, relative to the base path. */
 export const path = "/ui"
