@@ -4,14 +4,18 @@
  * sign-in with the read token; the matrix shows every unit of a finished job with its verdict's
  * colour and text; a cell opens its tests; a job started from the form progresses live (SSE) to
  * COMPLETED without a reload; the read-only token sees no write buttons and a forged write is a
- * 403; without a token the page shows the sign-in prompt and no data; and no request the browser
- * makes leaves the host. Screenshots of each view go to `test-output/dashboard/`.
+ * 403; without a token the page shows the sign-in prompt and no data; a host whose hook reads a
+ * session cookie works as it is; and no request the browser makes leaves the host. Screenshots of each view go to `test-output/dashboard/`.
  *
  * Fails (does not skip) under `CI` when chromium, PostgreSQL or Redis is missing.
  */
 import { BedrockEmulator, Scenario } from "@myia/certification/emulator"
+import { createCertificationHandler } from "@myia/certification-http"
+import * as Memory from "@myia/certification-memory"
 import { assert, describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
+import * as Http from "node:http"
+import type { AddressInfo } from "node:net"
 import { fileURLToPath } from "node:url"
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core"
 import { afterAll, beforeAll } from "vitest"
@@ -185,8 +189,20 @@ describe.skipIf(!services || !hasChromium)("dashboard in Chromium (Express host 
 
     // Keyboard: the first cell is focusable, arrows move, Enter opens the unit.
     const failedUnit = units.find((u) => u.status === "FAILED")!
-    const cell = page.locator(`button.cell[data-model="${failedUnit.modelId}"][data-region="${failedUnit.region}"]`)
-    await cell.focus()
+    const focused = () =>
+      page.evaluate(() => {
+        const el = (globalThis as any).document.activeElement
+        return { model: el?.dataset?.model as string | undefined, region: el?.dataset?.region as string | undefined }
+      })
+    await page.locator(`button.cell[data-row="0"][data-col="0"]`).focus()
+    assert.strictEqual(await page.locator(`button.cell[data-row="0"][data-col="0"]`).getAttribute("tabindex"), "0")
+    assert.strictEqual((await focused()).model, good, "rows are sorted by vendor, then name: Nova Lite first")
+    await page.keyboard.press("ArrowDown")
+    assert.strictEqual((await focused()).model, wrong)
+    for (let i = 0; i < regions.length && (await focused()).region !== failedUnit.region; i++) {
+      await page.keyboard.press("ArrowRight")
+    }
+    assert.deepStrictEqual(await focused(), { model: failedUnit.modelId, region: failedUnit.region })
     await page.keyboard.press("Enter")
     const dialog = page.locator("dialog[open]")
     await dialog.waitFor()
@@ -230,6 +246,17 @@ describe.skipIf(!services || !hasChromium)("dashboard in Chromium (Express host 
     await page.locator("table.regions").waitFor()
     for (const region of regions) assert.strictEqual(await page.locator(`table.regions tr[data-region="${region}"]`).count(), 1)
     await shot(page, "stats")
+
+    // The Schedule view exists exactly when the host serves GET /schedule.
+    const schedule = await api("GET", "/schedule", "ro-token")
+    if (schedule.status === 404) {
+      assert.strictEqual(await page.locator("[data-view=schedule]").count(), 0)
+    } else {
+      assert.strictEqual(schedule.status, 200)
+      await page.locator("[data-view=schedule]").click()
+      await page.locator("#schedule-title").waitFor()
+      await shot(page, "schedule")
+    }
 
     // The page's own token cannot write: a forged POST from the page is refused by the hook.
     const forged = await page.evaluate(async () => {
@@ -292,6 +319,43 @@ describe.skipIf(!services || !hasChromium)("dashboard in Chromium (Express host 
     assert.isTrue(requested.some((url) => url.endsWith(`${base}/jobs/${jobId}/events`)), "progress came over SSE")
     await shot(page, "job-live")
     await ctx.close()
+  })
+
+  it("a host whose hook reads a session cookie: the page works as it is, with no sign-in prompt and no token", async () => {
+    const plugin = createCertificationHandler({
+      certification: { storage: Memory.MemoryStorage.layer, queue: Memory.MemoryQueue.layer(), worker: false },
+      basePath: base,
+      authorize: ({ headers }) =>
+        /(^|;\s*)session=reader-session(;|$)/.test(headers.cookie ?? "")
+          ? { id: "cookie-user", canRead: true, canWrite: false }
+          : { status: 401 }
+    })
+    const cookieServer = Http.createServer((req, res) => plugin.node(req, res))
+    await new Promise<void>((resolve) => cookieServer.listen(0, "127.0.0.1", resolve))
+    const cookieOrigin = `http://127.0.0.1:${(cookieServer.address() as AddressInfo).port}`
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } })
+    const seen: Array<{ url: string; authorization: string | undefined }> = []
+    ctx.on("request", (request) => void seen.push({ url: request.url(), authorization: request.headers().authorization }))
+    try {
+      await ctx.addCookies([{ name: "session", value: "reader-session", url: cookieOrigin }])
+      const page = await ctx.newPage()
+      page.on("pageerror", (error) => void pageErrors.push(error.message))
+      await page.goto(`${cookieOrigin}${base}/ui`)
+      await page.locator("header nav").waitFor()
+      assert.include(await page.locator("header .who").innerText(), "cookie-user")
+      assert.strictEqual(await page.locator("#token").count(), 0)
+      assert.strictEqual(await page.getByRole("button", { name: "Sign out" }).count(), 0, "nothing to sign out of")
+      await page.getByText("No certification results yet.").waitFor()
+      assert.isTrue(seen.some((r) => r.url === `${cookieOrigin}${base}/principal`))
+      for (const request of seen) {
+        assert.strictEqual(new URL(request.url).origin, cookieOrigin, request.url)
+        assert.isUndefined(request.authorization, request.url)
+      }
+    } finally {
+      await ctx.close()
+      await new Promise<void>((resolve) => cookieServer.close(() => resolve()))
+      await plugin.dispose()
+    }
   })
 
   it("no request from the page leaves the host, and no token is ever in a URL", () => {
