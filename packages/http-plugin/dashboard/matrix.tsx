@@ -89,14 +89,13 @@ export const MatrixView = (props: { readonly client: Client }) => {
           options={[...new Set(rows.map((u) => regionGroup(u.region)))].sort().map((g) => [g, g] as const)} />
         <button type="button" onClick={latest.reload}>Refresh</button>
       </div>
+      <p class="legend" aria-label="Verdict colours">{verdicts.map((v) => <Badge status={v} />)}</p>
       {rows.length === 0 ? <p>No certification results yet.</p> : null}
       {rows.length > 0 && shown.length === 0 ? <p>No result matches these filters.</p> : null}
       {shown.length === 0 ? null : (
         <div class="scroll">
           <table class="matrix" onKeyDown={onGridKey}>
-            <caption class="legend">
-              {verdicts.map((v) => <Badge status={v} />)}
-            </caption>
+            <caption class="sr">Latest verdict of each model (rows) in each region (columns)</caption>
             <thead>
               <tr>
                 <th scope="col">Model</th>
@@ -130,6 +129,9 @@ export const MatrixView = (props: { readonly client: Client }) => {
                           <span class="verdict">{label(unit.status)}</span>
                           <span class="grade">{unit.rating ?? "—"}</span>
                           <span class="latency">{ms(medianLatency(unit.tests))}</span>
+                          {unit.previousStatus != null && unit.previousStatus !== unit.status
+                            ? <span class="changed">was {label(unit.previousStatus)}</span>
+                            : null}
                         </button>
                       </td>
                     )

@@ -45,8 +45,10 @@ export const StatsView = (props: { readonly client: Client }) => {
                 <th scope="row">{r.region}</th>
                 <td>{r.total}</td>
                 <td>{r.passed}</td>
-                <td class="badges">
-                  {Object.entries(r.byVerdict).filter(([, n]) => n > 0).map(([v, n]) => <span><Badge status={v} /> {n}</span>)}
+                <td>
+                  <div class="badges">
+                    {Object.entries(r.byVerdict).filter(([, n]) => n > 0).map(([v, n]) => <span><Badge status={v} /> {n}</span>)}
+                  </div>
                 </td>
                 <td>{ms(medianLatency((latency.get(r.region) ?? []).map((latencyMs) => ({ latencyMs }))))}</td>
               </tr>

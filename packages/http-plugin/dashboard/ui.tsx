@@ -51,11 +51,13 @@ export const ErrorText = (props: { readonly error: unknown }) => {
   const details = e.details as
     | { issues?: ReadonlyArray<{ field: string; message: string }>; models?: ReadonlyArray<{ modelId: string; region: string; message: string }> }
     | undefined
+  // The message often already lists every issue ("field: why; …"); list them only when it does not.
+  const issues = (details?.issues ?? []).filter((i) => !e.message.includes(`${i.field}: ${i.message}`))
   return (
     <div class="error" role="alert" data-code={e.code}>
       <p>{e.message}</p>
-      {details?.issues !== undefined && details.issues.length > 0
-        ? <ul>{details.issues.map((i) => <li>{i.field}: {i.message}</li>)}</ul>
+      {issues.length > 0
+        ? <ul>{issues.map((i) => <li>{i.field}: {i.message}</li>)}</ul>
         : null}
       {details?.models !== undefined && details.models.length > 0
         ? <ul>{details.models.map((m) => <li>{m.modelId} in {m.region}: {m.message}</li>)}</ul>
