@@ -83,13 +83,13 @@ export interface Options {
   readonly maxPageSize?: number | undefined
   /** Serve the Scalar API reference at `/docs` (default true). */
   readonly docs?: boolean | undefined
-  /** Prometheus text for `/metrics`; default: every metric of the process's default registry. */
-  readonly metrics?: Effect.Effect<string> | undefined
   /**
    * Serve the dashboard at `/ui` (default true). Its page and assets hold no data and are served
    * without the authorize hook; every call the page makes goes through the API and the hook.
    */
   readonly dashboard?: boolean | undefined
+  /** Prometheus text for `/metrics`; default: every metric of the process's default registry. */
+  readonly metrics?: Effect.Effect<string> | undefined
 }
 
 /** A mounted API. */
