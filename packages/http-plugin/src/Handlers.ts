@@ -196,7 +196,8 @@ export const layer = (options: HandlerOptions) => {
             Effect.as(
               service.events(params.jobId).pipe(
                 Stream.tapError((e) => Effect.logWarning(`progress stream ended early: ${e.message}`)),
-                Stream.catch(() => Stream.empty)
+                Stream.catch(() => Stream.empty),
+                Stream.map((data) => ({ event: "message", data }))
               )
             )
           ))

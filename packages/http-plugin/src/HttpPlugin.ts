@@ -247,10 +247,11 @@ const serviceLayer = (
     )
 
 /** The OpenAPI document as served: the base path as server, public operations without security. */
-const servedApi = (basePath: string, policy: Auth.Policy) =>
+const servedApi = (basePath: string, policy: Auth.Policy, maxPageSize: number) =>
   Api.CertificationApi.annotateMerge(OpenApi.annotations({
     servers: [{ url: basePath === "" ? "/" : basePath }],
-    transform: (spec) => {
+    transform: (document) => {
+      const spec = Api.refineDocument(document, { maxPageSize })
       const open = (path: string) => policy._tag === "Anonymous" || policy.publicPaths.has(path)
       for (const [path, operations] of Object.entries(spec.paths as Record<string, Record<string, any>>)) {
         if (!open(path)) continue
@@ -307,9 +308,9 @@ export const createCertificationHandler = (options: Options): CertificationHandl
   const policy = policyOf(options, publicPaths)
   const basePath = basePathOf(options.basePath)
   const maxBodyBytes = positiveInt("maxBodyBytes", options.maxBodyBytes, defaults.maxBodyBytes)
-  const maxPageSize = positiveInt("maxPageSize", options.maxPageSize, defaults.maxPageSize, 100)
+  const maxPageSize = positiveInt("maxPageSize", options.maxPageSize, defaults.maxPageSize, Api.maxPageSizeLimit)
 
-  const api = servedApi(basePath, policy)
+  const api = servedApi(basePath, policy, maxPageSize)
   const apiRoutes = HttpApiBuilder.layer(api).pipe(
     Layer.provide(Handlers.layer({ maxPageSize, metrics: options.metrics ?? Handlers.defaultMetrics })),
     Layer.provide(Auth.layer(policy))
