@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Domain, JobStateMachine, Storage } from "@myia/certification"
+import { Domain, JobStateMachine, type Queue, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -73,6 +73,8 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
   const unitsOfJob = new Map<Domain.JobId, Array<Domain.UnitId>>()
   // The latest view holds its own copies so retention never removes it.
   const latestView = new Map<string, Domain.Unit>()
+  // Issue 18: each job's progress events, in sequence order (seq = index + 1).
+  const progress = new Map<Domain.JobId, Array<Queue.ProgressEvent>>()
 
   const jobUnits = (jobId: Domain.JobId): Array<Domain.Unit> =>
     (unitsOfJob.get(jobId) ?? []).flatMap((id) => {
@@ -320,6 +322,7 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
       if (!terminalJob.has(job.status) || endedAt(job) >= before) continue
       for (const id of unitsOfJob.get(job.id) ?? []) units.delete(id)
       unitsOfJob.delete(job.id)
+      progress.delete(job.id)
       jobs.delete(job.id)
       for (const keys of [idempotencyKeys, activeKeys]) {
         for (const [key, holder] of keys) if (holder.jobId === job.id) keys.delete(key)
@@ -328,6 +331,23 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     }
     return deleted
   })
+
+  // Issue 18: stored progress events (one process, so appending is already in commit order).
+  const appendProgress = Effect.fn("MemoryStorage.appendProgress")(function*(event: Queue.ProgressEvent) {
+    if (!jobs.has(event.jobId)) return Option.none()
+    const list = progress.get(event.jobId) ?? []
+    list.push(event)
+    progress.set(event.jobId, list)
+    return Option.some(list.length)
+  })
+
+  const progressAfter = Effect.fn("MemoryStorage.progressAfter")(
+    function*(jobId: Domain.JobId, after: number, limit: number) {
+      const list = progress.get(jobId) ?? []
+      const from = Math.max(0, Math.floor(after))
+      return list.slice(from, from + Math.max(0, limit)).map((event, i) => ({ seq: from + i + 1, event }))
+    }
+  )
 
   return Storage.Storage.of({
     createJob,
@@ -344,7 +364,9 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     history,
     latest,
     stats,
-    cleanup
+    cleanup,
+    appendProgress,
+    progressAfter
   })
 })
 

@@ -293,14 +293,25 @@ const doc = (summary: string, description: string) => OpenApi.annotations({ summ
 const tag = (description: string) => OpenApi.annotations({ description })
 
 /**
- * One Server-Sent Event of GET /jobs/:jobId/events: `data` is a JSON `ProgressEvent`. The schema is
- * named so generated clients and `/docs` show `ProgressSseEvent`, not an encoded internal name.
+ * One progress event of GET /jobs/:jobId/events: `id` is its number in the job's sequence (1, 2, …;
+ * send the last one back as `Last-Event-ID` to resume), `data` a JSON `ProgressEvent`. Named so
+ * generated clients and `/docs` show `ProgressSseEvent`, not an encoded internal name.
  */
 export const ProgressSseEvent = Schema.Struct({
-  id: Schema.optional(Schema.String),
-  event: Schema.String,
+  id: Schema.String,
+  event: Schema.Literal("message"),
   data: Schema.fromJsonString(ProgressEvent)
-}).annotate({ identifier: "ProgressSseEvent", description: "One progress event; `data` is a JSON ProgressEvent." })
+}).annotate({
+  identifier: "ProgressSseEvent",
+  description: "One progress event: `id` is its per-job sequence number, `data` a JSON ProgressEvent."
+})
+
+/** A keep-alive event with empty data: EventSource does not dispatch it; proxies see traffic. */
+export const HeartbeatSseEvent = Schema.Struct({ event: Schema.Literal("heartbeat"), data: Schema.Literal("") })
+  .annotate({ identifier: "HeartbeatSseEvent", description: "Keep-alive, sent while nothing else happens." })
+
+/** Every event of the progress stream. */
+export const JobSseEvent = Schema.Union([ProgressSseEvent, HeartbeatSseEvent])
 
 // ---------------------------------------------------------------------------------------------
 // Groups
@@ -348,13 +359,15 @@ export class JobsGroup extends HttpApiGroup.make("jobs").add(
   }).annotateMerge(doc("Get a job", "The job, its progress counts and every unit with its result.")),
   HttpApiEndpoint.get("events", "/jobs/:jobId/events", {
     params: jobParams,
-    success: HttpApiSchema.StreamSse({ events: ProgressSseEvent }),
+    headers: { "last-event-id": Schema.optional(Inputs.EventIdFromString) },
+    success: HttpApiSchema.StreamSse({ events: JobSseEvent }),
     error: [...common, NotFound]
   }).annotateMerge(doc(
     "Stream a job's progress",
-    "Server-Sent Events: the job's current status first, then every unit start and completion and " +
-      "job status change, until the job is terminal. Works across processes (events travel through " +
-      "the queue)."
+    "Server-Sent Events: every progress event of the job (job status changes, unit starts and " +
+      "completions) in order, each with its per-job sequence number as `id`, until the job is " +
+      "terminal. With `Last-Event-ID` the stream resumes after that event: nothing is missed or " +
+      "repeated. Heartbeat events (empty data) keep idle connections open. Works across processes."
   )),
   HttpApiEndpoint.post("retry", "/jobs/:jobId/retry", {
     params: jobParams,

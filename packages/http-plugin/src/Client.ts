@@ -194,9 +194,12 @@ const toClientError = (error: unknown): Effect.Effect<never, ClientError> => {
 
 type Groups = typeof Api.CertificationApi extends HttpApi.HttpApi<infer _Id, infer G> ? G : never
 
-/** A success envelope → its `data`; the SSE stream with `ClientError` failures; `/metrics` text as it is. */
+/**
+ * A success envelope → its `data`; the SSE stream without heartbeats and with `ClientError`
+ * failures; `/metrics` text as it is.
+ */
 type Unwrap<A> = A extends { readonly status: "success"; readonly data: infer D } ? D
-  : A extends Stream.Stream<infer V, infer _E, infer _R> ? Stream.Stream<V, ClientError>
+  : A extends Stream.Stream<infer V, infer _E, infer _R> ? Stream.Stream<Exclude<V, { readonly event: "heartbeat" }>, ClientError>
   : A
 
 /** Parts of a request whose fields are all optional (`headers`, `query`) may be left out. */
@@ -261,7 +264,10 @@ const withOptions = (options: Options) => (client: HttpClient.HttpClient): HttpC
 
 const unwrap = (answer: unknown): unknown =>
   Stream.isStream(answer)
-    ? answer.pipe(Stream.catch((error) => Stream.fromEffect(toClientError(error))))
+    ? answer.pipe(
+      Stream.filter((event) => !Predicate.hasProperty(event, "event") || event.event !== "heartbeat"),
+      Stream.catch((error) => Stream.fromEffect(toClientError(error)))
+    )
     : Predicate.hasProperty(answer, "status") && answer.status === "success" && Predicate.hasProperty(answer, "data")
     ? answer.data
     : answer

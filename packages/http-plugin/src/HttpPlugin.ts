@@ -84,6 +84,8 @@ export interface Options {
   readonly docs?: boolean | undefined
   /** Prometheus text for `/metrics`; default: every metric of the process's default registry. */
   readonly metrics?: Effect.Effect<string> | undefined
+  /** Issue 18: milliseconds between heartbeat events on the SSE stream. Default 15000. */
+  readonly sseHeartbeatMillis?: number | undefined
 }
 
 /** A mounted API. */
@@ -228,9 +230,15 @@ const challenge = (response: HttpServerResponse.HttpServerResponse) =>
     ? HttpServerResponse.setHeader(response, "www-authenticate", "Bearer")
     : response
 
+/** Issue 18: an event stream is never cached, and proxies (nginx) pass it through unbuffered. */
+const sseHeaders = (response: HttpServerResponse.HttpServerResponse) =>
+  response.body._tag === "Stream" && (response.body.contentType ?? "").startsWith("text/event-stream")
+    ? HttpServerResponse.setHeaders(response, { "cache-control": "no-cache", "x-accel-buffering": "no" })
+    : response
+
 const withEnvelopes = (maxBodyBytes: number) =>
 <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-  app.pipe(Effect.catchCause(failureResponse(maxBodyBytes)), Effect.map(challenge))
+  app.pipe(Effect.catchCause(failureResponse(maxBodyBytes)), Effect.map(challenge), Effect.map(sseHeaders))
 
 // ---------------------------------------------------------------------------------------------
 // Assembly
@@ -312,7 +320,11 @@ export const createCertificationHandler = (options: Options): CertificationHandl
 
   const api = servedApi(basePath, policy, maxPageSize)
   const apiRoutes = HttpApiBuilder.layer(api).pipe(
-    Layer.provide(Handlers.layer({ maxPageSize, metrics: options.metrics ?? Handlers.defaultMetrics })),
+    Layer.provide(Handlers.layer({
+      maxPageSize,
+      metrics: options.metrics ?? Handlers.defaultMetrics,
+      sseHeartbeat: positiveInt("sseHeartbeatMillis", options.sseHeartbeatMillis, 15_000)
+    })),
     Layer.provide(Auth.layer(policy))
   )
   const openapi = HttpRouter.use((router) => {
