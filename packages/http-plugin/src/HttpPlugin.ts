@@ -90,6 +90,8 @@ export interface Options {
   readonly dashboard?: boolean | undefined
   /** Prometheus text for `/metrics`; default: every metric of the process's default registry. */
   readonly metrics?: Effect.Effect<string> | undefined
+  /** Issue 18: milliseconds between heartbeat events on the SSE stream. Default 15000. */
+  readonly sseHeartbeatMillis?: number | undefined
 }
 
 /** A mounted API. */
@@ -234,9 +236,15 @@ const challenge = (response: HttpServerResponse.HttpServerResponse) =>
     ? HttpServerResponse.setHeader(response, "www-authenticate", "Bearer")
     : response
 
+/** Issue 18: an event stream is never cached, and proxies (nginx) pass it through unbuffered. */
+const sseHeaders = (response: HttpServerResponse.HttpServerResponse) =>
+  response.body._tag === "Stream" && (response.body.contentType ?? "").startsWith("text/event-stream")
+    ? HttpServerResponse.setHeaders(response, { "cache-control": "no-cache", "x-accel-buffering": "no" })
+    : response
+
 const withEnvelopes = (maxBodyBytes: number) =>
 <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-  app.pipe(Effect.catchCause(failureResponse(maxBodyBytes)), Effect.map(challenge))
+  app.pipe(Effect.catchCause(failureResponse(maxBodyBytes)), Effect.map(challenge), Effect.map(sseHeaders))
 
 // ---------------------------------------------------------------------------------------------
 // Assembly
@@ -253,10 +261,11 @@ const serviceLayer = (
     )
 
 /** The OpenAPI document as served: the base path as server, public operations without security. */
-const servedApi = (basePath: string, policy: Auth.Policy) =>
+const servedApi = (basePath: string, policy: Auth.Policy, maxPageSize: number) =>
   Api.CertificationApi.annotateMerge(OpenApi.annotations({
     servers: [{ url: basePath === "" ? "/" : basePath }],
-    transform: (spec) => {
+    transform: (document) => {
+      const spec = Api.refineDocument(document, { maxPageSize })
       const open = (path: string) => policy._tag === "Anonymous" || policy.publicPaths.has(path)
       for (const [path, operations] of Object.entries(spec.paths as Record<string, Record<string, any>>)) {
         if (!open(path)) continue
@@ -313,11 +322,15 @@ export const createCertificationHandler = (options: Options): CertificationHandl
   const policy = policyOf(options, publicPaths)
   const basePath = basePathOf(options.basePath)
   const maxBodyBytes = positiveInt("maxBodyBytes", options.maxBodyBytes, defaults.maxBodyBytes)
-  const maxPageSize = positiveInt("maxPageSize", options.maxPageSize, defaults.maxPageSize, 100)
+  const maxPageSize = positiveInt("maxPageSize", options.maxPageSize, defaults.maxPageSize, Api.maxPageSizeLimit)
 
-  const api = servedApi(basePath, policy)
+  const api = servedApi(basePath, policy, maxPageSize)
   const apiRoutes = HttpApiBuilder.layer(api).pipe(
-    Layer.provide(Handlers.layer({ maxPageSize, metrics: options.metrics ?? Handlers.defaultMetrics })),
+    Layer.provide(Handlers.layer({
+      maxPageSize,
+      metrics: options.metrics ?? Handlers.defaultMetrics,
+      sseHeartbeat: positiveInt("sseHeartbeatMillis", options.sseHeartbeatMillis, 15_000)
+    })),
     Layer.provide(Auth.layer(policy))
   )
   const openapi = HttpRouter.use((router) => {
