@@ -34,9 +34,7 @@ import {
   type ConnectionOptions,
   DelayedError,
   type Job as BullJob,
-  Queue as BullQueue,
-  UnrecoverableError,
-  Worker
+  UnrecoverableError
 } from "bullmq"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -64,6 +62,7 @@ import {
 import * as RedisConnection from "./RedisConnection.ts"
 import * as RegionLimiter from "./RegionLimiter.ts"
 import * as Scheduler from "./Scheduler.ts"
+import { UnitQueue, UnitWorker } from "./TolerantJob.ts"
 
 type Region = Domain.Region
 /** A region code as a literal (`"us-east-1"`), so option tables need no branding and typos fail to compile. */
@@ -282,7 +281,14 @@ const makeConsume = (layer: LayerSettings) =>
         const unitId = job.id ?? ""
         const decoded = decodeMessageOption(job.data)
         if (Option.isNone(decoded)) {
-          return { _tag: "Reject", error: `invalid unit payload: ${truncate(JSON.stringify(job.data) ?? "undefined", 500)}` }
+          // Poison (issue 15): dead-lettered at once; core hears of it so the unit can still end.
+          const error = `invalid unit payload: ${truncate(JSON.stringify(job.data) ?? "undefined", 500)}`
+          if (consumeOptions.onUndecodable !== undefined) {
+            yield* consumeOptions.onUndecodable(unitId, error).pipe(
+              Effect.catchCause((cause) => Effect.logWarning("onUndecodable failed", Cause.pretty(cause)))
+            )
+          }
+          return { _tag: "Reject", error }
         }
         const message = decoded.value
         if (closing.signal.aborted) return yield* defer(job, token, 0)
@@ -360,7 +366,7 @@ const makeConsume = (layer: LayerSettings) =>
 
     const worker = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const worker = new Worker(
+        const worker = new UnitWorker(
           queueName,
           (job: BullJob, token?: string) => runPromise(deliver(job, token)).then(toBullMq),
           {
@@ -450,7 +456,7 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
   const redis = yield* RedisConnection.producer(options.connection)
   const bull = yield* Effect.acquireRelease(
     Effect.sync(() => {
-      const queue = new BullQueue(queueName, { connection: redis, prefix })
+      const queue = new UnitQueue(queueName, { connection: redis, prefix })
       queue.on("error", () => {})
       return queue
     }),
@@ -495,6 +501,53 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
           removeOnFail: { age: keepFailedSeconds }
         }
       }))))
+  })
+
+  // Issue 15: the reconciler's queue checks. BullMQ's own job states, read per unit id.
+  const entryStateOf = (state: string): QueuePort.EntryState => {
+    switch (state) {
+      case "waiting":
+      case "prioritized":
+      case "waiting-children":
+        return "waiting"
+      case "delayed":
+      case "active":
+      case "completed":
+      case "failed":
+        return state
+      default:
+        return "missing"
+    }
+  }
+
+  const inspectOne = (unitId: Domain.UnitId): Effect.Effect<QueuePort.Entry, QueueError> =>
+    RedisConnection.call("inspect", () => bull.getJobState(unitId)).pipe(
+      Effect.map(entryStateOf),
+      Effect.flatMap((state): Effect.Effect<QueuePort.Entry, QueueError> =>
+        state !== "failed"
+          ? Effect.succeed({ unitId, state, lastError: null })
+          : RedisConnection.call("inspect", () => bull.getJob(unitId)).pipe(
+            Effect.map((job) => ({ unitId, state, lastError: job?.failedReason ?? null }))
+          )
+      )
+    )
+
+  const inspect = Effect.fn("BullMqQueue.inspect")((unitIds: ReadonlyArray<Domain.UnitId>) =>
+    Effect.forEach(unitIds, inspectOne, { concurrency: 32 })
+  )
+
+  const requeue = Effect.fn("BullMqQueue.requeue")(function*(messages: ReadonlyArray<UnitMessage>) {
+    const entries = yield* inspect(messages.map((m) => m.unitId))
+    const again = messages.filter((_, i) => {
+      const state = entries[i]!.state
+      return state === "missing" || state === "completed" || state === "failed"
+    })
+    // A finished entry still holds the id (and would deduplicate the add): drop it and its start count.
+    yield* Effect.forEach(again, (m) =>
+      RedisConnection.call("requeue", () => bull.remove(m.unitId)).pipe(
+        Effect.andThen(RedisConnection.call("requeue", () => redis.del(startsKey(m.unitId))))
+      ), { concurrency: 16, discard: true })
+    yield* enqueue(again)
   })
 
   const cancelJob = Effect.fn("BullMqQueue.cancelJob")(function*(jobId: Domain.JobId) {
@@ -568,6 +621,8 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
     publish,
     events: Stream.fromPubSub(eventsHub),
     counts,
+    inspect,
+    requeue,
     // Issue 15: periodic tasks on BullMQ's job scheduler (see Scheduler.ts).
     schedule: Scheduler.make({ queueName, prefix, redis, baseOptions })
   })

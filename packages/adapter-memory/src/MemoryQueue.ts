@@ -297,6 +297,23 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
       return counts
     })
 
+    // Issue 15: the reconciler's queue checks. Acknowledged units are forgotten, so they are `missing`.
+    const inspect = Effect.fn("MemoryQueue.inspect")(function*(unitIds: ReadonlyArray<Domain.UnitId>) {
+      return unitIds.map((unitId): Queue.Entry => {
+        const entry = entries.get(unitId)
+        return entry === undefined
+          ? { unitId, state: "missing", lastError: null }
+          : { unitId, state: entry.state, lastError: entry.state === "failed" ? entry.lastError : null }
+      })
+    })
+
+    const requeue = Effect.fn("MemoryQueue.requeue")(function*(messages: ReadonlyArray<Queue.UnitMessage>) {
+      for (const message of messages) {
+        if (entries.get(message.unitId)?.state === "failed") entries.delete(message.unitId)
+      }
+      yield* enqueue(messages)
+    })
+
     // Schedules (issue 15): every call runs its own timer on the shared tick instants; the first to
     // reach a tick claims it here, so each tick runs once per queue instance ("all processes").
     const lastTick = new Map<string, number>()
@@ -335,6 +352,8 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
       publish,
       events: Stream.fromPubSub(events),
       counts,
+      inspect,
+      requeue,
       schedule
     })
   })

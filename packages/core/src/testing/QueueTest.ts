@@ -638,6 +638,79 @@ export const suite = (
           yield* eventually("a tick after the failed one", Effect.sync(() => runs >= 2), patience)
         }))
 
+      // Issue 15: the reconciler's queue checks (`inspect`, `requeue`).
+
+      test("inspect tells waiting, active, failed (with its last error) and missing units apart", () =>
+        Effect.gen(function*() {
+          const queue = yield* Q.Queue
+          const jobId = Fixtures.makeJobId()
+          const [done, dead, held, never] = messagesOf(jobId, 4)
+          const release = yield* Deferred.make<void>()
+          let finished = 0
+          yield* queue.enqueue([done!, dead!, held!])
+          const waiting = yield* queue.inspect([done!.unitId])
+          assert.deepStrictEqual(waiting.map((e) => e.state), ["waiting"])
+          const deadLetters: Array<Dead> = []
+          yield* startConsumer([jobId], {
+            concurrency: 3,
+            handler: (d) =>
+              d.message.unitId === dead!.unitId
+                ? Effect.fail(new Error("always fails"))
+                : d.message.unitId === held!.unitId
+                ? Deferred.await(release).pipe(Effect.as(Q.Done))
+                : Effect.sync(() => (finished++, Q.Done)),
+            onDeadLetter: deadInto(deadLetters)
+          })
+          yield* eventually("the dead letter and the done unit", Effect.sync(() => deadLetters.length === 1 && finished === 1), Duration.times(patience, 3))
+          const entries = yield* eventually("settled states", Effect.map(queue.inspect([done!.unitId, dead!.unitId, held!.unitId, never!.unitId]), (es) =>
+            es[1]!.state === "failed" && es[2]!.state === "active" && es[0]!.state !== "waiting" && es[0]!.state !== "active"))
+            .pipe(Effect.andThen(queue.inspect([done!.unitId, dead!.unitId, held!.unitId, never!.unitId])))
+          assert.deepStrictEqual(entries.map((e) => e.unitId), [done!.unitId, dead!.unitId, held!.unitId, never!.unitId])
+          assert.include(["completed", "missing"], entries[0]!.state, "an acknowledged unit is completed or forgotten")
+          assert.strictEqual(entries[1]!.state, "failed")
+          assert.include(entries[1]!.lastError ?? "", "always fails")
+          assert.strictEqual(entries[2]!.state, "active")
+          assert.strictEqual(entries[3]!.state, "missing")
+          assert.isNull(entries[3]!.lastError)
+          yield* Deferred.succeed(release, undefined)
+        }))
+
+      test("requeue enqueues afresh units the queue finished, dead-lettered or lost, and leaves active ones alone", () =>
+        Effect.gen(function*() {
+          const queue = yield* Q.Queue
+          const jobId = Fixtures.makeJobId()
+          const [done, dead, held, lost] = messagesOf(jobId, 4)
+          const release = yield* Deferred.make<void>()
+          const seen: Array<Seen> = []
+          const deadLetters: Array<Dead> = []
+          let healed = false
+          yield* queue.enqueue([done!, dead!, held!])
+          yield* startConsumer([jobId], {
+            concurrency: 4,
+            handler: (d) =>
+              recordInto(seen)(d).pipe(Effect.andThen(
+                d.message.unitId === held!.unitId
+                  ? Deferred.await(release).pipe(Effect.as(Q.Done))
+                  : d.message.unitId === dead!.unitId && !healed
+                  ? Effect.fail(new Error("always fails"))
+                  : Effect.succeed(Q.Done)
+              )),
+            onDeadLetter: deadInto(deadLetters)
+          })
+          yield* eventually("the dead letter", Effect.sync(() => deadLetters.length === 1), Duration.times(patience, 3))
+          yield* eventually("the held unit active", Effect.map(queue.inspect([held!.unitId]), (es) => es[0]!.state === "active"))
+          healed = true
+          const before = seen.length
+          yield* queue.requeue([done!, dead!, held!, lost!])
+          yield* eventually("three fresh deliveries", Effect.sync(() => seen.length - before >= 3), patience)
+          yield* Deferred.succeed(release, undefined)
+          yield* Effect.sleep("300 millis")
+          const again = seen.slice(before)
+          assert.deepStrictEqual(again.map((s) => s.unitId).sort(), [done!.unitId, dead!.unitId, lost!.unitId].sort())
+          for (const s of again) assert.deepStrictEqual([s.attempt, s.failures], [1, 0], "counters start afresh")
+          assert.strictEqual(seen.filter((s) => s.unitId === held!.unitId).length, 1, "the active unit is not duplicated")
+        }))
+
       test("schedule rejects invalid options with a non-retryable QueueError naming the problem", () =>
         Effect.gen(function*() {
           const queue = yield* Q.Queue
