@@ -254,9 +254,9 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
       durationMs: unit.startedAt === null ? null : millis - Date.parse(unit.startedAt),
       expiresAt: iso(millis + job.config.validityDays * DAY_MS)
     })
-    const key = latestKey(done)
-    const stored = latestView.get(key)
-    if (stored === undefined || (stored.completedAt ?? "") <= completedAt) latestView.set(key, done)
+    // Issue 15: the later write is the latest, whatever the writer's clock says (one process: the
+    // order of these synchronous writes is the real order).
+    latestView.set(latestKey(done), done)
     return true
   })
 
@@ -321,6 +321,7 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
       for (const id of unitsOfJob.get(job.id) ?? []) units.delete(id)
       unitsOfJob.delete(job.id)
       jobs.delete(job.id)
+      enqueuedAt.delete(job.id)
       for (const keys of [idempotencyKeys, activeKeys]) {
         for (const [key, holder] of keys) if (holder.jobId === job.id) keys.delete(key)
       }
@@ -329,7 +330,49 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     return deleted
   })
 
+  // Issue 15: reconciliation. Jobs absent from `enqueuedAt` were never fully enqueued.
+  const enqueuedAt = new Map<Domain.JobId, string>()
+  const claimable = (job: Domain.Job | undefined) => job !== undefined && liveForClaim.has(job.status)
+
+  const markEnqueued = Effect.fn("MemoryStorage.markEnqueued")(function*(jobId: Domain.JobId) {
+    const at = iso(yield* now)
+    if (jobs.has(jobId) && !enqueuedAt.has(jobId)) enqueuedAt.set(jobId, at)
+  })
+
+  const unenqueuedJobs = Effect.fn("MemoryStorage.unenqueuedJobs")(function*(before: Domain.Timestamp, limit: number) {
+    return Array.from(jobs.values())
+      .filter((job) => !enqueuedAt.has(job.id) && !terminalJob.has(job.status) && job.createdAt < before)
+      .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0))
+      .slice(0, Math.max(0, limit))
+      .map((job) => job.id)
+  })
+
+  const activeUnits = Effect.fn("MemoryStorage.activeUnits")(function*(
+    options: { readonly before: Domain.Timestamp; readonly after: Domain.UnitId | null; readonly limit: number }
+  ) {
+    const after = options.after
+    return Array.from(units.values())
+      .filter((unit) => {
+        const at = enqueuedAt.get(unit.jobId)
+        return !isTerminal(unit) && (after === null || unit.id > after) && at !== undefined && at < options.before &&
+          claimable(jobs.get(unit.jobId))
+      })
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, Math.max(0, options.limit))
+  })
+
+  const finishableJobs = Effect.fn("MemoryStorage.finishableJobs")(function*(limit: number) {
+    return Array.from(jobs.values())
+      .filter((job) => claimable(job) && jobUnits(job.id).every(isTerminal))
+      .slice(0, Math.max(0, limit))
+      .map((job) => job.id)
+  })
+
   return Storage.Storage.of({
+    markEnqueued,
+    unenqueuedJobs,
+    activeUnits,
+    finishableJobs,
     createJob,
     createJobOnce,
     getJob,
