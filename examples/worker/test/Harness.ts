@@ -221,7 +221,8 @@ export interface Run {
   readonly producer: CertificationClient.CertificationClient
   readonly sql: postgres.Sql
   readonly bull: BullQueue
-  readonly spawnWorker: (env?: Readonly<Record<string, string>>) => Promise<WorkerProcess>
+  /** `command`: a wrapper to run the worker under (e.g. `["faketime", "-f", "+1h"]`; issue 15). */
+  readonly spawnWorker: (env?: Readonly<Record<string, string>>, command?: ReadonlyArray<string>) => Promise<WorkerProcess>
   readonly bullCounts: () => Promise<Record<string, number>>
   readonly units: (jobId: string) => Promise<ReadonlyArray<UnitRow>>
   readonly jobRow: (jobId: string) => Promise<{ status: string; cancelled_at: Date | null; total_units: number } | undefined>
@@ -247,10 +248,14 @@ export const makeRun = (options: RunOptions): Run => {
   const bull = new BullQueue(queueName, { connection: { host: "127.0.0.1", port: options.redis.port }, prefix })
   bull.on("error", () => {})
 
-  const spawnWorker = async (env: Readonly<Record<string, string>> = {}): Promise<WorkerProcess> => {
+  const spawnWorker = async (
+    env: Readonly<Record<string, string>> = {},
+    command: ReadonlyArray<string> = []
+  ): Promise<WorkerProcess> => {
     const healthPort = await freePort()
     let output = ""
-    const child = spawn(process.execPath, ["--conditions=@myia/source", mainScript], {
+    const argv = [...command, process.execPath, "--conditions=@myia/source", mainScript]
+    const child = spawn(argv[0]!, argv.slice(1), {
       env: {
         PATH: process.env.PATH ?? "",
         ...clockEnv(),
@@ -357,13 +362,14 @@ export const violations = async (run: Run, jobId: string, drainTimeout = 20_000)
     problems.push("COMPLETED job with unfinished or cancelled units")
   }
   if (job.status === "CANCELLED" && job.cancelled_at === null) problems.push("CANCELLED job without cancelled_at")
-  // (d) latest = newest terminal row per (model, region), over every job of the run
+  // (d) latest = newest result per (model, region) by real order (the result sequence storage
+  // stamps on each verdict write, issue 15), over every job of the run
   const mismatches = await run.sql`
     WITH newest AS (
       SELECT DISTINCT ON (model_id, region) model_id, region, id
       FROM ${run.sql(run.schema)}.units
-      WHERE status NOT IN ('PENDING', 'QUEUED', 'PROCESSING', 'CANCELLED')
-      ORDER BY model_id, region, completed_at DESC, id DESC
+      WHERE status NOT IN ('PENDING', 'QUEUED', 'PROCESSING', 'CANCELLED') AND result_seq IS NOT NULL
+      ORDER BY model_id, region, result_seq DESC
     )
     SELECT n.model_id, n.region, n.id, l.unit_id FROM newest n
     FULL JOIN ${run.sql(run.schema)}.latest_results l USING (model_id, region)

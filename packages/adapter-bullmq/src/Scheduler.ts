@@ -9,7 +9,8 @@
  *
  * `every` ticks are aligned to multiples of the period (the scheduler's `startDate`, and the job's
  * `prevMillis` rounded up to core's `QueueSchedule.nextTick`); the tick key is
- * `QueueSchedule.keyOf(name, at)`. Closing the scope closes this
+ * `QueueSchedule.keyOf(name, at)`. Every process checks every `2 × every` (1 s to 1 min) that the
+ * scheduler still exists and upserts it again if not, so a Redis that lost its data gets it back. Closing the scope closes this
  * process's Worker only: the scheduler stays in Redis for the other processes (one delayed job).
  *
  * @since 0.1.0
@@ -21,6 +22,7 @@ import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { Redis, RedisOptions } from "ioredis"
 import * as RedisConnection from "./RedisConnection.ts"
@@ -61,16 +63,31 @@ export const make = (settings: Settings) =>
       }),
       (queue) => Effect.promise(() => queue.close()).pipe(Effect.timeoutOption(Duration.seconds(5)), Effect.ignore)
     )
-    const now = yield* Clock.currentTimeMillis
-    const repeat = parsed._tag === "Every"
-      ? { every: parsed.millis, startDate: QueueSchedule.nextTick(parsed, now - 1) }
-      : { pattern: parsed.expression, tz: "UTC" }
-    yield* RedisConnection.call("schedule", () =>
-      bull.upsertJobScheduler(parsed.name, repeat, {
-        name: parsed.name,
-        data: {},
-        opts: { removeOnComplete: { count: keepTicks }, removeOnFail: { count: keepTicks }, attempts: 1 }
-      }))
+    const upsert = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const repeat = parsed._tag === "Every"
+        ? { every: parsed.millis, startDate: QueueSchedule.nextTick(parsed, now - 1) }
+        : { pattern: parsed.expression, tz: "UTC" }
+      yield* RedisConnection.call("schedule", () =>
+        bull.upsertJobScheduler(parsed.name, repeat, {
+          name: parsed.name,
+          data: {},
+          opts: { removeOnComplete: { count: keepTicks }, removeOnFail: { count: keepTicks }, attempts: 1 }
+        }))
+    })
+    yield* upsert
+    // Redis may lose the scheduler (FLUSHALL, a failover without persistence): every process checks
+    // now and then and upserts it again when it is gone, so the ticks come back by themselves.
+    const every = parsed._tag === "Every" ? parsed.millis : 60_000
+    const restore = RedisConnection.call("schedule", () => bull.getJobScheduler(parsed.name)).pipe(
+      Effect.flatMap((found) => found === undefined ? upsert : Effect.void)
+    )
+    yield* restore.pipe(
+      Effect.catch((error) => Effect.logWarning(`BullMqQueue: schedule ${parsed.name} upsert failed`, error.message)),
+      Effect.repeat(Schedule.spaced(Duration.millis(Math.min(60_000, Math.max(1_000, 2 * every))))),
+      Effect.delay(Duration.millis(Math.min(60_000, Math.max(1_000, 2 * every)))),
+      Effect.forkScoped
+    )
 
     const tickOf = (job: BullJob): QueuePort.ScheduleTick => {
       const due = typeof job.opts.prevMillis === "number" ? job.opts.prevMillis : job.timestamp

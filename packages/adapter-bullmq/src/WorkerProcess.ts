@@ -74,6 +74,10 @@ export interface WorkerSettings {
   readonly regionLimits: Readonly<Record<string, QueuePort.RegionLimit>>
   /** Bedrock requests per second per region across every process; `*` for other regions. */
   readonly requestRates: Readonly<Record<string, number>>
+  /** Issue 15: reconciler period (`CERTIFICATION_RECONCILE_EVERY`, ms; default 30 s). */
+  readonly reconcileEveryMillis: Option.Option<number>
+  /** Issue 15: reconciler grace (`CERTIFICATION_RECONCILE_GRACE`, ms; default 60 s). */
+  readonly reconcileGraceMillis: Option.Option<number>
 }
 
 const optionalInt = (name: string) => Config.option(Config.Int(name))
@@ -96,7 +100,9 @@ export const settingsConfig: Config.Config<WorkerSettings> = Config.all({
   lockDurationMillis: optionalInt("CERTIFICATION_LOCK_DURATION"),
   stalledIntervalMillis: optionalInt("CERTIFICATION_STALLED_INTERVAL"),
   regionLimits: Config.schema(RegionLimitsJson, "CERTIFICATION_REGION_LIMITS").pipe(Config.withDefault({})),
-  requestRates: Config.schema(RequestRatesJson, "CERTIFICATION_REQUEST_RATES").pipe(Config.withDefault({}))
+  requestRates: Config.schema(RequestRatesJson, "CERTIFICATION_REQUEST_RATES").pipe(Config.withDefault({})),
+  reconcileEveryMillis: optionalInt("CERTIFICATION_RECONCILE_EVERY"),
+  reconcileGraceMillis: optionalInt("CERTIFICATION_RECONCILE_GRACE")
 }).pipe(
   Config.map(({ redisHost, redisPort, redisUrl, ...rest }): WorkerSettings => ({
     ...rest,
@@ -290,7 +296,13 @@ export const program = (options: RunWorkerOptions, shutdown: Effect.Effect<void>
       const queue = yield* Queue.Queue
       const storage = yield* Storage.Storage
       state.check = storage.getJob(probeJobId).pipe(Effect.andThen(queue.counts))
-      yield* Worker.run({ concurrency: settings.concurrency })
+      yield* Worker.run({
+        concurrency: settings.concurrency,
+        reconcile: {
+          every: Duration.millis(Option.getOrElse(settings.reconcileEveryMillis, () => 30_000)),
+          grace: Duration.millis(Option.getOrElse(settings.reconcileGraceMillis, () => 60_000))
+        }
+      })
       state.consuming = true
       yield* Effect.logInfo("certification worker consuming")
       return yield* Effect.never
