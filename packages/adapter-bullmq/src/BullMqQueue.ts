@@ -62,7 +62,7 @@ import {
 import * as RedisConnection from "./RedisConnection.ts"
 import * as RegionLimiter from "./RegionLimiter.ts"
 import * as Scheduler from "./Scheduler.ts"
-import { UnitQueue, UnitWorker } from "./TolerantJob.ts"
+import { isDeferrable, UnitQueue, UnitWorker } from "./TolerantJob.ts"
 
 type Region = Domain.Region
 /** A region code as a literal (`"us-east-1"`), so option tables need no branding and typos fail to compile. */
@@ -118,6 +118,11 @@ export interface Options {
    * up to this long, then release the rest (default 0: release in-flight units at once).
    */
   readonly drainGrace?: Duration.Input | undefined
+  /**
+   * Issue 15: the longest a unit is ever parked in BullMQ's delayed set (default 15 minutes). Delays
+   * are also placed on Redis's clock, not this process's, so a clock far ahead cannot park work.
+   */
+  readonly maxDelay?: Duration.Input | undefined
 }
 
 /** The default queue name (the original system's `CERTIFICATION_QUEUE_NAME`). */
@@ -226,6 +231,7 @@ interface LayerSettings {
   readonly closeTimeout: number
   readonly drainGrace: number
   readonly keepFailedSeconds: number
+  readonly maxDelay: number
 }
 
 /**
@@ -242,6 +248,7 @@ const makeConsume = (layer: LayerSettings) =>
       keyBase,
       limitOf,
       lockDuration,
+      maxDelay,
       maxStalledCount,
       policy,
       prefix,
@@ -263,10 +270,23 @@ const makeConsume = (layer: LayerSettings) =>
     // Aborted when the consumer's scope closes: in-flight handlers are interrupted and released.
     const closing = new AbortController()
 
+    // Issue 15: delays are bounded, and placed on Redis's clock (the one every process shares).
+    const bounded = (delayMillis: number) => Math.min(maxDelay, Math.max(0, delayMillis))
+    const redisNow = RedisConnection.call("time", () => redis.time()).pipe(
+      Effect.map(([seconds, micros]) => Number(seconds) * 1000 + Math.floor(Number(micros) / 1000))
+    )
     const defer = (job: BullJob, token: string | undefined, delayMillis: number) =>
-      Clock.currentTimeMillis.pipe(
-        Effect.flatMap((now) => RedisConnection.call("defer", () => job.moveToDelayed(now + delayMillis, token))),
-        Effect.as<Decision>({ _tag: "Delayed" })
+      (isDeferrable(job)
+        ? redisNow.pipe(
+          Effect.flatMap((now) => RedisConnection.call("defer", () => job.deferUntil(now, bounded(delayMillis), token)))
+        )
+        : Clock.currentTimeMillis.pipe(
+          Effect.flatMap((now) => RedisConnection.call("defer", () => job.moveToDelayed(now + bounded(delayMillis), token)))
+        )).pipe(Effect.as<Decision>({ _tag: "Delayed" }))
+    /** BullMQ adds a retry's delay to this process's clock (`Date.now`, not `Clock`): correct it by our offset from Redis's. */
+    const onRedisClock = (delayMillis: number) =>
+      Effect.map(redisNow, (now) => Math.max(0, bounded(delayMillis) - (Date.now() - now))).pipe(
+        Effect.orElseSucceed(() => bounded(delayMillis))
       )
 
     const awaitClosing = Effect.callback<void>((resume) => {
@@ -381,9 +401,11 @@ const makeConsume = (layer: LayerSettings) =>
               // The processor computed the policy's delay; a failure it did not decide (a Redis error)
               // backs off by the policy's schedule for that attempt.
               backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-                err instanceof AttemptFailed
-                  ? err.delayMillis
-                  : runPromise(Effect.map(RedeliveryPolicy.delay(policy, attemptsMade), wholeMillis))
+                runPromise(
+                  (err instanceof AttemptFailed
+                    ? Effect.succeed(err.delayMillis)
+                    : Effect.map(RedeliveryPolicy.delay(policy, attemptsMade), wholeMillis)).pipe(Effect.flatMap(onRedisClock))
+                )
             }
           }
         )
@@ -594,7 +616,8 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
     maxStalledCount: options.maxStalledCount ?? 3,
     closeTimeout,
     drainGrace,
-    keepFailedSeconds
+    keepFailedSeconds,
+    maxDelay: toMillis(options.maxDelay, 15 * 60_000)
   })
 
   const deadLetters = Effect.fn("BullMqQueue.deadLetters")(function*(listOptions?: { readonly limit?: number }) {

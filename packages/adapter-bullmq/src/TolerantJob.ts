@@ -17,6 +17,15 @@ export interface Undecodable {
 }
 
 class TolerantJob extends Job {
+  /**
+   * Issue 15: move the active job to delayed until `timestamp` on the *queue's* clock (Redis time),
+   * spending no attempt. BullMQ's own `moveToDelayed` stamps the score from this process's clock, so a
+   * worker an hour ahead would park the unit for an hour.
+   */
+  deferUntil(timestamp: number, delay: number, token?: string): Promise<unknown> {
+    return this.backend.moveToDelayed(this.id!, timestamp, Math.max(0, delay), token, { skipAttempt: true })
+  }
+
   static override fromJSON<T = any, R = any, N extends string = string>(
     ...[queue, json, jobId]: Parameters<typeof Job.fromJSON>
   ): Job<T, R, N> {
@@ -30,6 +39,14 @@ class TolerantJob extends Job {
     }
   }
 }
+
+/** What the adapter's Worker hands its processor: a job that can be deferred on Redis time. */
+export interface DeferrableJob extends Job {
+  readonly deferUntil: (timestamp: number, delay: number, token?: string) => Promise<unknown>
+}
+
+/** Whether `job` was built by these classes (always, for jobs of a {@link UnitWorker}). */
+export const isDeferrable = (job: Job): job is DeferrableJob => job instanceof TolerantJob
 
 /** A BullMQ `Worker` whose jobs survive a `data` that is not JSON. */
 export class UnitWorker extends Worker {
