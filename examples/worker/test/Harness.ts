@@ -221,8 +221,7 @@ export interface Run {
   readonly producer: CertificationClient.CertificationClient
   readonly sql: postgres.Sql
   readonly bull: BullQueue
-  /** `command`: a wrapper to run the worker under (e.g. `["faketime", "-f", "+1h"]`; issue 15). */
-  readonly spawnWorker: (env?: Readonly<Record<string, string>>, command?: ReadonlyArray<string>) => Promise<WorkerProcess>
+  readonly spawnWorker: (env?: Readonly<Record<string, string>>) => Promise<WorkerProcess>
   readonly bullCounts: () => Promise<Record<string, number>>
   readonly units: (jobId: string) => Promise<ReadonlyArray<UnitRow>>
   readonly jobRow: (jobId: string) => Promise<{ status: string; cancelled_at: Date | null; total_units: number } | undefined>
@@ -248,14 +247,10 @@ export const makeRun = (options: RunOptions): Run => {
   const bull = new BullQueue(queueName, { connection: { host: "127.0.0.1", port: options.redis.port }, prefix })
   bull.on("error", () => {})
 
-  const spawnWorker = async (
-    env: Readonly<Record<string, string>> = {},
-    command: ReadonlyArray<string> = []
-  ): Promise<WorkerProcess> => {
+  const spawnWorker = async (env: Readonly<Record<string, string>> = {}): Promise<WorkerProcess> => {
     const healthPort = await freePort()
     let output = ""
-    const argv = [...command, process.execPath, "--conditions=@myia/source", mainScript]
-    const child = spawn(argv[0]!, argv.slice(1), {
+    const child = spawn(process.execPath, ["--conditions=@myia/source", mainScript], {
       env: {
         PATH: process.env.PATH ?? "",
         ...clockEnv(),

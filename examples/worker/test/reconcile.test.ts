@@ -34,6 +34,17 @@ const reconcileEnv = {
 /** Seven regions: a certify-all job of about 500 units (the registry decides the exact number). */
 const bigJobRegions = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-northeast-1", "ap-southeast-2", "us-east-2"]
 
+/**
+ * The environment that runs a worker under libfaketime (the Debian `faketime` package), shifted by
+ * `offset`. Preloaded into node itself (not through the `faketime` wrapper, which forks), so signals
+ * reach the worker.
+ */
+const fakedClock = (offset: string): Record<string, string> => ({
+  LD_PRELOAD: "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+  FAKETIME: offset,
+  FAKETIME_DONT_RESET: "1"
+})
+
 const apiScript = new URL("./fixtures/apiCrash.ts", import.meta.url).pathname
 
 const exitOf = (child: ChildProcess) =>
@@ -145,6 +156,60 @@ describe.skipIf(!shouldRun)("reconciliation with real processes (issue 15)", { t
       await waitForTerminal(run, jobId, 120_000)
       assert.deepStrictEqual(await violations(run, jobId), [])
       assert.strictEqual((await run.jobRow(jobId))?.status, "COMPLETED")
+    } finally {
+      await bedrock.close()
+    }
+  })
+
+  it("workers with clocks 1 h ahead and 1 h behind (faketime) beside a normal one: the latest view holds the newest result by real order, what the one ahead deferred is not parked when it stops, /ready shows the skew", async () => {
+    const bedrock = await emulator(5)
+    try {
+      const run = newRun(bedrock.url)
+      // A region limit far below the workers' concurrency: most deliveries find the region full and
+      // are deferred (BullMQ's delayed set), so the skewed clocks meet delays.
+      const limited = { CERTIFICATION_REGION_LIMITS: JSON.stringify({ "*": { concurrency: 3, ratePerSecond: 0 } }) }
+      const [ahead, behind] = [
+        // No drain grace: on SIGTERM it releases its in-flight units at once (a deferral too).
+        await run.spawnWorker({ ...limited, ...fakedClock("+1h"), CERTIFICATION_SHUTDOWN_GRACE: "0" }),
+        await run.spawnWorker({ ...limited, ...fakedClock("-1h") })
+      ]
+      await run.spawnWorker(limited)
+      const regions = ["eu-north-1"]
+      const first = (await run.producer.certifyAll({ regions })).jobId
+      const total = (await run.jobRow(first))!.total_units
+      await waitFor("a third of the first job done", async () =>
+        (await run.units(first)).filter((u) => !["PENDING", "QUEUED", "PROCESSING"].includes(u.status)).length >= total / 3, 60_000)
+      // The worker an hour ahead stops: what it deferred must come back on time for the others, not
+      // in an hour (BullMQ would score its deferrals on its own clock).
+      const aheadClock = (await (await fetch(`http://127.0.0.1:${ahead.healthPort}/ready`)).json()) as {
+        clock: { skewMillis: number; ok: boolean }
+      }
+      ahead.child.kill("SIGTERM")
+      assert.strictEqual(await ahead.exited, 0)
+      await waitForTerminal(run, first, 60_000)
+      const second = (await run.producer.certifyAll({ regions })).jobId
+      await waitForTerminal(run, second, 120_000)
+      for (const id of [first, second]) assert.deepStrictEqual(await violations(run, id), [], `job ${id}`)
+      // Every pair's latest result is the second job's (written later in real time), whichever worker wrote which.
+      const latest = await run.sql<Array<{ job_id: string; n: number }>>`
+        SELECT job_id, count(*)::int AS n FROM ${run.sql(run.schema)}.latest_results GROUP BY job_id`
+      assert.deepStrictEqual(latest.map((r) => r.job_id), [second])
+      assert.strictEqual(latest[0]!.n, (await run.jobRow(second))!.total_units)
+      const writers = await run.sql<Array<{ ahead: number; behind: number }>>`
+        SELECT count(*) FILTER (WHERE completed_at > now() + interval '30 minutes')::int AS ahead,
+               count(*) FILTER (WHERE completed_at < now() - interval '30 minutes')::int AS behind
+        FROM ${run.sql(run.schema)}.units WHERE job_id IN ${run.sql([first, second])}`
+      assert.isAbove(writers[0]!.ahead, 0, "the worker ahead wrote results")
+      assert.isAbove(writers[0]!.behind, 0, "the worker behind wrote results")
+      const readyOf = async (port: number) =>
+        (await (await fetch(`http://127.0.0.1:${port}/ready`)).json()) as { clock: { skewMillis: number; ok: boolean } }
+      const behindClock = (await readyOf(behind.healthPort)).clock
+      assert.isFalse(aheadClock.clock.ok)
+      assert.isFalse(behindClock.ok)
+      assert.closeTo(aheadClock.clock.skewMillis, 3_600_000, 60_000)
+      assert.closeTo(behindClock.skewMillis, -3_600_000, 60_000)
+      assert.include(ahead.output(), "clock differs from the database")
+
     } finally {
       await bedrock.close()
     }

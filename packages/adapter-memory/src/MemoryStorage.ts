@@ -369,6 +369,7 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
   })
 
   return Storage.Storage.of({
+    databaseTime: now,
     markEnqueued,
     unenqueuedJobs,
     activeUnits,

@@ -526,7 +526,12 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     return rows.map((r) => r.id)
   })
 
+  const databaseTime = client.run("databaseTime", () =>
+    sql<Array<{ ms: number }>>`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`
+  ).pipe(Effect.map((rows) => Math.round(rows[0]?.ms ?? NaN)), Effect.withSpan("PgStorage.databaseTime"))
+
   return Storage.Storage.of({
+    databaseTime,
     markEnqueued,
     unenqueuedJobs,
     activeUnits,

@@ -288,4 +288,10 @@ export class Storage extends Context.Service<Storage, {
 
   /** QUEUED or PROCESSING jobs whose units are all terminal (they only miss their COMPLETED transition). */
   readonly finishableJobs: (limit: number) => Effect.Effect<ReadonlyArray<JobId>, StorageError>
+
+  /**
+   * Issue 15 (time): the backend's own clock, in epoch milliseconds (the database server's clock;
+   * `Clock` for an in-process store), so a process can tell how far its clock is from it.
+   */
+  readonly databaseTime: Effect.Effect<number, StorageError>
 }>()("@myia/certification/Storage") {}
