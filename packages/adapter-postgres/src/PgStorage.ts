@@ -136,11 +136,8 @@ type Row = Record<string, unknown>
 // Storage
 // ---------------------------------------------------------------------------------------------
 
-/** Build the Storage service on the `PgClient` (runs migrations first unless `migrate: false`). */
-export const make = Effect.fn("PgStorage.make")(function*(options: Options = {}) {
-  const schema = yield* PgMigrations.validateSchemaName(options.schema ?? PgMigrations.defaultSchema)
-  if (options.migrate !== false) yield* PgMigrations.run(schema)
-  const client = yield* PgClient.PgClient
+/** The tables and SQL helpers one Storage shares between its operations. */
+const makeDb = (schema: string, client: PgClient.PgClient["Service"]) => {
   const sql = client.sql
   const jobs = sql(`${schema}.jobs`)
   const units = sql(`${schema}.units`)
@@ -149,6 +146,16 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   const textArray = (values: ReadonlyArray<string>) => sql.array(values as Array<string>)
   const json = (value: unknown) => sql.json(value as postgres.JSONValue)
   const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
+  // Issue 15: the sequence that orders results (migration 4).
+  const resultSeq = `${schema}.result_seq`
+  return { client, sql, jobs, units, latestTable, raw, textArray, json, nowIso, resultSeq }
+}
+
+type Db = ReturnType<typeof makeDb>
+
+/** Creating jobs (once per key), and moving a job and its units through the state machine. */
+const jobWrites = (db: Db) => {
+  const { client, json, jobs, nowIso, raw, sql, textArray, units } = db
 
   const encodeRows = Effect.fnUntraced(function*(op: string, job: Domain.Job, rows: ReadonlyArray<Domain.Unit>) {
     if (rows.some((u) => u.jobId !== job.id)) return yield* invalid(op, `every unit must belong to job ${job.id}`)
@@ -248,31 +255,6 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
       }))
   })
 
-  const getJob = Effect.fn("PgStorage.getJob")(function*(id: Domain.JobId) {
-    const rows = yield* client.run("getJob", () => sql<Array<Row>>`SELECT ${raw(jobColumns)} FROM ${jobs} WHERE id = ${id}`)
-    return rows.length === 0 ? Option.none() : Option.some(yield* toJob("getJob")(rows[0]!))
-  })
-
-  const getUnits = Effect.fn("PgStorage.getUnits")(function*(jobId: Domain.JobId) {
-    const rows = yield* client.run("getUnits", () =>
-      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.job_id = ${jobId}
-        ORDER BY u.model_id, u.region`)
-    return yield* Effect.forEach(rows, toUnit("getUnits"))
-  })
-
-  const getUnit = Effect.fn("PgStorage.getUnit")(function*(id: Domain.UnitId) {
-    const rows = yield* client.run("getUnit", () =>
-      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.id = ${id}`)
-    return rows.length === 0 ? Option.none() : Option.some(yield* toUnit("getUnit")(rows[0]!))
-  })
-
-  const counts = Effect.fn("PgStorage.counts")(function*(jobId: Domain.JobId) {
-    const rows = yield* client.run("counts", () =>
-      sql<Array<{ status: string; n: number }>>`SELECT status, count(*)::int AS n FROM ${units}
-        WHERE job_id = ${jobId} GROUP BY status`)
-    return countsFromStatuses(Object.fromEntries(rows.map((r) => [r.status, r.n])))
-  })
-
   const transitionJob = Effect.fn("PgStorage.transitionJob")(function*(
     id: Domain.JobId,
     transition: Storage.JobTransition & { readonly unitError?: Domain.UnitOutcome["error"] | undefined }
@@ -324,6 +306,13 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
         WHERE id = ANY(${textArray(ids)}::text[]) AND status = 'PENDING'`)
   })
 
+  return { createJob, createJobOnce, transitionJob, markQueued }
+}
+
+/** The fenced unit writes: claim, complete (feeding the latest view), release. */
+const unitWrites = (db: Db) => {
+  const { client, json, jobs, latestTable, nowIso, raw, resultSeq, sql, units } = db
+
   const claimUnit = Effect.fn("PgStorage.claimUnit")(function*(id: Domain.UnitId, lease: string) {
     const at = yield* nowIso
     const rows = yield* client.run("claimUnit", () =>
@@ -352,7 +341,7 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
           UPDATE ${units} u SET status = ${o.verdict}, invocation_target = ${o.invocationTarget === null ? null : json(o.invocationTarget)},
             suite_version = ${o.suiteVersion}, tests = ${json(o.tests)}, score = ${o.score}, grade = ${o.grade},
             stars = ${o.stars}, error = ${o.error === null ? null : json(o.error)}, findings = ${json(o.findings)},
-            completed_at = ${at}, result_seq = nextval(${schema + ".result_seq"}::regclass),
+            completed_at = ${at}, result_seq = nextval(${resultSeq}::regclass),
             duration_ms = CASE WHEN u.started_at IS NULL THEN NULL
               ELSE extract(epoch FROM (${at}::timestamptz - u.started_at)) * 1000 END,
             expires_at = ${at}::timestamptz + make_interval(hours => (j.config ->> 'validityDays')::int * 24)
@@ -390,6 +379,38 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   })
 
   /** `WHERE a AND b …` over the given conditions (nulls dropped), or nothing when none remain. */
+  return { claimUnit, completeUnit, releaseUnit }
+}
+
+/** Reads, stats and retention. */
+const reads = (db: Db) => {
+  const { client, jobs, latestTable, raw, sql, units } = db
+
+  const getJob = Effect.fn("PgStorage.getJob")(function*(id: Domain.JobId) {
+    const rows = yield* client.run("getJob", () => sql<Array<Row>>`SELECT ${raw(jobColumns)} FROM ${jobs} WHERE id = ${id}`)
+    return rows.length === 0 ? Option.none() : Option.some(yield* toJob("getJob")(rows[0]!))
+  })
+
+  const getUnits = Effect.fn("PgStorage.getUnits")(function*(jobId: Domain.JobId) {
+    const rows = yield* client.run("getUnits", () =>
+      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.job_id = ${jobId}
+        ORDER BY u.model_id, u.region`)
+    return yield* Effect.forEach(rows, toUnit("getUnits"))
+  })
+
+  const getUnit = Effect.fn("PgStorage.getUnit")(function*(id: Domain.UnitId) {
+    const rows = yield* client.run("getUnit", () =>
+      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.id = ${id}`)
+    return rows.length === 0 ? Option.none() : Option.some(yield* toUnit("getUnit")(rows[0]!))
+  })
+
+  const counts = Effect.fn("PgStorage.counts")(function*(jobId: Domain.JobId) {
+    const rows = yield* client.run("counts", () =>
+      sql<Array<{ status: string; n: number }>>`SELECT status, count(*)::int AS n FROM ${units}
+        WHERE job_id = ${jobId} GROUP BY status`)
+    return countsFromStatuses(Object.fromEntries(rows.map((r) => [r.status, r.n])))
+  })
+
   const whereAll = (conditions: ReadonlyArray<postgres.PendingQuery<Array<postgres.Row>> | null>) => {
     const cs = conditions.filter((c) => c !== null)
     return cs.length === 0 ? sql`` : sql`WHERE ${cs.reduce((all, c) => sql`${all} AND ${c}`)}`
@@ -488,7 +509,13 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     return rows[0]?.n ?? 0
   })
 
-  // Issue 15: reconciliation.
+  return { getJob, getUnits, getUnit, counts, history, latest, stats, cleanup }
+}
+
+/** Issue 15: what the reconciler reads and marks, and the database's clock. */
+const reconciliation = (db: Db) => {
+  const { client, jobs, nowIso, raw, sql, units } = db
+
   const markEnqueued = Effect.fn("PgStorage.markEnqueued")(function*(jobId: Domain.JobId) {
     const at = yield* nowIso
     yield* client.run("markEnqueued", () =>
@@ -530,28 +557,16 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     sql<Array<{ ms: number }>>`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`
   ).pipe(Effect.map((rows) => Math.round(rows[0]?.ms ?? NaN)), Effect.withSpan("PgStorage.databaseTime"))
 
-  return Storage.Storage.of({
-    databaseTime,
-    markEnqueued,
-    unenqueuedJobs,
-    activeUnits,
-    finishableJobs,
-    createJob,
-    createJobOnce,
-    getJob,
-    getUnits,
-    getUnit,
-    counts,
-    transitionJob,
-    markQueued,
-    claimUnit,
-    completeUnit,
-    releaseUnit,
-    history,
-    latest,
-    stats,
-    cleanup
-  })
+  return { markEnqueued, unenqueuedJobs, activeUnits, finishableJobs, databaseTime }
+}
+
+/** Build the Storage service on the `PgClient` (runs migrations first unless `migrate: false`). */
+export const make = Effect.fn("PgStorage.make")(function*(options: Options = {}) {
+  const schema = yield* PgMigrations.validateSchemaName(options.schema ?? PgMigrations.defaultSchema)
+  if (options.migrate !== false) yield* PgMigrations.run(schema)
+  const client = yield* PgClient.PgClient
+  const db = makeDb(schema, client)
+  return Storage.Storage.of({ ...jobWrites(db), ...unitWrites(db), ...reads(db), ...reconciliation(db) })
 })
 
 /** The Storage layer on a `PgClient`; migrates the schema on build unless `migrate: false`. */
