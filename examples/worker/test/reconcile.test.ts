@@ -42,7 +42,8 @@ const bigJobRegions = ["us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "a
 const fakedClock = (offset: string): Record<string, string> => ({
   LD_PRELOAD: "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
   FAKETIME: offset,
-  FAKETIME_DONT_RESET: "1"
+  FAKETIME_DONT_RESET: "1",
+  FAKETIME_DONT_FAKE_MONOTONIC: "1"
 })
 
 const apiScript = new URL("./fixtures/apiCrash.ts", import.meta.url).pathname
