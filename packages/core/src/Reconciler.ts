@@ -2,7 +2,7 @@
  * The reconciler (issue 15): storage is the source of truth, and this makes the queue agree with it,
  * so no unit is ever stranded.
  *
- * One pass (`reconcileOnce`), with `cutoff = now − grace`:
+ * One pass (`reconcileOnce`), with `cutoff = now − grace` (now on the database's clock):
  * 1. **Resume enqueues**: a job created before the cutoff whose enqueue never finished (its creator
  *    died between the commit and the enqueue) has its non-terminal units queued in storage and
  *    enqueued (idempotent by unit id), then is marked enqueued. Anyone may do it, any number of times.
@@ -187,7 +187,8 @@ export const reconcileOnce = Effect.fn("Reconciler.reconcileOnce")(function*(opt
   const storage = yield* Storage
   const grace = Duration.fromInputUnsafe(options.grace ?? defaults.grace)
   const batch = Math.max(1, Math.floor(options.batch ?? defaults.batch))
-  const cutoff = DateTime.formatIso(DateTime.subtract(yield* DateTime.now, { milliseconds: Duration.toMillis(grace) })) as Timestamp
+  // The database's clock, not this process's: a reconciler whose clock is off still waits the grace.
+  const cutoff = DateTime.formatIso(DateTime.makeUnsafe((yield* storage.databaseTime) - Duration.toMillis(grace))) as Timestamp
 
   let resumedJobs = 0
   for (const jobId of yield* storage.unenqueuedJobs(cutoff, batch)) {
