@@ -199,6 +199,8 @@ export interface RunOptions {
   readonly bedrockEndpoint: string
   /** Extra environment for every worker (limits, grace, concurrency). */
   readonly env?: Readonly<Record<string, string>> | undefined
+  /** The worker script to spawn (default `src/main.ts`; issue 15's grid passes its own settings). */
+  readonly script?: string | undefined
 }
 
 export const lockDurationMillis = 2_000
@@ -250,7 +252,7 @@ export const makeRun = (options: RunOptions): Run => {
   const spawnWorker = async (env: Readonly<Record<string, string>> = {}): Promise<WorkerProcess> => {
     const healthPort = await freePort()
     let output = ""
-    const child = spawn(process.execPath, ["--conditions=@myia/source", mainScript], {
+    const child = spawn(process.execPath, ["--conditions=@myia/source", options.script ?? mainScript], {
       env: {
         PATH: process.env.PATH ?? "",
         ...clockEnv(),
