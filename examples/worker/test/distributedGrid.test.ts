@@ -104,7 +104,9 @@ describe.skipIf(!shouldRun)("distributed verdict grid (issue 15)", () => {
           continue
         }
         const problem = mismatch(unit, expectedVerdict(scenario, model.value, unit.region))
-        if (problem !== null) problems.push(`${problem} [drawn: ${grid.drawn.get(`${unit.modelId}|${unit.region}`)}]`)
+        if (problem !== null) {
+          problems.push(`${problem} [drawn: ${grid.drawn.get(`${unit.modelId}|${unit.region}`)}; error: ${unit.error?.message ?? "-"}]`)
+        }
       }
       const requests = bedrock.requests()
       console.log(
