@@ -64,6 +64,17 @@ interface KeyHolder {
   readonly answer: string
 }
 
+/** The latest-view filters of continuous certification (issue 14); an empty list does not narrow. */
+const matchesRecheckFilter = (filter: Storage.LatestFilter, unit: Domain.Unit): boolean => {
+  const within = <A>(list: ReadonlyArray<A> | undefined, value: A) =>
+    list === undefined || list.length === 0 || list.includes(value)
+  return within(filter.verdicts, unit.status as Domain.Verdict) && within(filter.modelIds, unit.modelId) &&
+    within(filter.regions, unit.region) &&
+    (filter.expiringBefore === undefined || (unit.expiresAt !== null && unit.expiresAt < filter.expiringBefore)) &&
+    (filter.suiteVersion === undefined || unit.suiteVersion === filter.suiteVersion) &&
+    (filter.suiteVersionOtherThan === undefined || unit.suiteVersion !== filter.suiteVersionOtherThan)
+}
+
 const latestKey = (unit: Domain.Unit): string => `${unit.modelId}\u0000${unit.region}`
 
 /** Build an in-memory Storage with empty tables. */
@@ -73,6 +84,8 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
   const unitsOfJob = new Map<Domain.JobId, Array<Domain.UnitId>>()
   // The latest view holds its own copies so retention never removes it.
   const latestView = new Map<string, Domain.Unit>()
+  // Shared records (issue 14: the recertification schedule and its runs).
+  const settings = new Map<string, string>()
 
   const jobUnits = (jobId: Domain.JobId): Array<Domain.Unit> =>
     (unitsOfJob.get(jobId) ?? []).flatMap((id) => {
@@ -285,7 +298,8 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     const rows = Array.from(latestView.values()).filter((unit) =>
       (filter.modelId === undefined || unit.modelId === filter.modelId) &&
       (filter.region === undefined || unit.region === filter.region) &&
-      (filter.status === undefined || unit.status === filter.status)
+      (filter.status === undefined || unit.status === filter.status) &&
+      matchesRecheckFilter(filter, unit)
     ).sort((a, b) => newestFirst(a.completedAt, b.completedAt) || newestFirst(a.id, b.id))
     return paginate(rows, page)
   })
@@ -344,7 +358,9 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     history,
     latest,
     stats,
-    cleanup
+    cleanup,
+    getSetting: (key: string) => Effect.sync(() => Option.fromUndefinedOr(settings.get(key))),
+    putSetting: (key: string, value: string) => Effect.sync(() => void settings.set(key, value))
   })
 })
 

@@ -154,6 +154,21 @@ CREATE UNIQUE INDEX jobs_idempotency_key_idx ON ${s}.jobs (idempotency_key) WHER
 CREATE UNIQUE INDEX jobs_active_key_idx ON ${s}.jobs (active_key)
   WHERE active_key IS NOT NULL AND status NOT IN (${list(JobStateMachine.terminalJobStatuses)});
 `
+  },
+  {
+    version: 5,
+    name: "recertification",
+    sql: (s) => `
+-- Continuous certification (issue 14): latest results by expiry, suite version and verdict, and the
+-- shared records of the scheduler (its schedule, last run, the reasons of each scheduled job).
+CREATE INDEX latest_results_expires_idx ON ${s}.latest_results (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX latest_results_suite_idx ON ${s}.latest_results (suite_version);
+CREATE TABLE ${s}.settings (
+  key text COLLATE "C" PRIMARY KEY,
+  value text NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+`
   }
 ]
 

@@ -424,6 +424,38 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     return { items, total: totals[0]?.n ?? 0, page, limit }
   })
 
+  /** The latest-view filters of continuous certification (issue 14); an empty list does not narrow. */
+  const recheckConditions = (filter: Storage.LatestFilter) => {
+    const any = (column: string, list: ReadonlyArray<string> | undefined) =>
+      list === undefined || list.length === 0 ? null : sql`${raw(column)} = ANY(${textArray(list)}::text[])`
+    return [
+      any("l.status", filter.verdicts),
+      any("l.model_id", filter.modelIds),
+      any("l.region", filter.regions),
+      // Served by latest_results_expires_idx (migration 5).
+      filter.expiringBefore === undefined ? null : sql`l.expires_at < ${filter.expiringBefore}::timestamptz`,
+      filter.suiteVersion === undefined ? null : sql`l.suite_version = ${filter.suiteVersion}`,
+      filter.suiteVersionOtherThan === undefined
+        ? null
+        : sql`l.suite_version IS DISTINCT FROM ${filter.suiteVersionOtherThan}`
+    ]
+  }
+
+  const settingsTable = sql(`${schema}.settings`)
+
+  const getSetting = Effect.fn("PgStorage.getSetting")(function*(key: string) {
+    const rows = yield* client.run("getSetting", () =>
+      sql<Array<{ value: string }>>`SELECT value FROM ${settingsTable} WHERE key = ${key}`)
+    return Option.fromUndefinedOr(rows[0]?.value)
+  })
+
+  const putSetting = Effect.fn("PgStorage.putSetting")(function*(key: string, value: string) {
+    const at = yield* nowIso
+    yield* client.run("putSetting", () =>
+      sql`INSERT INTO ${settingsTable} (key, value, updated_at) VALUES (${key}, ${value}, ${at})
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`)
+  })
+
   const latest = Effect.fn("PgStorage.latest")(function*(filter: Storage.LatestFilter, request: Storage.PageRequest) {
     const op = "latest"
     const { limit, offset, page } = pageOf(request)
@@ -431,7 +463,8 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
       whereAll([
         filter.modelId === undefined ? null : sql`l.model_id = ${filter.modelId}`,
         filter.region === undefined ? null : sql`l.region = ${filter.region}`,
-        filter.status === undefined ? null : sql`l.status = ${filter.status}`
+        filter.status === undefined ? null : sql`l.status = ${filter.status}`,
+        ...recheckConditions(filter)
       ])
     const [rows, totals] = yield* Effect.all([
       client.run(op, () =>
@@ -502,7 +535,9 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     history,
     latest,
     stats,
-    cleanup
+    cleanup,
+    getSetting,
+    putSetting
   })
 })
 

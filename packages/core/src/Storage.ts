@@ -19,6 +19,7 @@
  * - "Not found" is `Option.none()` (or an empty page), never an error.
  * - `createJobOnce` is `createJob` under keys, atomic across processes: of concurrent callers with
  *   the same key, exactly one creates a job; the others get that job back.
+ * - `getSetting` / `putSetting` hold small shared records (last write wins), e.g. the schedule.
  *
  * @since 0.1.0
  */
@@ -135,6 +136,19 @@ export interface LatestFilter {
   readonly modelId?: ModelId | undefined
   readonly region?: Region | undefined
   readonly status?: Verdict | undefined
+  // Continuous certification (issue 14): expiry, suite version and several verdicts, models, regions.
+  /** Results whose `expiresAt` is before this instant (results without an expiry are left out). */
+  readonly expiringBefore?: Timestamp | undefined
+  /** Results with one of these verdicts (an empty list does not narrow). */
+  readonly verdicts?: ReadonlyArray<Verdict> | undefined
+  /** Results of one of these models (an empty list does not narrow). */
+  readonly modelIds?: ReadonlyArray<ModelId> | undefined
+  /** Results in one of these regions (an empty list does not narrow). */
+  readonly regions?: ReadonlyArray<Region> | undefined
+  /** Results produced by exactly this suite version. */
+  readonly suiteVersion?: string | undefined
+  /** Results produced by any suite version but this one (or by none). */
+  readonly suiteVersionOtherThan?: string | undefined
 }
 
 export interface Stats {
@@ -263,4 +277,15 @@ export class Storage extends Context.Service<Storage, {
    * keeps its own copies. Returns how many jobs were deleted.
    */
   readonly cleanup: (before: Timestamp) => Effect.Effect<number, StorageError>
+
+  // Continuous certification (issue 14) ------------------------------------------------------
+
+  /**
+   * A small named record shared by every process (the recertification schedule, its last run, the
+   * reasons of a scheduled job): opaque text under a key. `none` when the key was never written.
+   */
+  readonly getSetting: (key: string) => Effect.Effect<Option.Option<string>, StorageError>
+
+  /** Write (create or replace) the record under `key`; the last write wins. */
+  readonly putSetting: (key: string, value: string) => Effect.Effect<void, StorageError>
 }>()("@myia/certification/Storage") {}
