@@ -45,6 +45,7 @@ import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import type { ModelCatalog } from "./ModelCatalog.ts"
 import type { ProgressEvent, Queue } from "./Queue.ts"
+import type * as Recertification from "./Recertification.ts"
 import * as RegionGovernor from "./RegionGovernor.ts"
 import * as Registry from "./Registry.ts"
 import * as RequestRateLimit from "./RequestRateLimit.ts"
@@ -270,6 +271,21 @@ export const createCertification = (options: CreateOptions) => {
       })
       return run(waitOptions.timeout === undefined ? wait : Effect.timeout(wait, waitOptions.timeout))
     },
+    // Continuous certification (issue 14).
+    /** Pause a running job: no new unit starts, running ones finish (409-style `JobConflict` when terminal). */
+    pause: (jobId: string) => run(Effect.flatMap(service, (s) => s.pause(jobId))),
+    /** Resume a paused job where it stopped. */
+    resume: (jobId: string) => run(Effect.flatMap(service, (s) => s.resume(jobId))),
+    /** A RECERTIFY job for the latest results a selection picks, or `job: null` with the reason. */
+    recertify: (selection: Recertification.Selection = {}, meta?: Certification.RequestMeta) =>
+      run(Effect.flatMap(service, (s) => s.recertify(selection, meta))),
+    /** The recertification schedule: settings, next run, last run and its job. */
+    schedule: () => run(Effect.flatMap(service, (s) => s.schedule)),
+    /** Change the recertification schedule for every process sharing the storage. */
+    updateSchedule: (update: Recertification.ScheduleUpdate) =>
+      run(Effect.flatMap(service, (s) => s.updateSchedule(update))),
+    /** The reasons recorded for each pair of a RECERTIFY job. */
+    recertificationReasons: (jobId: string) => run(Effect.flatMap(service, (s) => s.recertificationReasons(jobId))),
     /** The Effect runtime behind the facade, for mixing in Effect code. */
     runtime,
     /** Stop the worker and release every resource (connections, clients, servers). */

@@ -28,6 +28,9 @@ export { createCertification } from "./CertificationClient.ts"
 export * as Report from "./Report.ts"
 export * as ControlPlane from "./ControlPlane.ts"
 export * as Metrics from "./Metrics.ts"
+// Continuous certification (issue 14).
+export * as RecertificationPolicy from "./RecertificationPolicy.ts"
+export * as Recertification from "./Recertification.ts"
 
 // The domain types, also flat, so bundled declarations can name them (and hosts can import them).
 export type {

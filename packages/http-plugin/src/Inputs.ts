@@ -71,3 +71,18 @@ export const PositiveIntFromString = Schema.String.check(
     /^[1-9][0-9]{0,8}$/.test(s) ? undefined : `must be a whole number of at least 1 written in decimal digits (got ${quote(s)})`
   )
 ).pipe(Schema.decodeTo(Schema.Int, SchemaTransformation.numberFromString))
+
+// Continuous certification (issue 14) ------------------------------------------------------------
+
+/** An ISO-8601 UTC instant in a query (`2026-12-01T12:00:00Z`, `…00.000Z`). */
+export const TimestampInput = Text(40).pipe(Schema.decodeTo(Domain.Timestamp))
+
+/** One verdict or several, comma-separated (`FAILED,INCONCLUSIVE`). */
+export const VerdictListInput = Text(200).check(
+  Schema.makeFilter((s: string) => {
+    const bad = s.split(",").filter((v) => !(Domain.Verdict.literals as ReadonlyArray<string>).includes(v))
+    return bad.length === 0
+      ? undefined
+      : `unknown verdict ${bad.map(quote).join(", ")} (one of ${Domain.Verdict.literals.join(", ")}, comma-separated)`
+  })
+)
