@@ -136,11 +136,8 @@ type Row = Record<string, unknown>
 // Storage
 // ---------------------------------------------------------------------------------------------
 
-/** Build the Storage service on the `PgClient` (runs migrations first unless `migrate: false`). */
-export const make = Effect.fn("PgStorage.make")(function*(options: Options = {}) {
-  const schema = yield* PgMigrations.validateSchemaName(options.schema ?? PgMigrations.defaultSchema)
-  if (options.migrate !== false) yield* PgMigrations.run(schema)
-  const client = yield* PgClient.PgClient
+/** The tables and SQL helpers one Storage shares between its operations. */
+const makeDb = (schema: string, client: PgClient.PgClient["Service"]) => {
   const sql = client.sql
   const jobs = sql(`${schema}.jobs`)
   const units = sql(`${schema}.units`)
@@ -149,6 +146,14 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   const textArray = (values: ReadonlyArray<string>) => sql.array(values as Array<string>)
   const json = (value: unknown) => sql.json(value as postgres.JSONValue)
   const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
+  return { client, sql, jobs, units, latestTable, raw, textArray, json, nowIso }
+}
+
+type Db = ReturnType<typeof makeDb>
+
+/** Creating jobs (once per key), and moving a job and its units through the state machine. */
+const jobWrites = (db: Db) => {
+  const { client, json, jobs, nowIso, raw, sql, textArray, units } = db
 
   const encodeRows = Effect.fnUntraced(function*(op: string, job: Domain.Job, rows: ReadonlyArray<Domain.Unit>) {
     if (rows.some((u) => u.jobId !== job.id)) return yield* invalid(op, `every unit must belong to job ${job.id}`)
@@ -248,31 +253,6 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
       }))
   })
 
-  const getJob = Effect.fn("PgStorage.getJob")(function*(id: Domain.JobId) {
-    const rows = yield* client.run("getJob", () => sql<Array<Row>>`SELECT ${raw(jobColumns)} FROM ${jobs} WHERE id = ${id}`)
-    return rows.length === 0 ? Option.none() : Option.some(yield* toJob("getJob")(rows[0]!))
-  })
-
-  const getUnits = Effect.fn("PgStorage.getUnits")(function*(jobId: Domain.JobId) {
-    const rows = yield* client.run("getUnits", () =>
-      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.job_id = ${jobId}
-        ORDER BY u.model_id, u.region`)
-    return yield* Effect.forEach(rows, toUnit("getUnits"))
-  })
-
-  const getUnit = Effect.fn("PgStorage.getUnit")(function*(id: Domain.UnitId) {
-    const rows = yield* client.run("getUnit", () =>
-      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.id = ${id}`)
-    return rows.length === 0 ? Option.none() : Option.some(yield* toUnit("getUnit")(rows[0]!))
-  })
-
-  const counts = Effect.fn("PgStorage.counts")(function*(jobId: Domain.JobId) {
-    const rows = yield* client.run("counts", () =>
-      sql<Array<{ status: string; n: number }>>`SELECT status, count(*)::int AS n FROM ${units}
-        WHERE job_id = ${jobId} GROUP BY status`)
-    return countsFromStatuses(Object.fromEntries(rows.map((r) => [r.status, r.n])))
-  })
-
   const transitionJob = Effect.fn("PgStorage.transitionJob")(function*(
     id: Domain.JobId,
     transition: Storage.JobTransition & { readonly unitError?: Domain.UnitOutcome["error"] | undefined }
@@ -323,6 +303,13 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
       sql`UPDATE ${units} SET status = 'QUEUED', queued_at = ${at}
         WHERE id = ANY(${textArray(ids)}::text[]) AND status = 'PENDING'`)
   })
+
+  return { createJob, createJobOnce, transitionJob, markQueued }
+}
+
+/** The fenced unit writes: claim, complete (feeding the latest view), release. */
+const unitWrites = (db: Db) => {
+  const { client, json, jobs, latestTable, nowIso, raw, sql, units } = db
 
   const claimUnit = Effect.fn("PgStorage.claimUnit")(function*(id: Domain.UnitId, lease: string) {
     const at = yield* nowIso
@@ -389,6 +376,75 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   })
 
   /** `WHERE a AND b …` over the given conditions (nulls dropped), or nothing when none remain. */
+  return { claimUnit, completeUnit, releaseUnit }
+}
+
+/** Reads, stats and retention. */
+/** The latest-view filters of continuous certification (issue 14); an empty list does not narrow. */
+const recheckConditions = ({ raw, sql, textArray }: Db, filter: Storage.LatestFilter) => {
+  const any = (column: string, list: ReadonlyArray<string> | undefined) =>
+    list === undefined || list.length === 0 ? null : sql`${raw(column)} = ANY(${textArray(list)}::text[])`
+  return [
+    any("l.status", filter.verdicts),
+    any("l.model_id", filter.modelIds),
+    any("l.region", filter.regions),
+    // Served by latest_results_expires_idx (migration 5).
+    filter.expiringBefore === undefined ? null : sql`l.expires_at < ${filter.expiringBefore}::timestamptz`,
+    filter.suiteVersion === undefined ? null : sql`l.suite_version = ${filter.suiteVersion}`,
+    filter.suiteVersionOtherThan === undefined
+      ? null
+      : sql`l.suite_version IS DISTINCT FROM ${filter.suiteVersionOtherThan}`
+  ]
+}
+
+/** Shared records (issue 14: the recertification schedule, its runs, the reasons of its jobs). */
+const settingRecords = ({ client, nowIso, sql }: Db, schema: string) => {
+  const settingsTable = sql(`${schema}.settings`)
+
+  const getSetting = Effect.fn("PgStorage.getSetting")(function*(key: string) {
+    const rows = yield* client.run("getSetting", () =>
+      sql<Array<{ value: string }>>`SELECT value FROM ${settingsTable} WHERE key = ${key}`)
+    return Option.fromUndefinedOr(rows[0]?.value)
+  })
+
+  const putSetting = Effect.fn("PgStorage.putSetting")(function*(key: string, value: string) {
+    const at = yield* nowIso
+    yield* client.run("putSetting", () =>
+      sql`INSERT INTO ${settingsTable} (key, value, updated_at) VALUES (${key}, ${value}, ${at})
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`)
+  })
+
+  return { getSetting, putSetting }
+}
+
+const reads = (db: Db) => {
+  const { client, jobs, latestTable, raw, sql, units } = db
+
+  const getJob = Effect.fn("PgStorage.getJob")(function*(id: Domain.JobId) {
+    const rows = yield* client.run("getJob", () => sql<Array<Row>>`SELECT ${raw(jobColumns)} FROM ${jobs} WHERE id = ${id}`)
+    return rows.length === 0 ? Option.none() : Option.some(yield* toJob("getJob")(rows[0]!))
+  })
+
+  const getUnits = Effect.fn("PgStorage.getUnits")(function*(jobId: Domain.JobId) {
+    const rows = yield* client.run("getUnits", () =>
+      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.job_id = ${jobId}
+        ORDER BY u.model_id, u.region`)
+    return yield* Effect.forEach(rows, toUnit("getUnits"))
+  })
+
+  const getUnit = Effect.fn("PgStorage.getUnit")(function*(id: Domain.UnitId) {
+    const rows = yield* client.run("getUnit", () =>
+      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.id = ${id}`)
+    return rows.length === 0 ? Option.none() : Option.some(yield* toUnit("getUnit")(rows[0]!))
+  })
+
+  const counts = Effect.fn("PgStorage.counts")(function*(jobId: Domain.JobId) {
+    const rows = yield* client.run("counts", () =>
+      sql<Array<{ status: string; n: number }>>`SELECT status, count(*)::int AS n FROM ${units}
+        WHERE job_id = ${jobId} GROUP BY status`)
+    return countsFromStatuses(Object.fromEntries(rows.map((r) => [r.status, r.n])))
+  })
+
   const whereAll = (conditions: ReadonlyArray<postgres.PendingQuery<Array<postgres.Row>> | null>) => {
     const cs = conditions.filter((c) => c !== null)
     return cs.length === 0 ? sql`` : sql`WHERE ${cs.reduce((all, c) => sql`${all} AND ${c}`)}`
@@ -424,38 +480,6 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     return { items, total: totals[0]?.n ?? 0, page, limit }
   })
 
-  /** The latest-view filters of continuous certification (issue 14); an empty list does not narrow. */
-  const recheckConditions = (filter: Storage.LatestFilter) => {
-    const any = (column: string, list: ReadonlyArray<string> | undefined) =>
-      list === undefined || list.length === 0 ? null : sql`${raw(column)} = ANY(${textArray(list)}::text[])`
-    return [
-      any("l.status", filter.verdicts),
-      any("l.model_id", filter.modelIds),
-      any("l.region", filter.regions),
-      // Served by latest_results_expires_idx (migration 5).
-      filter.expiringBefore === undefined ? null : sql`l.expires_at < ${filter.expiringBefore}::timestamptz`,
-      filter.suiteVersion === undefined ? null : sql`l.suite_version = ${filter.suiteVersion}`,
-      filter.suiteVersionOtherThan === undefined
-        ? null
-        : sql`l.suite_version IS DISTINCT FROM ${filter.suiteVersionOtherThan}`
-    ]
-  }
-
-  const settingsTable = sql(`${schema}.settings`)
-
-  const getSetting = Effect.fn("PgStorage.getSetting")(function*(key: string) {
-    const rows = yield* client.run("getSetting", () =>
-      sql<Array<{ value: string }>>`SELECT value FROM ${settingsTable} WHERE key = ${key}`)
-    return Option.fromUndefinedOr(rows[0]?.value)
-  })
-
-  const putSetting = Effect.fn("PgStorage.putSetting")(function*(key: string, value: string) {
-    const at = yield* nowIso
-    yield* client.run("putSetting", () =>
-      sql`INSERT INTO ${settingsTable} (key, value, updated_at) VALUES (${key}, ${value}, ${at})
-        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`)
-  })
-
   const latest = Effect.fn("PgStorage.latest")(function*(filter: Storage.LatestFilter, request: Storage.PageRequest) {
     const op = "latest"
     const { limit, offset, page } = pageOf(request)
@@ -464,7 +488,7 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
         filter.modelId === undefined ? null : sql`l.model_id = ${filter.modelId}`,
         filter.region === undefined ? null : sql`l.region = ${filter.region}`,
         filter.status === undefined ? null : sql`l.status = ${filter.status}`,
-        ...recheckConditions(filter)
+        ...recheckConditions(db, filter)
       ])
     const [rows, totals] = yield* Effect.all([
       client.run(op, () =>
@@ -520,25 +544,16 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     return rows[0]?.n ?? 0
   })
 
-  return Storage.Storage.of({
-    createJob,
-    createJobOnce,
-    getJob,
-    getUnits,
-    getUnit,
-    counts,
-    transitionJob,
-    markQueued,
-    claimUnit,
-    completeUnit,
-    releaseUnit,
-    history,
-    latest,
-    stats,
-    cleanup,
-    getSetting,
-    putSetting
-  })
+  return { getJob, getUnits, getUnit, counts, history, latest, stats, cleanup }
+}
+
+/** Build the Storage service on the `PgClient` (runs migrations first unless `migrate: false`). */
+export const make = Effect.fn("PgStorage.make")(function*(options: Options = {}) {
+  const schema = yield* PgMigrations.validateSchemaName(options.schema ?? PgMigrations.defaultSchema)
+  if (options.migrate !== false) yield* PgMigrations.run(schema)
+  const client = yield* PgClient.PgClient
+  const db = makeDb(schema, client)
+  return Storage.Storage.of({ ...jobWrites(db), ...unitWrites(db), ...reads(db), ...settingRecords(db, schema) })
 })
 
 /** The Storage layer on a `PgClient`; migrates the schema on build unless `migrate: false`. */

@@ -294,7 +294,8 @@ const findJob = (storage: Storage["Service"]) =>
 // Commands
 // ---------------------------------------------------------------------------------------------
 
-const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
+/** Job creation: host ids resolved, rows written once per key, units queued. */
+const makeCreation = ({ catalog, config, queue, storage }: Deps) => {
   /** Host id → Bedrock id through the catalog, when the host has one. */
   const resolveModel = Effect.fnUntraced(function*(requested: string) {
     if (Option.isSome(catalog)) {
@@ -434,6 +435,13 @@ const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
     return created
   })
 
+  return { createJob, resolveModel }
+}
+
+const makeCommands = (deps: Deps) => {
+  const { config, queue, registry, storage } = deps
+  const { createJob, resolveModel } = makeCreation(deps)
+
   const explicit = Effect.fnUntraced(function*(
     type: JobType,
     fields: { readonly models: string; readonly regions: string },
@@ -549,7 +557,16 @@ const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
     return deleted
   })
 
-  // Pause and resume (issue 14) -------------------------------------------------------------
+  return { certifyModel, certifyMultiple, certifyAll, retry, cancel, cleanup }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pause, resume and the RECERTIFY jobs of continuous certification (issue 14)
+// ---------------------------------------------------------------------------------------------
+
+const makeJobControl = (deps: Deps) => {
+  const { queue, storage } = deps
+  const { createJob } = makeCreation(deps)
 
   const conflict = (job: Job, message: string) => new JobConflict({ jobId: job.id, status: job.status, message })
 
@@ -602,7 +619,7 @@ const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
     idempotence: Idempotence
   ) => createJob("RECERTIFY", { pairs, skipped: [] }, meta, null, idempotence)
 
-  return { certifyModel, certifyMultiple, certifyAll, retry, cancel, cleanup, pause, resume, createRecertifyJob }
+  return { pause, resume, createRecertifyJob }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -687,7 +704,7 @@ export const make = Effect.gen(function*() {
     // Read once, when the service is built: methods run in their callers' context, not the layer's.
     config: yield* CertificationConfig
   }
-  const { createRecertifyJob, ...commands } = makeCommands(deps)
+  const { createRecertifyJob, ...control } = makeJobControl(deps)
   const recertification = Recertification.make({
     storage: deps.storage,
     queue: deps.queue,
@@ -696,7 +713,7 @@ export const make = Effect.gen(function*() {
     observations: yield* Effect.serviceOption(Recertification.Observations),
     createJob: createRecertifyJob
   })
-  return Certification.of({ ...commands, ...makeQueries(deps), ...recertification })
+  return Certification.of({ ...makeCommands(deps), ...makeQueries(deps), ...control, ...recertification })
 })
 
 /** The service; requires Storage, Queue and Registry (and an optional ModelCatalog). */
