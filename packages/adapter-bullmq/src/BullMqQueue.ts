@@ -63,6 +63,7 @@ import {
 } from "@myia/certification"
 import * as RedisConnection from "./RedisConnection.ts"
 import * as RegionLimiter from "./RegionLimiter.ts"
+import * as Scheduler from "./Scheduler.ts"
 
 type Region = Domain.Region
 /** A region code as a literal (`"us-east-1"`), so option tables need no branding and typos fail to compile. */
@@ -566,7 +567,9 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
     cancellations: Stream.fromPubSub(cancellationsHub),
     publish,
     events: Stream.fromPubSub(eventsHub),
-    counts
+    counts,
+    // Issue 15: periodic tasks on BullMQ's job scheduler (see Scheduler.ts).
+    schedule: Scheduler.make({ queueName, prefix, redis, baseOptions })
   })
   const inFlight = RegionLimiter.make({ redis, keyPrefix: `${keyBase}:limiter`, limitOf, leaseMillis: lockDuration }).inFlight
   const admin = BullMqQueueAdmin.of({ deadLetters, inFlight, queueName, prefix })

@@ -24,10 +24,17 @@
  * - `cancelJob` removes the job's waiting and delayed units and publishes a cancellation that reaches
  *   `cancellations` in every process (so in-flight units can be interrupted there).
  * - `publish` / `events` carry progress events to every process (for SSE).
+ * - `schedule` (issue 15) runs a periodic task as exactly one actor: each tick of a named schedule runs
+ *   `run` in exactly one of the processes (and calls) that scheduled that name on the same queue,
+ *   until their scopes close. Ticks are aligned to multiples of `every` since the epoch (or to the
+ *   cron's instants), so every process agrees on them; `key` names the tick the same way everywhere.
+ *   A failing `run` is logged; later ticks still run.
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -125,6 +132,25 @@ export interface ConsumeOptions<R> {
   readonly onDeadLetter: (message: UnitMessage, lastError: string, attempts: number) => Effect.Effect<void, unknown, R>
 }
 
+/**
+ * A named periodic task (issue 15): exactly one of `every` (aligned to multiples of it since the
+ * epoch) or `cron` (a 5- or 6-field cron expression, UTC). `name`: letters, digits, `-` and `_`.
+ */
+export interface ScheduleOptions {
+  readonly name: string
+  readonly every?: Duration.Input | undefined
+  readonly cron?: string | undefined
+}
+
+/** One tick of a schedule, as handed to the one process that runs it. */
+export interface ScheduleTick {
+  readonly name: string
+  /** Unique per tick and the same in every process (e.g. to make the tick's work idempotent). */
+  readonly key: string
+  /** The instant the tick was due. */
+  readonly at: DateTime.Utc
+}
+
 // ---------------------------------------------------------------------------------------------
 // Errors
 // ---------------------------------------------------------------------------------------------
@@ -170,4 +196,14 @@ export class Queue extends Context.Service<Queue, {
   readonly events: Stream.Stream<ProgressEvent, QueueError>
 
   readonly counts: Effect.Effect<QueueCounts, QueueError>
+
+  /**
+   * Run `run` on each tick of the named schedule, in exactly one process per tick across every
+   * process scheduling that name on this queue, until the surrounding scope closes (issue 15).
+   * Fails with a non-retryable `QueueError` for invalid options (see `QueueSchedule.validate`).
+   */
+  readonly schedule: <R>(
+    options: ScheduleOptions,
+    run: (tick: ScheduleTick) => Effect.Effect<void, unknown, R>
+  ) => Effect.Effect<void, QueueError, R | Scope.Scope>
 }>()("@myia/certification/Queue") {}
