@@ -16,12 +16,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import {
   BedrockRuntime,
+  Certification,
   Metrics,
   type Queue as QueuePort,
   Queue,
   RegionGovernor,
   Registry,
   type RequestRateLimit,
+  Recertification,
+  RecertificationScheduler,
   Runner,
   Storage,
   Worker
@@ -36,6 +39,7 @@ import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as References from "effect/References"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as BullMqQueue from "./BullMqQueue.ts"
@@ -74,6 +78,8 @@ export interface WorkerSettings {
   readonly regionLimits: Readonly<Record<string, QueuePort.RegionLimit>>
   /** Bedrock requests per second per region across every process; `*` for other regions. */
   readonly requestRates: Readonly<Record<string, number>>
+  /** `CERTIFICATION_SCHEDULE` (issue 14): the recertification schedule; none: the option's default, else off. */
+  readonly schedule: Option.Option<string>
 }
 
 const optionalInt = (name: string) => Config.option(Config.Int(name))
@@ -96,7 +102,8 @@ export const settingsConfig: Config.Config<WorkerSettings> = Config.all({
   lockDurationMillis: optionalInt("CERTIFICATION_LOCK_DURATION"),
   stalledIntervalMillis: optionalInt("CERTIFICATION_STALLED_INTERVAL"),
   regionLimits: Config.schema(RegionLimitsJson, "CERTIFICATION_REGION_LIMITS").pipe(Config.withDefault({})),
-  requestRates: Config.schema(RequestRatesJson, "CERTIFICATION_REQUEST_RATES").pipe(Config.withDefault({}))
+  requestRates: Config.schema(RequestRatesJson, "CERTIFICATION_REQUEST_RATES").pipe(Config.withDefault({})),
+  schedule: Recertification.scheduleEnvConfig
 }).pipe(
   Config.map(({ redisHost, redisPort, redisUrl, ...rest }): WorkerSettings => ({
     ...rest,
@@ -136,6 +143,16 @@ export interface RunWorkerOptions {
   /** Delay between start attempts while Redis or the database is unreachable (default 2 s). */
   readonly startRetryMillis?: number | undefined
   readonly logLevel?: LogLevel.LogLevel | undefined
+  /**
+   * Continuous certification (issue 14): the schedule when `CERTIFICATION_SCHEDULE` is unset (default
+   * off). With a schedule, the worker also runs the recertification scheduler; every worker may run
+   * it — one acts per tick (BullMQ's job scheduler).
+   */
+  readonly recertification?: {
+    readonly defaultSchedule?: string | undefined
+    /** How often the stored schedule is re-read (default 30 s). */
+    readonly pollInterval?: Duration.Input | undefined
+  } | undefined
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -262,6 +279,19 @@ export const services = (settings: WorkerSettings, options: RunWorkerOptions): L
   )
 }
 
+/**
+ * The recertification scheduler of this worker (issue 14), when a schedule is configured
+ * (`CERTIFICATION_SCHEDULE`, else `options.recertification.defaultSchedule`); a no-op otherwise.
+ */
+const recertificationScheduler = (settings: WorkerSettings, options: RunWorkerOptions) => {
+  const text = Option.getOrElse(settings.schedule, () => options.recertification?.defaultSchedule ?? "off")
+  const schedule = Result.getOrElse(Recertification.scheduleFromEnv(text), () => Recertification.defaultSchedule)
+  if (!schedule.enabled) return Effect.void
+  return RecertificationScheduler.run({ pollInterval: options.recertification?.pollInterval }).pipe(
+    Effect.provide(Certification.layer().pipe(Layer.provide(Layer.succeed(Recertification.ScheduleConfig, schedule))))
+  )
+}
+
 /** A nil job id: reading it checks that the database answers without touching real rows. */
 const probeJobId = "00000000-0000-4000-8000-000000000000" as Parameters<Storage.Storage["Service"]["getJob"]>[0]
 
@@ -291,6 +321,7 @@ export const program = (options: RunWorkerOptions, shutdown: Effect.Effect<void>
       const storage = yield* Storage.Storage
       state.check = storage.getJob(probeJobId).pipe(Effect.andThen(queue.counts))
       yield* Worker.run({ concurrency: settings.concurrency })
+      yield* recertificationScheduler(settings, options)
       state.consuming = true
       yield* Effect.logInfo("certification worker consuming")
       return yield* Effect.never

@@ -37,6 +37,7 @@ import type * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as References from "effect/References"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as BedrockRuntime from "./BedrockRuntime.ts"
 import * as Certification from "./Certification.ts"
@@ -45,7 +46,8 @@ import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import type { ModelCatalog } from "./ModelCatalog.ts"
 import type { ProgressEvent, Queue } from "./Queue.ts"
-import type * as Recertification from "./Recertification.ts"
+import * as Recertification from "./Recertification.ts"
+import * as RecertificationScheduler from "./RecertificationScheduler.ts"
 import * as RegionGovernor from "./RegionGovernor.ts"
 import * as Registry from "./Registry.ts"
 import * as RequestRateLimit from "./RequestRateLimit.ts"
@@ -84,6 +86,22 @@ export interface CreateOptions {
    * line) — on stderr.
    */
   readonly logger?: Logger.Logger<unknown, unknown> | undefined
+  /**
+   * Continuous certification (issue 14): the recertification schedule (`every 1h`, a cron expression,
+   * or `false`; default `CERTIFICATION_SCHEDULE`, else off) and the policy's settings. When a schedule
+   * is set (or `scheduler: true`), this process runs the scheduler (`RecertificationScheduler`).
+   */
+  readonly recertification?: {
+    readonly schedule?: string | false | undefined
+    readonly leadTimeDays?: number | undefined
+    readonly retryAfterHours?: number | undefined
+    readonly maxUnits?: number | undefined
+    readonly maxRegions?: number | undefined
+    /** Run the scheduler even while the schedule is off (it follows `updateSchedule` from any process). */
+    readonly scheduler?: boolean | undefined
+    /** How often the scheduler re-reads the stored schedule (default 30 s). */
+    readonly pollInterval?: Duration.Input | undefined
+  } | undefined
   /** The environment settings are read from when an option leaves them unset (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
   /**
@@ -102,6 +120,8 @@ export interface EnvSettings {
   /** The region of a request that names none. */
   readonly defaultRegion: Option.Option<string>
   readonly logFormat: "pretty" | "json"
+  /** `CERTIFICATION_SCHEDULE`: the recertification schedule (issue 14). */
+  readonly schedule: Option.Option<string>
 }
 
 /** The environment settings as an Effect `Config`: one entry per variable. */
@@ -110,7 +130,8 @@ export const envConfig: Config.Config<EnvSettings> = Config.all({
   timeoutMillis: Config.option(Config.Int("CERTIFICATION_TIMEOUT")),
   concurrency: Config.option(Config.Int("CERTIFICATION_CONCURRENCY")),
   defaultRegion: Config.option(Config.String("AWS_REGION")),
-  logFormat: Config.Literals(["pretty", "json"], "CERTIFICATION_LOG_FORMAT").pipe(Config.withDefault("pretty" as const))
+  logFormat: Config.Literals(["pretty", "json"], "CERTIFICATION_LOG_FORMAT").pipe(Config.withDefault("pretty" as const)),
+  schedule: Recertification.scheduleEnvConfig
 })
 
 /** Read the environment settings (default `process.env`). */
@@ -151,9 +172,28 @@ const withEnv = (options: CreateOptions, env: EnvSettings): CreateOptions => {
 
 /** The layer behind `createCertification`, for Effect hosts that want the same wiring. */
 export const layer = (options: CreateOptions): Layer.Layer<Certification.Certification, unknown> =>
-  Layer.unwrap(Effect.map(loadEnv(options.env), (env) => layerWith(withEnv(options, env), env.logFormat)))
+  Layer.unwrap(Effect.map(loadEnv(options.env), (env) => layerWith(withEnv(options, env), env.logFormat, env.schedule)))
 
-const layerWith = (options: CreateOptions, logFormat: "pretty" | "json"): Layer.Layer<Certification.Certification, unknown> => {
+/** The schedule from the options, else `CERTIFICATION_SCHEDULE`, else off; with the policy settings. */
+const scheduleOf = (options: CreateOptions, fromEnv: Option.Option<string>): Recertification.ScheduleSettings => {
+  const r = options.recertification ?? {}
+  const text = r.schedule === false ? "off" : r.schedule ?? Option.getOrElse(fromEnv, () => "off")
+  const base = Result.getOrElse(Recertification.scheduleFromEnv(text), () => Recertification.defaultSchedule)
+  return {
+    ...base,
+    ...(r.leadTimeDays === undefined ? {} : { leadTimeDays: r.leadTimeDays }),
+    ...(r.retryAfterHours === undefined ? {} : { retryAfterHours: r.retryAfterHours }),
+    ...(r.maxUnits === undefined ? {} : { maxUnits: r.maxUnits }),
+    ...(r.maxRegions === undefined ? {} : { maxRegions: r.maxRegions })
+  }
+}
+
+const layerWith = (
+  options: CreateOptions,
+  logFormat: "pretty" | "json",
+  scheduleEnv: Option.Option<string> = Option.none()
+): Layer.Layer<Certification.Certification, unknown> => {
+  const schedule = scheduleOf(options, scheduleEnv)
   // Provided to the layers and kept in the output, so calls through the runtime log at this level,
   // to this logger, and read the same clock too.
   const logging = Layer.mergeAll(
@@ -172,9 +212,19 @@ const layerWith = (options: CreateOptions, logFormat: "pretty" | "json"): Layer.
     RegionGovernor.layer(options.governor),
     runnerSettings,
     logging,
-    options.requestRates === undefined ? Layer.empty : RequestRateLimit.layerMemory(options.requestRates)
+    options.requestRates === undefined ? Layer.empty : RequestRateLimit.layerMemory(options.requestRates),
+    Layer.succeed(Recertification.ScheduleConfig, schedule)
   )
-  const service = Layer.merge(Certification.layer(options.settings).pipe(Layer.provide(base)), logging)
+  const core = Certification.layer(options.settings).pipe(Layer.provide(base))
+  const runScheduler = options.recertification?.scheduler === true || schedule.enabled
+  const service = runScheduler
+    ? Layer.merge(
+      Layer.merge(core, logging),
+      RecertificationScheduler.layer({ pollInterval: options.recertification?.pollInterval }).pipe(
+        Layer.provide(Layer.merge(core, base))
+      )
+    )
+    : Layer.merge(core, logging)
   if (options.worker === false) return service
   const worker = Worker.layer(options.worker ?? {}).pipe(Layer.provide(base))
   return Layer.merge(service, worker)

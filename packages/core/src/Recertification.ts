@@ -16,9 +16,11 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Cron from "effect/Cron"
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
@@ -26,7 +28,8 @@ import * as Schema from "effect/Schema"
 import type { CertificationError, CreatedJob, IdempotencyConflict, RequestMeta } from "./Certification.ts"
 import { type ModelId, type Region, Verdict } from "./Domain.ts"
 import * as JobPlan from "./JobPlan.ts"
-import { ProgressEvent, type Queue } from "./Queue.ts"
+import { ProgressEvent, type Queue, type ScheduleOptions } from "./Queue.ts"
+import * as QueueSchedule from "./QueueSchedule.ts"
 import * as Policy from "./RecertificationPolicy.ts"
 import type { LatestFilter, Storage } from "./Storage.ts"
 import { StorageError as StorageErrorClass, StorageUnknown } from "./Storage.ts"
@@ -131,6 +134,20 @@ export const defaultSchedule: ScheduleSettings = {
 export const ScheduleConfig = Context.Reference<ScheduleSettings>("@myia/certification/RecertificationSchedule", {
   defaultValue: () => defaultSchedule
 })
+
+/** A schedule text: `every <n><unit>`, a cron expression, or `off`. */
+export const ScheduleText = Schema.String.check(
+  Schema.makeFilter((s: string) => {
+    if (s.trim() === "" || s.trim().toLowerCase() === "off") return undefined
+    const spec = parseSpec(s)
+    return Result.isFailure(spec) ? spec.failure : undefined
+  })
+)
+
+/** `CERTIFICATION_SCHEDULE` (`every 1h`, a cron expression, or `off`); a bad value names the variable. */
+export const scheduleEnvConfig: Config.Config<Option.Option<string>> = Config.option(
+  Config.schema(ScheduleText, "CERTIFICATION_SCHEDULE")
+)
 
 /** The schedule a `CERTIFICATION_SCHEDULE` value means (`off`, empty: disabled). */
 export const scheduleFromEnv = (value: string | undefined): Result.Result<ScheduleSettings, string> => {
@@ -276,14 +293,21 @@ export const validateUpdate = (
   return issues.length > 0 ? Result.fail(issues) : Result.succeed(next)
 }
 
-/** The next run after `now` (null when off). For an interval: one interval after the last run. */
-export const nextRunAt = (settings: ScheduleSettings, lastRunAt: string | null, now: number): string | null => {
+/** The options `Queue.schedule` takes for a schedule text (`name` is the scheduler's). */
+export const scheduleOptionsOf = (name: string, spec: Spec): ScheduleOptions =>
+  spec._tag === "Every" ? { name, every: Duration.millis(spec.millis) } : { name, cron: spec.text }
+
+/**
+ * The next run after `now` (null when off), on the instants `Queue.schedule` ticks at: multiples of
+ * an interval since the epoch, or the cron's instants (UTC).
+ */
+export const nextRunAt = (settings: ScheduleSettings, now: number): string | null => {
   if (!settings.enabled || settings.schedule === null) return null
   const spec = parseSpec(settings.schedule)
   if (Result.isFailure(spec)) return null
-  if (spec.success._tag === "Cron") return Cron.next(spec.success.cron, now).toISOString()
-  const last = lastRunAt === null ? null : Date.parse(lastRunAt)
-  const next = last === null ? now + spec.success.millis : Math.max(now, last + spec.success.millis)
+  const next = spec.success._tag === "Every"
+    ? QueueSchedule.nextTick({ _tag: "Every", name: "next", millis: spec.success.millis }, now)
+    : QueueSchedule.nextTick({ _tag: "Cron", name: "next", cron: spec.success.cron, expression: spec.success.text }, now)
   return new Date(next).toISOString()
 }
 
@@ -367,7 +391,7 @@ export const make = (deps: Deps) => {
     const out: ScheduleView = {
       ...settings,
       source,
-      nextRunAt: nextRunAt(settings, last?.at ?? null, DateTime.toEpochMillis(now)),
+      nextRunAt: nextRunAt(settings, DateTime.toEpochMillis(now)),
       lastRun: last,
       suiteVersion: Suite.version
     }

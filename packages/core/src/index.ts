@@ -32,6 +32,7 @@ export * as Metrics from "./Metrics.ts"
 // Continuous certification (issue 14).
 export * as RecertificationPolicy from "./RecertificationPolicy.ts"
 export * as Recertification from "./Recertification.ts"
+export * as RecertificationScheduler from "./RecertificationScheduler.ts"
 
 // The domain types, also flat, so bundled declarations can name them (and hosts can import them).
 export type {
