@@ -434,24 +434,41 @@ export class RecertificationGroup extends HttpApiGroup.make("recertification").a
       Success(RecertifyResult).pipe(HttpApiSchema.status(200))
     ],
     error: [...common, Conflict]
-  }).annotate(HttpApi.PayloadParseOptions, strictPayload),
-  HttpApiEndpoint.get("getSchedule", "/schedule", { success: Success(Schedule), error: common }),
+  }).annotate(HttpApi.PayloadParseOptions, strictPayload).annotateMerge(OpenApi.annotations({
+    summary: "Certify again what a selection picks",
+    description: "A RECERTIFY job for the latest results the selection picks (expiring within N days, older suite, models, regions, verdicts), with each pair's reasons (201), or jobId null and why when nothing matches (200)."
+  })),
+  HttpApiEndpoint.get("getSchedule", "/schedule", { success: Success(Schedule), error: common }).annotateMerge(OpenApi.annotations({
+    summary: "The recertification schedule",
+    description: "The schedule (interval or cron), the policy's settings, where they come from, the next run, and the last run with its job."
+  })),
   HttpApiEndpoint.put("putSchedule", "/schedule", {
     payload: ScheduleUpdatePayload,
     success: Success(Schedule),
     error: common
-  }).annotate(HttpApi.PayloadParseOptions, strictPayload),
+  }).annotate(HttpApi.PayloadParseOptions, strictPayload).annotateMerge(OpenApi.annotations({
+    summary: "Change the recertification schedule",
+    description: "Change the schedule for every process (fields left out keep their value); needs write permission."
+  })),
   HttpApiEndpoint.post("pause", "/jobs/:jobId/pause", {
     params: jobParams,
     success: Success(JobSummary),
     error: [...common, NotFound, Conflict]
-  }),
+  }).annotateMerge(OpenApi.annotations({
+    summary: "Pause a job",
+    description: "No new unit of the job starts (their deliveries wait without spending attempts); running units finish. 409 when the job is finished or already paused."
+  })),
   HttpApiEndpoint.post("resume", "/jobs/:jobId/resume", {
     params: jobParams,
     success: Success(JobSummary),
     error: [...common, NotFound, Conflict]
-  })
-) {}
+  }).annotateMerge(OpenApi.annotations({
+    summary: "Resume a paused job",
+    description: "The job continues where it stopped. 409 when the job is not paused."
+  }))
+).annotateMerge(OpenApi.annotations({
+  description: "Continuous certification: recertify by selection, the schedule, pause and resume."
+})) {}
 
 /** The whole API. Paths are relative to the host's base path. */
 export class CertificationApi extends HttpApi.make("certification")
