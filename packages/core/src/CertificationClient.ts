@@ -101,6 +101,11 @@ export interface CreateOptions {
     readonly scheduler?: boolean | undefined
     /** How often the scheduler re-reads the stored schedule (default 30 s). */
     readonly pollInterval?: Duration.Input | undefined
+    /**
+     * What the control plane observed (lifecycle, authorization, discovered pairs), for the policy's
+     * `lifecycle` / `authorization` / `discovered` reasons; without it only result-based reasons apply.
+     */
+    readonly observations?: Layer.Layer<Recertification.Observations> | undefined
   } | undefined
   /** The environment settings are read from when an option leaves them unset (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
@@ -213,7 +218,8 @@ const layerWith = (
     runnerSettings,
     logging,
     options.requestRates === undefined ? Layer.empty : RequestRateLimit.layerMemory(options.requestRates),
-    Layer.succeed(Recertification.ScheduleConfig, schedule)
+    Layer.succeed(Recertification.ScheduleConfig, schedule),
+    options.recertification?.observations ?? Layer.empty
   )
   const core = Certification.layer(options.settings).pipe(Layer.provide(base))
   const runScheduler = options.recertification?.scheduler === true || schedule.enabled
