@@ -30,6 +30,7 @@ import { type ModelId, type Region, Verdict } from "./Domain.ts"
 import * as JobPlan from "./JobPlan.ts"
 import { ProgressEvent, type Queue, type ScheduleOptions } from "./Queue.ts"
 import * as QueueSchedule from "./QueueSchedule.ts"
+import * as Progress from "./Progress.ts"
 import * as Policy from "./RecertificationPolicy.ts"
 import type { LatestFilter, Storage } from "./Storage.ts"
 import { StorageError as StorageErrorClass, StorageUnknown } from "./Storage.ts"
@@ -527,9 +528,9 @@ export const make = (deps: Deps) => {
       Effect.annotateLogs({ schedule: t.name, tick: t.key, jobId: jobId ?? "none", deferred: result.deferred })
     )
     if (jobId !== null) {
-      yield* queue.publish(
+      yield* Progress.record(storage, queue)(
         new ProgressEvent({ jobId: result.job!.jobId, type: "recertification-scheduled", unitId: null, status: message, at })
-      ).pipe(Effect.ignore)
+      )
     }
     return replayed ? { ...result, job: null, reason: message } : result
   })

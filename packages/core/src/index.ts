@@ -29,6 +29,7 @@ export { createCertification } from "./CertificationClient.ts"
 export * as Report from "./Report.ts"
 export * as ControlPlane from "./ControlPlane.ts"
 export * as Metrics from "./Metrics.ts"
+export * as Progress from "./Progress.ts"
 // Continuous certification (issue 14).
 export * as RecertificationPolicy from "./RecertificationPolicy.ts"
 export * as Recertification from "./Recertification.ts"

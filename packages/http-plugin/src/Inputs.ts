@@ -72,6 +72,18 @@ export const PositiveIntFromString = Schema.String.check(
   )
 ).pipe(Schema.decodeTo(Schema.Int, SchemaTransformation.numberFromString))
 
+/**
+ * A `Last-Event-ID` header (issue 18): the sequence number of the last progress event the client
+ * saw — decimal digits, `0` or no leading zero, at most 9 digits.
+ */
+export const EventIdFromString = Schema.String.check(
+  Schema.makeFilter((s: string) =>
+    /^(0|[1-9][0-9]{0,8})$/.test(s)
+      ? undefined
+      : `must be the id of an event of this stream (decimal digits; got ${quote(s)})`
+  )
+).pipe(Schema.decodeTo(Schema.Int, SchemaTransformation.numberFromString))
+
 // Continuous certification (issue 14) ------------------------------------------------------------
 
 /** An ISO-8601 UTC instant in a query (`2026-12-01T12:00:00Z`, `…00.000Z`). */
