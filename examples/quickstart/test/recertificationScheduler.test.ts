@@ -5,8 +5,8 @@
  * its units still runs that unit (it used to be acknowledged and left QUEUED).
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { Certification, Recertification, Storage } from "@myia/certification"
-import { MemoryStorage } from "@myia/certification-memory"
+import { Certification, createCertification, Recertification, Storage } from "@myia/certification"
+import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -110,5 +110,40 @@ describe("continuous certification in process", () => {
     const done = await certification.waitForJob(created.jobId, { timeout: "20 seconds" }).catch((e) => e)
     assert.isTrue(resumedOnce)
     assert.strictEqual(done.job?.status, "COMPLETED", String(done))
+  })
+
+  it("a bad schedule from code or CERTIFICATION_SCHEDULE rejects calls naming the option or the variable", async () => {
+    const fromCode = createCertification({
+      storage: MemoryStorage.layer,
+      queue: MemoryQueue.layer(),
+      worker: false,
+      logLevel: "None",
+      recertification: { schedule: "every 5 fortnights", leadTimeDays: -1 }
+    })
+    const bad = await fromCode.schedule().then(() => null, (e: any) => e)
+    await fromCode.close()
+    assert.strictEqual(bad?._tag, "InvalidRequest")
+    assert.deepStrictEqual(bad.issues.map((i: any) => i.field).sort(), ["recertification.leadTimeDays", "recertification.schedule"])
+    const fromEnv = createCertification({
+      storage: MemoryStorage.layer,
+      queue: MemoryQueue.layer(),
+      worker: false,
+      logLevel: "None",
+      env: { CERTIFICATION_SCHEDULE: "sometimes" }
+    })
+    const config = await fromEnv.schedule().then(() => null, (e: any) => e)
+    await fromEnv.close()
+    assert.strictEqual(config?._tag, "ConfigError")
+    assert.include(String(config.message), "CERTIFICATION_SCHEDULE")
+    const ok = createCertification({
+      storage: MemoryStorage.layer,
+      queue: MemoryQueue.layer(),
+      worker: false,
+      logLevel: "None",
+      env: { CERTIFICATION_SCHEDULE: "0 3 * * *" }
+    })
+    const view = await ok.schedule()
+    await ok.close()
+    assert.deepStrictEqual([view.enabled, view.schedule, view.source], [true, "0 3 * * *", "config"])
   })
 })

@@ -285,7 +285,10 @@ export const services = (settings: WorkerSettings, options: RunWorkerOptions): L
  */
 const recertificationScheduler = (settings: WorkerSettings, options: RunWorkerOptions) => {
   const text = Option.getOrElse(settings.schedule, () => options.recertification?.defaultSchedule ?? "off")
-  const schedule = Result.getOrElse(Recertification.scheduleFromEnv(text), () => Recertification.defaultSchedule)
+  const parsed = Recertification.scheduleFromEnv(text)
+  // CERTIFICATION_SCHEDULE is checked when the settings load; a bad code default is reported here.
+  if (Result.isFailure(parsed)) return Effect.logError(`recertification.defaultSchedule ignored: ${parsed.failure}`)
+  const schedule = parsed.success
   if (!schedule.enabled) return Effect.void
   return RecertificationScheduler.run({ pollInterval: options.recertification?.pollInterval }).pipe(
     Effect.provide(Certification.layer().pipe(Layer.provide(Layer.succeed(Recertification.ScheduleConfig, schedule))))

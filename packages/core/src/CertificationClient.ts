@@ -177,28 +177,42 @@ const withEnv = (options: CreateOptions, env: EnvSettings): CreateOptions => {
 
 /** The layer behind `createCertification`, for Effect hosts that want the same wiring. */
 export const layer = (options: CreateOptions): Layer.Layer<Certification.Certification, unknown> =>
-  Layer.unwrap(Effect.map(loadEnv(options.env), (env) => layerWith(withEnv(options, env), env.logFormat, env.schedule)))
+  Layer.unwrap(Effect.flatMap(loadEnv(options.env), (env) => {
+    // A bad recertification option rejects every call with an InvalidRequest naming it.
+    const schedule = scheduleOf(options, env.schedule)
+    return Result.isFailure(schedule)
+      ? Effect.fail(JobPlan.invalid(schedule.failure))
+      : Effect.succeed(layerWith(withEnv(options, env), env.logFormat, schedule.success))
+  }))
 
-/** The schedule from the options, else `CERTIFICATION_SCHEDULE`, else off; with the policy settings. */
-const scheduleOf = (options: CreateOptions, fromEnv: Option.Option<string>): Recertification.ScheduleSettings => {
+/**
+ * The schedule from the options, else `CERTIFICATION_SCHEDULE`, else off, with the policy settings;
+ * or the issues of each bad `recertification.*` option.
+ */
+const scheduleOf = (
+  options: CreateOptions,
+  fromEnv: Option.Option<string>
+): Result.Result<Recertification.ScheduleSettings, ReadonlyArray<JobPlan.FieldIssue>> => {
   const r = options.recertification ?? {}
   const text = r.schedule === false ? "off" : r.schedule ?? Option.getOrElse(fromEnv, () => "off")
-  const base = Result.getOrElse(Recertification.scheduleFromEnv(text), () => Recertification.defaultSchedule)
-  return {
-    ...base,
-    ...(r.leadTimeDays === undefined ? {} : { leadTimeDays: r.leadTimeDays }),
-    ...(r.retryAfterHours === undefined ? {} : { retryAfterHours: r.retryAfterHours }),
-    ...(r.maxUnits === undefined ? {} : { maxUnits: r.maxUnits }),
-    ...(r.maxRegions === undefined ? {} : { maxRegions: r.maxRegions })
-  }
+  const off = text.trim() === "" || text.trim().toLowerCase() === "off"
+  const checked = Recertification.validateUpdate(Recertification.defaultSchedule, {
+    enabled: !off,
+    schedule: off ? null : text,
+    leadTimeDays: r.leadTimeDays,
+    retryAfterHours: r.retryAfterHours,
+    maxUnits: r.maxUnits,
+    maxRegions: r.maxRegions
+  })
+  return Result.mapError(checked, (issues) =>
+    issues.map((i) => new JobPlan.FieldIssue({ field: `recertification.${i.field}`, message: i.message })))
 }
 
 const layerWith = (
   options: CreateOptions,
   logFormat: "pretty" | "json",
-  scheduleEnv: Option.Option<string> = Option.none()
+  schedule: Recertification.ScheduleSettings
 ): Layer.Layer<Certification.Certification, unknown> => {
-  const schedule = scheduleOf(options, scheduleEnv)
   // Provided to the layers and kept in the output, so calls through the runtime log at this level,
   // to this logger, and read the same clock too.
   const logging = Layer.mergeAll(

@@ -290,7 +290,9 @@ export const validateUpdate = (
   }
   count("maxUnits", 100_000)
   count("maxRegions", 100)
-  if (next.enabled && next.schedule === null) issues.push(issue("schedule", "is required when the schedule is enabled"))
+  if (next.enabled && next.schedule === null && !issues.some((i) => i.field === "schedule")) {
+    issues.push(issue("schedule", "is required when the schedule is enabled"))
+  }
   return issues.length > 0 ? Result.fail(issues) : Result.succeed(next)
 }
 
