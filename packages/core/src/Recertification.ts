@@ -361,8 +361,8 @@ export interface Deps {
 const hashOf = (value: unknown): string => createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 32)
 
 /** Build the recertification members of the certification service. */
-export const make = (deps: Deps) => {
-  const { limits, queue, storage } = deps
+/** The stored records of recertification: every latest result, the schedule, the last run. */
+const makeReads = (storage: Storage["Service"], config: ScheduleSettings) => {
 
   /** Every latest result the filter keeps (pages of 100, bounded). */
   const allLatest = Effect.fnUntraced(function*(filter: LatestFilter) {
@@ -378,7 +378,7 @@ export const make = (deps: Deps) => {
 
   const stored = Effect.fnUntraced(function*() {
     const text = yield* storage.getSetting(scheduleKey)
-    if (Option.isNone(text)) return { settings: deps.schedule, source: "config" as const }
+    if (Option.isNone(text)) return { settings: config, source: "config" as const }
     return { settings: yield* decodeStored(StoredSettings, scheduleKey)(text.value), source: "stored" as const }
   })
 
@@ -400,6 +400,13 @@ export const make = (deps: Deps) => {
     }
     return out
   })
+
+  return { allLatest, stored, lastRun, view }
+}
+
+export const make = (deps: Deps) => {
+  const { limits, queue, storage } = deps
+  const { allLatest, stored, view } = makeReads(storage, deps.schedule)
 
   /** Create the job for a selection (or say why not) and record each pair's reasons. */
   const createFor = Effect.fnUntraced(function*(
