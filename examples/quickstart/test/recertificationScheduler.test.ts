@@ -146,4 +146,26 @@ describe("continuous certification in process", () => {
     await ok.close()
     assert.deepStrictEqual([view.enabled, view.schedule, view.source], [true, "0 3 * * *", "config"])
   })
+
+  it("a model turned LEGACY in the emulator's control plane after its certification is rechecked at the next tick with reason 'lifecycle'", async () => {
+    engine = await startEngine({ seed: 3, timeScale: 0.01 }, { recertification: { controlPlane: true } })
+    const { certification, emulator } = engine
+    const done = await certification.waitForJob((await certification.certifyModel({ modelId: model, region: "us-east-1" })).jobId)
+    const completedAt = Date.parse(done.units[0]!.completedAt!)
+    await certification.updateSchedule({ enabled: true, schedule: "every 1h" })
+    const tick = (key: string) =>
+      certification.runtime.runPromise(Effect.flatMap(Certification.Certification, (s) =>
+        s.recertificationTick({ name: "lifecycle", key, at: DateTime.makeUnsafe(completedAt + DAY) })))
+
+    // ACTIVE, as the registry declares: no change, nothing due.
+    const before = await tick("t1")
+    assert.isNull(before.job, JSON.stringify(before))
+    emulator.setScenario({ seed: 3, timeScale: 0.01, rules: [{ models: model, regions: "us-east-1", availability: "legacy" }] })
+    const after = await tick("t2")
+    assert.deepStrictEqual(after.selected.map((s) => [s.modelId, s.region, s.reason]), [[model, "us-east-1", "lifecycle"]])
+    assert.include(after.selected[0]!.detail, "LEGACY")
+    const rechecked = await certification.waitForJob(after.job!.jobId)
+    // The recheck ran: a legacy model is not usable, and the result says so.
+    assert.strictEqual(rechecked.units[0]!.status, "UNAVAILABLE")
+  })
 })

@@ -47,7 +47,10 @@ import * as JobStateMachine from "./JobStateMachine.ts"
 import type { ModelCatalog } from "./ModelCatalog.ts"
 import type { ProgressEvent, Queue } from "./Queue.ts"
 import * as Recertification from "./Recertification.ts"
+import * as RecertificationObservations from "./RecertificationObservations.ts"
 import * as RecertificationScheduler from "./RecertificationScheduler.ts"
+import * as ControlPlane from "./ControlPlane.ts"
+import type { Region } from "./Domain.ts"
 import * as RegionGovernor from "./RegionGovernor.ts"
 import * as Registry from "./Registry.ts"
 import * as RequestRateLimit from "./RequestRateLimit.ts"
@@ -106,6 +109,12 @@ export interface CreateOptions {
      * `lifecycle` / `authorization` / `discovered` reasons; without it only result-based reasons apply.
      */
     readonly observations?: Layer.Layer<Recertification.Observations> | undefined
+    /**
+     * Observe the control plane for them (`RecertificationObservations`: `ListFoundationModels` per
+     * region through the Bedrock endpoint and credentials above); `regions` default: those of the
+     * latest results. Ignored when `observations` is given.
+     */
+    readonly controlPlane?: boolean | { readonly regions?: ReadonlyArray<Region> | undefined } | undefined
   } | undefined
   /** The environment settings are read from when an option leaves them unset (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
@@ -208,6 +217,23 @@ const scheduleOf = (
     issues.map((i) => new JobPlan.FieldIssue({ field: `recertification.${i.field}`, message: i.message })))
 }
 
+/** The control-plane facts the recertification policy sees, from the options (none by default). */
+const observationsOf = (
+  options: CreateOptions,
+  registry: Layer.Layer<Registry.Registry>
+): Layer.Layer<Recertification.Observations, unknown> | Layer.Layer<never> => {
+  const r = options.recertification
+  if (r?.observations !== undefined) return r.observations
+  if (r?.controlPlane === undefined || r.controlPlane === false) return Layer.empty
+  const controlPlane = ControlPlane.layer({
+    endpoint: options.bedrock?.endpoint,
+    credentials: options.bedrock?.credentials as ControlPlane.Credentials | undefined
+  })
+  return RecertificationObservations.layer(r.controlPlane === true ? {} : { regions: r.controlPlane.regions }).pipe(
+    Layer.provide(Layer.mergeAll(options.storage, registry, controlPlane.pipe(Layer.provide(registry))))
+  )
+}
+
 const layerWith = (
   options: CreateOptions,
   logFormat: "pretty" | "json",
@@ -233,7 +259,7 @@ const layerWith = (
     logging,
     options.requestRates === undefined ? Layer.empty : RequestRateLimit.layerMemory(options.requestRates),
     Layer.succeed(Recertification.ScheduleConfig, schedule),
-    options.recertification?.observations ?? Layer.empty
+    observationsOf(options, registry)
   )
   const core = Certification.layer(options.settings).pipe(Layer.provide(base))
   const runScheduler = options.recertification?.scheduler === true || schedule.enabled

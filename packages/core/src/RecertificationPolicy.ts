@@ -287,3 +287,57 @@ export const select = (input: Input): Result => {
 /** "3 expiring, 1 lifecycle": the reasons of a run, for logs and progress events. */
 export const describeReasons = (byReason: Readonly<Partial<Record<Reason, number>>>): string =>
   reasons.filter((r) => (byReason[r] ?? 0) > 0).map((r) => `${byReason[r]} ${r}`).join(", ") || "none"
+
+// ---------------------------------------------------------------------------------------------
+// Change tracking: from snapshots of the control plane to observations with change times
+// ---------------------------------------------------------------------------------------------
+
+/** What one look at the control plane said about a pair (no history). */
+export interface Snapshot {
+  readonly modelId: string
+  readonly region: string
+  readonly lifecycle?: string | undefined
+  readonly authorization?: string | undefined
+}
+
+/** Before any change: a value first seen that matches what was declared is not a change. */
+export const sinceEver = "1970-01-01T00:00:00.000Z"
+
+/**
+ * Fold a snapshot taken at `at` into the tracked observations: a value that differs from the last
+ * one seen changes at `at`; a first value changes at `at` only when it differs from what the
+ * registry declared (`declared`); a pair the registry does not know (`known` false) is discovered at
+ * `at`, once. Pairs the snapshot does not cover keep their tracked facts.
+ */
+export const track = (
+  previous: ReadonlyArray<Observation>,
+  snapshot: ReadonlyArray<Snapshot>,
+  at: string,
+  registry: {
+    readonly declared: (modelId: string) => { readonly lifecycle?: string | undefined }
+    readonly known: (modelId: string, region: string) => boolean
+  }
+): ReadonlyArray<Observation> => {
+  const out = new Map(previous.map((o) => [key(o.modelId, o.region), o]))
+  const fold = (last: ObservedFact | undefined, value: string | undefined, declared: string | undefined) =>
+    value === undefined
+      ? last
+      : last !== undefined
+      ? last.value === value ? last : { value, changedAt: at }
+      : { value, changedAt: declared === undefined || declared === value ? sinceEver : at }
+  for (const s of snapshot) {
+    const k = key(s.modelId, s.region)
+    const last = out.get(k)
+    const lifecycle = fold(last?.lifecycle, s.lifecycle, registry.declared(s.modelId).lifecycle)
+    const authorization = fold(last?.authorization, s.authorization, undefined)
+    const discoveredAt = last?.discoveredAt ?? (registry.known(s.modelId, s.region) ? undefined : at)
+    out.set(k, {
+      modelId: s.modelId,
+      region: s.region,
+      ...(lifecycle === undefined ? {} : { lifecycle }),
+      ...(authorization === undefined ? {} : { authorization }),
+      ...(discoveredAt === undefined ? {} : { discoveredAt })
+    })
+  }
+  return [...out.values()]
+}

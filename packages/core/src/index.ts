@@ -34,6 +34,7 @@ export * as Progress from "./Progress.ts"
 export * as RecertificationPolicy from "./RecertificationPolicy.ts"
 export * as Recertification from "./Recertification.ts"
 export * as RecertificationScheduler from "./RecertificationScheduler.ts"
+export * as RecertificationObservations from "./RecertificationObservations.ts"
 
 // The domain types, also flat, so bundled declarations can name them (and hosts can import them).
 export type {

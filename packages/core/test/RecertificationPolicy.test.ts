@@ -180,3 +180,49 @@ describe("RecertificationPolicy", () => {
     assert.deepStrictEqual(a, b)
   })
 })
+
+describe("RecertificationPolicy.track", () => {
+  const registry = {
+    declared: (modelId: string) => (modelId === "m.old" ? { lifecycle: "LEGACY" } : { lifecycle: "ACTIVE" }),
+    known: (modelId: string) => modelId !== "m.new"
+  }
+  const at1 = iso(t0)
+  const at2 = iso(t0 + DAY)
+
+  it("a first value equal to the declared one is no change; a different one changes at the snapshot", () => {
+    const out = Policy.track([], [
+      { modelId: "m.a", region: "us-east-1", lifecycle: "ACTIVE" },
+      { modelId: "m.b", region: "us-east-1", lifecycle: "LEGACY" },
+      { modelId: "m.old", region: "us-east-1", lifecycle: "LEGACY" }
+    ], at1, registry)
+    assert.deepStrictEqual(out.map((o) => [o.modelId, o.lifecycle?.changedAt]), [
+      ["m.a", Policy.sinceEver],
+      ["m.b", at1],
+      ["m.old", Policy.sinceEver]
+    ])
+  })
+
+  it("a later different value changes at that snapshot; the same value keeps its time; discovery is once", () => {
+    const first = Policy.track([], [
+      { modelId: "m.a", region: "us-east-1", lifecycle: "ACTIVE", authorization: "AUTHORIZED" },
+      { modelId: "m.new", region: "eu-west-1", lifecycle: "ACTIVE" }
+    ], at1, registry)
+    const second = Policy.track(first, [
+      { modelId: "m.a", region: "us-east-1", lifecycle: "LEGACY", authorization: "AUTHORIZED" },
+      { modelId: "m.new", region: "eu-west-1", lifecycle: "ACTIVE" }
+    ], at2, registry)
+    const a = second.find((o) => o.modelId === "m.a")!
+    assert.deepStrictEqual(a.lifecycle, { value: "LEGACY", changedAt: at2 })
+    assert.deepStrictEqual(a.authorization, { value: "AUTHORIZED", changedAt: Policy.sinceEver })
+    const n = second.find((o) => o.modelId === "m.new")!
+    assert.strictEqual(n.discoveredAt, at1)
+    // Feeds the policy: the LEGACY change after a result at t0 + 1 h selects "lifecycle".
+    const out = Policy.select({
+      now: t0 + 2 * DAY,
+      latest: [result({ completedAt: iso(t0 + HOUR) })],
+      observations: second,
+      settings
+    })
+    assert.deepStrictEqual(out.selected.map((s) => [s.modelId, s.reason]), [["m.a", "lifecycle"], ["m.new", "discovered"]])
+  })
+})
