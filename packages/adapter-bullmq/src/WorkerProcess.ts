@@ -17,6 +17,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import {
   BedrockRuntime,
   Certification,
+  ControlPlane,
   Metrics,
   type Queue as QueuePort,
   Queue,
@@ -24,6 +25,7 @@ import {
   Registry,
   type RequestRateLimit,
   Recertification,
+  RecertificationObservations,
   RecertificationScheduler,
   Runner,
   Storage,
@@ -152,6 +154,11 @@ export interface RunWorkerOptions {
     readonly defaultSchedule?: string | undefined
     /** How often the stored schedule is re-read (default 30 s). */
     readonly pollInterval?: Duration.Input | undefined
+    /**
+     * Observe the control plane at each tick (`RecertificationObservations`, through
+     * `BEDROCK_ENDPOINT` and the AWS credential chain) for the `lifecycle` and `discovered` reasons.
+     */
+    readonly controlPlane?: boolean | undefined
   } | undefined
 }
 
@@ -290,8 +297,15 @@ const recertificationScheduler = (settings: WorkerSettings, options: RunWorkerOp
   if (Result.isFailure(parsed)) return Effect.logError(`recertification.defaultSchedule ignored: ${parsed.failure}`)
   const schedule = parsed.success
   if (!schedule.enabled) return Effect.void
+  const observations = options.recertification?.controlPlane === true
+    ? RecertificationObservations.layer().pipe(Layer.provide(ControlPlane.layer({
+      ...Option.match(settings.bedrockEndpoint, { onNone: () => ({}), onSome: (endpoint) => ({ endpoint }) })
+    })))
+    : Layer.empty
   return RecertificationScheduler.run({ pollInterval: options.recertification?.pollInterval }).pipe(
-    Effect.provide(Certification.layer().pipe(Layer.provide(Layer.succeed(Recertification.ScheduleConfig, schedule))))
+    Effect.provide(Certification.layer().pipe(
+      Layer.provide(Layer.merge(Layer.succeed(Recertification.ScheduleConfig, schedule), observations))
+    ))
   )
 }
 
