@@ -334,6 +334,75 @@ export const endpointSuite = (
       assert.isTrue(unscoped.json.data.every((m: any) => m.certifiability === null))
     })
 
+    // Continuous certification (issue 14): recertify by selection, the schedule, pause and resume.
+    it("recertify, schedule, certifications by expiry and verdict, pause and resume answer their documented shapes", async () => {
+      // Latest results by expiry and verdict: every result here is fresh (30 days).
+      const day = 86_400_000
+      const inAMonth = new Date(Date.now() + 31 * day).toISOString()
+      const soon = (await call("GET", `/certifications?expiringBefore=${inAMonth}&verdict=FAILED,CERTIFIED&limit=100`)).json.data
+      assert.isAbove(soon.pagination.total, 0)
+      assert.isTrue(soon.certifications.every((c: any) => ["FAILED", "CERTIFIED"].includes(c.status) && c.expiresAt < inAMonth))
+      const past = (await call("GET", "/certifications?expiringBefore=2001-01-01T00:00:00.000Z")).json.data
+      assert.strictEqual(past.pagination.total, 0)
+
+      // Nothing matches: 200 with jobId null and why.
+      const none = await call("POST", "/recertify", JSON.stringify({ modelIds: ["amazon.titan-text-lite-v1"] }))
+      assert.strictEqual(none.status, 200, JSON.stringify(none.json))
+      assert.isNull(none.json.data.jobId)
+      assert.include(none.json.data.reason, "no latest result")
+      // The FAILED results of the wrong model: a RECERTIFY job with the reason of each pair.
+      const redo = await call("POST", "/recertify", JSON.stringify({ modelIds: [wrong], verdicts: ["FAILED"] }))
+      assert.strictEqual(redo.status, 201, JSON.stringify(redo.json))
+      assert.strictEqual(redo.json.data.job.type, "RECERTIFY")
+      assert.isAbove(redo.json.data.selected.length, 0)
+      assert.isTrue(redo.json.data.selected.every((s: any) => s.modelId === wrong && s.reason === "requested"))
+      const { job } = await pollUntilTerminal(redo.json.data.jobId)
+      assert.strictEqual(job.type, "RECERTIFY")
+
+      // The schedule: off until changed; the read-only token cannot change it.
+      const schedule = await call("GET", "/schedule")
+      assert.strictEqual(schedule.status, 200)
+      assert.strictEqual(schedule.json.data.leadTimeDays, 3)
+      assert.strictEqual(schedule.json.data.retryAfterHours, 6)
+      const readOnly = await fetch(`${origin}/schedule`, {
+        method: "PUT",
+        headers: { authorization: "Bearer ro-token", "content-type": "application/json" },
+        body: JSON.stringify({ enabled: true, schedule: "every 1h" })
+      })
+      assert.strictEqual(readOnly.status, 403)
+      assert.strictEqual(((await readOnly.json()) as any).error.code, "FORBIDDEN")
+      const changed = await call("PUT", "/schedule", JSON.stringify({ enabled: true, schedule: "0 3 * * *", leadTimeDays: 5 }))
+      assert.strictEqual(changed.status, 200, JSON.stringify(changed.json))
+      assert.strictEqual(changed.json.data.source, "stored")
+      assert.match(changed.json.data.nextRunAt, /T03:00:00\.000Z$/)
+      assert.strictEqual((await call("GET", "/schedule")).json.data.leadTimeDays, 5)
+      const off = await call("PUT", "/schedule", JSON.stringify({ enabled: false }))
+      assert.strictEqual(off.json.data.nextRunAt, null)
+
+      // Pause a running job, pause it twice, resume, resume the running job, then cancel it.
+      const created = await call("POST", "/certify-multiple", JSON.stringify({ modelIds: slow, regions: ["us-east-1"] }))
+      const jobId = created.json.data.jobId
+      for (;;) {
+        const j = await call("GET", `/jobs/${jobId}`)
+        assert.notInclude(terminal, j.json.data.status)
+        if (j.json.data.status === "PROCESSING") break
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      const paused = await call("POST", `/jobs/${jobId}/pause`)
+      assert.strictEqual(paused.status, 200, JSON.stringify(paused.json))
+      assert.strictEqual(paused.json.data.status, "PAUSED")
+      const twice = await call("POST", `/jobs/${jobId}/pause`)
+      assert.strictEqual(twice.status, 409, JSON.stringify(twice.json))
+      assert.strictEqual(twice.json.error.code, "JOB_CONFLICT")
+      const resumed = await call("POST", `/jobs/${jobId}/resume`)
+      assert.strictEqual(resumed.status, 200, JSON.stringify(resumed.json))
+      assert.strictEqual(resumed.json.data.status, "PROCESSING")
+      const running = await call("POST", `/jobs/${jobId}/resume`)
+      assert.strictEqual(running.status, 409, JSON.stringify(running.json))
+      assert.include(running.json.error.message, "not PAUSED")
+      assert.strictEqual((await call("DELETE", `/jobs/${jobId}`)).json.data.status, "CANCELLED")
+    })
+
     // Each row: a bad request, the documented status and error code, and a fragment of the message.
     // Paths may be functions: they name jobs the earlier tests left behind.
     type Row = readonly [string, string, string | (() => string), string | undefined, number, string, string]
@@ -357,7 +426,21 @@ export const endpointSuite = (
       ["unknown verdict filter", "GET", "/certifications?status=GREAT", undefined, 400, "VALIDATION_ERROR", "status"],
       ["unknown job", "GET", "/jobs/no-such-job", undefined, 404, "JOB_NOT_FOUND", "no-such-job"],
       ["cancelling a finished job", "DELETE", () => `/jobs/${failedJobId}`, undefined, 409, "JOB_CONFLICT", "status"],
-      ["retrying a job with nothing to retry", "POST", () => `/jobs/${finishedJobId()}/retry`, undefined, 409, "JOB_CONFLICT", "no FAILED"]
+      ["retrying a job with nothing to retry", "POST", () => `/jobs/${finishedJobId()}/retry`, undefined, 409, "JOB_CONFLICT", "no FAILED"],
+      // Continuous certification (issue 14).
+      ["recertify with an unknown field", "POST", "/recertify", JSON.stringify({ expiringWithinDays: 3, everything: true }), 400, "VALIDATION_ERROR", "everything"],
+      ["recertify with negative days", "POST", "/recertify", JSON.stringify({ expiringWithinDays: -1 }), 400, "VALIDATION_ERROR", "expiringWithinDays"],
+      ["recertify with an unknown verdict", "POST", "/recertify", JSON.stringify({ verdicts: ["GREAT"] }), 400, "VALIDATION_ERROR", "verdicts"],
+      ["recertify with an unknown region", "POST", "/recertify", JSON.stringify({ regions: ["moon-1"] }), 400, "VALIDATION_ERROR", "regions"],
+      ["schedule with a bad cron", "PUT", "/schedule", JSON.stringify({ schedule: "61 * * * *" }), 400, "VALIDATION_ERROR", "schedule"],
+      ["schedule with a bad interval", "PUT", "/schedule", JSON.stringify({ schedule: "every 5 fortnights" }), 400, "VALIDATION_ERROR", "fortnights"],
+      ["schedule with negative days", "PUT", "/schedule", JSON.stringify({ leadTimeDays: -3 }), 400, "VALIDATION_ERROR", "leadTimeDays"],
+      ["schedule with an unknown field", "PUT", "/schedule", JSON.stringify({ every: "1h" }), 400, "VALIDATION_ERROR", "every"],
+      ["expiry filter that is not an instant", "GET", "/certifications?expiringBefore=tomorrow", undefined, 400, "VALIDATION_ERROR", "expiringBefore"],
+      ["unknown verdict in the verdict filter", "GET", "/certifications?verdict=CERTIFIED,GREAT", undefined, 400, "VALIDATION_ERROR", "GREAT"],
+      ["pausing a finished job", "POST", () => `/jobs/${finishedJobId()}/pause`, undefined, 409, "JOB_CONFLICT", "cannot be paused"],
+      ["resuming a job that is not paused", "POST", () => `/jobs/${finishedJobId()}/resume`, undefined, 409, "JOB_CONFLICT", "not PAUSED"],
+      ["pausing an unknown job", "POST", "/jobs/no-such-job/pause", undefined, 404, "JOB_NOT_FOUND", "no-such-job"]
     ]
     let finishedIds: Array<string> = []
     const finishedJobId = () => finishedIds[0]!

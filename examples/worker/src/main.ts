@@ -7,6 +7,7 @@
  *
  * Every setting comes from the environment (see `WorkerProcess.settingsConfig` in
  * `@myia/certification-bullmq`); `DATABASE_URL` is required here, `CERTIFICATION_PG_SCHEMA` optional.
+ * Recertification runs every hour unless `CERTIFICATION_SCHEDULE` says otherwise (a cron, or `off`).
  * The fault tests in `test/` spawn this script.
  *
  * @since 0.1.0
@@ -21,6 +22,8 @@ const code = await WorkerProcess.runWorker({
     PgStorage.layerFromUrl(
       Option.getOrElse(settings.databaseUrl, () => Redacted.make("postgres://postgres@127.0.0.1:5432/test")),
       { schema: Option.getOrUndefined(settings.pgSchema), max: 4 }
-    )
+    ),
+  // Continuous certification: on here (`CERTIFICATION_SCHEDULE=off` turns it off), off in library use.
+  recertification: { defaultSchedule: "every 1h" }
 })
 process.exit(code)

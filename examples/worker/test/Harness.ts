@@ -272,6 +272,8 @@ export const makeRun = (options: RunOptions): Run => {
         AWS_REGION: "us-east-1",
         AWS_ACCESS_KEY_ID: "AKIAFAULTTESTS",
         AWS_SECRET_ACCESS_KEY: "fault-tests-secret",
+        // Issue 14: no scheduled recertification jobs inside the fault scenarios unless a test asks.
+        CERTIFICATION_SCHEDULE: "off",
         ...options.env,
         ...env
       },

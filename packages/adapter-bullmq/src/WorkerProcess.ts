@@ -17,12 +17,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import {
   BedrockRuntime,
   ClockSkew,
+  Certification,
+  ControlPlane,
   Metrics,
   type Queue as QueuePort,
   Queue,
   RegionGovernor,
   Registry,
   type RequestRateLimit,
+  Recertification,
+  RecertificationObservations,
+  RecertificationScheduler,
   Runner,
   Storage,
   Worker
@@ -37,6 +42,7 @@ import type * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as References from "effect/References"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as BullMqQueue from "./BullMqQueue.ts"
@@ -81,6 +87,8 @@ export interface WorkerSettings {
   readonly reconcileGraceMillis: Option.Option<number>
   /** Issue 15: clock skew vs the database reported beyond this (`CERTIFICATION_MAX_CLOCK_SKEW`, ms; default 5 s). */
   readonly maxClockSkewMillis: number
+  /** `CERTIFICATION_SCHEDULE` (issue 14): the recertification schedule; none: the option's default, else off. */
+  readonly schedule: Option.Option<string>
 }
 
 const optionalInt = (name: string) => Config.option(Config.Int(name))
@@ -106,7 +114,8 @@ export const settingsConfig: Config.Config<WorkerSettings> = Config.all({
   requestRates: Config.schema(RequestRatesJson, "CERTIFICATION_REQUEST_RATES").pipe(Config.withDefault({})),
   reconcileEveryMillis: optionalInt("CERTIFICATION_RECONCILE_EVERY"),
   reconcileGraceMillis: optionalInt("CERTIFICATION_RECONCILE_GRACE"),
-  maxClockSkewMillis: Config.Int("CERTIFICATION_MAX_CLOCK_SKEW").pipe(Config.withDefault(ClockSkew.defaultThresholdMillis))
+  maxClockSkewMillis: Config.Int("CERTIFICATION_MAX_CLOCK_SKEW").pipe(Config.withDefault(ClockSkew.defaultThresholdMillis)),
+  schedule: Recertification.scheduleEnvConfig
 }).pipe(
   Config.map(({ redisHost, redisPort, redisUrl, ...rest }): WorkerSettings => ({
     ...rest,
@@ -146,6 +155,21 @@ export interface RunWorkerOptions {
   /** Delay between start attempts while Redis or the database is unreachable (default 2 s). */
   readonly startRetryMillis?: number | undefined
   readonly logLevel?: LogLevel.LogLevel | undefined
+  /**
+   * Continuous certification (issue 14): the schedule when `CERTIFICATION_SCHEDULE` is unset (default
+   * off). With a schedule, the worker also runs the recertification scheduler; every worker may run
+   * it — one acts per tick (BullMQ's job scheduler).
+   */
+  readonly recertification?: {
+    readonly defaultSchedule?: string | undefined
+    /** How often the stored schedule is re-read (default 30 s). */
+    readonly pollInterval?: Duration.Input | undefined
+    /**
+     * Observe the control plane at each tick (`RecertificationObservations`, through
+     * `BEDROCK_ENDPOINT` and the AWS credential chain) for the `lifecycle` and `discovered` reasons.
+     */
+    readonly controlPlane?: boolean | undefined
+  } | undefined
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -281,6 +305,29 @@ export const services = (settings: WorkerSettings, options: RunWorkerOptions): L
   )
 }
 
+/**
+ * The recertification scheduler of this worker (issue 14), when a schedule is configured
+ * (`CERTIFICATION_SCHEDULE`, else `options.recertification.defaultSchedule`); a no-op otherwise.
+ */
+const recertificationScheduler = (settings: WorkerSettings, options: RunWorkerOptions) => {
+  const text = Option.getOrElse(settings.schedule, () => options.recertification?.defaultSchedule ?? "off")
+  const parsed = Recertification.scheduleFromEnv(text)
+  // CERTIFICATION_SCHEDULE is checked when the settings load; a bad code default is reported here.
+  if (Result.isFailure(parsed)) return Effect.logError(`recertification.defaultSchedule ignored: ${parsed.failure}`)
+  const schedule = parsed.success
+  if (!schedule.enabled) return Effect.void
+  const observations = options.recertification?.controlPlane === true
+    ? RecertificationObservations.layer().pipe(Layer.provide(ControlPlane.layer({
+      ...Option.match(settings.bedrockEndpoint, { onNone: () => ({}), onSome: (endpoint) => ({ endpoint }) })
+    })))
+    : Layer.empty
+  return RecertificationScheduler.run({ pollInterval: options.recertification?.pollInterval }).pipe(
+    Effect.provide(Certification.layer().pipe(
+      Layer.provide(Layer.merge(Layer.succeed(Recertification.ScheduleConfig, schedule), observations))
+    ))
+  )
+}
+
 /** A nil job id: reading it checks that the database answers without touching real rows. */
 const probeJobId = "00000000-0000-4000-8000-000000000000" as Parameters<Storage.Storage["Service"]["getJob"]>[0]
 
@@ -323,6 +370,7 @@ export const program = (options: RunWorkerOptions, shutdown: Effect.Effect<void>
           grace: Duration.millis(Option.getOrElse(settings.reconcileGraceMillis, () => 60_000))
         }
       })
+      yield* recertificationScheduler(settings, options)
       state.consuming = true
       yield* Effect.logInfo("certification worker consuming")
       return yield* Effect.never

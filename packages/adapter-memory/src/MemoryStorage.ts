@@ -64,6 +64,17 @@ interface KeyHolder {
   readonly answer: string
 }
 
+/** The latest-view filters of continuous certification (issue 14); an empty list does not narrow. */
+const matchesRecheckFilter = (filter: Storage.LatestFilter, unit: Domain.Unit): boolean => {
+  const within = <A>(list: ReadonlyArray<A> | undefined, value: A) =>
+    list === undefined || list.length === 0 || list.includes(value)
+  return within(filter.verdicts, unit.status as Domain.Verdict) && within(filter.modelIds, unit.modelId) &&
+    within(filter.regions, unit.region) &&
+    (filter.expiringBefore === undefined || (unit.expiresAt !== null && unit.expiresAt < filter.expiringBefore)) &&
+    (filter.suiteVersion === undefined || unit.suiteVersion === filter.suiteVersion) &&
+    (filter.suiteVersionOtherThan === undefined || unit.suiteVersion !== filter.suiteVersionOtherThan)
+}
+
 const latestKey = (unit: Domain.Unit): string => `${unit.modelId}\u0000${unit.region}`
 
 /** The tables one in-memory Storage shares between its operations, and the row helpers over them. */
@@ -325,7 +336,8 @@ const reads = (tables: Tables) => {
     const rows = Array.from(latestView.values()).filter((unit) =>
       (filter.modelId === undefined || unit.modelId === filter.modelId) &&
       (filter.region === undefined || unit.region === filter.region) &&
-      (filter.status === undefined || unit.status === filter.status)
+      (filter.status === undefined || unit.status === filter.status) &&
+      matchesRecheckFilter(filter, unit)
     ).sort((a, b) => newestFirst(a.completedAt, b.completedAt) || newestFirst(a.id, b.id))
     return paginate(rows, page)
   })
@@ -372,6 +384,15 @@ const reads = (tables: Tables) => {
   })
 
   return { getJob, getUnits, getUnit, counts, history, latest, stats, cleanup }
+}
+
+/** Shared records (issue 14: the recertification schedule, its runs, the reasons of its jobs). */
+const settingRecords = () => {
+  const settings = new Map<string, string>()
+  return {
+    getSetting: (key: string) => Effect.sync(() => Option.fromUndefinedOr(settings.get(key))),
+    putSetting: (key: string, value: string) => Effect.sync(() => void settings.set(key, value))
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -447,7 +468,8 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     ...unitWrites(tables),
     ...reads(tables),
     ...progressEvents(tables),
-    ...reconciliation(tables)
+    ...reconciliation(tables),
+    ...settingRecords()
   })
 })
 /** An in-memory Storage; each build of the layer starts empty. */

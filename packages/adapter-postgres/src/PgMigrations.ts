@@ -174,6 +174,21 @@ ALTER TABLE ${s}.latest_results ADD COLUMN result_seq bigint;
 `
   },
   {
+    version: 5,
+    name: "recertification",
+    sql: (s) => `
+-- Continuous certification (issue 14): latest results by expiry, suite version and verdict, and the
+-- shared records of the scheduler (its schedule, last run, the reasons of each scheduled job).
+CREATE INDEX latest_results_expires_idx ON ${s}.latest_results (expires_at) WHERE expires_at IS NOT NULL;
+CREATE INDEX latest_results_suite_idx ON ${s}.latest_results (suite_version);
+CREATE TABLE ${s}.settings (
+  key text COLLATE "C" PRIMARY KEY,
+  value text NOT NULL,
+  updated_at timestamptz NOT NULL
+);
+`
+  },
+  {
     version: 7,
     name: "progress_events",
     sql: (s) => `

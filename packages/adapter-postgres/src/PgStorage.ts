@@ -385,6 +385,43 @@ const unitWrites = (db: Db) => {
 }
 
 /** Reads, stats and retention. */
+/** The latest-view filters of continuous certification (issue 14); an empty list does not narrow. */
+const recheckConditions = ({ raw, sql, textArray }: Db, filter: Storage.LatestFilter) => {
+  const any = (column: string, list: ReadonlyArray<string> | undefined) =>
+    list === undefined || list.length === 0 ? null : sql`${raw(column)} = ANY(${textArray(list)}::text[])`
+  return [
+    any("l.status", filter.verdicts),
+    any("l.model_id", filter.modelIds),
+    any("l.region", filter.regions),
+    // Served by latest_results_expires_idx (migration 5).
+    filter.expiringBefore === undefined ? null : sql`l.expires_at < ${filter.expiringBefore}::timestamptz`,
+    filter.suiteVersion === undefined ? null : sql`l.suite_version = ${filter.suiteVersion}`,
+    filter.suiteVersionOtherThan === undefined
+      ? null
+      : sql`l.suite_version IS DISTINCT FROM ${filter.suiteVersionOtherThan}`
+  ]
+}
+
+/** Shared records (issue 14: the recertification schedule, its runs, the reasons of its jobs). */
+const settingRecords = ({ client, nowIso, sql }: Db, schema: string) => {
+  const settingsTable = sql(`${schema}.settings`)
+
+  const getSetting = Effect.fn("PgStorage.getSetting")(function*(key: string) {
+    const rows = yield* client.run("getSetting", () =>
+      sql<Array<{ value: string }>>`SELECT value FROM ${settingsTable} WHERE key = ${key}`)
+    return Option.fromUndefinedOr(rows[0]?.value)
+  })
+
+  const putSetting = Effect.fn("PgStorage.putSetting")(function*(key: string, value: string) {
+    const at = yield* nowIso
+    yield* client.run("putSetting", () =>
+      sql`INSERT INTO ${settingsTable} (key, value, updated_at) VALUES (${key}, ${value}, ${at})
+        ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`)
+  })
+
+  return { getSetting, putSetting }
+}
+
 const reads = (db: Db) => {
   const { client, jobs, latestTable, raw, sql, units } = db
 
@@ -455,7 +492,8 @@ const reads = (db: Db) => {
       whereAll([
         filter.modelId === undefined ? null : sql`l.model_id = ${filter.modelId}`,
         filter.region === undefined ? null : sql`l.region = ${filter.region}`,
-        filter.status === undefined ? null : sql`l.status = ${filter.status}`
+        filter.status === undefined ? null : sql`l.status = ${filter.status}`,
+        ...recheckConditions(db, filter)
       ])
     const [rows, totals] = yield* Effect.all([
       client.run(op, () =>
@@ -605,7 +643,8 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     ...unitWrites(db),
     ...reads(db),
     ...progressEvents(db),
-    ...reconciliation(db)
+    ...reconciliation(db),
+    ...settingRecords(db, schema)
   })
 })
 

@@ -3,9 +3,8 @@
  * subcommands, the Node services they run on, and `main`, which runs it as a process and exits
  * with the code `Failure` assigns (a one-line reason on stderr).
  *
- * Subcommands: `certify`, `status JOB`, `history`, `export JOB -o FILE`, `emulator`, `migrate`.
- * `recertify` joins them with continuous certification (issue 14): a `Recertify.ts` command
- * module listed in `subcommands`, on the facade's recertify call.
+ * Subcommands: `certify`, `status JOB`, `history`, `export JOB -o FILE`, `recertify` (continuous
+ * certification, issue 14), `emulator`, `migrate`.
  *
  * Every flag with a setting in the environment falls back to it through `Config` (e.g. `--regions`
  * to `CERTIFICATION_REGIONS`, then `AWS_REGION`); `main({ defaults })` adds a last layer of
@@ -29,6 +28,7 @@ import * as EmulatorCommand from "./EmulatorCommand.ts"
 import * as Failure from "./Failure.ts"
 import * as Migrate from "./Migrate.ts"
 import * as Queries from "./Queries.ts"
+import * as Recertify from "./Recertify.ts"
 
 /** The CLI's version, printed by `--version` (the package's, so a release bumps it). */
 export const version: string = packageJson.version
@@ -39,6 +39,7 @@ const subcommands = [
   Queries.status,
   Queries.history,
   Queries.exportJob,
+  Recertify.command,
   EmulatorCommand.command,
   Migrate.command
 ] as const

@@ -44,6 +44,7 @@ import { ModelCatalog } from "./ModelCatalog.ts"
 import * as Progress from "./Progress.ts"
 import { ProgressEvent, Queue, type QueueCounts, type QueueError, UnitMessage } from "./Queue.ts"
 import * as Rating from "./Rating.ts"
+import * as Recertification from "./Recertification.ts"
 import { Registry, type ModelInfo, NotCertifiableReason } from "./Registry.ts"
 import type {
   CreateOnce,
@@ -209,6 +210,42 @@ export class Certification extends Context.Service<Certification, {
     after: number,
     options?: Progress.StreamOptions
   ) => Stream.Stream<StoredProgress, JobNotFound | CertificationError>
+
+  // Continuous certification (issue 14) ------------------------------------------------------
+
+  /**
+   * Pause a QUEUED or PROCESSING job: no new unit starts (workers postpone its deliveries without
+   * spending their attempts), running units finish. `JobConflict` when the job is terminal or
+   * already paused.
+   */
+  readonly pause: (jobId: string) => Effect.Effect<Job, JobNotFound | JobConflict | CertificationError>
+  /** Resume a PAUSED job where it stopped. `JobConflict` when the job is not paused. */
+  readonly resume: (jobId: string) => Effect.Effect<Job, JobNotFound | JobConflict | CertificationError>
+  /**
+   * A RECERTIFY job for the latest results a selection picks (see `Recertification.Selection`), or
+   * `job: null` with the reason when nothing matches. Honours `meta.idempotencyKey`.
+   */
+  readonly recertify: (
+    selection: Recertification.Selection,
+    meta?: RequestMeta
+  ) => Effect.Effect<Recertification.RecertifyResult, InvalidRequest | IdempotencyConflict | CertificationError>
+  /**
+   * One scheduled run (a tick of `RecertificationScheduler`): the policy over every latest result and
+   * the observations, then at most one RECERTIFY job, idempotent per tick and selection.
+   */
+  readonly recertificationTick: (
+    tick: Recertification.Tick
+  ) => Effect.Effect<Recertification.RecertifyResult, InvalidRequest | CertificationError>
+  /** The schedule: settings, where they come from, next run, last run and its job. */
+  readonly schedule: Effect.Effect<Recertification.ScheduleView, StorageError>
+  /** The effective schedule settings (the stored change, else code/environment). */
+  readonly scheduleSettings: Effect.Effect<Recertification.ScheduleSettings, StorageError>
+  /** Change the schedule for every process (fields left out keep their value). */
+  readonly updateSchedule: (
+    update: Recertification.ScheduleUpdate
+  ) => Effect.Effect<Recertification.ScheduleView, InvalidRequest | StorageError>
+  /** The reasons recorded for each pair of a RECERTIFY job created by `recertify` or a tick. */
+  readonly recertificationReasons: (jobId: string) => Effect.Effect<Recertification.RecordedReasons, StorageError>
 }>()("@myia/certification/Certification") {}
 
 const decodeJobId = Schema.decodeUnknownExit(JobId)
@@ -538,6 +575,68 @@ const makeCommands = (deps: Deps) => {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Pause, resume and the RECERTIFY jobs of continuous certification (issue 14)
+// ---------------------------------------------------------------------------------------------
+
+const makeJobControl = (deps: Deps) => {
+  const { queue, storage } = deps
+  const { createJob } = makeCreation(deps)
+
+  const conflict = (job: Job, message: string) => new JobConflict({ jobId: job.id, status: job.status, message })
+
+  const pause = Effect.fn("Certification.pause")(function*(jobId: string) {
+    const job = yield* findJob(storage)(jobId)
+    if (!JobStateMachine.canTransitionJob(job.status, "PAUSED")) {
+      return yield* conflict(job, `job ${jobId} is ${job.status} and cannot be paused`)
+    }
+    const paused = yield* storage.transitionJob(job.id, { from: JobStateMachine.jobSourcesOf("PAUSED"), to: "PAUSED" })
+    if (Option.isNone(paused)) {
+      const now = yield* findJob(storage)(jobId)
+      return yield* conflict(now, `job ${jobId} is ${now.status} and cannot be paused`)
+    }
+    yield* Progress.record(storage, queue)(
+      new ProgressEvent({ jobId: job.id, type: "job-status", unitId: null, status: "PAUSED", at: yield* nowIso })
+    )
+    yield* Effect.logInfo("certification job paused").pipe(Effect.annotateLogs({ jobId: job.id }))
+    return paused.value
+  })
+
+  const resume = Effect.fn("Certification.resume")(function*(jobId: string) {
+    const job = yield* findJob(storage)(jobId)
+    if (job.status !== "PAUSED") return yield* conflict(job, `job ${jobId} is ${job.status}, not PAUSED`)
+    // Back to where it was: PROCESSING once a unit had started, else QUEUED.
+    const to = job.startedAt === null ? "QUEUED" : "PROCESSING"
+    const resumed = yield* storage.transitionJob(job.id, { from: ["PAUSED"], to })
+    if (Option.isNone(resumed)) {
+      const now = yield* findJob(storage)(jobId)
+      return yield* conflict(now, `job ${jobId} is ${now.status}, not PAUSED`)
+    }
+    yield* Progress.record(storage, queue)(
+      new ProgressEvent({ jobId: job.id, type: "job-status", unitId: null, status: to, at: yield* nowIso })
+    )
+    // Every unit may have finished while paused (running units finish): then the job is done now.
+    const done = yield* storage.transitionJob(job.id, { from: ["QUEUED", "PROCESSING"], to: "COMPLETED" })
+    if (Option.isSome(done)) {
+      yield* Progress.record(storage, queue)(
+        new ProgressEvent({ jobId: job.id, type: "job-status", unitId: null, status: "COMPLETED", at: yield* nowIso })
+      )
+      return done.value
+    }
+    yield* Effect.logInfo("certification job resumed").pipe(Effect.annotateLogs({ jobId: job.id, status: to }))
+    return resumed.value
+  })
+
+  /** A RECERTIFY job for pairs chosen by the recertification policy. */
+  const createRecertifyJob = (
+    pairs: ReadonlyArray<JobPlan.Pair>,
+    meta: RequestMeta,
+    idempotence: Idempotence
+  ) => createJob("RECERTIFY", { pairs, skipped: [] }, meta, null, idempotence)
+
+  return { pause, resume, createRecertifyJob }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Queries
 // ---------------------------------------------------------------------------------------------
 
@@ -622,7 +721,16 @@ export const make = Effect.gen(function*() {
     // Read once, when the service is built: methods run in their callers' context, not the layer's.
     config: yield* CertificationConfig
   }
-  return Certification.of({ ...makeCommands(deps), ...makeQueries(deps) })
+  const { createRecertifyJob, ...control } = makeJobControl(deps)
+  const recertification = Recertification.make({
+    storage: deps.storage,
+    queue: deps.queue,
+    limits: deps.config.limits,
+    schedule: yield* Recertification.ScheduleConfig,
+    observations: yield* Effect.serviceOption(Recertification.Observations),
+    createJob: createRecertifyJob
+  })
+  return Certification.of({ ...makeCommands(deps), ...makeQueries(deps), ...control, ...recertification })
 })
 
 /** The service; requires Storage, Queue and Registry (and an optional ModelCatalog). */

@@ -37,6 +37,7 @@ import type * as LogLevel from "effect/LogLevel"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as References from "effect/References"
+import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as BedrockRuntime from "./BedrockRuntime.ts"
 import * as Certification from "./Certification.ts"
@@ -45,6 +46,11 @@ import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import type { ModelCatalog } from "./ModelCatalog.ts"
 import type { ProgressEvent, Queue } from "./Queue.ts"
+import * as Recertification from "./Recertification.ts"
+import * as RecertificationObservations from "./RecertificationObservations.ts"
+import * as RecertificationScheduler from "./RecertificationScheduler.ts"
+import * as ControlPlane from "./ControlPlane.ts"
+import type { Region } from "./Domain.ts"
 import * as RegionGovernor from "./RegionGovernor.ts"
 import * as Registry from "./Registry.ts"
 import * as RequestRateLimit from "./RequestRateLimit.ts"
@@ -83,6 +89,33 @@ export interface CreateOptions {
    * line) — on stderr.
    */
   readonly logger?: Logger.Logger<unknown, unknown> | undefined
+  /**
+   * Continuous certification (issue 14): the recertification schedule (`every 1h`, a cron expression,
+   * or `false`; default `CERTIFICATION_SCHEDULE`, else off) and the policy's settings. When a schedule
+   * is set (or `scheduler: true`), this process runs the scheduler (`RecertificationScheduler`).
+   */
+  readonly recertification?: {
+    readonly schedule?: string | false | undefined
+    readonly leadTimeDays?: number | undefined
+    readonly retryAfterHours?: number | undefined
+    readonly maxUnits?: number | undefined
+    readonly maxRegions?: number | undefined
+    /** Run the scheduler even while the schedule is off (it follows `updateSchedule` from any process). */
+    readonly scheduler?: boolean | undefined
+    /** How often the scheduler re-reads the stored schedule (default 30 s). */
+    readonly pollInterval?: Duration.Input | undefined
+    /**
+     * What the control plane observed (lifecycle, authorization, discovered pairs), for the policy's
+     * `lifecycle` / `authorization` / `discovered` reasons; without it only result-based reasons apply.
+     */
+    readonly observations?: Layer.Layer<Recertification.Observations> | undefined
+    /**
+     * Observe the control plane for them (`RecertificationObservations`: `ListFoundationModels` per
+     * region through the Bedrock endpoint and credentials above); `regions` default: those of the
+     * latest results. Ignored when `observations` is given.
+     */
+    readonly controlPlane?: boolean | { readonly regions?: ReadonlyArray<Region> | undefined } | undefined
+  } | undefined
   /** The environment settings are read from when an option leaves them unset (default `process.env`). */
   readonly env?: Readonly<Record<string, string | undefined>> | undefined
   /**
@@ -101,6 +134,8 @@ export interface EnvSettings {
   /** The region of a request that names none. */
   readonly defaultRegion: Option.Option<string>
   readonly logFormat: "pretty" | "json"
+  /** `CERTIFICATION_SCHEDULE`: the recertification schedule (issue 14). */
+  readonly schedule: Option.Option<string>
 }
 
 /** The environment settings as an Effect `Config`: one entry per variable. */
@@ -109,7 +144,8 @@ export const envConfig: Config.Config<EnvSettings> = Config.all({
   timeoutMillis: Config.option(Config.Int("CERTIFICATION_TIMEOUT")),
   concurrency: Config.option(Config.Int("CERTIFICATION_CONCURRENCY")),
   defaultRegion: Config.option(Config.String("AWS_REGION")),
-  logFormat: Config.Literals(["pretty", "json"], "CERTIFICATION_LOG_FORMAT").pipe(Config.withDefault("pretty" as const))
+  logFormat: Config.Literals(["pretty", "json"], "CERTIFICATION_LOG_FORMAT").pipe(Config.withDefault("pretty" as const)),
+  schedule: Recertification.scheduleEnvConfig
 })
 
 /** Read the environment settings (default `process.env`). */
@@ -150,9 +186,59 @@ const withEnv = (options: CreateOptions, env: EnvSettings): CreateOptions => {
 
 /** The layer behind `createCertification`, for Effect hosts that want the same wiring. */
 export const layer = (options: CreateOptions): Layer.Layer<Certification.Certification, unknown> =>
-  Layer.unwrap(Effect.map(loadEnv(options.env), (env) => layerWith(withEnv(options, env), env.logFormat)))
+  Layer.unwrap(Effect.flatMap(loadEnv(options.env), (env) => {
+    // A bad recertification option rejects every call with an InvalidRequest naming it.
+    const schedule = scheduleOf(options, env.schedule)
+    return Result.isFailure(schedule)
+      ? Effect.fail(JobPlan.invalid(schedule.failure))
+      : Effect.succeed(layerWith(withEnv(options, env), env.logFormat, schedule.success))
+  }))
 
-const layerWith = (options: CreateOptions, logFormat: "pretty" | "json"): Layer.Layer<Certification.Certification, unknown> => {
+/**
+ * The schedule from the options, else `CERTIFICATION_SCHEDULE`, else off, with the policy settings;
+ * or the issues of each bad `recertification.*` option.
+ */
+const scheduleOf = (
+  options: CreateOptions,
+  fromEnv: Option.Option<string>
+): Result.Result<Recertification.ScheduleSettings, ReadonlyArray<JobPlan.FieldIssue>> => {
+  const r = options.recertification ?? {}
+  const text = r.schedule === false ? "off" : r.schedule ?? Option.getOrElse(fromEnv, () => "off")
+  const off = text.trim() === "" || text.trim().toLowerCase() === "off"
+  const checked = Recertification.validateUpdate(Recertification.defaultSchedule, {
+    enabled: !off,
+    schedule: off ? null : text,
+    leadTimeDays: r.leadTimeDays,
+    retryAfterHours: r.retryAfterHours,
+    maxUnits: r.maxUnits,
+    maxRegions: r.maxRegions
+  })
+  return Result.mapError(checked, (issues) =>
+    issues.map((i) => new JobPlan.FieldIssue({ field: `recertification.${i.field}`, message: i.message })))
+}
+
+/** The control-plane facts the recertification policy sees, from the options (none by default). */
+const observationsOf = (
+  options: CreateOptions,
+  registry: Layer.Layer<Registry.Registry>
+): Layer.Layer<Recertification.Observations, unknown> | Layer.Layer<never> => {
+  const r = options.recertification
+  if (r?.observations !== undefined) return r.observations
+  if (r?.controlPlane === undefined || r.controlPlane === false) return Layer.empty
+  const controlPlane = ControlPlane.layer({
+    endpoint: options.bedrock?.endpoint,
+    credentials: options.bedrock?.credentials as ControlPlane.Credentials | undefined
+  })
+  return RecertificationObservations.layer(r.controlPlane === true ? {} : { regions: r.controlPlane.regions }).pipe(
+    Layer.provide(Layer.mergeAll(options.storage, registry, controlPlane.pipe(Layer.provide(registry))))
+  )
+}
+
+const layerWith = (
+  options: CreateOptions,
+  logFormat: "pretty" | "json",
+  schedule: Recertification.ScheduleSettings
+): Layer.Layer<Certification.Certification, unknown> => {
   // Provided to the layers and kept in the output, so calls through the runtime log at this level,
   // to this logger, and read the same clock too.
   const logging = Layer.mergeAll(
@@ -171,9 +257,20 @@ const layerWith = (options: CreateOptions, logFormat: "pretty" | "json"): Layer.
     RegionGovernor.layer(options.governor),
     runnerSettings,
     logging,
-    options.requestRates === undefined ? Layer.empty : RequestRateLimit.layerMemory(options.requestRates)
+    options.requestRates === undefined ? Layer.empty : RequestRateLimit.layerMemory(options.requestRates),
+    Layer.succeed(Recertification.ScheduleConfig, schedule),
+    observationsOf(options, registry)
   )
-  const service = Layer.merge(Certification.layer(options.settings).pipe(Layer.provide(base)), logging)
+  const core = Certification.layer(options.settings).pipe(Layer.provide(base))
+  const runScheduler = options.recertification?.scheduler === true || schedule.enabled
+  const service = runScheduler
+    ? Layer.merge(
+      Layer.merge(core, logging),
+      RecertificationScheduler.layer({ pollInterval: options.recertification?.pollInterval }).pipe(
+        Layer.provide(Layer.merge(core, base))
+      )
+    )
+    : Layer.merge(core, logging)
   if (options.worker === false) return service
   const worker = Worker.layer(options.worker ?? {}).pipe(Layer.provide(base))
   return Layer.merge(service, worker)
@@ -270,6 +367,21 @@ export const createCertification = (options: CreateOptions) => {
       })
       return run(waitOptions.timeout === undefined ? wait : Effect.timeout(wait, waitOptions.timeout))
     },
+    // Continuous certification (issue 14).
+    /** Pause a running job: no new unit starts, running ones finish (409-style `JobConflict` when terminal). */
+    pause: (jobId: string) => run(Effect.flatMap(service, (s) => s.pause(jobId))),
+    /** Resume a paused job where it stopped. */
+    resume: (jobId: string) => run(Effect.flatMap(service, (s) => s.resume(jobId))),
+    /** A RECERTIFY job for the latest results a selection picks, or `job: null` with the reason. */
+    recertify: (selection: Recertification.Selection = {}, meta?: Certification.RequestMeta) =>
+      run(Effect.flatMap(service, (s) => s.recertify(selection, meta))),
+    /** The recertification schedule: settings, next run, last run and its job. */
+    schedule: () => run(Effect.flatMap(service, (s) => s.schedule)),
+    /** Change the recertification schedule for every process sharing the storage. */
+    updateSchedule: (update: Recertification.ScheduleUpdate) =>
+      run(Effect.flatMap(service, (s) => s.updateSchedule(update))),
+    /** The reasons recorded for each pair of a RECERTIFY job. */
+    recertificationReasons: (jobId: string) => run(Effect.flatMap(service, (s) => s.recertificationReasons(jobId))),
     /** The Effect runtime behind the facade, for mixing in Effect code. */
     runtime,
     /** Stop the worker and release every resource (connections, clients, servers). */

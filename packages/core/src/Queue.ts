@@ -101,7 +101,8 @@ export const Postpone = (options: { readonly delayMillis: number; readonly reaso
 /** Progress events, published by workers and the service; delivered to every process. */
 export class ProgressEvent extends Schema.Class<ProgressEvent>("@myia/certification/ProgressEvent")({
   jobId: JobId,
-  type: Schema.Literals(["job-status", "unit-started", "unit-completed"]),
+  /** `recertification-scheduled` (issue 14): a scheduled run created this job; `status` says why. */
+  type: Schema.Literals(["job-status", "unit-started", "unit-completed", "recertification-scheduled"]),
   unitId: Schema.NullOr(UnitId),
   /** The job status (job-status) or unit status (unit-*) after the change. */
   status: Schema.String,

@@ -25,6 +25,7 @@
  * - Issue 15 (time): the latest view is ordered by the order storage wrote the results (a sequence
  *   or the database's clock), never by the writer's clock: of two results for one (model, region),
  *   the one written later is the latest, whatever `completedAt` its worker's clock stamped.
+ * - `getSetting` / `putSetting` hold small shared records (last write wins), e.g. the schedule.
  *
  * @since 0.1.0
  */
@@ -142,6 +143,19 @@ export interface LatestFilter {
   readonly modelId?: ModelId | undefined
   readonly region?: Region | undefined
   readonly status?: Verdict | undefined
+  // Continuous certification (issue 14): expiry, suite version and several verdicts, models, regions.
+  /** Results whose `expiresAt` is before this instant (results without an expiry are left out). */
+  readonly expiringBefore?: Timestamp | undefined
+  /** Results with one of these verdicts (an empty list does not narrow). */
+  readonly verdicts?: ReadonlyArray<Verdict> | undefined
+  /** Results of one of these models (an empty list does not narrow). */
+  readonly modelIds?: ReadonlyArray<ModelId> | undefined
+  /** Results in one of these regions (an empty list does not narrow). */
+  readonly regions?: ReadonlyArray<Region> | undefined
+  /** Results produced by exactly this suite version. */
+  readonly suiteVersion?: string | undefined
+  /** Results produced by any suite version but this one (or by none). */
+  readonly suiteVersionOtherThan?: string | undefined
 }
 
 export interface Stats {
@@ -311,6 +325,17 @@ export class Storage extends Context.Service<Storage, {
    * `Clock` for an in-process store), so a process can tell how far its clock is from it.
    */
   readonly databaseTime: Effect.Effect<number, StorageError>
+
+  // Continuous certification (issue 14) ------------------------------------------------------
+
+  /**
+   * A small named record shared by every process (the recertification schedule, its last run, the
+   * reasons of a scheduled job): opaque text under a key. `none` when the key was never written.
+   */
+  readonly getSetting: (key: string) => Effect.Effect<Option.Option<string>, StorageError>
+
+  /** Write (create or replace) the record under `key`; the last write wins. */
+  readonly putSetting: (key: string, value: string) => Effect.Effect<void, StorageError>
 }>()("@myia/certification/Storage") {}
 
 /** A stored progress event with its per-job sequence number (issue 18). */

@@ -200,6 +200,14 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
         // Nothing ran: a pause of any length spends none of the unit's starts.
         return Postpone({ delayMillis: yield* retryDelayMillis(delivery, false), reason: "job paused" })
       }
+      // Issue 14: the job was paused when we claimed and has been resumed since. Acknowledging now
+      // would strand the unit (QUEUED in storage, gone from the queue): try it again instead.
+      if (Option.isSome(job) && JobStateMachine.claimableJobStatuses.includes(job.value.status)) {
+        const unit = yield* storage.getUnit(message.unitId)
+        if (Option.isSome(unit) && !JobStateMachine.isTerminalUnit(unit.value.status)) {
+          return Postpone({ delayMillis: 0, reason: "job resumed while the unit was being claimed" })
+        }
+      }
       // Already terminal (a redelivery) or the job ended. The previous worker may have died between
       // the unit's write and the job's transition: finishing the job here is idempotent.
       yield* maybeComplete(message.jobId)

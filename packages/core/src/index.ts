@@ -32,6 +32,11 @@ export * as Report from "./Report.ts"
 export * as ControlPlane from "./ControlPlane.ts"
 export * as Metrics from "./Metrics.ts"
 export * as Progress from "./Progress.ts"
+// Continuous certification (issue 14).
+export * as RecertificationPolicy from "./RecertificationPolicy.ts"
+export * as Recertification from "./Recertification.ts"
+export * as RecertificationScheduler from "./RecertificationScheduler.ts"
+export * as RecertificationObservations from "./RecertificationObservations.ts"
 
 // The domain types, also flat, so bundled declarations can name them (and hosts can import them).
 export type {

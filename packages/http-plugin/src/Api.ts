@@ -401,7 +401,10 @@ export class ResultsGroup extends HttpApiGroup.make("results").add(
       ...pageQuery,
       modelId: Schema.optional(Inputs.ModelIdInput),
       region: Schema.optional(Inputs.RegionInput),
-      status: Schema.optional(Verdict)
+      status: Schema.optional(Verdict),
+      // Continuous certification (issue 14).
+      expiringBefore: Schema.optional(Inputs.TimestampInput),
+      verdict: Schema.optional(Inputs.VerdictListInput)
     },
     success: Success(Certifications),
     error: common
@@ -506,6 +509,120 @@ export class SessionGroup extends HttpApiGroup.make("session").add(
   )
 ).annotateMerge(OpenApi.annotations({ description: "The caller's identity and permissions (the dashboard asks first)." })) {}
 
+// ---------------------------------------------------------------------------------------------
+// Continuous certification (issue 14): recertify, schedule, pause/resume
+// ---------------------------------------------------------------------------------------------
+
+/** One pair a recertification selected, with its reasons (the most urgent first). */
+export const RecertifySelection = Schema.Struct({
+  modelId: Schema.String,
+  region: Schema.String,
+  reason: Schema.String,
+  reasons: Schema.Array(Schema.String),
+  detail: Schema.String
+})
+
+/** POST /recertify: the RECERTIFY job (201), or `jobId: null` and why nothing was created (200). */
+export const RecertifyResult = Schema.Struct({
+  jobId: Schema.NullOr(Schema.String),
+  reason: Schema.NullOr(Schema.String),
+  job: Schema.NullOr(CreatedJob),
+  selected: Schema.Array(RecertifySelection),
+  deferred: Schema.Int,
+  byReason: Schema.Record(Schema.String, Schema.Int)
+})
+
+/** Which latest results to certify again; every field optional, unknown fields refused. */
+export const RecertifyPayload = Schema.Struct({
+  expiringWithinDays: Schema.optionalKey(Schema.Finite),
+  modelIds: Schema.optionalKey(Schema.Array(Inputs.ModelIdInput)),
+  regions: Schema.optionalKey(Schema.Array(Inputs.RegionInput)),
+  verdicts: Schema.optionalKey(Schema.Array(Verdict)),
+  olderSuite: Schema.optionalKey(Schema.Boolean)
+})
+
+export const LastRun = Schema.Struct({
+  tick: Schema.String,
+  at: Schema.String,
+  jobId: Schema.NullOr(Schema.String),
+  pairs: Schema.Int,
+  deferred: Schema.Int,
+  reasons: Schema.Record(Schema.String, Schema.Int),
+  message: Schema.String
+})
+
+/** GET /schedule: the policy, where it comes from, the next run, the last run and its job. */
+export const Schedule = Schema.Struct({
+  enabled: Schema.Boolean,
+  schedule: Schema.NullOr(Schema.String),
+  leadTimeDays: Schema.Number,
+  retryAfterHours: Schema.Number,
+  maxUnits: Schema.Int,
+  maxRegions: Schema.Int,
+  source: Schema.Literals(["config", "stored"]),
+  nextRunAt: Schema.NullOr(Schema.String),
+  lastRun: Schema.NullOr(LastRun),
+  suiteVersion: Schema.String
+})
+
+/** PUT /schedule: the fields to change (`schedule`: `every 1h`, a cron expression, or null). */
+export const ScheduleUpdatePayload = Schema.Struct({
+  enabled: Schema.optionalKey(Schema.Boolean),
+  schedule: Schema.optionalKey(Schema.NullOr(Inputs.Text(200))),
+  leadTimeDays: Schema.optionalKey(Schema.Finite),
+  retryAfterHours: Schema.optionalKey(Schema.Finite),
+  maxUnits: Schema.optionalKey(Schema.Int),
+  maxRegions: Schema.optionalKey(Schema.Int)
+})
+
+/** Bodies of this group: every wrong field reported, unknown fields refused. */
+const strictPayload = { errors: "all", onExcessProperty: "error" } as const
+
+export class RecertificationGroup extends HttpApiGroup.make("recertification").add(
+  HttpApiEndpoint.post("recertify", "/recertify", {
+    payload: RecertifyPayload,
+    headers: createHeaders,
+    success: [
+      Success(RecertifyResult).pipe(HttpApiSchema.status(201)),
+      Success(RecertifyResult).pipe(HttpApiSchema.status(200))
+    ],
+    error: [...common, Conflict]
+  }).annotate(HttpApi.PayloadParseOptions, strictPayload).annotateMerge(OpenApi.annotations({
+    summary: "Certify again what a selection picks",
+    description: "A RECERTIFY job for the latest results the selection picks (expiring within N days, older suite, models, regions, verdicts), with each pair's reasons (201), or jobId null and why when nothing matches (200)."
+  })),
+  HttpApiEndpoint.get("getSchedule", "/schedule", { success: Success(Schedule), error: common }).annotateMerge(OpenApi.annotations({
+    summary: "The recertification schedule",
+    description: "The schedule (interval or cron), the policy's settings, where they come from, the next run, and the last run with its job."
+  })),
+  HttpApiEndpoint.put("putSchedule", "/schedule", {
+    payload: ScheduleUpdatePayload,
+    success: Success(Schedule),
+    error: common
+  }).annotate(HttpApi.PayloadParseOptions, strictPayload).annotateMerge(OpenApi.annotations({
+    summary: "Change the recertification schedule",
+    description: "Change the schedule for every process (fields left out keep their value); needs write permission."
+  })),
+  HttpApiEndpoint.post("pause", "/jobs/:jobId/pause", {
+    params: jobParams,
+    success: Success(JobSummary),
+    error: [...common, NotFound, Conflict]
+  }).annotateMerge(OpenApi.annotations({
+    summary: "Pause a job",
+    description: "No new unit of the job starts (their deliveries wait without spending attempts); running units finish. 409 when the job is finished or already paused."
+  })),
+  HttpApiEndpoint.post("resume", "/jobs/:jobId/resume", {
+    params: jobParams,
+    success: Success(JobSummary),
+    error: [...common, NotFound, Conflict]
+  }).annotateMerge(OpenApi.annotations({
+    summary: "Resume a paused job",
+    description: "The job continues where it stopped. 409 when the job is not paused."
+  }))
+).annotateMerge(OpenApi.annotations({
+  description: "Continuous certification: recertify by selection, the schedule, pause and resume."
+})) {}
+
 /** The whole API. Paths are relative to the host's base path. */
 export class CertificationApi extends HttpApi.make("certification")
   .add(CertifyGroup)
@@ -513,6 +630,7 @@ export class CertificationApi extends HttpApi.make("certification")
   .add(ResultsGroup)
   .add(SystemGroup)
   .add(SessionGroup)
+  .add(RecertificationGroup)
   .annotateMerge(OpenApi.annotations({
     title: "MyIA Bedrock certification API",
     version: packageJson.version,

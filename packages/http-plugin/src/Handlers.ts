@@ -10,7 +10,14 @@
  *
  * @since 0.1.0
  */
-import { Certification as Core, Domain, Metrics, Region as Regions, Registry } from "@myia/certification"
+import {
+  Certification as Core,
+  Domain,
+  Metrics,
+  type Recertification,
+  Region as Regions,
+  Registry
+} from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -255,7 +262,14 @@ export const layer = (options: HandlerOptions) => {
         .handle("certifications", ({ query }) =>
           Effect.gen(function*() {
             const page = yield* pageOf(query, options.maxPageSize)
-            const filter = { modelId: query.modelId, region: query.region, status: query.status }
+            const filter = {
+              modelId: query.modelId,
+              region: query.region,
+              status: query.status,
+              // Continuous certification (issue 14).
+              expiringBefore: query.expiringBefore,
+              verdicts: query.verdict === undefined ? undefined : query.verdict.split(",") as Array<Domain.Verdict>
+            }
             const result = yield* mapErrors(service.latest(filter, page))
             return ok({
               certifications: result.items.map(unitRowOf),
@@ -334,8 +348,53 @@ export const layer = (options: HandlerOptions) => {
         Effect.map(Effect.service(CurrentPrincipal), (p) => ok({ id: p.id, canRead: p.canRead, canWrite: p.canWrite })))
   )
 
-  return Layer.mergeAll(certify, jobs, results, system, session)
+  // Continuous certification (issue 14) ------------------------------------------------------
+  const recertification = HttpApiBuilder.group(
+    Api.CertificationApi,
+    "recertification",
+    Effect.fn(function*(handlers) {
+      const service = yield* Core.Certification
+      const summaryOf = (job: Domain.Job) =>
+        service.getJob(job.id).pipe(Effect.map((d) => ok({ ...job, ...progress(d.counts) })))
+      return handlers
+        .handle("recertify", ({ headers, payload }) =>
+          mapErrors(Effect.flatMap(metaOf(headers), (meta) => service.recertify(payload, meta))).pipe(
+            Effect.map((r) => {
+              const body = ok({
+                jobId: r.job?.jobId ?? null,
+                reason: r.reason,
+                job: r.job === null ? null : createdDataOf(r.job),
+                selected: r.selected.map((s) => ({ ...s, reasons: [...s.reasons] })),
+                deferred: r.deferred,
+                byReason: { ...r.byReason } as Record<string, number>
+              })
+              // Nothing matched, or a repeated Idempotency-Key: 200; a new job: 201.
+              return r.job === null || r.job.replayed === true ? HttpServerResponse.jsonUnsafe(body, { status: 200 }) : body
+            })
+          ))
+        .handle("getSchedule", () => mapErrors(service.schedule).pipe(Effect.map(scheduleOf)))
+        .handle("putSchedule", ({ payload }) => mapErrors(service.updateSchedule(payload)).pipe(Effect.map(scheduleOf)))
+        .handle("pause", ({ params }) => mapErrors(Effect.flatMap(service.pause(params.jobId), summaryOf)))
+        .handle("resume", ({ params }) => mapErrors(Effect.flatMap(service.resume(params.jobId), summaryOf)))
+    })
+  )
+
+  return Layer.mergeAll(certify, jobs, results, system, session, recertification)
 }
+
+/** The `CreatedJob` shape of a RECERTIFY job (no single model/region). */
+const createdDataOf = (created: Core.CreatedJob) => ({
+  jobId: created.jobId,
+  type: created.type,
+  status: created.status,
+  totalJobs: created.totalUnits,
+  modelIds: created.modelIds,
+  regions: created.regions,
+  skipped: created.skipped.map((s) => ({ modelId: s.modelId, region: s.region, reason: s.reason, message: s.message }))
+})
+
+const scheduleOf = (view: Recertification.ScheduleView) =>
+  ok({ ...view, lastRun: view.lastRun === null ? null : { ...view.lastRun, reasons: { ...view.lastRun.reasons } } })
 
 /** Prometheus text of every metric in the default registry (the SDK's metrics included). */
 export const defaultMetrics: Effect.Effect<string> = Metrics.render

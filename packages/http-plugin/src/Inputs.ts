@@ -83,3 +83,18 @@ export const EventIdFromString = Schema.String.check(
       : `must be the id of an event of this stream (decimal digits; got ${quote(s)})`
   )
 ).pipe(Schema.decodeTo(Schema.Int, SchemaTransformation.numberFromString))
+
+// Continuous certification (issue 14) ------------------------------------------------------------
+
+/** An ISO-8601 UTC instant in a query (`2026-12-01T12:00:00Z`, `…00.000Z`). */
+export const TimestampInput = Text(40).pipe(Schema.decodeTo(Domain.Timestamp))
+
+/** One verdict or several, comma-separated (`FAILED,INCONCLUSIVE`). */
+export const VerdictListInput = Text(200).check(
+  Schema.makeFilter((s: string) => {
+    const bad = s.split(",").filter((v) => !(Domain.Verdict.literals as ReadonlyArray<string>).includes(v))
+    return bad.length === 0
+      ? undefined
+      : `unknown verdict ${bad.map(quote).join(", ")} (one of ${Domain.Verdict.literals.join(", ")}, comma-separated)`
+  })
+)

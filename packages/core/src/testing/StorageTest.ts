@@ -127,6 +127,7 @@ export const suite = (name: string, layer: Layer.Layer<Storage, unknown>): void 
       historyStatsCleanupTests(test)
       progressTests(test)
       reconciliationTests(test)
+      recertificationTests(test)
     })
   })
 }
@@ -812,6 +813,73 @@ const historyStatsCleanupTests = (test: Test): void => {
       assert.strictEqual(kept.items[0]!.id, oldResult.id)
       assert.strictEqual(kept.items[0]!.status, "CERTIFIED")
       assert.strictEqual(yield* storage.cleanup(cutoff), 0)
+    }))
+}
+
+/** Continuous certification (issue 14): latest results by expiry, suite version, verdicts; shared settings. */
+const recertificationTests = (test: Test): void => {
+  test("latest results filter by expiry, verdicts, models, regions and suite version", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      // Two models × two regions; validity 1 day for one job, 30 days for the other.
+      const [m1, m2] = [Fixtures.makeModelId("recheck.a"), Fixtures.makeModelId("recheck.b")]
+      const short = yield* create({
+        modelIds: [m1],
+        regions: [usEast1, euWest1],
+        totalUnits: 2,
+        config: new Domain.JobConfig({ certifyThreshold: 80, validityDays: 1, suiteVersion: "1.0.0" })
+      })
+      const long = yield* create({ modelIds: [m2], regions: [usEast1, euWest1], totalUnits: 2 })
+      yield* start(short.job, short.units)
+      yield* start(long.job, long.units)
+      yield* finish(short.units[0]!, "CERTIFIED", { suiteVersion: "0.9.0" })
+      yield* finish(short.units[1]!, "INCONCLUSIVE")
+      yield* finish(long.units[0]!, "FAILED")
+      yield* finish(long.units[1]!, "CERTIFIED")
+      const now = yield* nowMillis
+      const mine = { modelIds: [m1, m2] }
+      const ids = (page: { readonly items: ReadonlyArray<Domain.Unit> }) => page.items.map((u) => u.id).sort()
+      const all = yield* storage.latest(mine, { page: 1, limit: 10 })
+      assert.strictEqual(all.total, 4)
+      const soon = yield* storage.latest({ ...mine, expiringBefore: isoAt(now + 2 * DAY_MS) }, { page: 1, limit: 10 })
+      assert.deepStrictEqual(ids(soon), short.units.map((u) => u.id).sort())
+      const none = yield* storage.latest({ ...mine, expiringBefore: isoAt(now - DAY_MS) }, { page: 1, limit: 10 })
+      assert.strictEqual(none.total, 0)
+      const later = yield* storage.latest({ ...mine, expiringBefore: isoAt(now + 31 * DAY_MS) }, { page: 1, limit: 10 })
+      assert.strictEqual(later.total, 4)
+      const bad = yield* storage.latest({ ...mine, verdicts: ["FAILED", "INCONCLUSIVE"] }, { page: 1, limit: 10 })
+      assert.deepStrictEqual(ids(bad), [short.units[1]!.id, long.units[0]!.id].sort())
+      const east = yield* storage.latest({ ...mine, regions: [usEast1] }, { page: 1, limit: 10 })
+      assert.deepStrictEqual(ids(east), [short.units[0]!.id, long.units[0]!.id].sort())
+      const one = yield* storage.latest({ modelIds: [m2], verdicts: [] }, { page: 1, limit: 10 })
+      assert.strictEqual(one.total, 2)
+      const old = yield* storage.latest({ ...mine, suiteVersionOtherThan: "1.0.0" }, { page: 1, limit: 10 })
+      assert.deepStrictEqual(ids(old), [short.units[0]!.id])
+      const current = yield* storage.latest({ ...mine, suiteVersion: "1.0.0" }, { page: 1, limit: 10 })
+      assert.strictEqual(current.total, 3)
+      const combined = yield* storage.latest(
+        { ...mine, expiringBefore: isoAt(now + 2 * DAY_MS), verdicts: ["CERTIFIED"] },
+        { page: 1, limit: 10 }
+      )
+      assert.deepStrictEqual(ids(combined), [short.units[0]!.id])
+      // The stored expiry is the completion plus the job's validity.
+      const stored = some(yield* storage.getUnit(long.units[1]!.id), "long unit")
+      assert.strictEqual(
+        Date.parse(stored.expiresAt!) - Date.parse(stored.completedAt!),
+        30 * DAY_MS
+      )
+    }))
+
+  test("settings: none until written, then the last write wins", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const key = `test/${crypto.randomUUID()}`
+      assert.isTrue(Option.isNone(yield* storage.getSetting(key)))
+      yield* storage.putSetting(key, `{"a":1}`)
+      assert.deepStrictEqual(yield* storage.getSetting(key), Option.some(`{"a":1}`))
+      yield* storage.putSetting(key, "second")
+      assert.deepStrictEqual(yield* storage.getSetting(key), Option.some("second"))
+      assert.isTrue(Option.isNone(yield* storage.getSetting(`${key}/other`)))
     }))
 }
 
