@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Domain, JobStateMachine, Storage } from "@myia/certification"
+import { Domain, JobStateMachine, Observation, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -329,7 +329,22 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     return deleted
   })
 
+  // Issue #13 — control-plane observations per (account, region); the newest observation wins.
+  const observations = new Map<string, Observation.RegionObservation>()
+  const observationKey = (account: string, region: string) => `${account}\u0000${region}`
+  const saveObservation = Effect.fn("MemoryStorage.saveObservation")(function*(observation: Observation.RegionObservation) {
+    const key = observationKey(observation.account, observation.region)
+    const stored = observations.get(key)
+    if (stored !== undefined && Date.parse(stored.observedAt) > Date.parse(observation.observedAt)) return false
+    observations.set(key, observation)
+    return true
+  })
+  const getObservation = (account: string, region: Domain.Region) =>
+    Effect.sync(() => Option.fromUndefinedOr(observations.get(observationKey(account, region))))
+
   return Storage.Storage.of({
+    saveObservation,
+    getObservation,
     createJob,
     createJobOnce,
     getJob,

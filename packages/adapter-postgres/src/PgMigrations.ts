@@ -154,6 +154,20 @@ CREATE UNIQUE INDEX jobs_idempotency_key_idx ON ${s}.jobs (idempotency_key) WHER
 CREATE UNIQUE INDEX jobs_active_key_idx ON ${s}.jobs (active_key)
   WHERE active_key IS NOT NULL AND status NOT IN (${list(JobStateMachine.terminalJobStatuses)});
 `
+  },
+  {
+    version: 3,
+    name: "registry_observations",
+    sql: (s) => `
+-- Issue #13, the living registry: what the control plane said per (account, region), and when.
+CREATE TABLE ${s}.registry_observations (
+  account text COLLATE "C" NOT NULL,
+  region text COLLATE "C" NOT NULL,
+  observed_at timestamptz NOT NULL,
+  observation jsonb NOT NULL,
+  PRIMARY KEY (account, region)
+);
+`
   }
 ]
 

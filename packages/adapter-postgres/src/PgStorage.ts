@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Domain, JobStateMachine, Storage } from "@myia/certification"
+import { Domain, JobStateMachine, Observation, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -487,7 +487,32 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     return rows[0]?.n ?? 0
   })
 
+  // Issue #13 — control-plane observations: one row per (account, region), only ever moved forward in time.
+  const observationsTable = sql(`${schema}.registry_observations`)
+  const saveObservation = Effect.fn("PgStorage.saveObservation")(function*(observation: Observation.RegionObservation) {
+    const encoded = Observation.encode(observation)
+    const rows = yield* client.run("saveObservation", () =>
+      sql`INSERT INTO ${observationsTable} AS o (account, region, observed_at, observation)
+        VALUES (${observation.account}, ${observation.region}, ${observation.observedAt}, ${json(encoded)})
+        ON CONFLICT (account, region) DO UPDATE SET observed_at = EXCLUDED.observed_at, observation = EXCLUDED.observation
+          WHERE o.observed_at <= EXCLUDED.observed_at
+        RETURNING 1`)
+    return rows.length > 0
+  })
+  const getObservation = Effect.fn("PgStorage.getObservation")(function*(account: string, region: Domain.Region) {
+    const rows = yield* client.run("getObservation", () =>
+      sql<Array<{ observation: unknown }>>`SELECT observation FROM ${observationsTable}
+        WHERE account = ${account} AND region = ${region}`)
+    if (rows.length === 0) return Option.none()
+    return Option.some(yield* Effect.try({
+      try: () => Observation.decode(rows[0]!.observation),
+      catch: (cause) => undecodable("getObservation")(cause as { readonly message: string })
+    }))
+  })
+
   return Storage.Storage.of({
+    saveObservation,
+    getObservation,
     createJob,
     createJobOnce,
     getJob,

@@ -41,6 +41,7 @@ import type {
   UnitOutcome,
   Verdict
 } from "./Domain.ts"
+import type { RegionObservation } from "./Observation.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -263,4 +264,18 @@ export class Storage extends Context.Service<Storage, {
    * keeps its own copies. Returns how many jobs were deleted.
    */
   readonly cleanup: (before: Timestamp) => Effect.Effect<number, StorageError>
+
+  // Issue #13 — the living registry: what the control plane said per (account, region), and when.
+  /**
+   * Keep an (account, region)'s observation: writes unless the stored one was observed later
+   * (`observedAt`; an equal time overwrites, so availability added to a listing is kept). Returns
+   * whether it wrote. The observation is stored as given and read back equal.
+   */
+  readonly saveObservation: (observation: RegionObservation) => Effect.Effect<boolean, StorageError>
+
+  /** The stored observation of an (account, region), or none. */
+  readonly getObservation: (
+    account: string,
+    region: Region
+  ) => Effect.Effect<Option.Option<RegionObservation>, StorageError>
 }>()("@myia/certification/Storage") {}
