@@ -39,6 +39,7 @@ import {
 } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobPlan from "./JobPlan.ts"
+import { LivingRegistry } from "./LivingRegistry.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import { ModelCatalog } from "./ModelCatalog.ts"
 import { ProgressEvent, Queue, type QueueCounts, type QueueError, UnitMessage } from "./Queue.ts"
@@ -241,6 +242,8 @@ interface Deps {
   readonly registry: Registry["Service"]
   readonly catalog: Option.Option<ModelCatalog["Service"]>
   readonly config: Settings
+  /** Issue #13: the living registry, when the host wired one; planning then sees what the control plane lists. */
+  readonly living?: Option.Option<LivingRegistry["Service"]> | undefined
 }
 
 /** The job, or `JobNotFound` for an unknown or malformed id. */
@@ -257,7 +260,10 @@ const findJob = (storage: Storage["Service"]) =>
 // Commands
 // ---------------------------------------------------------------------------------------------
 
-const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
+const makeCommands = ({ catalog, config, living, queue, registry, storage }: Deps) => {
+  /** The registry a plan for these regions uses: the snapshot, or with the control plane merged in (issue #13). */
+  const planning = (regions: ReadonlyArray<Region>) =>
+    living === undefined || Option.isNone(living) ? Effect.succeed(registry) : living.value.registryFor(regions)
   /** Host id → Bedrock id through the catalog, when the host has one. */
   const resolveModel = Effect.fnUntraced(function*(requested: string) {
     if (Option.isSome(catalog)) {
@@ -417,7 +423,7 @@ const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
       models: resolved,
       regions: regions.success,
       modelsField: fields.models,
-      registry,
+      registry: yield* planning(regions.success),
       at: yield* DateTime.now,
       limits
     }))
@@ -449,7 +455,7 @@ const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
     const plan = yield* Effect.fromResult(JobPlan.all({
       regions: regions.success,
       modalities: request.modalities ?? ["chat", "embedding"],
-      registry,
+      registry: yield* planning(regions.success),
       at: yield* DateTime.now,
       limits: config.limits
     }))
@@ -595,7 +601,8 @@ export const make = Effect.gen(function*() {
     registry: yield* Registry,
     catalog: yield* Effect.serviceOption(ModelCatalog),
     // Read once, when the service is built: methods run in their callers' context, not the layer's.
-    config: yield* CertificationConfig
+    config: yield* CertificationConfig,
+    living: yield* Effect.serviceOption(LivingRegistry)
   }
   return Certification.of({ ...makeCommands(deps), ...makeQueries(deps) })
 })

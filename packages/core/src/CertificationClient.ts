@@ -40,9 +40,11 @@ import * as References from "effect/References"
 import * as Stream from "effect/Stream"
 import * as BedrockRuntime from "./BedrockRuntime.ts"
 import * as Certification from "./Certification.ts"
+import * as ControlPlane from "./ControlPlane.ts"
 import type { JobStatus } from "./Domain.ts"
 import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
+import * as LivingRegistry from "./LivingRegistry.ts"
 import type { ModelCatalog } from "./ModelCatalog.ts"
 import type { ProgressEvent, Queue } from "./Queue.ts"
 import * as RegionGovernor from "./RegionGovernor.ts"
@@ -90,6 +92,19 @@ export interface CreateOptions {
    * clock). Pin it to run at a fixed instant: tests, replays, "as of" checks.
    */
   readonly clock?: Clock.Clock | undefined
+  /**
+   * Issue #13, the living registry: consult the Bedrock control plane per region before each job —
+   * discovery (cached for `ttl`, default 1 h, and persisted through the storage), merged facts, and
+   * preflight (units the control plane rules out end UNAVAILABLE without a runtime call). The
+   * control-plane client uses `bedrock`'s endpoint and credentials unless given here. Default: off.
+   */
+  readonly controlPlane?: false | ControlPlaneOptions | undefined
+}
+
+/** The living registry's settings in the facade: discovery options plus the control-plane client's. */
+export interface ControlPlaneOptions extends LivingRegistry.Options {
+  readonly endpoint?: ControlPlane.Options["endpoint"]
+  readonly credentials?: ControlPlane.Options["credentials"]
 }
 
 /** What the facade reads from the environment when an option leaves it unset. */
@@ -162,7 +177,7 @@ const layerWith = (options: CreateOptions, logFormat: "pretty" | "json"): Layer.
   )
   const runnerSettings = Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner })
   const registry = Registry.layerWith(options.registry ?? {})
-  const base = Layer.mergeAll(
+  const core = Layer.mergeAll(
     options.storage,
     options.queue,
     registry,
@@ -173,10 +188,22 @@ const layerWith = (options: CreateOptions, logFormat: "pretty" | "json"): Layer.
     logging,
     options.requestRates === undefined ? Layer.empty : RequestRateLimit.layerMemory(options.requestRates)
   )
+  const base = Layer.provideMerge(livingLayer(options), core)
   const service = Layer.merge(Certification.layer(options.settings).pipe(Layer.provide(base)), logging)
   if (options.worker === false) return service
   const worker = Worker.layer(options.worker ?? {}).pipe(Layer.provide(base))
   return Layer.merge(service, worker)
+}
+
+/** The living registry over the core's storage and registry, when `controlPlane` is set (issue #13). */
+const livingLayer = (options: CreateOptions): Layer.Layer<never, never, never> | Layer.Layer<LivingRegistry.LivingRegistry, never, Storage | Registry.Registry> => {
+  const settings = options.controlPlane
+  if (settings === undefined || settings === false) return Layer.empty
+  const controlPlane = ControlPlane.layer({
+    endpoint: settings.endpoint ?? options.bedrock?.endpoint,
+    credentials: settings.credentials ?? options.bedrock?.credentials
+  })
+  return LivingRegistry.layer(settings).pipe(Layer.provide(controlPlane))
 }
 
 export interface WaitOptions {

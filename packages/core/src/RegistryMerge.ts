@@ -247,8 +247,18 @@ const measuredAccess: Readonly<Record<string, Access>> = {
   MARKETPLACE_PENDING: "AGREEMENT_PENDING"
 }
 
+/** A result to read measured facts from: a stored unit, or a run's outcome (`id` null: "this run"). */
+export interface Measurement {
+  readonly id: string | null
+  readonly error: Unit["error"]
+  readonly tests: Unit["tests"]
+  readonly invocationTarget: Unit["invocationTarget"]
+  readonly completedAt: string | null
+}
+
 /** What our latest terminal result for (model, region) measured. */
-export const measuredFacts = (unit: Unit): SourceFacts => {
+export const measuredFacts = (measurement: Measurement): SourceFacts => {
+  const unit = { ...measurement, id: measurement.id ?? "(this run)" }
   const at = unit.completedAt
   const fact = <A>(value: A, evidence: string): Fact<A> => ({ value, source: "measured", at, evidence })
   const category = unit.error?.category
@@ -422,7 +432,7 @@ export interface MergeInput {
   readonly snapshot: ModelInfo | undefined
   readonly observed: RegionObservation | undefined
   /** Our latest terminal result for (model, region), if any. */
-  readonly measured: Unit | undefined
+  readonly measured: Measurement | undefined
 }
 
 /** Merge the three sources for one (model, region). Pure. */
