@@ -136,11 +136,8 @@ type Row = Record<string, unknown>
 // Storage
 // ---------------------------------------------------------------------------------------------
 
-/** Build the Storage service on the `PgClient` (runs migrations first unless `migrate: false`). */
-export const make = Effect.fn("PgStorage.make")(function*(options: Options = {}) {
-  const schema = yield* PgMigrations.validateSchemaName(options.schema ?? PgMigrations.defaultSchema)
-  if (options.migrate !== false) yield* PgMigrations.run(schema)
-  const client = yield* PgClient.PgClient
+/** The tables and SQL helpers one Storage shares between its operations. */
+const makeDb = (schema: string, client: PgClient.PgClient["Service"]) => {
   const sql = client.sql
   const jobs = sql(`${schema}.jobs`)
   const units = sql(`${schema}.units`)
@@ -149,6 +146,14 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   const textArray = (values: ReadonlyArray<string>) => sql.array(values as Array<string>)
   const json = (value: unknown) => sql.json(value as postgres.JSONValue)
   const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
+  return { client, sql, jobs, units, latestTable, raw, textArray, json, nowIso }
+}
+
+type Db = ReturnType<typeof makeDb>
+
+/** Creating jobs (once per key), and moving a job and its units through the state machine. */
+const jobWrites = (db: Db) => {
+  const { client, json, jobs, nowIso, raw, sql, textArray, units } = db
 
   const encodeRows = Effect.fnUntraced(function*(op: string, job: Domain.Job, rows: ReadonlyArray<Domain.Unit>) {
     if (rows.some((u) => u.jobId !== job.id)) return yield* invalid(op, `every unit must belong to job ${job.id}`)
@@ -248,31 +253,6 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
       }))
   })
 
-  const getJob = Effect.fn("PgStorage.getJob")(function*(id: Domain.JobId) {
-    const rows = yield* client.run("getJob", () => sql<Array<Row>>`SELECT ${raw(jobColumns)} FROM ${jobs} WHERE id = ${id}`)
-    return rows.length === 0 ? Option.none() : Option.some(yield* toJob("getJob")(rows[0]!))
-  })
-
-  const getUnits = Effect.fn("PgStorage.getUnits")(function*(jobId: Domain.JobId) {
-    const rows = yield* client.run("getUnits", () =>
-      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.job_id = ${jobId}
-        ORDER BY u.model_id, u.region`)
-    return yield* Effect.forEach(rows, toUnit("getUnits"))
-  })
-
-  const getUnit = Effect.fn("PgStorage.getUnit")(function*(id: Domain.UnitId) {
-    const rows = yield* client.run("getUnit", () =>
-      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.id = ${id}`)
-    return rows.length === 0 ? Option.none() : Option.some(yield* toUnit("getUnit")(rows[0]!))
-  })
-
-  const counts = Effect.fn("PgStorage.counts")(function*(jobId: Domain.JobId) {
-    const rows = yield* client.run("counts", () =>
-      sql<Array<{ status: string; n: number }>>`SELECT status, count(*)::int AS n FROM ${units}
-        WHERE job_id = ${jobId} GROUP BY status`)
-    return countsFromStatuses(Object.fromEntries(rows.map((r) => [r.status, r.n])))
-  })
-
   const transitionJob = Effect.fn("PgStorage.transitionJob")(function*(
     id: Domain.JobId,
     transition: Storage.JobTransition & { readonly unitError?: Domain.UnitOutcome["error"] | undefined }
@@ -323,6 +303,13 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
       sql`UPDATE ${units} SET status = 'QUEUED', queued_at = ${at}
         WHERE id = ANY(${textArray(ids)}::text[]) AND status = 'PENDING'`)
   })
+
+  return { createJob, createJobOnce, transitionJob, markQueued }
+}
+
+/** The fenced unit writes: claim, complete (feeding the latest view), release. */
+const unitWrites = (db: Db) => {
+  const { client, json, jobs, latestTable, nowIso, raw, sql, units } = db
 
   const claimUnit = Effect.fn("PgStorage.claimUnit")(function*(id: Domain.UnitId, lease: string) {
     const at = yield* nowIso
@@ -389,6 +376,38 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   })
 
   /** `WHERE a AND b …` over the given conditions (nulls dropped), or nothing when none remain. */
+  return { claimUnit, completeUnit, releaseUnit }
+}
+
+/** Reads, stats and retention. */
+const reads = (db: Db) => {
+  const { client, jobs, latestTable, raw, sql, units } = db
+
+  const getJob = Effect.fn("PgStorage.getJob")(function*(id: Domain.JobId) {
+    const rows = yield* client.run("getJob", () => sql<Array<Row>>`SELECT ${raw(jobColumns)} FROM ${jobs} WHERE id = ${id}`)
+    return rows.length === 0 ? Option.none() : Option.some(yield* toJob("getJob")(rows[0]!))
+  })
+
+  const getUnits = Effect.fn("PgStorage.getUnits")(function*(jobId: Domain.JobId) {
+    const rows = yield* client.run("getUnits", () =>
+      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.job_id = ${jobId}
+        ORDER BY u.model_id, u.region`)
+    return yield* Effect.forEach(rows, toUnit("getUnits"))
+  })
+
+  const getUnit = Effect.fn("PgStorage.getUnit")(function*(id: Domain.UnitId) {
+    const rows = yield* client.run("getUnit", () =>
+      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.id = ${id}`)
+    return rows.length === 0 ? Option.none() : Option.some(yield* toUnit("getUnit")(rows[0]!))
+  })
+
+  const counts = Effect.fn("PgStorage.counts")(function*(jobId: Domain.JobId) {
+    const rows = yield* client.run("counts", () =>
+      sql<Array<{ status: string; n: number }>>`SELECT status, count(*)::int AS n FROM ${units}
+        WHERE job_id = ${jobId} GROUP BY status`)
+    return countsFromStatuses(Object.fromEntries(rows.map((r) => [r.status, r.n])))
+  })
+
   const whereAll = (conditions: ReadonlyArray<postgres.PendingQuery<Array<postgres.Row>> | null>) => {
     const cs = conditions.filter((c) => c !== null)
     return cs.length === 0 ? sql`` : sql`WHERE ${cs.reduce((all, c) => sql`${all} AND ${c}`)}`
@@ -487,12 +506,17 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     return rows[0]?.n ?? 0
   })
 
-  // Issue #13 — control-plane observations: one row per (account, region), only ever moved forward in time.
-  const observationsTable = sql(`${schema}.registry_observations`)
+  return { getJob, getUnits, getUnit, counts, history, latest, stats, cleanup }
+}
+
+/** Issue #13 — control-plane observations: one row per (account, region), only ever moved forward in time. */
+const observationRows = (db: Db, schema: string) => {
+  const { client, json, sql } = db
+  const table = sql(`${schema}.registry_observations`)
   const saveObservation = Effect.fn("PgStorage.saveObservation")(function*(observation: Observation.RegionObservation) {
     const encoded = Observation.encode(observation)
     const rows = yield* client.run("saveObservation", () =>
-      sql`INSERT INTO ${observationsTable} AS o (account, region, observed_at, observation)
+      sql`INSERT INTO ${table} AS o (account, region, observed_at, observation)
         VALUES (${observation.account}, ${observation.region}, ${observation.observedAt}, ${json(encoded)})
         ON CONFLICT (account, region) DO UPDATE SET observed_at = EXCLUDED.observed_at, observation = EXCLUDED.observation
           WHERE o.observed_at <= EXCLUDED.observed_at
@@ -501,7 +525,7 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   })
   const getObservation = Effect.fn("PgStorage.getObservation")(function*(account: string, region: Domain.Region) {
     const rows = yield* client.run("getObservation", () =>
-      sql<Array<{ observation: unknown }>>`SELECT observation FROM ${observationsTable}
+      sql<Array<{ observation: unknown }>>`SELECT observation FROM ${table}
         WHERE account = ${account} AND region = ${region}`)
     if (rows.length === 0) return Option.none()
     return Option.some(yield* Effect.try({
@@ -509,26 +533,16 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
       catch: (cause) => undecodable("getObservation")(cause as { readonly message: string })
     }))
   })
+  return { saveObservation, getObservation }
+}
 
-  return Storage.Storage.of({
-    saveObservation,
-    getObservation,
-    createJob,
-    createJobOnce,
-    getJob,
-    getUnits,
-    getUnit,
-    counts,
-    transitionJob,
-    markQueued,
-    claimUnit,
-    completeUnit,
-    releaseUnit,
-    history,
-    latest,
-    stats,
-    cleanup
-  })
+/** Build the Storage service on the `PgClient` (runs migrations first unless `migrate: false`). */
+export const make = Effect.fn("PgStorage.make")(function*(options: Options = {}) {
+  const schema = yield* PgMigrations.validateSchemaName(options.schema ?? PgMigrations.defaultSchema)
+  if (options.migrate !== false) yield* PgMigrations.run(schema)
+  const client = yield* PgClient.PgClient
+  const db = makeDb(schema, client)
+  return Storage.Storage.of({ ...jobWrites(db), ...unitWrites(db), ...reads(db), ...observationRows(db, schema) })
 })
 
 /** The Storage layer on a `PgClient`; migrates the schema on build unless `migrate: false`. */

@@ -260,10 +260,8 @@ const findJob = (storage: Storage["Service"]) =>
 // Commands
 // ---------------------------------------------------------------------------------------------
 
-const makeCommands = ({ catalog, config, living, queue, registry, storage }: Deps) => {
-  /** The registry a plan for these regions uses: the snapshot, or with the control plane merged in (issue #13). */
-  const planning = (regions: ReadonlyArray<Region>) =>
-    living === undefined || Option.isNone(living) ? Effect.succeed(registry) : living.value.registryFor(regions)
+/** Job creation: host ids resolved, rows written once per key, units queued. */
+const makeCreation = ({ catalog, config, queue, storage }: Deps) => {
   /** Host id → Bedrock id through the catalog, when the host has one. */
   const resolveModel = Effect.fnUntraced(function*(requested: string) {
     if (Option.isSome(catalog)) {
@@ -402,6 +400,18 @@ const makeCommands = ({ catalog, config, living, queue, registry, storage }: Dep
     )
     return created
   })
+
+  return { createJob, resolveModel }
+}
+
+const makeCommands = (deps: Deps) => {
+  const { config, queue, registry, storage } = deps
+  const { createJob, resolveModel } = makeCreation(deps)
+  /** The registry a plan for these regions uses: the snapshot, or with the control plane merged in (issue #13). */
+  const planning = (regions: ReadonlyArray<Region>) =>
+    deps.living === undefined || Option.isNone(deps.living)
+      ? Effect.succeed(registry)
+      : deps.living.value.registryFor(regions)
 
   const explicit = Effect.fnUntraced(function*(
     type: JobType,
