@@ -30,6 +30,8 @@ export * as ControlPlane from "./ControlPlane.ts"
 export * as Metrics from "./Metrics.ts"
 export * as Observation from "./Observation.ts"
 export * as RegistryMerge from "./RegistryMerge.ts"
+export * as LivingRegistry from "./LivingRegistry.ts"
+export * as Preflight from "./Preflight.ts"
 
 // The domain types, also flat, so bundled declarations can name them (and hosts can import them).
 export type {
