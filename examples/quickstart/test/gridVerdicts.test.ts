@@ -7,7 +7,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Region, Registry } from "@myia/certification"
 import { Scenario } from "@myia/certification/emulator"
 import * as Schema from "effect/Schema"
-import { expectedVerdict, mismatch } from "./oracle.ts"
+import { drivableEmbeddings, expectedVerdict, mismatch } from "./oracle.ts"
 import { type Engine, startEngine, testInstant } from "./support.ts"
 
 const seed = Number(process.env["GRID_SEED"] ?? 20261122)
@@ -43,6 +43,8 @@ const generate = (seed: number) => {
   const rand = Scenario.mulberry32(seed)
   const pairs = registry.models
     .filter((m) => m.modality === "chat" || m.modality === "embedding")
+    // certifyAll skips embedding families suite v1 cannot drive (issue #13): they never become units.
+    .filter((m) => m.modality !== "embedding" || drivableEmbeddings.some((re) => re.test(m.id)))
     .flatMap((m) =>
       regions.filter((r) => registry.certifiability(m.id, r, at)._tag === "Certifiable").map((r) => ({ m, r }))
     )
@@ -132,11 +134,11 @@ describe("seeded random grid", () => {
     }
     assert.deepStrictEqual(problems, [])
 
-    // The grid covered every fault row and every verdict but CANCELLED.
+    // The grid covered every fault row and every verdict but CANCELLED and UNSUPPORTED (refused up front).
     const drawnFaults = new Set(grid.drawn.values())
     for (const [, name] of faults) assert.isTrue(drawnFaults.has(name), `fault ${name} drawn`)
     const verdicts = new Set(detail.units.map((u) => u.status))
-    for (const v of ["CERTIFIED", "QUALITY_WARNING", "FAILED", "UNAVAILABLE", "UNSUPPORTED", "INCONCLUSIVE"]) {
+    for (const v of ["CERTIFIED", "QUALITY_WARNING", "FAILED", "UNAVAILABLE", "INCONCLUSIVE"]) {
       assert.isTrue(verdicts.has(v as never), `verdict ${v} appears`)
     }
   })

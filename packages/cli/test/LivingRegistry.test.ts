@@ -7,11 +7,18 @@
  * control-plane evidence and not one runtime call; with `bedrock:List*` denied the job completes on
  * the snapshot and every unit says preflight was skipped.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import { createCertification, Registry } from "@myia/certification"
 import { BedrockEmulator, type Scenario } from "@myia/certification/emulator"
 import { Fixtures } from "@myia/certification/testing"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
+import { mkdtempSync, readFileSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { runCli, schemaErrors } from "./support.ts"
+
+const tmp = mkdtempSync(join(tmpdir(), "bedrock-certify-living-"))
+afterAll(() => rmSync(tmp, { recursive: true, force: true }))
 
 const instant = "2026-12-01T12:00:00.000Z"
 const region = "us-east-1"
@@ -137,5 +144,24 @@ describe("living registry, end to end (issue 13)", () => {
         )
       }
     })
+  })
+
+  it("the CLI on the demo scenario certifies acme.new-chat-v1:0 and names the control plane as its source", async () => {
+    const out = (name: string) => join(tmp, name)
+    const ran = await runCli([
+      "certify", "--emulator", "--models", newModel, "--regions", region, "-o", out("r.json"), "-o", out("r.manifest.json")
+    ])
+    assert.strictEqual(ran.status, 0, `stdout:\n${ran.stdout}\nstderr:\n${ran.stderr}`)
+    const results = JSON.parse(readFileSync(out("r.json"), "utf8")) as {
+      readonly units: ReadonlyArray<{ readonly modelId: string; readonly verdict: string; readonly findings: ReadonlyArray<string> }>
+    }
+    assert.strictEqual(schemaErrors("results", results), "")
+    assert.deepStrictEqual(results.units.map((u) => [u.modelId, u.verdict]), [[newModel, "CERTIFIED"]])
+    assert.isTrue(results.units[0]!.findings.some((f) => f.includes("come from the control plane")), results.units[0]!.findings.join("\n"))
+    const manifest = JSON.parse(readFileSync(out("r.manifest.json"), "utf8")) as {
+      readonly entries: ReadonlyArray<{ readonly registry?: ReadonlyArray<string> }>
+    }
+    assert.strictEqual(schemaErrors("manifest", manifest), "")
+    assert.isTrue((manifest.entries[0]!.registry ?? []).some((f) => f.includes("[control-plane ")))
   })
 })

@@ -136,7 +136,13 @@ export const ManifestEntry = Schema.Struct({
   score: NullableNumber,
   grade: NullableString,
   certifiedAt: NullableString,
-  expiresAt: NullableString
+  expiresAt: NullableString,
+  /**
+   * Issue #13: where the unit's registry facts came from (each fact with its source and time), the
+   * differences between snapshot, control plane and measurement, and preflight's evidence or why it
+   * was skipped — the unit's `registry …` / `preflight …` findings. Absent when the run had no living registry.
+   */
+  registry: Schema.optionalKey(Schema.Array(Schema.String))
 }).annotate({ title: "ManifestEntry", description: "Measured capabilities of one model in one region." })
 export type ManifestEntry = typeof ManifestEntry.Type
 
@@ -302,6 +308,12 @@ const median = (xs: ReadonlyArray<number>): number | null => {
   return s.length % 2 === 1 ? s[m]! : Math.round(((s[m - 1]! + s[m]!) / 2) * 100) / 100
 }
 
+/** The unit's registry provenance findings (issue #13), when it has any. */
+const registryOf = (u: Unit): { readonly registry?: ReadonlyArray<string> } => {
+  const lines = u.findings.filter((f) => /^(registry |preflight |lifecycle: )/.test(f))
+  return lines.length === 0 ? {} : { registry: lines }
+}
+
 /** Measured capabilities per region × model, from terminal units. */
 export const manifest = (
   units: ReadonlyArray<Unit>,
@@ -325,6 +337,7 @@ export const manifest = (
       usable: v === "CERTIFIED" || v === "QUALITY_WARNING",
       invocationTarget: u.invocationTarget?.id ?? null,
       capabilities,
+      ...registryOf(u),
       medianLatencyMs: median(u.tests.flatMap((t) => (t.latencyMs === null ? [] : [t.latencyMs]))),
       medianTtftMs: median(u.tests.flatMap((t) => (t.ttftMs === null ? [] : [t.ttftMs]))),
       score: u.score,
