@@ -188,17 +188,25 @@ const layerWith = (options: CreateOptions, logFormat: "pretty" | "json"): Layer.
     logging,
     options.requestRates === undefined ? Layer.empty : RequestRateLimit.layerMemory(options.requestRates)
   )
-  const base = Layer.provideMerge(livingLayer(options), core)
-  const service = Layer.merge(Certification.layer(options.settings).pipe(Layer.provide(base)), logging)
+  const withLiving = livingLayer(options)
+  const livingBase = withLiving === undefined ? undefined : Layer.provideMerge(withLiving, core)
+  const base: Layer.Layer<Layer.Success<typeof core>, Layer.Error<typeof core>, Layer.Services<typeof core>> = livingBase ?? core
+  // With `controlPlane`, the living registry is in the output too (the HTTP plugin's /models and /registry/diff read it).
+  const living = livingBase === undefined
+    ? Layer.empty
+    : Layer.effect(LivingRegistry.LivingRegistry, Effect.service(LivingRegistry.LivingRegistry)).pipe(Layer.provide(livingBase))
+  const service = Layer.mergeAll(Certification.layer(options.settings).pipe(Layer.provide(base)), logging, living)
   if (options.worker === false) return service
   const worker = Worker.layer(options.worker ?? {}).pipe(Layer.provide(base))
   return Layer.merge(service, worker)
 }
 
 /** The living registry over the core's storage and registry, when `controlPlane` is set (issue #13). */
-const livingLayer = (options: CreateOptions): Layer.Layer<never, never, never> | Layer.Layer<LivingRegistry.LivingRegistry, never, Storage | Registry.Registry> => {
+const livingLayer = (
+  options: CreateOptions
+): Layer.Layer<LivingRegistry.LivingRegistry, never, Storage | Registry.Registry> | undefined => {
   const settings = options.controlPlane
-  if (settings === undefined || settings === false) return Layer.empty
+  if (settings === undefined || settings === false) return undefined
   const controlPlane = ControlPlane.layer({
     endpoint: settings.endpoint ?? options.bedrock?.endpoint,
     credentials: settings.credentials ?? options.bedrock?.credentials

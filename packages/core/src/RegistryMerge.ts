@@ -468,3 +468,18 @@ export const isEolAt = (lifecycle: LifecycleFact, at: DateTime.Utc | number): bo
   const now = typeof at === "number" ? at : DateTime.toEpochMillis(at)
   return !Number.isNaN(eol) && now >= eol
 }
+
+/** The merged facts as rows (what `GET /models?region` shows): each fact with its value as text, source, time and evidence. */
+export const factRows = (merged: Merged): ReadonlyArray<{
+  readonly fact: FactName
+  readonly value: string
+  readonly source: Source
+  readonly at: string | null
+  readonly evidence: string
+}> =>
+  factNames.flatMap((fact) => {
+    const f = merged.facts[fact]
+    return f === undefined
+      ? []
+      : [{ fact, value: show(fact, f.value as FactValues[FactName]), source: f.source, at: f.at, evidence: f.evidence }]
+  })
