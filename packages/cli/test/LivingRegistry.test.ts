@@ -139,7 +139,7 @@ describe("living registry, end to end (issue 13)", () => {
       for (const u of detail.units) {
         assert.strictEqual(u.status, "CERTIFIED", u.modelId)
         assert.isTrue(
-          u.findings.some((f) => /^preflight skipped: ListFoundationModels in us-east-1: ACCESS_DENIED/.test(f)),
+          u.findings.some((f) => /^preflight skipped: List(FoundationModels|InferenceProfiles) in us-east-1: ACCESS_DENIED/.test(f)),
           u.findings.join("\n")
         )
       }

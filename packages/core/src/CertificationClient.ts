@@ -40,7 +40,6 @@ import * as References from "effect/References"
 import * as Stream from "effect/Stream"
 import * as BedrockRuntime from "./BedrockRuntime.ts"
 import * as Certification from "./Certification.ts"
-import * as ControlPlane from "./ControlPlane.ts"
 import type { JobStatus } from "./Domain.ts"
 import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
@@ -102,10 +101,7 @@ export interface CreateOptions {
 }
 
 /** The living registry's settings in the facade: discovery options plus the control-plane client's. */
-export interface ControlPlaneOptions extends LivingRegistry.Options {
-  readonly endpoint?: ControlPlane.Options["endpoint"]
-  readonly credentials?: ControlPlane.Options["credentials"]
-}
+export type ControlPlaneOptions = LivingRegistry.ClientOptions
 
 /** What the facade reads from the environment when an option leaves it unset. */
 export interface EnvSettings {
@@ -204,15 +200,10 @@ const layerWith = (options: CreateOptions, logFormat: "pretty" | "json"): Layer.
 /** The living registry over the core's storage and registry, when `controlPlane` is set (issue #13). */
 const livingLayer = (
   options: CreateOptions
-): Layer.Layer<LivingRegistry.LivingRegistry, never, Storage | Registry.Registry> | undefined => {
-  const settings = options.controlPlane
-  if (settings === undefined || settings === false) return undefined
-  const controlPlane = ControlPlane.layer({
-    endpoint: settings.endpoint ?? options.bedrock?.endpoint,
-    credentials: settings.credentials ?? options.bedrock?.credentials
-  })
-  return LivingRegistry.layer(settings).pipe(Layer.provide(controlPlane))
-}
+): Layer.Layer<LivingRegistry.LivingRegistry, never, Storage | Registry.Registry> | undefined =>
+  options.controlPlane === undefined || options.controlPlane === false
+    ? undefined
+    : LivingRegistry.layerWithClient(options.controlPlane, options.bedrock ?? {})
 
 export interface WaitOptions {
   /** Called with every progress event until the job is terminal. */

@@ -25,7 +25,12 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Semaphore from "effect/Semaphore"
 import type { InferenceProfileSummary } from "@aws-sdk/client-bedrock"
-import { ControlPlane, type ControlPlaneError } from "./ControlPlane.ts"
+import {
+  ControlPlane,
+  type ControlPlaneError,
+  layer as ControlPlaneLayer,
+  type Options as ControlPlaneOptions
+} from "./ControlPlane.ts"
 import type { Unit } from "./Domain.ts"
 import { type ModelAvailability, type ObservedModel, type ObservedProfile, RegionObservation } from "./Observation.ts"
 import type { Region } from "./Region.ts"
@@ -309,3 +314,22 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
 /** The service; needs the control plane, Storage and the Registry. */
 export const layer = (options: Options = {}): Layer.Layer<LivingRegistry, never, ControlPlane | Storage | Registry> =>
   Layer.effect(LivingRegistry, make(options))
+
+/** Discovery options plus the control-plane client's endpoint and credentials. */
+export interface ClientOptions extends Options {
+  readonly endpoint?: ControlPlaneOptions["endpoint"]
+  readonly credentials?: ControlPlaneOptions["credentials"]
+}
+
+/**
+ * The service with its own control-plane clients; endpoint and credentials default to the runtime
+ * client's (`fallback`: the host's `BedrockRuntime.Options`). What the facade and worker processes use.
+ */
+export const layerWithClient = (
+  options: ClientOptions,
+  fallback: { readonly endpoint?: ControlPlaneOptions["endpoint"]; readonly credentials?: ControlPlaneOptions["credentials"] } = {}
+): Layer.Layer<LivingRegistry, never, Storage | Registry> =>
+  layer(options).pipe(Layer.provide(ControlPlaneLayer({
+    endpoint: options.endpoint ?? fallback.endpoint,
+    credentials: options.credentials ?? fallback.credentials
+  })))

@@ -152,6 +152,11 @@ export const decide = (view: View, registry: RegistryShape, region: Region, at: 
   const certifiability = merging.certifiability(merged.modelId, region, at)
   const pinned = certifiability._tag === "Certifiable" &&
     (certifiability.target.kind === "APPLICATION_PROFILE" || certifiability.target.kind === "PROVISIONED")
+  // End of life the registry already knows: the runner's own verdict (AWS stops listing such models).
+  if (
+    certifiability._tag === "NotCertifiable" && certifiability.reason === "END_OF_LIFE" &&
+    lifecycle?.source !== "control-plane"
+  ) return proceed
   const invocation = fromControlPlane(merged.facts.invocation)
   if (!pinned && invocation?.value === "NOT_OFFERED") {
     const why = "the model is not offered to this account in this region"
