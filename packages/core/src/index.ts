@@ -32,6 +32,7 @@ export * as Observation from "./Observation.ts"
 export * as RegistryMerge from "./RegistryMerge.ts"
 export * as LivingRegistry from "./LivingRegistry.ts"
 export * as Preflight from "./Preflight.ts"
+export * as Progress from "./Progress.ts"
 
 // The domain types, also flat, so bundled declarations can name them (and hosts can import them).
 export type {
