@@ -557,8 +557,12 @@ export class RegistryGroup extends HttpApiGroup.make("registry").add(
     query: { region: Inputs.RegionInput },
     success: Success(RegistryDiff),
     error: common
-  })
-) {}
+  }).annotateMerge(doc(
+    "Registry differences in a region",
+    "Declared vs observed vs measured: each fact on which the snapshot, the control plane (when the host runs the " +
+      "living registry) and our latest results disagree — snapshot stale, or control plane and runtime disagree."
+  ))
+).annotateMerge(tag("The living registry: what the control plane says this account can use, merged with the snapshot and our runs.")) {}
 
 /** The whole API. Paths are relative to the host's base path. */
 export class CertificationApi extends HttpApi.make("certification")
