@@ -215,35 +215,30 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     observation.models.some((m) => m.modelId === modelId) ||
     observation.profiles.some((p) => p.type === "SYSTEM_DEFINED" && p.models.includes(modelId))
 
-  const observeModels = Effect.fn("LivingRegistry.observeModels")((region: Region, modelIds: ReadonlyArray<string>) =>
+  /** One model's `GetFoundationModelAvailability`, as stored; none when the call failed (availability stays unknown). */
+  const availabilityOf = Effect.fnUntraced(function*(region: Region, modelId: string) {
+    const answer = yield* Effect.result(controlPlane.availability(region, modelId))
+    if (answer._tag === "Failure") {
+      yield* Effect.logWarning("living registry: availability unknown", reasonOf(answer.failure))
+      return Option.none<ModelAvailability>()
+    }
+    const a = answer.success
+    return Option.some<ModelAvailability>({
+      modelId,
+      authorizationStatus: a.authorizationStatus ?? "AUTHORIZED",
+      entitlementAvailability: a.entitlementAvailability ?? "AVAILABLE",
+      agreementStatus: a.agreementAvailability?.status ?? "AVAILABLE",
+      regionAvailability: a.regionAvailability ?? "AVAILABLE",
+      observedAt: DateTime.formatIso(yield* DateTime.now)
+    })
+  })
+
+  /** Add answers to the region's current observation (under its lock, so concurrent units add, never overwrite). */
+  const addAvailability = (region: Region, answers: ReadonlyArray<ModelAvailability>) =>
     lockOf(region).withPermit(Effect.gen(function*() {
-      const discovery = yield* observeUnlocked(region)
-      if (discovery._tag === "Skipped") return discovery
-      const now = yield* Clock.currentTimeMillis
-      const { observation } = discovery
-      const wanted = [...new Set(modelIds.map(baseIdOf))].filter((id) =>
-        isListed(observation, id) &&
-        !observation.availability.some((a) => a.modelId === id && fresh(a.observedAt, now))
-      )
-      if (wanted.length === 0) return discovery
-      const answers: Array<ModelAvailability> = []
-      for (const modelId of wanted) {
-        const answer = yield* Effect.result(controlPlane.availability(region, modelId))
-        if (answer._tag === "Failure") {
-          yield* Effect.logWarning("living registry: availability unknown", reasonOf(answer.failure))
-          continue
-        }
-        const a = answer.success
-        answers.push({
-          modelId,
-          authorizationStatus: a.authorizationStatus ?? "AUTHORIZED",
-          entitlementAvailability: a.entitlementAvailability ?? "AVAILABLE",
-          agreementStatus: a.agreementAvailability?.status ?? "AVAILABLE",
-          regionAvailability: a.regionAvailability ?? "AVAILABLE",
-          observedAt: DateTime.formatIso(yield* DateTime.now)
-        })
-      }
-      if (answers.length === 0) return discovery
+      const cached = cache.get(region)
+      if (cached === undefined || cached.discovery._tag === "Skipped") return cached?.discovery
+      const { observation } = cached.discovery
       const updated = new RegionObservation({
         ...observation,
         availability: [
@@ -252,9 +247,25 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         ]
       })
       yield* persist(updated)
-      const cached = cache.get(region)
-      return remember({ _tag: "Observed", observation: updated }, cached?.expiresAt ?? now + ttl, region)
-    })))
+      return remember({ _tag: "Observed", observation: updated }, cached.expiresAt, region)
+    }))
+
+  // The availability calls run outside the region's lock: the units of a job ask for their models at once.
+  const observeModels = Effect.fn("LivingRegistry.observeModels")(function*(region: Region, modelIds: ReadonlyArray<string>) {
+    const discovery = yield* observe(region)
+    if (discovery._tag === "Skipped") return discovery
+    const now = yield* Clock.currentTimeMillis
+    const { observation } = discovery
+    const wanted = [...new Set(modelIds.map(baseIdOf))].filter((id) =>
+      isListed(observation, id) &&
+      !observation.availability.some((a) => a.modelId === id && fresh(a.observedAt, now))
+    )
+    if (wanted.length === 0) return discovery
+    const answers = (yield* Effect.forEach(wanted, (id) => availabilityOf(region, id), { concurrency: 4 }))
+      .flatMap(Option.toArray)
+    if (answers.length === 0) return discovery
+    return (yield* addAvailability(region, answers)) ?? discovery
+  })
 
   const latestOf = (modelId: string, region: Region) =>
     storage.latest({ modelId: modelId as Unit["modelId"], region }, { page: 1, limit: 1 }).pipe(
