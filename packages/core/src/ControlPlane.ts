@@ -6,6 +6,8 @@
  * retires them faster than any table is updated. `sync` reports the differences so a person can fix
  * the registry (or a host can override it); it never changes the registry itself. A region that
  * cannot be listed (no access, network) is reported as a failure beside the other regions' reports.
+ * The same clients serve the living registry's discovery (`LivingRegistry`, issue #13): `list`,
+ * `listApplicationProfiles` and `availability` (`GetFoundationModelAvailability`).
  *
  * @since 0.1.0
  */

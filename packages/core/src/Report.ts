@@ -308,6 +308,13 @@ const median = (xs: ReadonlyArray<number>): number | null => {
   return s.length % 2 === 1 ? s[m]! : Math.round(((s[m - 1]! + s[m]!) / 2) * 100) / 100
 }
 
+/**
+ * The finding worth a table cell: the first one that is not the registry provenance line every unit
+ * of a living registry carries (issue #13; it stays in the unit, the results file and the manifest).
+ */
+export const headlineFinding = (findings: ReadonlyArray<string>): string | undefined =>
+  findings.find((f) => !f.startsWith("registry facts for "))
+
 /** The unit's registry provenance findings (issue #13), when it has any. */
 const registryOf = (u: Unit): { readonly registry?: ReadonlyArray<string> } => {
   const lines = u.findings.filter((f) => /^(registry |preflight |lifecycle: )/.test(f))
@@ -384,7 +391,7 @@ export const renderTable = (units: ReadonlyArray<Unit>, options: { readonly colo
       const v = verdictOf(u)
       const lat = median(u.tests.flatMap((t) => (t.latencyMs === null ? [] : [t.latencyMs])))
       const ttft = median(u.tests.flatMap((t) => (t.ttftMs === null ? [] : [t.ttftMs])))
-      const hint = u.error === null ? (u.findings[0] ?? "") : u.error.hint
+      const hint = u.error === null ? (headlineFinding(u.findings) ?? "") : u.error.hint
       return [
         pad(u.hostModelId ?? u.modelId, 44),
         pad(u.region, 14),
