@@ -119,8 +119,9 @@ describe.skipIf(!services || !hasChromium)("dashboard in Chromium (Express host 
         ...Scenario.defaultScenarioInput(),
         rules: [
           { models: wrong, regions: "*", quality: "wrong" as const },
-          // The form's job: slow enough that the page shows it running before it completes.
-          { models: good, regions: formRegions, latency: { ttftMs: { min: 400, max: 400 }, tokensPerSecond: 1_000 } }
+          // The form's jobs: slow enough (~0.2 s a call at the emulator's time scale of 0.05) that the page
+          // shows them running before they complete.
+          { models: good, regions: formRegions, latency: { ttftMs: { min: 4_000, max: 4_000 }, tokensPerSecond: 1_000 } }
         ]
       }
     })
@@ -134,6 +135,10 @@ describe.skipIf(!services || !hasChromium)("dashboard in Chromium (Express host 
     origin = new URL(await listening(server)).origin
     worker = node("worker.ts", toEnv(config))
     browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] })
+    // An earlier run of one pair, so a unit of the next job has a previous verdict.
+    const earlier = await api("POST", "/certify-model", "rw-token", { modelId: wrong, region: regions[0] })
+    assert.strictEqual(earlier.status, 201, JSON.stringify(earlier.json))
+    assert.strictEqual((await untilTerminal(earlier.json.data.jobId)).status, "COMPLETED")
     // A finished job whose units the matrix must show: one model that passes, one that fails.
     const created = await api("POST", "/certify-multiple", "rw-token", { modelIds: [good, wrong], regions })
     assert.strictEqual(created.status, 201, JSON.stringify(created.json))
@@ -188,7 +193,9 @@ describe.skipIf(!services || !hasChromium)("dashboard in Chromium (Express host 
     }
 
     // Keyboard: the first cell is focusable, arrows move, Enter opens the unit.
-    const failedUnit = units.find((u) => u.status === "FAILED")!
+    // The pair that also ran before (FAILED both times).
+    const failedUnit = units.find((u) => u.modelId === wrong && u.region === regions[0])!
+    assert.strictEqual(failedUnit.status, "FAILED")
     const focused = () =>
       page.evaluate(() => {
         const el = (globalThis as any).document.activeElement
@@ -215,6 +222,7 @@ describe.skipIf(!services || !hasChromium)("dashboard in Chromium (Express host 
       assert.include(await row.locator(".badge").innerText(), { PASSED: "Passed", FAILED: "Failed", SKIPPED: "Skipped", ERRORED: "Errored" }[test.status as string]!)
     }
     await dialog.locator("[data-field=previous]").filter({ hasNotText: "…" }).waitFor()
+    assert.strictEqual(await dialog.locator("[data-field=previous]").innerText(), "Failed", "the earlier run's verdict")
     await shot(page, "unit")
     await page.keyboard.press("Escape")
     await dialog.waitFor({ state: "detached" })
@@ -280,7 +288,7 @@ describe.skipIf(!services || !hasChromium)("dashboard in Chromium (Express host 
     await ctx.close()
   })
 
-  it("read-write token: the form shows the API's validation message, then a started job progresses live to COMPLETED without a reload", async () => {
+  it("read-write token: the form shows the API's validation message, then a started job progresses live to COMPLETED without a reload, in its detail and in the history", async () => {
     const ctx = await context()
     const page = await open(ctx)
     // Counted from here, after the first load: any later navigation would be a reload.
@@ -318,6 +326,23 @@ describe.skipIf(!services || !hasChromium)("dashboard in Chromium (Express host 
     assert.strictEqual(navigations, 0, "no navigation after the first load")
     assert.isTrue(requested.some((url) => url.endsWith(`${base}/jobs/${jobId}/events`)), "progress came over SSE")
     await shot(page, "job-live")
+
+    // The history follows its running jobs too: a job started elsewhere turns COMPLETED in the list.
+    const other = await api("POST", "/certify-multiple", "rw-token", { modelIds: [good], regions: formRegions })
+    assert.strictEqual(other.status, 201)
+    await page.locator("[data-view=jobs]").click()
+    const row = page.locator(`tr[data-job="${other.json.data.jobId}"] .badge`)
+    await row.waitFor()
+    const listed = new Set<string>()
+    for (;;) {
+      const status = (await row.getAttribute("data-status"))!
+      listed.add(status)
+      if (status === "COMPLETED") break
+      await page.waitForTimeout(100)
+    }
+    assert.isAbove(listed.size, 1, `the list showed the job running first (${[...listed]})`)
+    assert.isTrue(requested.some((url) => url.endsWith(`${base}/jobs/${other.json.data.jobId}/events`)), "over SSE")
+    assert.strictEqual(navigations, 0, "still no reload")
     await ctx.close()
   })
 

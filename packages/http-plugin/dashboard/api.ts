@@ -12,6 +12,8 @@
  * "not there", and the page hides what needs them.
  */
 
+import { readSse } from "./sse.ts"
+
 /** The API's error envelope, with the HTTP status. */
 export class ApiError extends Error {
   constructor(
@@ -370,32 +372,5 @@ export const makeClient = (token: string | null, base: URL = new URL(".", locati
     pause: (jobId) => call("POST", `jobs/${encodeURIComponent(jobId)}/pause`),
     resume: (jobId) => call("POST", `jobs/${encodeURIComponent(jobId)}/resume`),
     events
-  }
-}
-
-/** Read a Server-Sent Events body, calling `onMessage` with each event's id and data. */
-export const readSse = async (
-  body: ReadableStream<Uint8Array>,
-  onMessage: (id: string | undefined, data: string) => void
-): Promise<void> => {
-  const reader = body.getReader()
-  const decoder = new TextDecoder()
-  let buffer = ""
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) return
-    buffer += decoder.decode(value, { stream: true })
-    let end: number
-    while ((end = buffer.search(/\r?\n\r?\n/)) !== -1) {
-      const block = buffer.slice(0, end)
-      buffer = buffer.slice(end).replace(/^\r?\n\r?\n/, "")
-      let id: string | undefined
-      const data: Array<string> = []
-      for (const line of block.split(/\r?\n/)) {
-        if (line.startsWith("id:")) id = line.slice(3).trim()
-        else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""))
-      }
-      if (data.length > 0) onMessage(id, data.join("\n"))
-    }
   }
 }

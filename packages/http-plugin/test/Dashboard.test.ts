@@ -11,6 +11,7 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
 import * as Zlib from "node:zlib"
 import { afterAll } from "vitest"
+import { readSse } from "../dashboard/sse.ts"
 import { generate, outputFile } from "../scripts/build-dashboard.ts"
 
 const base = "/api/certification-queue"
@@ -134,5 +135,28 @@ describe("dashboard routes", () => {
     assert.strictEqual(nobody.status, 401)
     assert.strictEqual(((await nobody.json()) as any).error.code, "UNAUTHORIZED")
     assert.deepStrictEqual(hookCalls, ["/principal", "/principal"])
+  })
+})
+
+describe("the page's SSE reader", () => {
+  it("yields each message's id and data, across chunk boundaries and CRLF, and skips heartbeats and comments", async () => {
+    const wire = [
+      "id: 1\nevent: message\ndata: {\"n\":1}\n\n",
+      "event: heartbeat\ndata: \n\n",
+      ": a comment\n\n",
+      "id: 2\r\ndata: {\"n\":\r\ndata: 2}\r\n\r\n",
+      "data: {\"n\":3}\n\n"
+    ].join("")
+    // Cut the stream every 7 bytes so events and lines arrive in pieces.
+    const bytes = new TextEncoder().encode(wire)
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 7) controller.enqueue(bytes.slice(i, i + 7))
+        controller.close()
+      }
+    })
+    const seen: Array<[string | undefined, string]> = []
+    await readSse(body, (id, data) => void seen.push([id, data]))
+    assert.deepStrictEqual(seen, [["1", "{\"n\":1}"], ["2", "{\"n\":\n2}"], [undefined, "{\"n\":3}"]])
   })
 })
