@@ -199,6 +199,8 @@ export interface RunOptions {
   readonly bedrockEndpoint: string
   /** Extra environment for every worker (limits, grace, concurrency). */
   readonly env?: Readonly<Record<string, string>> | undefined
+  /** The worker script to spawn (default `src/main.ts`; issue 15's grid passes its own settings). */
+  readonly script?: string | undefined
 }
 
 export const lockDurationMillis = 2_000
@@ -250,7 +252,7 @@ export const makeRun = (options: RunOptions): Run => {
   const spawnWorker = async (env: Readonly<Record<string, string>> = {}): Promise<WorkerProcess> => {
     const healthPort = await freePort()
     let output = ""
-    const child = spawn(process.execPath, ["--conditions=@myia/source", mainScript], {
+    const child = spawn(process.execPath, ["--conditions=@myia/source", options.script ?? mainScript], {
       env: {
         PATH: process.env.PATH ?? "",
         ...clockEnv(),
@@ -357,13 +359,14 @@ export const violations = async (run: Run, jobId: string, drainTimeout = 20_000)
     problems.push("COMPLETED job with unfinished or cancelled units")
   }
   if (job.status === "CANCELLED" && job.cancelled_at === null) problems.push("CANCELLED job without cancelled_at")
-  // (d) latest = newest terminal row per (model, region), over every job of the run
+  // (d) latest = newest result per (model, region) by real order (the result sequence storage
+  // stamps on each verdict write, issue 15), over every job of the run
   const mismatches = await run.sql`
     WITH newest AS (
       SELECT DISTINCT ON (model_id, region) model_id, region, id
       FROM ${run.sql(run.schema)}.units
-      WHERE status NOT IN ('PENDING', 'QUEUED', 'PROCESSING', 'CANCELLED')
-      ORDER BY model_id, region, completed_at DESC, id DESC
+      WHERE status NOT IN ('PENDING', 'QUEUED', 'PROCESSING', 'CANCELLED') AND result_seq IS NOT NULL
+      ORDER BY model_id, region, result_seq DESC
     )
     SELECT n.model_id, n.region, n.id, l.unit_id FROM newest n
     FULL JOIN ${run.sql(run.schema)}.latest_results l USING (model_id, region)

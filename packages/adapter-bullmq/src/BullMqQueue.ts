@@ -34,9 +34,7 @@ import {
   type ConnectionOptions,
   DelayedError,
   type Job as BullJob,
-  Queue as BullQueue,
-  UnrecoverableError,
-  Worker
+  UnrecoverableError
 } from "bullmq"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -63,6 +61,8 @@ import {
 } from "@myia/certification"
 import * as RedisConnection from "./RedisConnection.ts"
 import * as RegionLimiter from "./RegionLimiter.ts"
+import * as Scheduler from "./Scheduler.ts"
+import { isDeferrable, UnitQueue, UnitWorker } from "./TolerantJob.ts"
 
 type Region = Domain.Region
 /** A region code as a literal (`"us-east-1"`), so option tables need no branding and typos fail to compile. */
@@ -118,6 +118,11 @@ export interface Options {
    * up to this long, then release the rest (default 0: release in-flight units at once).
    */
   readonly drainGrace?: Duration.Input | undefined
+  /**
+   * Issue 15: the longest a unit is ever parked in BullMQ's delayed set (default 15 minutes). Delays
+   * are also placed on Redis's clock, not this process's, so a clock far ahead cannot park work.
+   */
+  readonly maxDelay?: Duration.Input | undefined
 }
 
 /** The default queue name (the original system's `CERTIFICATION_QUEUE_NAME`). */
@@ -226,6 +231,7 @@ interface LayerSettings {
   readonly closeTimeout: number
   readonly drainGrace: number
   readonly keepFailedSeconds: number
+  readonly maxDelay: number
 }
 
 /**
@@ -242,6 +248,7 @@ const makeConsume = (layer: LayerSettings) =>
       keyBase,
       limitOf,
       lockDuration,
+      maxDelay,
       maxStalledCount,
       policy,
       prefix,
@@ -263,10 +270,23 @@ const makeConsume = (layer: LayerSettings) =>
     // Aborted when the consumer's scope closes: in-flight handlers are interrupted and released.
     const closing = new AbortController()
 
+    // Issue 15: delays are bounded, and placed on Redis's clock (the one every process shares).
+    const bounded = (delayMillis: number) => Math.min(maxDelay, Math.max(0, delayMillis))
+    const redisNow = RedisConnection.call("time", () => redis.time()).pipe(
+      Effect.map(([seconds, micros]) => Number(seconds) * 1000 + Math.floor(Number(micros) / 1000))
+    )
     const defer = (job: BullJob, token: string | undefined, delayMillis: number) =>
-      Clock.currentTimeMillis.pipe(
-        Effect.flatMap((now) => RedisConnection.call("defer", () => job.moveToDelayed(now + delayMillis, token))),
-        Effect.as<Decision>({ _tag: "Delayed" })
+      (isDeferrable(job)
+        ? redisNow.pipe(
+          Effect.flatMap((now) => RedisConnection.call("defer", () => job.deferUntil(now, bounded(delayMillis), token)))
+        )
+        : Clock.currentTimeMillis.pipe(
+          Effect.flatMap((now) => RedisConnection.call("defer", () => job.moveToDelayed(now + bounded(delayMillis), token)))
+        )).pipe(Effect.as<Decision>({ _tag: "Delayed" }))
+    /** BullMQ adds a retry's delay to this process's clock (`Date.now`, not `Clock`): correct it by our offset from Redis's. */
+    const onRedisClock = (delayMillis: number) =>
+      Effect.map(redisNow, (now) => Math.max(0, bounded(delayMillis) - (Date.now() - now))).pipe(
+        Effect.orElseSucceed(() => bounded(delayMillis))
       )
 
     const awaitClosing = Effect.callback<void>((resume) => {
@@ -281,7 +301,14 @@ const makeConsume = (layer: LayerSettings) =>
         const unitId = job.id ?? ""
         const decoded = decodeMessageOption(job.data)
         if (Option.isNone(decoded)) {
-          return { _tag: "Reject", error: `invalid unit payload: ${truncate(JSON.stringify(job.data) ?? "undefined", 500)}` }
+          // Poison (issue 15): dead-lettered at once; core hears of it so the unit can still end.
+          const error = `invalid unit payload: ${truncate(JSON.stringify(job.data) ?? "undefined", 500)}`
+          if (consumeOptions.onUndecodable !== undefined) {
+            yield* consumeOptions.onUndecodable(unitId, error).pipe(
+              Effect.catchCause((cause) => Effect.logWarning("onUndecodable failed", Cause.pretty(cause)))
+            )
+          }
+          return { _tag: "Reject", error }
         }
         const message = decoded.value
         if (closing.signal.aborted) return yield* defer(job, token, 0)
@@ -359,7 +386,7 @@ const makeConsume = (layer: LayerSettings) =>
 
     const worker = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        const worker = new Worker(
+        const worker = new UnitWorker(
           queueName,
           (job: BullJob, token?: string) => runPromise(deliver(job, token)).then(toBullMq),
           {
@@ -374,9 +401,11 @@ const makeConsume = (layer: LayerSettings) =>
               // The processor computed the policy's delay; a failure it did not decide (a Redis error)
               // backs off by the policy's schedule for that attempt.
               backoffStrategy: (attemptsMade: number, _type?: string, err?: Error) =>
-                err instanceof AttemptFailed
-                  ? err.delayMillis
-                  : runPromise(Effect.map(RedeliveryPolicy.delay(policy, attemptsMade), wholeMillis))
+                runPromise(
+                  (err instanceof AttemptFailed
+                    ? Effect.succeed(err.delayMillis)
+                    : Effect.map(RedeliveryPolicy.delay(policy, attemptsMade), wholeMillis)).pipe(Effect.flatMap(onRedisClock))
+                )
             }
           }
         )
@@ -449,7 +478,7 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
   const redis = yield* RedisConnection.producer(options.connection)
   const bull = yield* Effect.acquireRelease(
     Effect.sync(() => {
-      const queue = new BullQueue(queueName, { connection: redis, prefix })
+      const queue = new UnitQueue(queueName, { connection: redis, prefix })
       queue.on("error", () => {})
       return queue
     }),
@@ -496,6 +525,53 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
       }))))
   })
 
+  // Issue 15: the reconciler's queue checks. BullMQ's own job states, read per unit id.
+  const entryStateOf = (state: string): QueuePort.EntryState => {
+    switch (state) {
+      case "waiting":
+      case "prioritized":
+      case "waiting-children":
+        return "waiting"
+      case "delayed":
+      case "active":
+      case "completed":
+      case "failed":
+        return state
+      default:
+        return "missing"
+    }
+  }
+
+  const inspectOne = (unitId: Domain.UnitId): Effect.Effect<QueuePort.Entry, QueueError> =>
+    RedisConnection.call("inspect", () => bull.getJobState(unitId)).pipe(
+      Effect.map(entryStateOf),
+      Effect.flatMap((state): Effect.Effect<QueuePort.Entry, QueueError> =>
+        state !== "failed"
+          ? Effect.succeed({ unitId, state, lastError: null })
+          : RedisConnection.call("inspect", () => bull.getJob(unitId)).pipe(
+            Effect.map((job) => ({ unitId, state, lastError: job?.failedReason ?? null }))
+          )
+      )
+    )
+
+  const inspect = Effect.fn("BullMqQueue.inspect")((unitIds: ReadonlyArray<Domain.UnitId>) =>
+    Effect.forEach(unitIds, inspectOne, { concurrency: 32 })
+  )
+
+  const requeue = Effect.fn("BullMqQueue.requeue")(function*(messages: ReadonlyArray<UnitMessage>) {
+    const entries = yield* inspect(messages.map((m) => m.unitId))
+    const again = messages.filter((_, i) => {
+      const state = entries[i]!.state
+      return state === "missing" || state === "completed" || state === "failed"
+    })
+    // A finished entry still holds the id (and would deduplicate the add): drop it and its start count.
+    yield* Effect.forEach(again, (m) =>
+      RedisConnection.call("requeue", () => bull.remove(m.unitId)).pipe(
+        Effect.andThen(RedisConnection.call("requeue", () => redis.del(startsKey(m.unitId))))
+      ), { concurrency: 16, discard: true })
+    yield* enqueue(again)
+  })
+
   const cancelJob = Effect.fn("BullMqQueue.cancelJob")(function*(jobId: Domain.JobId) {
     const unitIds = yield* RedisConnection.call("cancelJob", () => redis.smembers(indexKey(jobId)))
     yield* Effect.forEach(unitIds, (unitId) =>
@@ -540,7 +616,8 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
     maxStalledCount: options.maxStalledCount ?? 3,
     closeTimeout,
     drainGrace,
-    keepFailedSeconds
+    keepFailedSeconds,
+    maxDelay: toMillis(options.maxDelay, 15 * 60_000)
   })
 
   const deadLetters = Effect.fn("BullMqQueue.deadLetters")(function*(listOptions?: { readonly limit?: number }) {
@@ -566,7 +643,11 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
     cancellations: Stream.fromPubSub(cancellationsHub),
     publish,
     events: Stream.fromPubSub(eventsHub),
-    counts
+    counts,
+    inspect,
+    requeue,
+    // Issue 15: periodic tasks on BullMQ's job scheduler (see Scheduler.ts).
+    schedule: Scheduler.make({ queueName, prefix, redis, baseOptions })
   })
   const inFlight = RegionLimiter.make({ redis, keyPrefix: `${keyBase}:limiter`, limitOf, leaseMillis: lockDuration }).inFlight
   const admin = BullMqQueueAdmin.of({ deadLetters, inFlight, queueName, prefix })

@@ -16,6 +16,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import {
   BedrockRuntime,
+  ClockSkew,
   LivingRegistry,
   Metrics,
   type Queue as QueuePort,
@@ -75,6 +76,12 @@ export interface WorkerSettings {
   readonly regionLimits: Readonly<Record<string, QueuePort.RegionLimit>>
   /** Bedrock requests per second per region across every process; `*` for other regions. */
   readonly requestRates: Readonly<Record<string, number>>
+  /** Issue 15: reconciler period (`CERTIFICATION_RECONCILE_EVERY`, ms; default 30 s). */
+  readonly reconcileEveryMillis: Option.Option<number>
+  /** Issue 15: reconciler grace (`CERTIFICATION_RECONCILE_GRACE`, ms; default 60 s). */
+  readonly reconcileGraceMillis: Option.Option<number>
+  /** Issue 15: clock skew vs the database reported beyond this (`CERTIFICATION_MAX_CLOCK_SKEW`, ms; default 5 s). */
+  readonly maxClockSkewMillis: number
 }
 
 const optionalInt = (name: string) => Config.option(Config.Int(name))
@@ -97,7 +104,10 @@ export const settingsConfig: Config.Config<WorkerSettings> = Config.all({
   lockDurationMillis: optionalInt("CERTIFICATION_LOCK_DURATION"),
   stalledIntervalMillis: optionalInt("CERTIFICATION_STALLED_INTERVAL"),
   regionLimits: Config.schema(RegionLimitsJson, "CERTIFICATION_REGION_LIMITS").pipe(Config.withDefault({})),
-  requestRates: Config.schema(RequestRatesJson, "CERTIFICATION_REQUEST_RATES").pipe(Config.withDefault({}))
+  requestRates: Config.schema(RequestRatesJson, "CERTIFICATION_REQUEST_RATES").pipe(Config.withDefault({})),
+  reconcileEveryMillis: optionalInt("CERTIFICATION_RECONCILE_EVERY"),
+  reconcileGraceMillis: optionalInt("CERTIFICATION_RECONCILE_GRACE"),
+  maxClockSkewMillis: Config.Int("CERTIFICATION_MAX_CLOCK_SKEW").pipe(Config.withDefault(ClockSkew.defaultThresholdMillis))
 }).pipe(
   Config.map(({ redisHost, redisPort, redisUrl, ...rest }): WorkerSettings => ({
     ...rest,
@@ -154,6 +164,8 @@ export interface WorkerState {
   draining: boolean
   /** Checks Redis and the database; set while the services are up. */
   check: Effect.Effect<QueuePort.QueueCounts, unknown> | undefined
+  /** Issue 15: the last clock-skew reading against the database (shown on `/ready`). */
+  clock?: ClockSkew.Reading | undefined
 }
 
 interface Reply {
@@ -172,14 +184,21 @@ export const routes: Readonly<Record<string, (state: WorkerState) => Effect.Effe
   "/ready": (state) => {
     const check = state.check
     if (check === undefined || !state.consuming || state.draining) {
-      return Effect.succeed(json(503, { status: "not-ready", consuming: state.consuming, draining: state.draining }))
+      return Effect.succeed(
+        json(503, { status: "not-ready", consuming: state.consuming, draining: state.draining, clock: state.clock ?? null })
+      )
     }
     return check.pipe(
       Effect.timeout(probeTimeout),
       Effect.match({
         onFailure: (error) =>
-          json(503, { status: "not-ready", reason: error instanceof Error ? error.message : String(error) }),
-        onSuccess: (queue) => json(200, { status: "ready", queue })
+          json(503, {
+            status: "not-ready",
+            reason: error instanceof Error ? error.message : String(error),
+            clock: state.clock ?? null
+          }),
+        // A skewed clock is shown, not fatal: ordering and delays never rely on it (issue 15).
+        onSuccess: (queue) => json(200, { status: "ready", queue, clock: state.clock ?? null })
       })
     )
   },
@@ -299,7 +318,20 @@ export const program = (options: RunWorkerOptions, shutdown: Effect.Effect<void>
       const queue = yield* Queue.Queue
       const storage = yield* Storage.Storage
       state.check = storage.getJob(probeJobId).pipe(Effect.andThen(queue.counts))
-      yield* Worker.run({ concurrency: settings.concurrency })
+      // Issue 15: compare this clock with the database's now and every 30 s.
+      yield* ClockSkew.check(settings.maxClockSkewMillis).pipe(
+        Effect.tap((reading) => Effect.sync(() => (state.clock = reading))),
+        Effect.ignore,
+        Effect.repeat(Schedule.spaced(Duration.seconds(30))),
+        Effect.forkScoped
+      )
+      yield* Worker.run({
+        concurrency: settings.concurrency,
+        reconcile: {
+          every: Duration.millis(Option.getOrElse(settings.reconcileEveryMillis, () => 30_000)),
+          grace: Duration.millis(Option.getOrElse(settings.reconcileGraceMillis, () => 60_000))
+        }
+      })
       state.consuming = true
       yield* Effect.logInfo("certification worker consuming")
       return yield* Effect.never

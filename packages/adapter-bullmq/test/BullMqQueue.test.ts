@@ -7,6 +7,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { Redis } from "ioredis"
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { Domain, Queue, RedeliveryPolicy } from "@myia/certification"
@@ -129,6 +130,40 @@ describe.skipIf(!shouldRun)("BullMqQueue", () => {
       assert.strictEqual(letters[0]!.id, "bad-payload")
       assert.isNull(letters[0]!.message)
       assert.match(letters[0]!.lastError, /invalid unit payload/)
+    }))
+
+  it.live("a payload that is not JSON is dead-lettered at once, not stalled; onUndecodable hears of both kinds of poison", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const { admin, queue } = yield* build(fastOptions(prefix))
+      const bull = new BullQueue(BullMqQueue.defaultQueueName, { connection: { url: redisUrl }, prefix })
+      yield* Effect.addFinalizer(() => Effect.promise(() => bull.close()))
+      yield* Effect.promise(() => bull.add("unit", { unitId: "y", region: "mars-1" }, { jobId: "undecodable" }))
+      yield* Effect.promise(() => bull.add("unit", { placeholder: true }, { jobId: "not-json" }))
+      // Corrupt the stored payload the way a foreign producer or a bad migration would.
+      const raw = new Redis(redisUrl)
+      yield* Effect.addFinalizer(() => Effect.promise(() => raw.quit()))
+      yield* Effect.promise(() => raw.hset(`${prefix}:${BullMqQueue.defaultQueueName}:not-json`, "data", "{not json"))
+      const poison: Array<{ readonly id: string; readonly reason: string }> = []
+      const handled: Array<string> = []
+      yield* queue.consume({
+        concurrency: 2,
+        handler: (delivery) => Effect.sync(() => (handled.push(delivery.message.unitId), Queue.Done)),
+        onDeadLetter: noDeadLetter,
+        onUndecodable: (id, reason) => Effect.sync(() => poison.push({ id, reason }))
+      })
+      yield* waitUntil("both poison payloads", () => poison.length >= 2)
+      const letters = yield* eventually(admin.deadLetters(), (l) => l.length === 2)
+      assert.deepStrictEqual(letters.map((l) => l.id).sort(), ["not-json", "undecodable"])
+      assert.deepStrictEqual(poison.map((p) => p.id).sort(), ["not-json", "undecodable"])
+      assert.include(poison.find((p) => p.id === "not-json")!.reason, "{not json")
+      // Dead-lettered at once: a single start each, never redelivered by the stalled check.
+      yield* Effect.sleep("2 seconds")
+      assert.strictEqual(poison.length, 2)
+      assert.deepStrictEqual(handled, [])
+      const states = yield* queue.inspect(["not-json", "undecodable"] as Array<Domain.UnitId>)
+      assert.deepStrictEqual(states.map((e) => e.state), ["failed", "failed"])
+      assert.match(states[0]!.lastError ?? "", /invalid unit payload/)
     }))
 
   it.live("the region concurrency limit holds across two consumers on separate connections", () =>

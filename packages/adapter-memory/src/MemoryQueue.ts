@@ -15,9 +15,10 @@
  * @since 0.1.0
  */
 import type { Domain } from "@myia/certification"
-import { Queue, RedeliveryPolicy } from "@myia/certification"
+import { Queue, QueueSchedule, RedeliveryPolicy } from "@myia/certification"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -296,6 +297,52 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
       return counts
     })
 
+    // Issue 15: the reconciler's queue checks. Acknowledged units are forgotten, so they are `missing`.
+    const inspect = Effect.fn("MemoryQueue.inspect")(function*(unitIds: ReadonlyArray<Domain.UnitId>) {
+      return unitIds.map((unitId): Queue.Entry => {
+        const entry = entries.get(unitId)
+        return entry === undefined
+          ? { unitId, state: "missing", lastError: null }
+          : { unitId, state: entry.state, lastError: entry.state === "failed" ? entry.lastError : null }
+      })
+    })
+
+    const requeue = Effect.fn("MemoryQueue.requeue")(function*(messages: ReadonlyArray<Queue.UnitMessage>) {
+      for (const message of messages) {
+        if (entries.get(message.unitId)?.state === "failed") entries.delete(message.unitId)
+      }
+      yield* enqueue(messages)
+    })
+
+    // Schedules (issue 15): every call runs its own timer on the shared tick instants; the first to
+    // reach a tick claims it here, so each tick runs once per queue instance ("all processes").
+    const lastTick = new Map<string, number>()
+
+    const schedule = Effect.fn("MemoryQueue.schedule")(function*<R>(
+      options: Queue.ScheduleOptions,
+      run: (tick: Queue.ScheduleTick) => Effect.Effect<void, unknown, R>
+    ) {
+      const parsed = yield* QueueSchedule.validate(options)
+      const scope = yield* Scope.Scope
+      const runTick = (at: number) =>
+        Effect.suspend(() => run({ name: parsed.name, key: QueueSchedule.keyOf(parsed.name, at), at: DateTime.makeUnsafe(at) }))
+          .pipe(Effect.catchCause((cause) => Effect.logWarning(`MemoryQueue: schedule ${parsed.name} failed`, cause)))
+      const loop = Effect.gen(function*() {
+        let after = yield* Clock.currentTimeMillis
+        while (true) {
+          // Ticks missed while a run was slow are skipped, not replayed back to back.
+          const at = QueueSchedule.nextTick(parsed, Math.max(after, (yield* Clock.currentTimeMillis) - 1))
+          const now = yield* Clock.currentTimeMillis
+          if (at > now) yield* Effect.sleep(Duration.millis(at - now))
+          after = at
+          if ((lastTick.get(parsed.name) ?? -Infinity) >= at) continue
+          lastTick.set(parsed.name, at)
+          yield* runTick(at)
+        }
+      })
+      yield* Effect.forkIn(loop, scope)
+    })
+
     return Queue.Queue.of({
       redelivery: policy,
       enqueue,
@@ -304,7 +351,10 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
       cancellations: Stream.fromPubSub(cancellations),
       publish,
       events: Stream.fromPubSub(events),
-      counts
+      counts,
+      inspect,
+      requeue,
+      schedule
     })
   })
 

@@ -80,6 +80,8 @@ interface Tables {
   readonly progress: Map<Domain.JobId, Array<Queue.ProgressEvent>>
   readonly jobUnits: (jobId: Domain.JobId) => Array<Domain.Unit>
   readonly update: (unit: Domain.Unit, patch: Partial<Domain.Unit>) => Domain.Unit
+  /** Issue 15: when each job's enqueue finished; a job absent here was never fully enqueued. */
+  readonly enqueuedAt: Map<Domain.JobId, string>
 }
 
 const makeTables = (): Tables => {
@@ -104,7 +106,9 @@ const makeTables = (): Tables => {
     return next
   }
 
-  return { jobs, units, unitsOfJob, latestView, idempotencyKeys, activeKeys, progress, jobUnits, update }
+  const enqueuedAt = new Map<Domain.JobId, string>()
+
+  return { jobs, units, unitsOfJob, latestView, idempotencyKeys, activeKeys, progress, jobUnits, update, enqueuedAt }
 }
 
 const now = Clock.currentTimeMillis
@@ -267,9 +271,9 @@ const unitWrites = (tables: Tables) => {
       durationMs: unit.startedAt === null ? null : millis - Date.parse(unit.startedAt),
       expiresAt: iso(millis + job.config.validityDays * DAY_MS)
     })
-    const key = latestKey(done)
-    const stored = latestView.get(key)
-    if (stored === undefined || (stored.completedAt ?? "") <= completedAt) latestView.set(key, done)
+    // Issue 15: the later write is the latest, whatever the writer's clock says (one process: the
+    // order of these synchronous writes is the real order).
+    latestView.set(latestKey(done), done)
     return true
   })
 
@@ -358,6 +362,7 @@ const reads = (tables: Tables) => {
       unitsOfJob.delete(job.id)
       progress.delete(job.id)
       jobs.delete(job.id)
+      tables.enqueuedAt.delete(job.id)
       for (const keys of [idempotencyKeys, activeKeys]) {
         for (const [key, holder] of keys) if (holder.jobId === job.id) keys.delete(key)
       }
@@ -409,10 +414,58 @@ const progressEvents = ({ jobs, progress }: Tables) => {
   return { appendProgress, progressAfter }
 }
 
+/** Issue 15: what the reconciler reads and marks, and the store's clock. */
+const reconciliation = ({ enqueuedAt, jobUnits, jobs, units }: Tables) => {
+  const claimable = (job: Domain.Job | undefined) => job !== undefined && liveForClaim.has(job.status)
+
+  const markEnqueued = Effect.fn("MemoryStorage.markEnqueued")(function*(jobId: Domain.JobId) {
+    const at = iso(yield* now)
+    if (jobs.has(jobId) && !enqueuedAt.has(jobId)) enqueuedAt.set(jobId, at)
+  })
+
+  const unenqueuedJobs = Effect.fn("MemoryStorage.unenqueuedJobs")(function*(before: Domain.Timestamp, limit: number) {
+    return Array.from(jobs.values())
+      .filter((job) => !enqueuedAt.has(job.id) && !terminalJob.has(job.status) && job.createdAt < before)
+      .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0))
+      .slice(0, Math.max(0, limit))
+      .map((job) => job.id)
+  })
+
+  const activeUnits = Effect.fn("MemoryStorage.activeUnits")(function*(
+    options: { readonly before: Domain.Timestamp; readonly after: Domain.UnitId | null; readonly limit: number }
+  ) {
+    const after = options.after
+    return Array.from(units.values())
+      .filter((unit) => {
+        const at = enqueuedAt.get(unit.jobId)
+        return !isTerminal(unit) && (after === null || unit.id > after) && at !== undefined && at < options.before &&
+          claimable(jobs.get(unit.jobId))
+      })
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      .slice(0, Math.max(0, options.limit))
+  })
+
+  const finishableJobs = Effect.fn("MemoryStorage.finishableJobs")(function*(limit: number) {
+    return Array.from(jobs.values())
+      .filter((job) => claimable(job) && jobUnits(job.id).every(isTerminal))
+      .slice(0, Math.max(0, limit))
+      .map((job) => job.id)
+  })
+
+  return { markEnqueued, unenqueuedJobs, activeUnits, finishableJobs, databaseTime: now }
+}
+
 /** Build an in-memory Storage with empty tables. */
 export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() => {
   const tables = makeTables()
-  return Storage.Storage.of({ ...jobWrites(tables), ...unitWrites(tables), ...reads(tables), ...observationStore(), ...progressEvents(tables) })
+  return Storage.Storage.of({
+    ...jobWrites(tables),
+    ...unitWrites(tables),
+    ...reads(tables),
+    ...progressEvents(tables),
+    ...reconciliation(tables),
+    ...observationStore()
+  })
 })
 /** An in-memory Storage; each build of the layer starts empty. */
 export const layer: Layer.Layer<Storage.Storage> = Layer.effect(Storage.Storage, make)

@@ -166,8 +166,25 @@ CREATE TABLE ${s}.registry_observations (
   observed_at timestamptz NOT NULL,
   observation jsonb NOT NULL,
   PRIMARY KEY (account, region)
-
 );
+`
+  },
+  {
+    version: 4,
+    name: "reconciliation",
+    sql: (s) => `
+-- Issue 15. Crash-safe creation: a job is created not yet enqueued (enqueued_at NULL); jobs from
+-- before this migration went through the old create-then-enqueue path and count as enqueued.
+ALTER TABLE ${s}.jobs ADD COLUMN enqueued_at timestamptz;
+UPDATE ${s}.jobs SET enqueued_at = created_at;
+CREATE INDEX jobs_unenqueued_idx ON ${s}.jobs (created_at)
+  WHERE enqueued_at IS NULL AND status NOT IN (${list(JobStateMachine.terminalJobStatuses)});
+-- The reconciler walks non-terminal units by id.
+CREATE INDEX units_active_idx ON ${s}.units (id) WHERE status IN (${inFlight});
+-- Time: results are ordered by the order they were written (a sequence), not by a worker's clock.
+CREATE SEQUENCE ${s}.result_seq;
+ALTER TABLE ${s}.units ADD COLUMN result_seq bigint;
+ALTER TABLE ${s}.latest_results ADD COLUMN result_seq bigint;
 `
   },
   {

@@ -148,7 +148,9 @@ const makeDb = (schema: string, client: PgClient.PgClient["Service"]) => {
   const textArray = (values: ReadonlyArray<string>) => sql.array(values as Array<string>)
   const json = (value: unknown) => sql.json(value as postgres.JSONValue)
   const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
-  return { client, sql, jobs, units, latestTable, progressTable, raw, textArray, json, nowIso }
+  // Issue 15: the sequence that orders results (migration 4).
+  const resultSeq = `${schema}.result_seq`
+  return { client, sql, jobs, units, latestTable, progressTable, raw, textArray, json, nowIso, resultSeq }
 }
 
 type Db = ReturnType<typeof makeDb>
@@ -311,7 +313,7 @@ const jobWrites = (db: Db) => {
 
 /** The fenced unit writes: claim, complete (feeding the latest view), release. */
 const unitWrites = (db: Db) => {
-  const { client, json, jobs, latestTable, nowIso, raw, sql, units } = db
+  const { client, json, jobs, latestTable, nowIso, raw, resultSeq, sql, units } = db
 
   const claimUnit = Effect.fn("PgStorage.claimUnit")(function*(id: Domain.UnitId, lease: string) {
     const at = yield* nowIso
@@ -335,13 +337,13 @@ const unitWrites = (db: Db) => {
     const at = DateTime.formatIso(DateTime.makeUnsafe(millis))
     const o = yield* encodeOutcome(outcome).pipe(Effect.mapError((e) => invalid(op, e.message, e)))
     // One statement: the fenced unit write, then the latest upsert fed only by the row it returned.
-    // Ties in completed_at go to the later write, as in the memory adapter; older never wins.
+    // The latest view follows the result sequence (the order of writes), as in the memory adapter.
     const rows = yield* client.run(op, () =>
       sql<Array<{ n: number }>>`WITH done AS (
           UPDATE ${units} u SET status = ${o.verdict}, invocation_target = ${o.invocationTarget === null ? null : json(o.invocationTarget)},
             suite_version = ${o.suiteVersion}, tests = ${json(o.tests)}, score = ${o.score}, grade = ${o.grade},
             stars = ${o.stars}, error = ${o.error === null ? null : json(o.error)}, findings = ${json(o.findings)},
-            completed_at = ${at},
+            completed_at = ${at}, result_seq = nextval(${resultSeq}::regclass),
             duration_ms = CASE WHEN u.started_at IS NULL THEN NULL
               ELSE extract(epoch FROM (${at}::timestamptz - u.started_at)) * 1000 END,
             expires_at = ${at}::timestamptz + make_interval(hours => (j.config ->> 'validityDays')::int * 24)
@@ -352,10 +354,10 @@ const unitWrites = (db: Db) => {
         latest AS (
           INSERT INTO ${latestTable} (model_id, region, unit_id, job_id, host_model_id, status, invocation_target,
             suite_version, tests, score, grade, stars, error, findings, attempts, lease, created_at, queued_at,
-            started_at, completed_at, duration_ms, expires_at)
+            started_at, completed_at, duration_ms, expires_at, result_seq)
           SELECT model_id, region, id, job_id, host_model_id, status, invocation_target, suite_version, tests, score,
             grade, stars, error, findings, attempts, lease, created_at, queued_at, started_at, completed_at,
-            duration_ms, expires_at
+            duration_ms, expires_at, result_seq
           FROM done
           ON CONFLICT (model_id, region) DO UPDATE SET unit_id = EXCLUDED.unit_id, job_id = EXCLUDED.job_id,
             host_model_id = EXCLUDED.host_model_id, status = EXCLUDED.status,
@@ -364,8 +366,9 @@ const unitWrites = (db: Db) => {
             error = EXCLUDED.error, findings = EXCLUDED.findings, attempts = EXCLUDED.attempts,
             lease = EXCLUDED.lease, created_at = EXCLUDED.created_at, queued_at = EXCLUDED.queued_at,
             started_at = EXCLUDED.started_at, completed_at = EXCLUDED.completed_at,
-            duration_ms = EXCLUDED.duration_ms, expires_at = EXCLUDED.expires_at
-          WHERE ${latestTable}.completed_at <= EXCLUDED.completed_at)
+            duration_ms = EXCLUDED.duration_ms, expires_at = EXCLUDED.expires_at, result_seq = EXCLUDED.result_seq
+          -- Issue 15: the later write wins, whatever the writers' clocks (rows from before the sequence: NULL).
+          WHERE ${latestTable}.result_seq IS NULL OR ${latestTable}.result_seq < EXCLUDED.result_seq)
         SELECT count(*)::int AS n FROM done`)
     return (rows[0]?.n ?? 0) > 0
   })
@@ -570,13 +573,68 @@ const progressEvents = ({ client, jobs, progressTable, sql }: Db) => {
   return { appendProgress, progressAfter }
 }
 
+/** Issue 15: what the reconciler reads and marks, and the database's clock. */
+const reconciliation = (db: Db) => {
+  const { client, jobs, nowIso, raw, sql, units } = db
+
+  const markEnqueued = Effect.fn("PgStorage.markEnqueued")(function*(jobId: Domain.JobId) {
+    const at = yield* nowIso
+    yield* client.run("markEnqueued", () =>
+      sql`UPDATE ${jobs} SET enqueued_at = ${at} WHERE id = ${jobId} AND enqueued_at IS NULL`)
+  })
+
+  const unenqueuedJobs = Effect.fn("PgStorage.unenqueuedJobs")(function*(before: Domain.Timestamp, limit: number) {
+    const rows = yield* client.run("unenqueuedJobs", () =>
+      sql<Array<{ id: Domain.JobId }>>`SELECT id FROM ${jobs}
+        WHERE enqueued_at IS NULL AND status NOT IN ${sql(JobStateMachine.terminalJobStatuses as Array<string>)}
+          AND created_at < ${before}
+        ORDER BY created_at LIMIT ${Math.max(0, Math.floor(limit))}`)
+    return rows.map((r) => r.id)
+  })
+
+  const activeUnits = Effect.fn("PgStorage.activeUnits")(function*(
+    options: { readonly before: Domain.Timestamp; readonly after: Domain.UnitId | null; readonly limit: number }
+  ) {
+    const op = "activeUnits"
+    const rows = yield* client.run(op, () =>
+      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u JOIN ${jobs} j ON j.id = u.job_id
+        WHERE u.status IN ${sql(inFlight)} AND u.id > ${options.after ?? ""}
+          AND j.status IN ${sql(JobStateMachine.claimableJobStatuses as Array<string>)}
+          AND j.enqueued_at < ${options.before}
+        ORDER BY u.id LIMIT ${Math.max(0, Math.floor(options.limit))}`)
+    return yield* Effect.forEach(rows, toUnit(op))
+  })
+
+  const finishableJobs = Effect.fn("PgStorage.finishableJobs")(function*(limit: number) {
+    const rows = yield* client.run("finishableJobs", () =>
+      sql<Array<{ id: Domain.JobId }>>`SELECT j.id FROM ${jobs} j
+        WHERE j.status IN ${sql(JobStateMachine.claimableJobStatuses as Array<string>)}
+          AND NOT EXISTS (SELECT 1 FROM ${units} u WHERE u.job_id = j.id AND u.status IN ${sql(inFlight)})
+        ORDER BY j.created_at LIMIT ${Math.max(0, Math.floor(limit))}`)
+    return rows.map((r) => r.id)
+  })
+
+  const databaseTime = client.run("databaseTime", () =>
+    sql<Array<{ ms: number }>>`SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS ms`
+  ).pipe(Effect.map((rows) => Math.round(rows[0]?.ms ?? NaN)), Effect.withSpan("PgStorage.databaseTime"))
+
+  return { markEnqueued, unenqueuedJobs, activeUnits, finishableJobs, databaseTime }
+}
+
 /** Build the Storage service on the `PgClient` (runs migrations first unless `migrate: false`). */
 export const make = Effect.fn("PgStorage.make")(function*(options: Options = {}) {
   const schema = yield* PgMigrations.validateSchemaName(options.schema ?? PgMigrations.defaultSchema)
   if (options.migrate !== false) yield* PgMigrations.run(schema)
   const client = yield* PgClient.PgClient
   const db = makeDb(schema, client)
-  return Storage.Storage.of({ ...jobWrites(db), ...unitWrites(db), ...reads(db), ...observationRows(db, schema), ...progressEvents(db) })
+  return Storage.Storage.of({
+    ...jobWrites(db),
+    ...unitWrites(db),
+    ...reads(db),
+    ...progressEvents(db),
+    ...reconciliation(db),
+    ...observationRows(db, schema)
+  })
 })
 
 /** The Storage layer on a `PgClient`; migrates the schema on build unless `migrate: false`. */

@@ -104,31 +104,32 @@ describe.skipIf(skip)("PgStorage", () => {
         assert.strictEqual(yield* countRows("units", "job_id", first.id), 1)
       }))
 
-    it.effect("an older result never replaces a newer latest", () =>
+    it.effect("the latest view follows the result sequence: a result written later wins even when its worker's clock is behind (issue 15)", () =>
       Effect.gen(function*() {
         const storage = yield* Storage.Storage
         const modelId = `test.model-${crypto.randomUUID().slice(0, 8)}`
-        const older = job({ modelIds: [modelId] })
-        const newer = job({ modelIds: [modelId] })
-        const [oldUnit] = units(older)
-        const [newUnit] = units(newer)
-        yield* storage.createJob(older, [oldUnit!])
-        yield* storage.createJob(newer, [newUnit!])
-        yield* storage.claimUnit(oldUnit!.id, "a")
-        yield* storage.claimUnit(newUnit!.id, "b")
-        // The newer result lands first; the older one (completed earlier, written late) arrives after.
+        const first = job({ modelIds: [modelId] })
+        const second = job({ modelIds: [modelId] })
+        const [firstUnit] = units(first)
+        const [secondUnit] = units(second)
+        yield* storage.createJob(first, [firstUnit!])
+        yield* storage.createJob(second, [secondUnit!])
+        yield* storage.claimUnit(firstUnit!.id, "a")
+        yield* storage.claimUnit(secondUnit!.id, "b")
+        // The first write comes from a worker whose clock is a day ahead; the second from one on time.
         yield* TestClock.setTime(Date.parse("2026-06-02T00:00:00.000Z"))
-        assert.isTrue(yield* storage.completeUnit(newUnit!.id, "b", outcome("CERTIFIED", "newer")))
+        assert.isTrue(yield* storage.completeUnit(firstUnit!.id, "a", outcome("CERTIFIED", "first")))
         yield* TestClock.setTime(Date.parse("2026-06-01T00:00:00.000Z"))
-        assert.isTrue(yield* storage.completeUnit(oldUnit!.id, "a", outcome("FAILED", "older")))
+        assert.isTrue(yield* storage.completeUnit(secondUnit!.id, "b", outcome("FAILED", "second")))
         const page = yield* storage.latest({ modelId: modelId as never }, { page: 1, limit: 10 })
         assert.strictEqual(page.total, 1)
-        assert.strictEqual(page.items[0]!.id, newUnit!.id)
-        assert.strictEqual(page.items[0]!.status, "CERTIFIED")
-        assert.strictEqual(page.items[0]!.completedAt, "2026-06-02T00:00:00.000Z")
-        assert.strictEqual(page.items[0]!.expiresAt, "2026-07-02T00:00:00.000Z")
-        // The older unit itself still holds its own verdict.
-        assert.strictEqual(Option.getOrThrow(yield* storage.getUnit(oldUnit!.id)).status, "FAILED")
+        assert.strictEqual(page.items[0]!.id, secondUnit!.id)
+        assert.strictEqual(page.items[0]!.status, "FAILED")
+        // The timestamps shown are still the writer's (Clock), only the order is storage's.
+        assert.strictEqual(page.items[0]!.completedAt, "2026-06-01T00:00:00.000Z")
+        assert.strictEqual(page.items[0]!.expiresAt, "2026-07-01T00:00:00.000Z")
+        // The first unit itself still holds its own verdict.
+        assert.strictEqual(Option.getOrThrow(yield* storage.getUnit(firstUnit!.id)).status, "CERTIFIED")
       }))
 
     it.effect("a cancel ends every unfinished unit in the same step and fences later writes", () =>

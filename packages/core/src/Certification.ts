@@ -392,6 +392,9 @@ const makeCreation = ({ catalog, config, queue, storage }: Deps) => {
         yield* queue.enqueue(
           units.map((u) => new UnitMessage({ unitId: u.id, jobId, modelId: u.modelId, region: u.region }))
         )
+        // Issue 15: until this, the job counts as not yet enqueued and the reconciler resumes it
+        // (this process may die anywhere between the commit above and here).
+        yield* storage.markEnqueued(jobId)
       })
     ).pipe(
       Effect.tapError((error) =>

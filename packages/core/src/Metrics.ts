@@ -98,3 +98,15 @@ export const refresh = (options: {
 
 /** Every metric of this process as Prometheus exposition text. */
 export const render: Effect.Effect<string> = PrometheusMetrics.format()
+
+// Issue 15: reconciliation.
+
+/** Repairs made by the reconciler, by kind (resumed job, requeued unit, inconclusive unit, finished job, poison). */
+export const reconcilerRepairsTotal = Metric.counter("certification_reconciler_repairs_total", {
+  description: "Repairs made by the reconciler (storage vs queue), by kind",
+  incremental: true
+})
+
+/** Record `n` reconciler repairs of one kind. */
+export const recordRepairs = (kind: string, n: number): Effect.Effect<void> =>
+  n <= 0 ? Effect.void : Metric.update(Metric.withAttributes(reconcilerRepairsTotal, { kind }), n)

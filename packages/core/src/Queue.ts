@@ -24,10 +24,20 @@
  * - `cancelJob` removes the job's waiting and delayed units and publishes a cancellation that reaches
  *   `cancellations` in every process (so in-flight units can be interrupted there).
  * - `publish` / `events` carry progress events to every process (for SSE).
+ * - `schedule` (issue 15) runs a periodic task as exactly one actor: each tick of a named schedule runs
+ *   `run` in exactly one of the processes (and calls) that scheduled that name on the same queue,
+ *   until their scopes close. Ticks are aligned to multiples of `every` since the epoch (or to the
+ *   cron's instants), so every process agrees on them; `key` names the tick the same way everywhere.
+ *   A failing `run` is logged; later ticks still run.
+ * - `inspect` says where units are (waiting, delayed, active, completed, failed, missing) and `requeue`
+ *   enqueues afresh those the queue finished or lost (issue 15: the reconciler's queue checks). A
+ *   payload that cannot be decoded is dead-lettered at once and reported to `onUndecodable`.
  *
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import type * as DateTime from "effect/DateTime"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
@@ -122,6 +132,44 @@ export interface ConsumeOptions<R> {
    * (`attempts`).
    */
   readonly onDeadLetter: (message: UnitMessage, lastError: string, attempts: number) => Effect.Effect<void, unknown, R>
+  /**
+   * Issue 15: runs once when a delivery's payload cannot be decoded (it is dead-lettered at once, the
+   * handler never sees it), with the queue's id of the entry (the unit id, if it is one) and why.
+   */
+  readonly onUndecodable?: ((entryId: string, reason: string) => Effect.Effect<void, unknown, R>) | undefined
+}
+
+/**
+ * Where a unit is in the queue (issue 15, for the reconciler): `missing` when the queue holds no
+ * entry for it (never enqueued, lost with the queue's data, or acknowledged and forgotten).
+ */
+export type EntryState = "waiting" | "delayed" | "active" | "completed" | "failed" | "missing"
+
+/** One answer of `Queue.inspect`. */
+export interface Entry {
+  readonly unitId: UnitId
+  readonly state: EntryState
+  /** The last error of a `failed` (dead-lettered) entry. */
+  readonly lastError: string | null
+}
+
+/**
+ * A named periodic task (issue 15): exactly one of `every` (aligned to multiples of it since the
+ * epoch) or `cron` (a 5- or 6-field cron expression, UTC). `name`: letters, digits, `-` and `_`.
+ */
+export interface ScheduleOptions {
+  readonly name: string
+  readonly every?: Duration.Input | undefined
+  readonly cron?: string | undefined
+}
+
+/** One tick of a schedule, as handed to the one process that runs it. */
+export interface ScheduleTick {
+  readonly name: string
+  /** Unique per tick and the same in every process (e.g. to make the tick's work idempotent). */
+  readonly key: string
+  /** The instant the tick was due. */
+  readonly at: DateTime.Utc
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,4 +217,23 @@ export class Queue extends Context.Service<Queue, {
   readonly events: Stream.Stream<ProgressEvent, QueueError>
 
   readonly counts: Effect.Effect<QueueCounts, QueueError>
+
+  /** Issue 15: the state of each unit's queue entry, in the order asked (see `EntryState`). */
+  readonly inspect: (unitIds: ReadonlyArray<UnitId>) => Effect.Effect<ReadonlyArray<Entry>, QueueError>
+
+  /**
+   * Issue 15: enqueue units afresh whose entry is `missing`, `completed` or `failed` (the old entry is
+   * dropped, its starts and failures with it); units waiting, delayed or active are left alone.
+   */
+  readonly requeue: (messages: ReadonlyArray<UnitMessage>) => Effect.Effect<void, QueueError>
+
+  /**
+   * Run `run` on each tick of the named schedule, in exactly one process per tick across every
+   * process scheduling that name on this queue, until the surrounding scope closes (issue 15).
+   * Fails with a non-retryable `QueueError` for invalid options (see `QueueSchedule.validate`).
+   */
+  readonly schedule: <R>(
+    options: ScheduleOptions,
+    run: (tick: ScheduleTick) => Effect.Effect<void, unknown, R>
+  ) => Effect.Effect<void, QueueError, R | Scope.Scope>
 }>()("@myia/certification/Queue") {}

@@ -13,12 +13,18 @@
  *   must present the current lease: the first terminal write wins, a repeated or stale write
  *   (redelivered unit, zombie worker) changes nothing and returns `false`.
  * - Progress counts are derived from unit rows, never from blind increments.
- * - The latest view keeps the newest terminal result per (model, region) and is monotonic:
- *   a result whose `completedAt` is older than the stored one never replaces it.
+ * - The latest view keeps the newest terminal result per (model, region) and is monotonic: a result
+ *   written before the stored one never replaces it (see "time" below).
  * - Nothing is written to a unit after its job is CANCELLED or FAILED.
  * - "Not found" is `Option.none()` (or an empty page), never an error.
  * - `createJobOnce` is `createJob` under keys, atomic across processes: of concurrent callers with
  *   the same key, exactly one creates a job; the others get that job back.
+ * - Issue 15 (reconciliation): a job is created *not yet enqueued*; `markEnqueued` records that all
+ *   its units reached the queue. `unenqueuedJobs`, `activeUnits` and `finishableJobs` are what the
+ *   reconciler reads to resume an enqueue, check units against the queue and finish jobs.
+ * - Issue 15 (time): the latest view is ordered by the order storage wrote the results (a sequence
+ *   or the database's clock), never by the writer's clock: of two results for one (model, region),
+ *   the one written later is the latest, whatever `completedAt` its worker's clock stamped.
  *
  * @since 0.1.0
  */
@@ -295,6 +301,30 @@ export class Storage extends Context.Service<Storage, {
     after: number,
     limit: number
   ) => Effect.Effect<ReadonlyArray<StoredProgress>, StorageError>
+  // Issue 15: reconciliation.
+
+  /** Record that every unit of the job reached the queue (idempotent; unknown job: no-op). */
+  readonly markEnqueued: (jobId: JobId) => Effect.Effect<void, StorageError>
+
+  /** Non-terminal jobs created before `before` whose enqueue never finished, oldest first. */
+  readonly unenqueuedJobs: (before: Timestamp, limit: number) => Effect.Effect<ReadonlyArray<JobId>, StorageError>
+
+  /**
+   * Non-terminal units of QUEUED or PROCESSING jobs enqueued before `before`, ordered by unit id,
+   * after `after` (keyset paging; null: from the start), at most `limit`.
+   */
+  readonly activeUnits: (
+    options: { readonly before: Timestamp; readonly after: UnitId | null; readonly limit: number }
+  ) => Effect.Effect<ReadonlyArray<Unit>, StorageError>
+
+  /** QUEUED or PROCESSING jobs whose units are all terminal (they only miss their COMPLETED transition). */
+  readonly finishableJobs: (limit: number) => Effect.Effect<ReadonlyArray<JobId>, StorageError>
+
+  /**
+   * Issue 15 (time): the backend's own clock, in epoch milliseconds (the database server's clock;
+   * `Clock` for an in-process store), so a process can tell how far its clock is from it.
+   */
+  readonly databaseTime: Effect.Effect<number, StorageError>
 }>()("@myia/certification/Storage") {}
 
 /** A stored progress event with its per-job sequence number (issue 18). */

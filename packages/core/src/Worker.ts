@@ -21,14 +21,16 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { BedrockRuntime } from "./BedrockRuntime.ts"
-import type { JobId, UnitOutcome } from "./Domain.ts"
+import { type JobId, UnitId, type UnitOutcome } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Progress from "./Progress.ts"
 import { type Delivery, type DeliveryResult, Done, Postpone, ProgressEvent, Queue, Retry, type UnitMessage } from "./Queue.ts"
+import * as Reconciler from "./Reconciler.ts"
 import * as RedeliveryPolicy from "./RedeliveryPolicy.ts"
 import type { RegionGovernor } from "./RegionGovernor.ts"
 import type { Registry } from "./Registry.ts"
@@ -38,9 +40,16 @@ import { Storage } from "./Storage.ts"
 export interface WorkerOptions {
   /** Units certified at once by this process (default 4). */
   readonly concurrency?: number | undefined
+  /**
+   * Issue 15: the reconciler this worker takes part in (one pass at start-up, then one per tick
+   * across every worker); `false` turns it off here (run `Reconciler.layer` elsewhere then).
+   */
+  readonly reconcile?: Reconciler.Options | false | undefined
 }
 
 const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
+
+const decodeUnitId = Schema.decodeUnknownOption(UnitId)
 
 /**
  * Run the worker until the surrounding scope closes. Requires the Queue, Storage, the Bedrock
@@ -243,9 +252,33 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
       })
     )
 
+  /**
+   * Issue 15: a poison payload was dead-lettered by the queue. If its entry id is a unit id, that
+   * unit still gets its one terminal row (INCONCLUSIVE with the reason), so its job can finish.
+   */
+  const onUndecodable = (entryId: string, reason: string) =>
+    Effect.gen(function*() {
+      yield* Metrics.recordRepairs("poison", 1)
+      yield* Effect.logWarning("undecodable queue payload dead-lettered").pipe(Effect.annotateLogs({ entryId, reason }))
+      const id = decodeUnitId(entryId)
+      if (Option.isNone(id)) return
+      const unit = yield* storage.getUnit(id.value)
+      if (Option.isNone(unit) || JobStateMachine.isTerminalUnit(unit.value.status)) return
+      yield* Reconciler.endInconclusive(unit.value, `undecodable queue payload: ${reason}`)
+    }).pipe(
+      Effect.retry({ schedule: Schedule.exponential("200 millis"), times: 8, while: (e) => e.isRetryable }),
+      Effect.provideService(Storage, storage),
+      Effect.provideService(Queue, queue)
+    )
+
   const started = yield* Clock.currentTimeMillis
   yield* Effect.logInfo("certification worker started").pipe(Effect.annotateLogs({ concurrency, started }))
-  yield* queue.consume({ concurrency, handler, onDeadLetter })
+  if (options.reconcile !== false) {
+    yield* Reconciler.run(options.reconcile ?? {}).pipe(
+      Effect.catchCause((cause) => Effect.logWarning("reconciler not started", cause))
+    )
+  }
+  yield* queue.consume({ concurrency, handler, onDeadLetter, onUndecodable })
 })
 
 /** The worker as a layer: runs in the background for the layer's lifetime. */

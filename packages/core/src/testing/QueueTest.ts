@@ -19,7 +19,9 @@
  * @since 0.1.0
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as DateTime from "effect/DateTime"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -32,6 +34,7 @@ import * as Stream from "effect/Stream"
 import { TestClock } from "effect/testing"
 import type * as Domain from "../Domain.ts"
 import * as Q from "../Queue.ts"
+import * as QueueSchedule from "../QueueSchedule.ts"
 import * as RedeliveryPolicy from "../RedeliveryPolicy.ts"
 import type { Region } from "../Region.ts"
 import * as Fixtures from "./Fixtures.ts"
@@ -207,6 +210,8 @@ export const suite = (
       redeliveryTests(test, patience)
       limitTests(test, patience)
       broadcastTests(test, patience)
+      scheduleTests(test, patience)
+      reconcileTests(test, patience)
     })
   })
 }
@@ -593,5 +598,161 @@ const broadcastTests = (test: Test, patience: Duration.Duration): void => {
       const after = yield* queue.counts
       assert.strictEqual(after.delayed, before.delayed)
       assert.strictEqual(after.waiting, before.waiting)
+    }))
+}
+
+/** Issue 15: the scheduler seam (`Queue.schedule`): one run per tick across schedulers, aligned ticks, cron, bad options. */
+const scheduleTests = (test: Test, patience: Duration.Duration): void => {
+  test("schedule runs each tick exactly once across two schedulers of one name, on aligned instants, until their scopes close", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const name = `contract-${Fixtures.makeJobId().slice(-12)}`
+      const every = 300
+      const runs: Array<{ readonly by: string; readonly key: string; readonly at: number }> = []
+      const start = (by: string) =>
+        Effect.gen(function*() {
+          const scope = yield* Scope.make()
+          yield* queue.schedule({ name, every: Duration.millis(every) }, (tick) =>
+            Effect.sync(() => {
+              assert.strictEqual(tick.name, name)
+              runs.push({ by, key: tick.key, at: DateTime.toEpochMillis(tick.at) })
+            })).pipe(Scope.provide(scope))
+          return scope
+        })
+      const first = yield* start("first")
+      const second = yield* start("second")
+      yield* eventually("four ticks", Effect.sync(() => runs.length >= 4), patience)
+      yield* Scope.close(first, Exit.void)
+      yield* Scope.close(second, Exit.void)
+      const stopped = runs.length
+      yield* Effect.sleep(Duration.millis(every * 4))
+      assert.strictEqual(runs.length, stopped, "no tick runs once every scheduler's scope is closed")
+      const keys = runs.map((r) => r.key)
+      assert.strictEqual(new Set(keys).size, keys.length, `each tick runs once: ${keys.join(", ")}`)
+      for (const run of runs) {
+        assert.strictEqual(run.at % every, 0, "ticks are aligned to multiples of every")
+        assert.strictEqual(run.key, QueueSchedule.keyOf(name, run.at), "the key names the tick")
+      }
+    }))
+
+  test("a cron schedule runs on the cron's instants", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const name = `contract-cron-${Fixtures.makeJobId().slice(-12)}`
+      const runs: Array<number> = []
+      yield* queue.schedule({ name, cron: "* * * * * *" }, (tick) =>
+        Effect.sync(() => {
+          runs.push(DateTime.toEpochMillis(tick.at))
+        }))
+      yield* eventually("two cron ticks", Effect.sync(() => runs.length >= 2), patience)
+      assert.deepStrictEqual(runs.map((at) => at % 1000), runs.map(() => 0), "every second, on the second")
+      assert.strictEqual(new Set(runs).size, runs.length)
+    }))
+
+  test("a failing tick is logged and later ticks still run", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const name = `contract-fail-${Fixtures.makeJobId().slice(-12)}`
+      let runs = 0
+      yield* queue.schedule({ name, every: "200 millis" }, () =>
+        Effect.suspend(() => {
+          runs++
+          return runs === 1 ? Effect.fail(new Error("tick failed")) : Effect.void
+        }))
+      yield* eventually("a tick after the failed one", Effect.sync(() => runs >= 2), patience)
+    }))
+
+  test("schedule rejects invalid options with a non-retryable QueueError naming the problem", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const cases: ReadonlyArray<readonly [Q.ScheduleOptions, string]> = [
+        [{ name: "both", every: "1 second", cron: "* * * * *" }, "exactly one of every or cron"],
+        [{ name: "neither" }, "exactly one of every or cron"],
+        [{ name: "bad name!", every: "1 second" }, "name"],
+        [{ name: "zero", every: Duration.zero }, "every"],
+        [{ name: "cron", cron: "not a cron" }, "cron"]
+      ]
+      for (const [options, mentions] of cases) {
+        const exit = yield* queue.schedule(options, () => Effect.void).pipe(Effect.exit)
+        assert.isTrue(Exit.isFailure(exit), `${options.name} is rejected`)
+        const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+        assert.instanceOf(error, Q.QueueError)
+        assert.isFalse((error as Q.QueueError).retryable)
+        assert.include((error as Q.QueueError).message, mentions)
+      }
+    }))
+}
+
+/** Issue 15: the reconciler's queue checks (`inspect`, `requeue`). */
+const reconcileTests = (test: Test, patience: Duration.Duration): void => {
+  test("inspect tells waiting, active, failed (with its last error) and missing units apart", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const jobId = Fixtures.makeJobId()
+      const [done, dead, held, never] = messagesOf(jobId, 4)
+      const release = yield* Deferred.make<void>()
+      let finished = 0
+      yield* queue.enqueue([done!, dead!, held!])
+      const waiting = yield* queue.inspect([done!.unitId])
+      assert.deepStrictEqual(waiting.map((e) => e.state), ["waiting"])
+      const deadLetters: Array<Dead> = []
+      yield* startConsumer([jobId], {
+        concurrency: 3,
+        handler: (d) =>
+          d.message.unitId === dead!.unitId
+            ? Effect.fail(new Error("always fails"))
+            : d.message.unitId === held!.unitId
+            ? Deferred.await(release).pipe(Effect.as(Q.Done))
+            : Effect.sync(() => (finished++, Q.Done)),
+        onDeadLetter: deadInto(deadLetters)
+      })
+      yield* eventually("the dead letter and the done unit", Effect.sync(() => deadLetters.length === 1 && finished === 1), Duration.times(patience, 3))
+      const entries = yield* eventually("settled states", Effect.map(queue.inspect([done!.unitId, dead!.unitId, held!.unitId, never!.unitId]), (es) =>
+        es[1]!.state === "failed" && es[2]!.state === "active" && es[0]!.state !== "waiting" && es[0]!.state !== "active"))
+        .pipe(Effect.andThen(queue.inspect([done!.unitId, dead!.unitId, held!.unitId, never!.unitId])))
+      assert.deepStrictEqual(entries.map((e) => e.unitId), [done!.unitId, dead!.unitId, held!.unitId, never!.unitId])
+      assert.include(["completed", "missing"], entries[0]!.state, "an acknowledged unit is completed or forgotten")
+      assert.strictEqual(entries[1]!.state, "failed")
+      assert.include(entries[1]!.lastError ?? "", "always fails")
+      assert.strictEqual(entries[2]!.state, "active")
+      assert.strictEqual(entries[3]!.state, "missing")
+      assert.isNull(entries[3]!.lastError)
+      yield* Deferred.succeed(release, undefined)
+    }))
+
+  test("requeue enqueues afresh units the queue finished, dead-lettered or lost, and leaves active ones alone", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const jobId = Fixtures.makeJobId()
+      const [done, dead, held, lost] = messagesOf(jobId, 4)
+      const release = yield* Deferred.make<void>()
+      const seen: Array<Seen> = []
+      const deadLetters: Array<Dead> = []
+      let healed = false
+      yield* queue.enqueue([done!, dead!, held!])
+      yield* startConsumer([jobId], {
+        concurrency: 4,
+        handler: (d) =>
+          recordInto(seen)(d).pipe(Effect.andThen(
+            d.message.unitId === held!.unitId
+              ? Deferred.await(release).pipe(Effect.as(Q.Done))
+              : d.message.unitId === dead!.unitId && !healed
+              ? Effect.fail(new Error("always fails"))
+              : Effect.succeed(Q.Done)
+          )),
+        onDeadLetter: deadInto(deadLetters)
+      })
+      yield* eventually("the dead letter", Effect.sync(() => deadLetters.length === 1), Duration.times(patience, 3))
+      yield* eventually("the held unit active", Effect.map(queue.inspect([held!.unitId]), (es) => es[0]!.state === "active"))
+      healed = true
+      const before = seen.length
+      yield* queue.requeue([done!, dead!, held!, lost!])
+      yield* eventually("three fresh deliveries", Effect.sync(() => seen.length - before >= 3), patience)
+      yield* Deferred.succeed(release, undefined)
+      yield* Effect.sleep("300 millis")
+      const again = seen.slice(before)
+      assert.deepStrictEqual(again.map((s) => s.unitId).sort(), [done!.unitId, dead!.unitId, lost!.unitId].sort())
+      for (const s of again) assert.deepStrictEqual([s.attempt, s.failures], [1, 0], "counters start afresh")
+      assert.strictEqual(seen.filter((s) => s.unitId === held!.unitId).length, 1, "the active unit is not duplicated")
     }))
 }

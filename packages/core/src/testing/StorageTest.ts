@@ -128,6 +128,7 @@ export const suite = (name: string, layer: Layer.Layer<Storage, unknown>): void 
       historyStatsCleanupTests(test)
       observationTests(test)
       progressTests(test)
+      reconciliationTests(test)
     })
   })
 }
@@ -638,7 +639,7 @@ const latestViewTests = (test: Test): void => {
       assert.strictEqual(page.items[0]!.status, "QUALITY_WARNING")
     }))
 
-  test("the latest view equals the newest of many concurrently completed units", () =>
+  test("the latest view equals one of many concurrently completed units, as stored", () =>
     Effect.gen(function*() {
       const storage = yield* Storage
       const model = Fixtures.makeModelId()
@@ -663,10 +664,9 @@ const latestViewTests = (test: Test): void => {
         { concurrency: "unbounded" }
       )
       const rows = yield* Effect.forEach(jobs, (unit) => unitOf(unit.id))
-      const newest = Math.max(...rows.map((u) => Date.parse(u.completedAt!)))
       const page = yield* storage.latest({ modelId: model, region: usWest2 }, { page: 1, limit: 10 })
       assert.strictEqual(page.total, 1)
-      assert.strictEqual(Date.parse(page.items[0]!.completedAt!), newest)
+      // Which concurrent write is last is storage's order (issue 15), not the writers' clocks.
       const source = rows.find((u) => u.id === page.items[0]!.id)
       assert.isDefined(source)
       assert.strictEqual(page.items[0]!.status, source!.status)
@@ -941,5 +941,123 @@ const progressTests = (test: Test): void => {
       const cutoff = isoAt(yield* nowMillis)
       assert.isAtLeast(yield* storage.cleanup(cutoff), 1)
       assert.deepStrictEqual(yield* storage.progressAfter(old.job.id, 0, 10), [])
+    }))
+}
+
+/** Issue 15: not-yet-enqueued jobs, the reconciler's reads, the database clock, and the latest view by order of writes. */
+const reconciliationTests = (test: Test): void => {
+  test("a job is created not yet enqueued: unenqueuedJobs lists live ones created before the cutoff, oldest first, until markEnqueued", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      // A window before every other test's jobs, so the oldest-first listing starts with ours.
+      const base = Date.UTC(1990, 0, 1) + Math.floor(Math.random() * 3000) * DAY_MS
+      const older = yield* create({ createdAt: isoAt(base) }, 1)
+      const newer = yield* create({ createdAt: isoAt(base + 1000) }, 1)
+      const late = yield* create({ createdAt: isoAt(base + 2 * DAY_MS) }, 1)
+      const ended = yield* create({ createdAt: isoAt(base + 2000) }, 1)
+      some(yield* storage.transitionJob(ended.job.id, { from: ["PENDING"], to: "CANCELLED" }), "cancel")
+      const cutoff = isoAt(base + DAY_MS)
+      const listed = yield* storage.unenqueuedJobs(cutoff, 1000)
+      assert.deepStrictEqual(listed.filter((id) => [older, newer, late, ended].some((c) => c.job.id === id)), [
+        older.job.id,
+        newer.job.id
+      ], "live jobs created before the cutoff, oldest first; terminal and later ones left out")
+      assert.deepStrictEqual(yield* storage.unenqueuedJobs(cutoff, 1), [older.job.id], "limit")
+      yield* storage.markEnqueued(older.job.id)
+      yield* storage.markEnqueued(older.job.id)
+      yield* storage.markEnqueued(Fixtures.makeJobId())
+      const after = yield* storage.unenqueuedJobs(cutoff, 1000)
+      assert.notInclude(after, older.job.id)
+      assert.include(after, newer.job.id)
+      for (const c of [newer, late]) yield* storage.markEnqueued(c.job.id)
+    }))
+
+  test("activeUnits lists non-terminal units of enqueued QUEUED/PROCESSING jobs by id, with keyset paging", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const live = yield* create({}, 4)
+      yield* start(live.job, live.units)
+      const done = yield* finish(live.units[0]!, "CERTIFIED")
+      const paused = yield* create({}, 1)
+      yield* start(paused.job, paused.units)
+      some(yield* storage.transitionJob(paused.job.id, { from: ["PROCESSING"], to: "PAUSED" }), "pause")
+      const notEnqueued = yield* create({}, 1)
+      yield* start(notEnqueued.job, notEnqueued.units)
+      yield* storage.markEnqueued(live.job.id)
+      yield* storage.markEnqueued(paused.job.id)
+      yield* tick
+      const cutoff = isoAt((yield* nowMillis) + 1)
+      const mine = new Set([...live.units, ...paused.units, ...notEnqueued.units].map((u) => u.id))
+      const all = (yield* storage.activeUnits({ before: cutoff, after: null, limit: 100_000 })).filter((u) =>
+        mine.has(u.id)
+      )
+      const expected = live.units.filter((u) => u.id !== done.id).map((u) => u.id).sort()
+      assert.deepStrictEqual(all.map((u) => u.id), expected, "by id; terminal, paused and unenqueued left out")
+      assert.deepStrictEqual(all.map((u) => u.status), expected.map(() => "QUEUED"))
+      const first = yield* storage.activeUnits({ before: cutoff, after: expected[0]!, limit: 1 })
+      assert.strictEqual(first.length, 1)
+      assert.isTrue(first[0]!.id > expected[0]!, "keyset: strictly after the cursor")
+      const early = yield* storage.activeUnits({ before: isoAt(Date.UTC(2000, 0, 1)), after: null, limit: 100_000 })
+      assert.isFalse(early.some((u) => mine.has(u.id)), "jobs enqueued after `before` are left out")
+      for (const unit of live.units.slice(1)) yield* finish(unit, "FAILED")
+    }))
+
+  test("finishableJobs lists QUEUED/PROCESSING jobs whose units are all terminal", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const all = yield* create({}, 2)
+      yield* start(all.job, all.units)
+      for (const unit of all.units) yield* finish(unit, "CERTIFIED")
+      const half = yield* create({}, 2)
+      yield* start(half.job, half.units)
+      yield* finish(half.units[0]!, "CERTIFIED")
+      const completed = yield* create({}, 1)
+      yield* start(completed.job, completed.units)
+      yield* finish(completed.units[0]!, "CERTIFIED")
+      some(yield* storage.transitionJob(completed.job.id, { from: ["PROCESSING"], to: "COMPLETED" }), "complete")
+      const listed = yield* storage.finishableJobs(100_000)
+      assert.include(listed, all.job.id)
+      assert.notInclude(listed, half.job.id)
+      assert.notInclude(listed, completed.job.id)
+    }))
+
+  test("the latest view follows the order of writes, not the writer's clock (a clock 1 h behind or ahead)", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const model = Fixtures.makeModelId()
+      // The writer's clock, shifted from the live one.
+      const shifted = <A, E, R>(offsetMillis: number, effect: Effect.Effect<A, E, R>) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now) =>
+          Effect.provideService(effect, Clock.Clock, Fixtures.clockAt(now + offsetMillis)))
+      const run = (verdict: Domain.Verdict, offsetMillis: number) =>
+        Effect.gen(function*() {
+          const { job, units } = yield* create({ modelIds: [model], regions: [usEast1] })
+          yield* start(job, units)
+          return yield* shifted(offsetMillis, finish(units[0]!, verdict))
+        })
+      const ahead = yield* run("FAILED", 3_600_000)
+      yield* tick
+      const normal = yield* run("CERTIFIED", 0)
+      let page = yield* storage.latest({ modelId: model }, { page: 1, limit: 10 })
+      assert.strictEqual(page.items[0]!.id, normal.id, "a clock ahead does not pin the view with an older result")
+      assert.isAbove(Date.parse(ahead.completedAt!), Date.parse(normal.completedAt!))
+      yield* tick
+      const behind = yield* run("QUALITY_WARNING", -3_600_000)
+      page = yield* storage.latest({ modelId: model }, { page: 1, limit: 10 })
+      assert.strictEqual(page.total, 1)
+      assert.strictEqual(page.items[0]!.id, behind.id, "a clock behind still gets its newer result in")
+      assert.strictEqual(page.items[0]!.status, "QUALITY_WARNING")
+    }))
+
+  test("databaseTime is the backend's clock, in epoch milliseconds", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const before = yield* nowMillis
+      const theirs = yield* storage.databaseTime
+      const after = yield* nowMillis
+      assert.isTrue(Number.isInteger(theirs))
+      // Same machine in tests: the clocks agree to well within a minute.
+      assert.isAtLeast(theirs, before - 60_000)
+      assert.isAtMost(theirs, after + 60_000)
     }))
 }
