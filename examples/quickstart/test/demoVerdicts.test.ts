@@ -29,9 +29,10 @@ const healthy = [
   "anthropic.claude-haiku-4-5-20251001-v1:0", // profile-only everywhere, reasoning
   "openai.gpt-oss-20b-1:0", // reasoning, on demand
   "amazon.titan-embed-text-v2:0",
-  "cohere.embed-v4:0", // embedding, profile-only in two regions
-  "amazon.nova-2-multimodal-embeddings-v1:0" // embedding family suite v1 cannot drive: UNSUPPORTED
+  "cohere.embed-v4:0" // embedding, profile-only in two regions
 ]
+// An embedding family suite v1 cannot drive is refused at request time (issue #13), never an UNSUPPORTED unit.
+const undrivable = "amazon.nova-2-multimodal-embeddings-v1:0"
 const models = [...scripted, ...healthy.filter(certifiableSomewhere)]
 
 describe("quickstart demo scenario", () => {
@@ -68,9 +69,18 @@ describe("quickstart demo scenario", () => {
     // The subset is large enough to matter: every scripted model ran, and every verdict but CANCELLED appears.
     for (const id of scripted) assert.isTrue(detail.units.some((u) => u.modelId === id), `${id} was certified`)
     const verdicts = new Set(detail.units.map((u) => u.status))
-    for (const v of ["CERTIFIED", "QUALITY_WARNING", "FAILED", "UNAVAILABLE", "UNSUPPORTED", "INCONCLUSIVE"]) {
+    for (const v of ["CERTIFIED", "QUALITY_WARNING", "FAILED", "UNAVAILABLE", "INCONCLUSIVE"]) {
       assert.isTrue(verdicts.has(v as never), `verdict ${v} appears`)
     }
     assert.isTrue(new Set(detail.units.filter((u) => u.status === "CERTIFIED").map((u) => u.region)).size === 3)
+  })
+
+  it("refuses an explicit request for an embedding family suite v1 cannot drive, with the reason", async () => {
+    const refused = await engine.certification.certifyModel({ modelId: undrivable, region: "us-east-1" }).then(
+      () => undefined,
+      (error: { readonly _tag?: string; readonly message?: string }) => error
+    )
+    assert.strictEqual(refused?._tag, "ModelsNotCertifiable")
+    assert.include(refused?.message ?? "", "no request format")
   })
 })

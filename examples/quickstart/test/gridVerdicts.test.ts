@@ -87,7 +87,8 @@ describe("seeded random grid", () => {
     const drawnFaults = new Set(grid.drawn.values())
     for (const [, name] of faults) assert.isTrue(drawnFaults.has(name), `fault ${name} drawn`)
     const verdicts = new Set(detail.units.map((u) => u.status))
-    for (const v of ["CERTIFIED", "QUALITY_WARNING", "FAILED", "UNAVAILABLE", "UNSUPPORTED", "INCONCLUSIVE"]) {
+    // UNSUPPORTED never appears: certifyAll skips what suite v1 cannot drive (issue #13).
+    for (const v of ["CERTIFIED", "QUALITY_WARNING", "FAILED", "UNAVAILABLE", "INCONCLUSIVE"]) {
       assert.isTrue(verdicts.has(v as never), `verdict ${v} appears`)
     }
   })

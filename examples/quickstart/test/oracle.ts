@@ -15,7 +15,8 @@ export interface Expected {
 }
 
 // The oracle's own belief of which embedding families suite v1 can drive (SPEC §3: Titan and Cohere bodies).
-const drivableEmbeddings: ReadonlyArray<RegExp> = [
+/** Embedding families suite v1 has a request format for (the others are refused at request time, issue #13). */
+export const drivableEmbeddings: ReadonlyArray<RegExp> = [
   /^amazon\.titan-embed-text-v2/,
   /^amazon\.titan-embed-text-v1/,
   /^amazon\.titan-embed-g1-text-02/,

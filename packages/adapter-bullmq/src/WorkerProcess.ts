@@ -19,6 +19,7 @@ import {
   ClockSkew,
   Certification,
   ControlPlane,
+  LivingRegistry,
   Metrics,
   type Queue as QueuePort,
   Queue,
@@ -150,6 +151,11 @@ export interface RunWorkerOptions {
   readonly queue?: Partial<BullMqQueue.Options> | undefined
   readonly bedrock?: BedrockRuntime.Options | undefined
   readonly registry?: Registry.Options | undefined
+  /**
+   * Issue #13: preflight each unit through the Bedrock control plane (`LivingRegistry`; endpoint and
+   * credentials default to `bedrock`'s). Default: off.
+   */
+  readonly controlPlane?: false | LivingRegistry.ClientOptions | undefined
   readonly governor?: RegionGovernor.Options | undefined
   readonly runner?: Partial<Runner.RunnerSettings> | undefined
   /** Delay between start attempts while Redis or the database is unreachable (default 2 s). */
@@ -295,7 +301,7 @@ export const services = (settings: WorkerSettings, options: RunWorkerOptions): L
     ...Option.match(settings.timeoutMillis, { onNone: () => ({}), onSome: (ms) => ({ timeout: Duration.millis(ms) }) }),
     ...options.bedrock
   }
-  return Layer.mergeAll(
+  const core = Layer.mergeAll(
     queue,
     storage,
     Registry.layerWith(options.registry ?? {}),
@@ -303,6 +309,9 @@ export const services = (settings: WorkerSettings, options: RunWorkerOptions): L
     RegionGovernor.layer(options.governor),
     Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner })
   )
+  return options.controlPlane === undefined || options.controlPlane === false
+    ? core
+    : Layer.provideMerge(LivingRegistry.layerWithClient(options.controlPlane, bedrock), core)
 }
 
 /**

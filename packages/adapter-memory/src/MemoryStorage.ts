@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Domain, JobStateMachine, type Queue, Storage } from "@myia/certification"
+import { Domain, JobStateMachine, Observation, type Queue, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -395,6 +395,22 @@ const settingRecords = () => {
   }
 }
 
+/** Issue #13 — control-plane observations per (account, region); the newest observation wins. */
+const observationStore = () => {
+  const observations = new Map<string, Observation.RegionObservation>()
+  const keyOf = (account: string, region: string) => `${account}\u0000${region}`
+  const saveObservation = Effect.fn("MemoryStorage.saveObservation")(function*(observation: Observation.RegionObservation) {
+    const key = keyOf(observation.account, observation.region)
+    const stored = observations.get(key)
+    if (stored !== undefined && Date.parse(stored.observedAt) > Date.parse(observation.observedAt)) return false
+    observations.set(key, observation)
+    return true
+  })
+  const getObservation = (account: string, region: Domain.Region) =>
+    Effect.sync(() => Option.fromUndefinedOr(observations.get(keyOf(account, region))))
+  return { saveObservation, getObservation }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Progress events (issue 18): one process, so appending is already in commit order
 // ---------------------------------------------------------------------------------------------
@@ -469,7 +485,8 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     ...reads(tables),
     ...progressEvents(tables),
     ...reconciliation(tables),
-    ...settingRecords()
+    ...settingRecords(),
+    ...observationStore()
   })
 })
 /** An in-memory Storage; each build of the layer starts empty. */

@@ -156,6 +156,20 @@ CREATE UNIQUE INDEX jobs_active_key_idx ON ${s}.jobs (active_key)
 `
   },
   {
+    version: 3,
+    name: "registry_observations",
+    sql: (s) => `
+-- Issue #13, the living registry: what the control plane said per (account, region), and when.
+CREATE TABLE ${s}.registry_observations (
+  account text COLLATE "C" NOT NULL,
+  region text COLLATE "C" NOT NULL,
+  observed_at timestamptz NOT NULL,
+  observation jsonb NOT NULL,
+  PRIMARY KEY (account, region)
+);
+`
+  },
+  {
     version: 4,
     name: "reconciliation",
     sql: (s) => `

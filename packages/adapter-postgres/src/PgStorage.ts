@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Domain, JobStateMachine, Queue, Storage } from "@myia/certification"
+import { Domain, JobStateMachine, Observation, Queue, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -552,6 +552,33 @@ const reads = (db: Db) => {
   return { getJob, getUnits, getUnit, counts, history, latest, stats, cleanup }
 }
 
+/** Issue #13 — control-plane observations: one row per (account, region), only ever moved forward in time. */
+const observationRows = (db: Db, schema: string) => {
+  const { client, json, sql } = db
+  const table = sql(`${schema}.registry_observations`)
+  const saveObservation = Effect.fn("PgStorage.saveObservation")(function*(observation: Observation.RegionObservation) {
+    const encoded = Observation.encode(observation)
+    const rows = yield* client.run("saveObservation", () =>
+      sql`INSERT INTO ${table} AS o (account, region, observed_at, observation)
+        VALUES (${observation.account}, ${observation.region}, ${observation.observedAt}, ${json(encoded)})
+        ON CONFLICT (account, region) DO UPDATE SET observed_at = EXCLUDED.observed_at, observation = EXCLUDED.observation
+          WHERE o.observed_at <= EXCLUDED.observed_at
+        RETURNING 1`)
+    return rows.length > 0
+  })
+  const getObservation = Effect.fn("PgStorage.getObservation")(function*(account: string, region: Domain.Region) {
+    const rows = yield* client.run("getObservation", () =>
+      sql<Array<{ observation: unknown }>>`SELECT observation FROM ${table}
+        WHERE account = ${account} AND region = ${region}`)
+    if (rows.length === 0) return Option.none()
+    return Option.some(yield* Effect.try({
+      try: () => Observation.decode(rows[0]!.observation),
+      catch: (cause) => undecodable("getObservation")(cause as { readonly message: string })
+    }))
+  })
+  return { saveObservation, getObservation }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Progress events (issue 18)
 // ---------------------------------------------------------------------------------------------
@@ -644,7 +671,8 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     ...reads(db),
     ...progressEvents(db),
     ...reconciliation(db),
-    ...settingRecords(db, schema)
+    ...settingRecords(db, schema),
+    ...observationRows(db, schema)
   })
 })
 

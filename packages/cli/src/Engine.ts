@@ -83,7 +83,9 @@ export const make = Effect.fnUntraced(function*(settings: Settings): Effect.fn.R
     worker: settings.queue === "redis" ? false : { concurrency: settings.concurrency },
     // A persistent 5xx trips the region breaker; short open periods keep the wait visible but brief.
     governor: { initial: 6, max: 16, openDuration: "2 seconds", maxOpenDuration: "8 seconds" },
-    logLevel: settings.logLevel
+    logLevel: settings.logLevel,
+    // Issue #13: preflight through the control plane (the emulator's, or AWS's with the same credentials).
+    controlPlane: {}
   })
   return { layer, emulatorUrl: Option.map(emulator, (e) => e.url) }
 })

@@ -21,7 +21,7 @@ export const render = (job: Job, units: ReadonlyArray<Unit>): string => {
     .map((u) =>
       `| ${cell(u.hostModelId ?? u.modelId)} | ${cell(u.region)} | ${cell(u.status)} | ${
         cell(u.score === null ? null : u.score.toFixed(1))
-      } | ${cell(u.grade)} | ${cell(u.error?.category ?? null)} | ${cell(u.error?.hint ?? u.findings[0] ?? null)} |`
+      } | ${cell(u.grade)} | ${cell(u.error?.category ?? null)} | ${cell(u.error?.hint ?? Report.headlineFinding(u.findings) ?? null)} |`
     )
   return [
     `# Bedrock certification — job ${job.id}`,

@@ -40,6 +40,7 @@ import {
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
+import { LivingRegistry } from "./LivingRegistry.ts"
 import { ModelCatalog } from "./ModelCatalog.ts"
 import * as Progress from "./Progress.ts"
 import { ProgressEvent, Queue, type QueueCounts, type QueueError, UnitMessage } from "./Queue.ts"
@@ -289,6 +290,8 @@ interface Deps {
   readonly registry: Registry["Service"]
   readonly catalog: Option.Option<ModelCatalog["Service"]>
   readonly config: Settings
+  /** Issue #13: the living registry, when the host wired one; planning then sees what the control plane lists. */
+  readonly living?: Option.Option<LivingRegistry["Service"]> | undefined
 }
 
 /** The job, or `JobNotFound` for an unknown or malformed id. */
@@ -455,6 +458,11 @@ const makeCreation = ({ catalog, config, queue, storage }: Deps) => {
 const makeCommands = (deps: Deps) => {
   const { config, queue, registry, storage } = deps
   const { createJob, resolveModel } = makeCreation(deps)
+  /** The registry a plan for these regions uses: the snapshot, or with the control plane merged in (issue #13). */
+  const planning = (regions: ReadonlyArray<Region>) =>
+    deps.living === undefined || Option.isNone(deps.living)
+      ? Effect.succeed(registry)
+      : deps.living.value.registryFor(regions)
 
   const explicit = Effect.fnUntraced(function*(
     type: JobType,
@@ -476,7 +484,7 @@ const makeCommands = (deps: Deps) => {
       models: resolved,
       regions: regions.success,
       modelsField: fields.models,
-      registry,
+      registry: yield* planning(regions.success),
       at: yield* DateTime.now,
       limits
     }))
@@ -508,7 +516,7 @@ const makeCommands = (deps: Deps) => {
     const plan = yield* Effect.fromResult(JobPlan.all({
       regions: regions.success,
       modalities: request.modalities ?? ["chat", "embedding"],
-      registry,
+      registry: yield* planning(regions.success),
       at: yield* DateTime.now,
       limits: config.limits
     }))
@@ -719,7 +727,8 @@ export const make = Effect.gen(function*() {
     registry: yield* Registry,
     catalog: yield* Effect.serviceOption(ModelCatalog),
     // Read once, when the service is built: methods run in their callers' context, not the layer's.
-    config: yield* CertificationConfig
+    config: yield* CertificationConfig,
+    living: yield* Effect.serviceOption(LivingRegistry)
   }
   const { createRecertifyJob, ...control } = makeJobControl(deps)
   const recertification = Recertification.make({

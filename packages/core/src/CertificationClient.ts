@@ -44,6 +44,7 @@ import * as Certification from "./Certification.ts"
 import type { JobStatus } from "./Domain.ts"
 import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
+import * as LivingRegistry from "./LivingRegistry.ts"
 import type { ModelCatalog } from "./ModelCatalog.ts"
 import type { ProgressEvent, Queue } from "./Queue.ts"
 import * as Recertification from "./Recertification.ts"
@@ -123,7 +124,17 @@ export interface CreateOptions {
    * clock). Pin it to run at a fixed instant: tests, replays, "as of" checks.
    */
   readonly clock?: Clock.Clock | undefined
+  /**
+   * Issue #13, the living registry: consult the Bedrock control plane per region before each job —
+   * discovery (cached for `ttl`, default 1 h, and persisted through the storage), merged facts, and
+   * preflight (units the control plane rules out end UNAVAILABLE without a runtime call). The
+   * control-plane client uses `bedrock`'s endpoint and credentials unless given here. Default: off.
+   */
+  readonly controlPlane?: false | ControlPlaneOptions | undefined
 }
+
+/** The living registry's settings in the facade: discovery options plus the control-plane client's. */
+export type ControlPlaneOptions = LivingRegistry.ClientOptions
 
 /** What the facade reads from the environment when an option leaves it unset. */
 export interface EnvSettings {
@@ -248,7 +259,7 @@ const layerWith = (
   )
   const runnerSettings = Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner })
   const registry = Registry.layerWith(options.registry ?? {})
-  const base = Layer.mergeAll(
+  const core = Layer.mergeAll(
     options.storage,
     options.queue,
     registry,
@@ -261,20 +272,37 @@ const layerWith = (
     Layer.succeed(Recertification.ScheduleConfig, schedule),
     observationsOf(options, registry)
   )
-  const core = Certification.layer(options.settings).pipe(Layer.provide(base))
+  const withLiving = livingLayer(options)
+  const livingBase = withLiving === undefined ? undefined : Layer.provideMerge(withLiving, core)
+  const base: Layer.Layer<Layer.Success<typeof core>, Layer.Error<typeof core>, Layer.Services<typeof core>> = livingBase ?? core
+  // With `controlPlane`, the living registry is in the output too (the HTTP plugin's /models and /registry/diff read it).
+  const living = livingBase === undefined
+    ? Layer.empty
+    : Layer.effect(LivingRegistry.LivingRegistry, Effect.service(LivingRegistry.LivingRegistry)).pipe(Layer.provide(livingBase))
+  const certification = Certification.layer(options.settings).pipe(Layer.provide(base))
   const runScheduler = options.recertification?.scheduler === true || schedule.enabled
   const service = runScheduler
-    ? Layer.merge(
-      Layer.merge(core, logging),
+    ? Layer.mergeAll(
+      certification,
+      logging,
+      living,
       RecertificationScheduler.layer({ pollInterval: options.recertification?.pollInterval }).pipe(
-        Layer.provide(Layer.merge(core, base))
+        Layer.provide(Layer.merge(certification, base))
       )
     )
-    : Layer.merge(core, logging)
+    : Layer.mergeAll(certification, logging, living)
   if (options.worker === false) return service
   const worker = Worker.layer(options.worker ?? {}).pipe(Layer.provide(base))
   return Layer.merge(service, worker)
 }
+
+/** The living registry over the core's storage and registry, when `controlPlane` is set (issue #13). */
+const livingLayer = (
+  options: CreateOptions
+): Layer.Layer<LivingRegistry.LivingRegistry, never, Storage | Registry.Registry> | undefined =>
+  options.controlPlane === undefined || options.controlPlane === false
+    ? undefined
+    : LivingRegistry.layerWithClient(options.controlPlane, options.bedrock ?? {})
 
 export interface WaitOptions {
   /** Called with every progress event until the job is terminal. */

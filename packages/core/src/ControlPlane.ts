@@ -6,6 +6,8 @@
  * retires them faster than any table is updated. `sync` reports the differences so a person can fix
  * the registry (or a host can override it); it never changes the registry itself. A region that
  * cannot be listed (no access, network) is reported as a failure beside the other regions' reports.
+ * The same clients serve the living registry's discovery (`LivingRegistry`, issue #13): `list`,
+ * `listApplicationProfiles` and `availability` (`GetFoundationModelAvailability`).
  *
  * @since 0.1.0
  */
@@ -13,7 +15,10 @@ import {
   BedrockClient,
   type BedrockClientConfig,
   type FoundationModelSummary,
+  GetFoundationModelAvailabilityCommand,
+  type GetFoundationModelAvailabilityCommandOutput,
   type InferenceProfileSummary,
+  type InferenceProfileType,
   ListFoundationModelsCommand,
   ListInferenceProfilesCommand
 } from "@aws-sdk/client-bedrock"
@@ -29,7 +34,11 @@ import { Region } from "./Region.ts"
 import { baseIdOf, lifecycleAt, type ModelInfo, Registry, type RegionInvocation } from "./Registry.ts"
 
 /** The control-plane operations this module calls. */
-export const Operation = Schema.Literals(["ListFoundationModels", "ListInferenceProfiles"])
+export const Operation = Schema.Literals([
+  "ListFoundationModels",
+  "ListInferenceProfiles",
+  "GetFoundationModelAvailability"
+])
 export type Operation = typeof Operation.Type
 
 /** A control-plane call failed, classified. Never holds credentials. */
@@ -174,6 +183,14 @@ export class ControlPlane extends Context.Service<ControlPlane, {
   readonly list: (region: Region) => Effect.Effect<Listing, ControlPlaneError>
   /** Lists every region (up to 4 at a time) and compares each with the registry. */
   readonly sync: (regions: ReadonlyArray<Region>) => Effect.Effect<SyncReport>
+  // Issue #13 — the living registry.
+  /** The account's application inference profiles in a region (all pages). */
+  readonly listApplicationProfiles: (region: Region) => Effect.Effect<ReadonlyArray<InferenceProfileSummary>, ControlPlaneError>
+  /** `GetFoundationModelAvailability`: authorization, entitlement, agreement and region availability of one model. */
+  readonly availability: (
+    region: Region,
+    modelId: string
+  ) => Effect.Effect<GetFoundationModelAvailabilityCommandOutput, ControlPlaneError>
 }>()("@myia/certification/ControlPlane") {}
 
 /** Builds the service against the registry in context; clients are destroyed when the scope closes. */
@@ -198,20 +215,24 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       catch: (cause) => new ControlPlaneError({ operation, region, error: categorize(cause) })
     })
 
-  const listProfiles = (region: Region, nextToken: string | undefined): Effect.Effect<
+  const listProfiles = (
+    region: Region,
+    nextToken: string | undefined,
+    typeEquals: InferenceProfileType = "SYSTEM_DEFINED"
+  ): Effect.Effect<
     ReadonlyArray<InferenceProfileSummary>,
     ControlPlaneError
   > =>
     Effect.flatMap(
       call("ListInferenceProfiles", region, (client, abortSignal) =>
         client.send(
-          new ListInferenceProfilesCommand({ typeEquals: "SYSTEM_DEFINED", ...(nextToken ? { nextToken } : {}) }),
+          new ListInferenceProfilesCommand({ typeEquals, ...(nextToken ? { nextToken } : {}) }),
           { abortSignal }
         )),
       (page) => {
         const items = page.inferenceProfileSummaries ?? []
         return page.nextToken
-          ? Effect.map(listProfiles(region, page.nextToken), (rest) => [...items, ...rest])
+          ? Effect.map(listProfiles(region, page.nextToken, typeEquals), (rest) => [...items, ...rest])
           : Effect.succeed(items)
       }
     )
@@ -245,7 +266,16 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     return { regions: reports, failures }
   })
 
-  return ControlPlane.of({ list, sync })
+  const listApplicationProfiles = Effect.fn("ControlPlane.listApplicationProfiles")((region: Region) =>
+    listProfiles(region, undefined, "APPLICATION")
+  )
+
+  const availability = Effect.fn("ControlPlane.availability")((region: Region, modelId: string) =>
+    call("GetFoundationModelAvailability", region, (client, abortSignal) =>
+      client.send(new GetFoundationModelAvailabilityCommand({ modelId }), { abortSignal }))
+  )
+
+  return ControlPlane.of({ list, sync, listApplicationProfiles, availability })
 })
 
 /** The service with the given options; needs the `Registry`. */

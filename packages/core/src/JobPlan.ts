@@ -14,7 +14,8 @@
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import { Region } from "./Domain.ts"
-import type { Modality, NotCertifiableReason, RegistryShape } from "./Registry.ts"
+import { type Certifiability, type Modality, NotCertifiable, type NotCertifiableReason, type RegistryShape } from "./Registry.ts"
+import * as Suite from "./Suite.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Refusals
@@ -145,6 +146,26 @@ const overUnitLimit = (field: string, units: number, limits: Limits): InvalidReq
     : undefined
 
 /**
+ * The registry's certifiability, refined by the suite (issue #13, item 6): a model the registry
+ * calls certifiable but suite v1 cannot drive (an embedding family without a request format, a chat
+ * model without Converse) is `NO_SUITE` with the suite's reason, so an explicit request never creates
+ * a unit that can only end UNSUPPORTED.
+ */
+export const certifiability = (
+  registry: RegistryShape,
+  modelId: string,
+  region: Region,
+  at: Parameters<RegistryShape["certifiability"]>[2]
+): Certifiability => {
+  const c = registry.certifiability(modelId, region, at)
+  if (c._tag === "NotCertifiable") return c
+  const kind = Suite.kindOf(c.model)
+  return typeof kind === "string"
+    ? c
+    : new NotCertifiable({ reason: "NO_SUITE", message: `Model "${c.model.id}" cannot be certified: ${kind.unsupported}.` })
+}
+
+/**
  * Plan an explicit request: every model in every region. A model that cannot be certified at all
  * (unknown, not Bedrock, no suite, end of life, inactive in the host catalogue) refuses the whole
  * request; a model not offered in some of the regions is skipped there.
@@ -175,7 +196,7 @@ export const explicit = (options: {
     }
     const perRegion = options.regions.map((region) => ({
       region,
-      c: options.registry.certifiability(model.modelId, region, options.at)
+      c: certifiability(options.registry, model.modelId, region, options.at)
     }))
     const modelLevel = perRegion.find((r) => r.c._tag === "NotCertifiable" && r.c.reason !== "NOT_OFFERED_IN_REGION")
     if (modelLevel !== undefined && modelLevel.c._tag === "NotCertifiable") {
@@ -215,7 +236,7 @@ export const all = (options: {
   for (const model of options.registry.models) {
     if (!options.modalities.includes(model.modality)) continue
     for (const region of options.regions) {
-      const c = options.registry.certifiability(model.id, region, options.at)
+      const c = certifiability(options.registry, model.id, region, options.at)
       if (c._tag === "Certifiable") pairs.push({ modelId: model.id, hostModelId: null, region })
       else skipped.push({ modelId: model.id, region, reason: c.reason, message: c.message })
     }

@@ -269,6 +269,8 @@ export interface RegistryShape {
   readonly list: (filter?: ListFilter) => ReadonlyArray<ModelInfo>
   /** Whether a model can be certified in a region at a date, and through which target. Never throws. */
   readonly certifiability: (id: string, region: Region, at: DateTime.Utc | string) => Certifiability
+  /** This registry with more models added or replaced by id, host targets kept (the living registry's merged entries). */
+  readonly extend: (models: ReadonlyArray<ModelInfo>) => RegistryShape
 }
 
 const sentence = (model: string, region: string, rest: string): string =>
@@ -397,7 +399,11 @@ export const make = (options: Options = {}): RegistryShape => {
     return availability.invocation === "PROFILE_ONLY" ? viaProfile(true) : onDemand(true)
   }
 
-  return { models, get, list, certifiability }
+  const extend = (more: ReadonlyArray<ModelInfo>): RegistryShape =>
+    more.length === 0 ? shape : make({ ...options, models: [...(options.models ?? []), ...more] })
+
+  const shape: RegistryShape = { models, get, list, certifiability, extend }
+  return shape
 }
 
 /** The model registry service. */

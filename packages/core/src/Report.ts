@@ -136,7 +136,13 @@ export const ManifestEntry = Schema.Struct({
   score: NullableNumber,
   grade: NullableString,
   certifiedAt: NullableString,
-  expiresAt: NullableString
+  expiresAt: NullableString,
+  /**
+   * Issue #13: where the unit's registry facts came from (each fact with its source and time), the
+   * differences between snapshot, control plane and measurement, and preflight's evidence or why it
+   * was skipped — the unit's `registry …` / `preflight …` findings. Absent when the run had no living registry.
+   */
+  registry: Schema.optionalKey(Schema.Array(Schema.String))
 }).annotate({ title: "ManifestEntry", description: "Measured capabilities of one model in one region." })
 export type ManifestEntry = typeof ManifestEntry.Type
 
@@ -302,6 +308,19 @@ const median = (xs: ReadonlyArray<number>): number | null => {
   return s.length % 2 === 1 ? s[m]! : Math.round(((s[m - 1]! + s[m]!) / 2) * 100) / 100
 }
 
+/**
+ * The finding worth a table cell: the first one that is not the registry provenance line every unit
+ * of a living registry carries (issue #13; it stays in the unit, the results file and the manifest).
+ */
+export const headlineFinding = (findings: ReadonlyArray<string>): string | undefined =>
+  findings.find((f) => !f.startsWith("registry facts for "))
+
+/** The unit's registry provenance findings (issue #13), when it has any. */
+const registryOf = (u: Unit): { readonly registry?: ReadonlyArray<string> } => {
+  const lines = u.findings.filter((f) => /^(registry |preflight |lifecycle: )/.test(f))
+  return lines.length === 0 ? {} : { registry: lines }
+}
+
 /** Measured capabilities per region × model, from terminal units. */
 export const manifest = (
   units: ReadonlyArray<Unit>,
@@ -325,6 +344,7 @@ export const manifest = (
       usable: v === "CERTIFIED" || v === "QUALITY_WARNING",
       invocationTarget: u.invocationTarget?.id ?? null,
       capabilities,
+      ...registryOf(u),
       medianLatencyMs: median(u.tests.flatMap((t) => (t.latencyMs === null ? [] : [t.latencyMs]))),
       medianTtftMs: median(u.tests.flatMap((t) => (t.ttftMs === null ? [] : [t.ttftMs]))),
       score: u.score,
@@ -371,7 +391,7 @@ export const renderTable = (units: ReadonlyArray<Unit>, options: { readonly colo
       const v = verdictOf(u)
       const lat = median(u.tests.flatMap((t) => (t.latencyMs === null ? [] : [t.latencyMs])))
       const ttft = median(u.tests.flatMap((t) => (t.ttftMs === null ? [] : [t.ttftMs])))
-      const hint = u.error === null ? (u.findings[0] ?? "") : u.error.hint
+      const hint = u.error === null ? (headlineFinding(u.findings) ?? "") : u.error.hint
       return [
         pad(u.hostModelId ?? u.modelId, 44),
         pad(u.region, 14),

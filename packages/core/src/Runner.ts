@@ -44,7 +44,8 @@ import * as Metrics from "./Metrics.ts"
 import * as Rating from "./Rating.ts"
 import { RequestRateLimit } from "./RequestRateLimit.ts"
 import { RegionGovernor } from "./RegionGovernor.ts"
-import { Registry, type ModelInfo, type NotCertifiableReason } from "./Registry.ts"
+import * as Preflight from "./Preflight.ts"
+import { type ModelInfo, type NotCertifiableReason, type RegistryShape } from "./Registry.ts"
 import * as Suite from "./Suite.ts"
 
 /** How patient the runner is. */
@@ -309,7 +310,14 @@ const finish = (test: Suite.SuiteTest, ctx: Suite.TestContext, error: Categorize
  * registry and the region governor; the runner's patience comes from `RunnerConfig`.
  */
 export const runUnit = Effect.fn("Runner.runUnit")(function*(unit: UnitInput, options: RunOptions = {}) {
-  const registry = yield* Registry
+  // Issue #13: the living registry's preflight may decide the unit without a runtime call.
+  const prepared = yield* Preflight.prepare(unit)
+  if (prepared.decided !== undefined) return prepared.decided
+  const outcome = yield* certify(unit, options, prepared.registry)
+  return Preflight.record(prepared, outcome, yield* DateTime.now)
+})
+
+const certify = Effect.fnUntraced(function*(unit: UnitInput, options: RunOptions, registry: RegistryShape) {
   const settings = yield* RunnerConfig
   yield* Effect.annotateCurrentSpan({ modelId: unit.modelId, region: unit.region })
 

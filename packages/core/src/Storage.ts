@@ -48,6 +48,7 @@ import type {
   UnitOutcome,
   Verdict
 } from "./Domain.ts"
+import type { RegionObservation } from "./Observation.ts"
 import type { ProgressEvent } from "./Queue.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -285,6 +286,19 @@ export class Storage extends Context.Service<Storage, {
    */
   readonly cleanup: (before: Timestamp) => Effect.Effect<number, StorageError>
 
+  // Issue #13 — the living registry: what the control plane said per (account, region), and when.
+  /**
+   * Keep an (account, region)'s observation: writes unless the stored one was observed later
+   * (`observedAt`; an equal time overwrites, so availability added to a listing is kept). Returns
+   * whether it wrote. The observation is stored as given and read back equal.
+   */
+  readonly saveObservation: (observation: RegionObservation) => Effect.Effect<boolean, StorageError>
+
+  /** The stored observation of an (account, region), or none. */
+  readonly getObservation: (
+    account: string,
+    region: Region
+  ) => Effect.Effect<Option.Option<RegionObservation>, StorageError>
   // --- issue 18: stored progress events, so an SSE stream resumes from `Last-Event-ID` ---------
 
   /**

@@ -33,7 +33,9 @@ const registry = Registry.make({
     info("test.east-only-v1", { regions: [{ region: east, invocation: "ON_DEMAND" }] }),
     info("test.retired-v1", { lifecycle: { status: "LEGACY", legacyAt: null, eolAt: "2026-11-26", source: "test" } }),
     info("test.image-v1", { modality: "image", api: "NONE" }),
-    info("test.embed-v1", { modality: "embedding", api: "INVOKE_MODEL" })
+    info("amazon.titan-embed-text-v2:0", { modality: "embedding", api: "INVOKE_MODEL" }),
+    // An embedding family suite v1 has no request format for (issue #13, item 6).
+    info("acme.embed-v1:0", { modality: "embedding", api: "INVOKE_MODEL" })
   ]
 })
 
@@ -55,6 +57,7 @@ describe("JobPlan.explicit (one row per rule)", () => {
     ["unknown model", resolved("test.nope-v1"), "UNKNOWN_MODEL"],
     ["non-Bedrock id", resolved("openai:gpt-4o"), "NOT_BEDROCK"],
     ["modality without a suite", resolved("test.image-v1"), "NO_SUITE"],
+    ["an embedding family without a request format", resolved("acme.embed-v1:0"), "NO_SUITE"],
     ["past its end of life at the instant", resolved("test.retired-v1"), "END_OF_LIFE"],
     ["inactive in the host catalogue", resolved("host-id", { modelId: "test.both-v1", active: false }), "INACTIVE"]
   ]
@@ -91,7 +94,7 @@ describe("JobPlan.explicit (one row per rule)", () => {
   })
 
   it("refuses more units than the limit with an InvalidRequest on the models field", () => {
-    const result = explicit([resolved("test.both-v1"), resolved("test.embed-v1"), resolved("test.east-only-v1")], [east, west])
+    const result = explicit([resolved("test.both-v1"), resolved("amazon.titan-embed-text-v2:0"), resolved("test.east-only-v1")], [east, west])
     const error = Result.isFailure(result) ? result.failure : undefined
     assert.strictEqual(error?._tag, "InvalidRequest")
     assert.deepStrictEqual(error?._tag === "InvalidRequest" ? error.issues.map((i) => i.field) : [], ["modelIds"])

@@ -225,6 +225,49 @@ export const LatestResult = Schema.Struct({
   jobId: Schema.String
 })
 
+// Issue #13 — the living registry: merged facts with their sources, and the differences between sources.
+
+/** One registry fact as merged: the winning value, its source (`control-plane`, `measured`, `snapshot`), time and evidence. */
+export const RegistryFact = Schema.Struct({
+  fact: Schema.String,
+  value: Schema.String,
+  source: Schema.Literals(["control-plane", "measured", "snapshot"]),
+  at: Schema.NullOr(Schema.String),
+  evidence: Schema.String
+})
+
+/** Sources that disagree on a fact: `snapshot-stale` (snapshot vs control plane or measured), `observed-vs-measured`. */
+export const RegistryDifference = Schema.Struct({
+  modelId: Schema.String,
+  region: Schema.String,
+  fact: Schema.String,
+  kind: Schema.Literals(["snapshot-stale", "observed-vs-measured"]),
+  values: Schema.Array(Schema.Struct({ source: Schema.String, value: Schema.String, at: Schema.NullOr(Schema.String) }))
+})
+
+/** Whether the region's control plane was consulted, when, or why not. */
+export const RegistryDiscovery = Schema.Struct({
+  region: Schema.String,
+  observed: Schema.Boolean,
+  observedAt: Schema.NullOr(Schema.String),
+  /** Why the control plane could not be consulted (preflight skipped), when `observed` is false. */
+  reason: Schema.NullOr(Schema.String)
+})
+
+/** A model's merged registry facts in the requested region (when the host runs a living registry). */
+export const ModelRegistryFacts = Schema.Struct({
+  inSnapshot: Schema.Boolean,
+  listed: Schema.Boolean,
+  facts: Schema.Array(RegistryFact),
+  differences: Schema.Array(RegistryDifference)
+})
+
+/** `GET /registry/diff?region`: declared (snapshot) vs observed (control plane) vs measured (our runs). */
+export const RegistryDiff = Schema.Struct({
+  discovery: RegistryDiscovery,
+  differences: Schema.Array(RegistryDifference)
+})
+
 export const ModelEntry = Schema.Struct({
   id: Schema.String,
   name: Schema.String,
@@ -235,7 +278,9 @@ export const ModelEntry = Schema.Struct({
   capabilities: Schema.Record(Schema.String, Schema.String),
   /** Present when `?region` is given. */
   certifiability: Schema.NullOr(ModelCertifiability),
-  latest: Schema.Array(LatestResult)
+  latest: Schema.Array(LatestResult),
+  /** Issue #13: with `?region` and a living registry, the merged facts with their sources. */
+  registry: Schema.optionalKey(ModelRegistryFacts)
 })
 
 export const Health = Schema.Struct({ status: Schema.Literal("ok") })
@@ -623,12 +668,26 @@ export class RecertificationGroup extends HttpApiGroup.make("recertification").a
   description: "Continuous certification: recertify by selection, the schedule, pause and resume."
 })) {}
 
+/** Issue #13: the living registry's differences per region. */
+export class RegistryGroup extends HttpApiGroup.make("registry").add(
+  HttpApiEndpoint.get("registryDiff", "/registry/diff", {
+    query: { region: Inputs.RegionInput },
+    success: Success(RegistryDiff),
+    error: common
+  }).annotateMerge(doc(
+    "Registry differences in a region",
+    "Declared vs observed vs measured: each fact on which the snapshot, the control plane (when the host runs the " +
+      "living registry) and our latest results disagree — snapshot stale, or control plane and runtime disagree."
+  ))
+).annotateMerge(tag("The living registry: what the control plane says this account can use, merged with the snapshot and our runs.")) {}
+
 /** The whole API. Paths are relative to the host's base path. */
 export class CertificationApi extends HttpApi.make("certification")
   .add(CertifyGroup)
   .add(JobsGroup)
   .add(ResultsGroup)
   .add(SystemGroup)
+  .add(RegistryGroup)
   .add(SessionGroup)
   .add(RecertificationGroup)
   .annotateMerge(OpenApi.annotations({

@@ -13,16 +13,19 @@
 import {
   Certification as Core,
   Domain,
+  LivingRegistry,
   Metrics,
   type Recertification,
   Region as Regions,
-  Registry
+  Registry,
+  RegistryMerge
 } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as HttpApiBuilder from "effect/http-api/HttpApiBuilder"
@@ -237,17 +240,8 @@ export const layer = (options: HandlerOptions) => {
       const service = yield* Core.Certification
       const registry = yield* Registry.Registry
 
-      /** Every latest result matching the filter (pages of 100). */
-      const allLatest = (filter: { readonly region?: Domain.Region | undefined }) =>
-        Effect.gen(function*() {
-          const first = yield* service.latest(filter, { page: 1, limit: 100 })
-          const pages = Math.min(Math.ceil(first.total / 100), 50)
-          const rest = yield* Effect.forEach(
-            Array.from({ length: Math.max(pages - 1, 0) }, (_, i) => i + 2),
-            (page) => service.latest(filter, { page, limit: 100 }).pipe(Effect.map((p) => p.items))
-          )
-          return [...first.items, ...rest.flat()]
-        })
+      const allLatest = allLatestOf(service)
+      const living = yield* Effect.serviceOption(LivingRegistry.LivingRegistry)
 
       return handlers
         .handle("history", ({ query }) =>
@@ -293,8 +287,11 @@ export const layer = (options: HandlerOptions) => {
               list.push(unit)
               byModel.set(unit.modelId, list)
             }
-            return ok(registry.models.map((m) => {
-              const c = region === undefined ? null : registry.certifiability(m.id, region, now)
+            // Issue #13: with a living registry, the region's merged view (models only the control plane lists included).
+            const discovery = region === undefined || Option.isNone(living) ? undefined : yield* living.value.observe(region)
+            const shown = region === undefined || Option.isNone(living) ? registry : yield* living.value.registryFor([region])
+            return ok(shown.models.map((m) => {
+              const c = region === undefined ? null : shown.certifiability(m.id, region, now)
               return {
                 id: m.id,
                 name: m.name,
@@ -316,7 +313,10 @@ export const layer = (options: HandlerOptions) => {
                   completedAt: u.completedAt,
                   expiresAt: u.expiresAt,
                   jobId: u.jobId
-                }))
+                })),
+                ...(discovery === undefined || region === undefined
+                  ? {}
+                  : { registry: registryFacts(registry, m.id, region, discovery, byModel.get(m.id)?.[0]) })
               }
             }))
           }))
@@ -336,6 +336,40 @@ export const layer = (options: HandlerOptions) => {
       return handlers
         .handle("health", () => Effect.succeed(ok({ status: "ok" as const })))
         .handle("metrics", () => Effect.andThen(refreshQueue, options.metrics))
+    })
+  )
+
+  // Issue #13: declared (snapshot) vs observed (control plane) vs measured (our runs), per region.
+  const registryGroup = HttpApiBuilder.group(
+    Api.CertificationApi,
+    "registry",
+    Effect.fn(function*(handlers) {
+      const service = yield* Core.Certification
+      const registry = yield* Registry.Registry
+      const living = yield* Effect.serviceOption(LivingRegistry.LivingRegistry)
+      const allLatest = allLatestOf(service)
+      return handlers.handle("registryDiff", ({ query }) =>
+        Effect.gen(function*() {
+          const region = query.region
+          const latest = yield* mapErrors(allLatest({ region }))
+          const discovery: LivingRegistry.Discovery = Option.isNone(living)
+            ? { _tag: "Skipped", region, reason: "no living registry is configured (the facade's controlPlane option)" }
+            : yield* living.value.observe(region)
+          const ids = new Set([...registry.models.map((m) => m.id), ...latest.map((u) => u.modelId as string)])
+          if (discovery._tag === "Observed") for (const m of discovery.observation.models) ids.add(m.modelId)
+          const differences = [...ids].sort().flatMap((id) =>
+            registryFacts(registry, id, region, discovery, latest.find((u) => u.modelId === id)).differences
+          )
+          return ok({
+            discovery: {
+              region,
+              observed: discovery._tag === "Observed",
+              observedAt: discovery._tag === "Observed" ? discovery.observation.observedAt : null,
+              reason: discovery._tag === "Skipped" ? discovery.reason : null
+            },
+            differences
+          })
+        }))
     })
   )
 
@@ -379,7 +413,42 @@ export const layer = (options: HandlerOptions) => {
     })
   )
 
-  return Layer.mergeAll(certify, jobs, results, system, session, recertification)
+  return Layer.mergeAll(certify, jobs, results, system, registryGroup, session, recertification)
+}
+
+/** Every latest result matching the filter (pages of 100, at most 50 pages). */
+const allLatestOf = (service: Core.Certification["Service"]) => (filter: { readonly region?: Domain.Region | undefined }) =>
+  Effect.gen(function*() {
+    const first = yield* service.latest(filter, { page: 1, limit: 100 })
+    const pages = Math.min(Math.ceil(first.total / 100), 50)
+    const rest = yield* Effect.forEach(
+      Array.from({ length: Math.max(pages - 1, 0) }, (_, i) => i + 2),
+      (page) => service.latest(filter, { page, limit: 100 }).pipe(Effect.map((p) => p.items))
+    )
+    return [...first.items, ...rest.flat()]
+  })
+
+/** Issue #13: one model's merged registry facts in a region, from the observation, its latest result and the snapshot. */
+const registryFacts = (
+  registry: Registry.RegistryShape,
+  modelId: string,
+  region: Domain.Region,
+  discovery: LivingRegistry.Discovery,
+  measured: Domain.Unit | undefined
+) => {
+  const merged = RegistryMerge.merge({
+    modelId,
+    region,
+    snapshot: Option.getOrUndefined(registry.get(modelId)),
+    observed: discovery._tag === "Observed" ? discovery.observation : undefined,
+    measured
+  })
+  return {
+    inSnapshot: merged.inSnapshot,
+    listed: merged.listed,
+    facts: RegistryMerge.factRows(merged),
+    differences: merged.differences.map((d) => ({ modelId: merged.modelId, region, ...d }))
+  }
 }
 
 /** The `CreatedJob` shape of a RECERTIFY job (no single model/region). */

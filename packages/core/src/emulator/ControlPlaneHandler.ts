@@ -1,7 +1,8 @@
 /**
  * The control-plane family: `ListFoundationModels`, `GetFoundationModel` (`FoundationModels`),
  * `ListInferenceProfiles` (paged), `GetInferenceProfile`, `CreateInferenceProfile` and
- * `DeleteInferenceProfile` (`InferenceProfiles`, `ApplicationProfiles`), answered from the scenario
+ * `DeleteInferenceProfile` (`InferenceProfiles`, `ApplicationProfiles`) and
+ * `GetFoundationModelAvailability`, answered from the scenario
  * as seen from the caller's region. Query parameters and request bodies are checked against the
  * service model first (`ShapeCheck`: `byOutputModality=RERANK` is a ValidationException naming the
  * enum), so an answer never carries a value the model does not allow.
@@ -22,6 +23,14 @@ const profileNotFound = (id: string) => wire(404, "ResourceNotFoundException", `
 const sourceNotFound = (copyFrom: string) =>
   wire(404, "ResourceNotFoundException", `The model or inference profile ${copyFrom} was not found in this region.`)
 const nameTaken = (name: string) => wire(400, "ConflictException", `An inference profile named ${name} already exists.`)
+const modelNotFound = (id: string) => wire(404, "ResourceNotFoundException", `Model ${id} not found.`)
+/** A caller whose policy lacks the action (scenario `controlPlaneDenied`); AWS's IAM wording. */
+const denied = (op: Operation) =>
+  wire(
+    403,
+    "AccessDeniedException",
+    `User: arn:aws:iam::123456789012:user/emulator is not authorized to perform: bedrock:${op} because no identity-based policy allows the bedrock:${op} action`
+  )
 const systemProfileDelete = wire(400, "ValidationException", "System-defined inference profiles cannot be deleted.")
 
 const checkedError = (checked: ShapeCheck.Checked): WireError | undefined =>
@@ -45,11 +54,19 @@ const listFoundationModels = (ex: Exchange, scenario: Scenario.Scenario, query: 
 
 const getFoundationModel = (ex: Exchange, scenario: Scenario.Scenario, id: string): void => {
   const resolved = Scenario.resolve(scenario, ex.region, id)
-  if (resolved.availability === "eol") return sendError(ex, availabilityErrors.eol(id))
-  if (resolved.availability === "not-offered" || resolved.profileId !== undefined) {
+  if (resolved.controlPlaneAvailability === "eol") return sendError(ex, availabilityErrors.eol(id))
+  if (resolved.controlPlaneAvailability === "not-offered" || resolved.profileId !== undefined) {
     return sendError(ex, availabilityErrors["not-offered"](id))
   }
   sendJson(ex, 200, { modelDetails: FoundationModels.summary(resolved, ex.region) })
+}
+
+const getFoundationModelAvailability = (ex: Exchange, scenario: Scenario.Scenario, id: string): void => {
+  const { modelId, profileId } = Scenario.parseModelId(id)
+  if (profileId !== undefined || !Scenario.knownModelIds(scenario).includes(modelId)) {
+    return sendError(ex, modelNotFound(id))
+  }
+  sendJson(ex, 200, FoundationModels.availability(Scenario.resolve(scenario, ex.region, modelId)))
 }
 
 const listInferenceProfiles = (ex: Exchange, state: State, query: URLSearchParams): void => {
@@ -113,7 +130,10 @@ export const handle = (
   query: URLSearchParams,
   body: Buffer
 ): void => {
+  if (Scenario.controlPlaneDenied(state.scenario(), ex.region)) return sendError(ex, denied(op))
   switch (op) {
+    case "GetFoundationModelAvailability":
+      return getFoundationModelAvailability(ex, state.scenario(), id!)
     case "ListFoundationModels":
       return listFoundationModels(ex, state.scenario(), query)
     case "GetFoundationModel":

@@ -24,6 +24,7 @@ export type Operation =
   | "GetInferenceProfile"
   | "CreateInferenceProfile"
   | "DeleteInferenceProfile"
+  | "GetFoundationModelAvailability"
   | "Unknown"
 
 /** Request headers, as both Node HTTP stacks give them. */

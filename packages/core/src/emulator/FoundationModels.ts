@@ -5,7 +5,9 @@
  * registry's modality and capabilities plus the input modalities real listings show (VIDEO for Nova
  * Lite / Pro, IMAGE for Cohere Embed v4), `customizationsSupported` from the scenario's
  * `customizations`, and the filters `byProvider`, `byCustomizationType`, `byOutputModality` and
- * `byInferenceType` honoured.
+ * `byInferenceType` honoured. What it reports follows the scenario's control-plane view
+ * (`controlPlane.availability`, `lifecycle`, `authorization`, `agreement`, `entitlement`), which
+ * may disagree with what requests meet; `GetFoundationModelAvailability` answers from the same view.
  *
  * @since 0.1.0
  */
@@ -67,10 +69,22 @@ export const summary = (resolved: Scenario.Resolved, region: string) => {
     outputModalities: output,
     responseStreamingSupported: resolved.kind === "chat" && resolved.capabilities.streaming !== "no",
     customizationsSupported: resolved.customizations,
-    inferenceTypesSupported: resolved.availability === "profile-only" ? ["INFERENCE_PROFILE"] : ["ON_DEMAND"],
-    modelLifecycle: {
-      status: resolved.availability === "legacy" || info?.lifecycle.status === "LEGACY" ? "LEGACY" : "ACTIVE"
+    inferenceTypesSupported: resolved.controlPlaneAvailability === "profile-only" ? ["INFERENCE_PROFILE"] : ["ON_DEMAND"],
+    modelLifecycle: resolved.lifecycle ?? {
+      status: resolved.controlPlaneAvailability === "legacy" || info?.lifecycle.status === "LEGACY" ? "LEGACY" : "ACTIVE"
     }
+  }
+}
+
+/** The `GetFoundationModelAvailability` answer for a model (issue #13): the scenario's values, or those its availability implies. */
+export const availability = (resolved: Scenario.Resolved) => {
+  const seen = resolved.controlPlaneAvailability
+  return {
+    modelId: resolved.modelId,
+    agreementAvailability: { status: resolved.agreement ?? (seen === "marketplace-pending" ? "PENDING" : "AVAILABLE") },
+    authorizationStatus: resolved.authorization ?? (seen === "access-denied" ? "NOT_AUTHORIZED" : "AUTHORIZED"),
+    entitlementAvailability: resolved.entitlement ?? "AVAILABLE",
+    regionAvailability: listed(seen) ? "AVAILABLE" : "NOT_AVAILABLE"
   }
 }
 
@@ -89,7 +103,7 @@ export interface Filters {
 export const list = (scenario: Scenario.Scenario, region: string, filters: Filters) =>
   Scenario.knownModelIds(scenario)
     .map((id) => Scenario.resolve(scenario, region, id))
-    .filter((r) => listed(r.availability))
+    .filter((r) => listed(r.controlPlaneAvailability))
     .map((r) => summary(r, region))
     .filter((m) =>
       (filters.byProvider === undefined || m.providerName.toLowerCase() === filters.byProvider.toLowerCase()) &&

@@ -76,12 +76,12 @@ export const systemProfiles = (scenario: Scenario.Scenario, region: string): Rea
     const base = Scenario.resolve(scenario, region, id)
     const candidates = base.info !== undefined
       ? base.info.profiles
-      : base.availability === "profile-only"
+      : base.controlPlaneAvailability === "profile-only"
       ? [`${geographiesOf(region as Region)[0] ?? "global"}.${id}`]
       : []
     for (const profileId of candidates) {
       const via = Scenario.resolve(scenario, region, profileId)
-      if (FoundationModels.listed(via.availability)) out.push(systemSummary(via, profileId, region))
+      if (FoundationModels.listed(via.controlPlaneAvailability)) out.push(systemSummary(via, profileId, region))
     }
   }
   return out

@@ -50,6 +50,12 @@ export const routes: ReadonlyArray<Route> = [
     service: "control",
     method: "DELETE",
     requestUri: "/inference-profiles/{inferenceProfileIdentifier}"
+  },
+  {
+    op: "GetFoundationModelAvailability",
+    service: "control",
+    method: "GET",
+    requestUri: "/foundation-model-availability/{modelId}"
   }
 ]
 

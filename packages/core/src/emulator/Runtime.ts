@@ -110,6 +110,9 @@ export const handle = async (
   if (resolved.availability !== "offered") {
     return sendError(ex, availabilityErrors[resolved.availability](requestedId))
   }
+  // A scenario lifecycle with an end-of-life time (issue #13): past it, the model answers as EOL.
+  const eolAt = resolved.lifecycle?.endOfLifeTime === undefined ? NaN : Date.parse(resolved.lifecycle.endOfLifeTime)
+  if (ex.clock.currentTimeMillisUnsafe() >= eolAt) return sendError(ex, availabilityErrors.eol(requestedId))
   if (!state.admit(ex.region, resolved)) return sendError(ex, throttled)
   if (op === "CountTokens") return countTokens(ex, resolved, body)
   const n = state.nextCount(ex.region, resolved.modelId)

@@ -144,6 +144,23 @@ export const CapabilityOverrides = Schema.Struct({
   reasoning: Schema.optionalKey(Support)
 })
 
+/**
+ * The lifecycle the control plane reports (`modelLifecycle`, issue #13): ACTIVE or LEGACY with AWS's
+ * dates (ISO-8601). Once the emulator's clock passes `endOfLifeTime`, the runtime answers as end of life.
+ */
+export const ControlPlaneLifecycle = Schema.Struct({
+  status: Schema.Literals(["ACTIVE", "LEGACY"]),
+  startOfLifeTime: Schema.optionalKey(Schema.String),
+  legacyTime: Schema.optionalKey(Schema.String),
+  publicExtendedAccessTime: Schema.optionalKey(Schema.String),
+  endOfLifeTime: Schema.optionalKey(Schema.String)
+})
+export type ControlPlaneLifecycle = typeof ControlPlaneLifecycle.Type
+
+/** `GetFoundationModelAvailability`'s `agreementAvailability.status` values. */
+export const AgreementStatus = Schema.Literals(["AVAILABLE", "PENDING", "NOT_AVAILABLE", "ERROR"])
+export type AgreementStatus = typeof AgreementStatus.Type
+
 /** Behaviour fields a rule (or `defaults`) may set; unset fields keep the earlier value. */
 export const Behaviour = Schema.Struct({
   availability: Schema.optionalKey(Availability),
@@ -161,7 +178,21 @@ export const Behaviour = Schema.Struct({
   modelTimeout: Schema.optionalKey(ModelFault),
   modelNotReady: Schema.optionalKey(ModelFault),
   /** `customizationsSupported` in the control plane (and what `byCustomizationType` filters on); default none. */
-  customizations: Schema.optionalKey(Schema.Array(Customization))
+  customizations: Schema.optionalKey(Schema.Array(Customization)),
+  // Issue #13 — the control plane's own view (ListFoundationModels, GetFoundationModelAvailability).
+  /** `modelLifecycle` in the listing (default: LEGACY for `legacy` models or registry LEGACY, else ACTIVE). */
+  lifecycle: Schema.optionalKey(ControlPlaneLifecycle),
+  /** `authorizationStatus` (default: NOT_AUTHORIZED for `access-denied`, else AUTHORIZED). */
+  authorization: Schema.optionalKey(Schema.Literals(["AUTHORIZED", "NOT_AUTHORIZED"])),
+  /** `agreementAvailability.status` (default: PENDING for `marketplace-pending`, else AVAILABLE). */
+  agreement: Schema.optionalKey(AgreementStatus),
+  /** `entitlementAvailability` (default AVAILABLE). */
+  entitlement: Schema.optionalKey(Schema.Literals(["AVAILABLE", "NOT_AVAILABLE"])),
+  /**
+   * What the control plane says when it disagrees with the runtime: its `availability` drives the
+   * listing and GetFoundationModelAvailability, while requests still meet the rule's `availability`.
+   */
+  controlPlane: Schema.optionalKey(Schema.Struct({ availability: Schema.optionalKey(Availability) }))
 })
 export type Behaviour = typeof Behaviour.Type
 
@@ -197,7 +228,9 @@ export const ScenarioDocument = Schema.Struct({
   defaults: Schema.optionalKey(Behaviour),
   rules: Schema.optionalKey(Schema.Array(Rule)),
   regionThrottle: Schema.optionalKey(Schema.Record(Schema.String, Throttle)),
-  applicationProfiles: Schema.optionalKey(Schema.Array(ApplicationProfile))
+  applicationProfiles: Schema.optionalKey(Schema.Array(ApplicationProfile)),
+  /** Issue #13: regions (codes or `"*"`) whose control-plane calls answer AccessDeniedException (no `bedrock:List*`). */
+  controlPlaneDenied: Schema.optionalKey(Selector)
 })
 /** A scenario as given by a user: the JSON document's shape. */
 export type ScenarioInput = typeof ScenarioDocument.Encoded
@@ -339,6 +372,13 @@ export interface Resolved {
   readonly modelTimeout: ModelFault | undefined
   readonly modelNotReady: ModelFault | undefined
   readonly customizations: ReadonlyArray<Customization>
+  /** Issue #13: the control plane's lifecycle override, GetFoundationModelAvailability values, and its availability. */
+  readonly lifecycle: ControlPlaneLifecycle | undefined
+  readonly authorization: "AUTHORIZED" | "NOT_AUTHORIZED" | undefined
+  readonly agreement: AgreementStatus | undefined
+  readonly entitlement: "AVAILABLE" | "NOT_AVAILABLE" | undefined
+  /** What the control plane reports (the runtime's `availability` unless a rule's `controlPlane` says otherwise). */
+  readonly controlPlaneAvailability: Availability
 }
 
 const PROFILE_PREFIX = /^(us-gov|us|eu|apac|global|jp|au|ca)\.(.+)$/
@@ -400,6 +440,11 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
   let modelTimeout = d.modelTimeout
   let modelNotReady = d.modelNotReady
   let customizations = d.customizations ?? []
+  let lifecycle = d.lifecycle
+  let authorization = d.authorization
+  let agreement = d.agreement
+  let entitlement = d.entitlement
+  let controlPlaneAvailability = d.controlPlane?.availability
   for (const compiled of scenario.rules) {
     if (!compiled.regions(region) || !(compiled.models(modelId) || compiled.models(requestedId))) continue
     const r = compiled.rule
@@ -418,11 +463,21 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
     if (r.modelTimeout !== undefined) modelTimeout = r.modelTimeout
     if (r.modelNotReady !== undefined) modelNotReady = r.modelNotReady
     if (r.customizations !== undefined) customizations = r.customizations
+    if (r.lifecycle !== undefined) lifecycle = r.lifecycle
+    if (r.authorization !== undefined) authorization = r.authorization
+    if (r.agreement !== undefined) agreement = r.agreement
+    if (r.entitlement !== undefined) entitlement = r.entitlement
+    if (r.controlPlane?.availability !== undefined) controlPlaneAvailability = r.controlPlane.availability
   }
   if (profileId !== undefined) {
     // A profile outside the caller's geography does not exist from that region.
-    if (!geographyMatches(profileId, region)) availability = "not-offered"
-    else if (availability === "profile-only") availability = "offered"
+    if (!geographyMatches(profileId, region)) {
+      availability = "not-offered"
+      controlPlaneAvailability = "not-offered"
+    } else {
+      if (availability === "profile-only") availability = "offered"
+      if (controlPlaneAvailability === "profile-only") controlPlaneAvailability = "offered"
+    }
   }
   return {
     requestedId,
@@ -445,9 +500,18 @@ export const resolve = (scenario: Scenario, region: string, requestedId: string)
     contentFilter,
     modelTimeout,
     modelNotReady,
-    customizations
+    customizations,
+    lifecycle,
+    authorization,
+    agreement,
+    entitlement,
+    controlPlaneAvailability: controlPlaneAvailability ?? availability
   }
 }
+
+/** Whether the scenario denies control-plane calls in a region (issue #13). */
+export const controlPlaneDenied = (scenario: Scenario, region: string): boolean =>
+  scenario.document.controlPlaneDenied !== undefined && selects(scenario.document.controlPlaneDenied)(region)
 
 /** Every model id the scenario knows: the registry's plus exact ids named in rules. */
 export const knownModelIds = (scenario: Scenario): ReadonlyArray<string> => {

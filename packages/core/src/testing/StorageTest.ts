@@ -21,6 +21,7 @@ import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
 import * as Domain from "../Domain.ts"
+import * as Observation from "../Observation.ts"
 import type { Region } from "../Region.ts"
 import { ProgressEvent } from "../Queue.ts"
 import { type JobKeys, Storage } from "../Storage.ts"
@@ -125,6 +126,7 @@ export const suite = (name: string, layer: Layer.Layer<Storage, unknown>): void 
       countsTests(test)
       latestViewTests(test)
       historyStatsCleanupTests(test)
+      observationTests(test)
       progressTests(test)
       reconciliationTests(test)
       recertificationTests(test)
@@ -880,6 +882,66 @@ const recertificationTests = (test: Test): void => {
       yield* storage.putSetting(key, "second")
       assert.deepStrictEqual(yield* storage.getSetting(key), Option.some("second"))
       assert.isTrue(Option.isNone(yield* storage.getSetting(`${key}/other`)))
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue #13 — control-plane observations per (account, region)
+// ---------------------------------------------------------------------------------------------
+
+const observationOf = (account: string, observedAt: string, modelId: string) =>
+  new Observation.RegionObservation({
+    account,
+    region: usEast1,
+    observedAt,
+    models: [{
+      modelId,
+      name: "Fixture",
+      provider: "Acme",
+      inputModalities: ["TEXT"],
+      outputModalities: ["TEXT"],
+      streaming: true,
+      inferenceTypes: ["ON_DEMAND"],
+      lifecycle: {
+        status: "LEGACY",
+        startOfLifeAt: null,
+        legacyAt: "2026-10-01T00:00:00.000Z",
+        extendedAccessAt: null,
+        eolAt: "2027-01-01T00:00:00.000Z"
+      }
+    }],
+    profiles: [{ id: `us.${modelId}`, arn: null, type: "SYSTEM_DEFINED", status: "ACTIVE", models: [modelId] }],
+    availability: [{
+      modelId,
+      authorizationStatus: "NOT_AUTHORIZED",
+      entitlementAvailability: "AVAILABLE",
+      agreementStatus: "PENDING",
+      regionAvailability: "AVAILABLE",
+      observedAt
+    }]
+  })
+
+const observationTests = (test: Test): void => {
+  test("observations: stored as given, per (account, region), never replaced by an older one", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const account = `acct-${crypto.randomUUID()}`
+      assert.isTrue(Option.isNone(yield* storage.getObservation(account, usEast1)))
+      const first = observationOf(account, "2026-12-01T12:00:00.000Z", "acme.first-v1:0")
+      assert.isTrue(yield* storage.saveObservation(first))
+      assert.deepStrictEqual(plain(some(yield* storage.getObservation(account, usEast1), "observation")), plain(first))
+      // Another account and another region are other rows.
+      assert.isTrue(Option.isNone(yield* storage.getObservation(`${account}-other`, usEast1)))
+      assert.isTrue(Option.isNone(yield* storage.getObservation(account, usWest2)))
+      // An equal time overwrites (availability added to the same listing); an older one never does.
+      const same = observationOf(account, "2026-12-01T12:00:00.000Z", "acme.same-v1:0")
+      assert.isTrue(yield* storage.saveObservation(same))
+      const older = observationOf(account, "2026-12-01T11:00:00.000Z", "acme.older-v1:0")
+      assert.isFalse(yield* storage.saveObservation(older))
+      assert.deepStrictEqual(plain(some(yield* storage.getObservation(account, usEast1), "observation")), plain(same))
+      const newer = observationOf(account, "2026-12-01T13:00:00.000Z", "acme.newer-v1:0")
+      assert.isTrue(yield* storage.saveObservation(newer))
+      assert.deepStrictEqual(plain(some(yield* storage.getObservation(account, usEast1), "observation")), plain(newer))
     }))
 }
 

@@ -275,6 +275,15 @@ const cases: { readonly [Op in Router.Route["op"]]: () => Promise<ReadonlyArray<
     { label: "unknown", path: "/foundation-models/acme.unknown-v1" },
     { label: "end of life", path: "/foundation-models/test.eol-v1" }
   ],
+  GetFoundationModelAvailability: async () => [
+    ...regions.map((region) => ({
+      label: `${region} offered`,
+      path: `/foundation-model-availability/${encodeURIComponent("amazon.nova-micro-v1:0")}`,
+      region
+    })),
+    { label: "denied", path: "/foundation-model-availability/test.denied-v1" },
+    { label: "unknown", path: "/foundation-model-availability/acme.unknown-v1" }
+  ],
   ListInferenceProfiles: async () =>
     regions.flatMap((region) => [
       { label: region, path: "/inference-profiles", region },
