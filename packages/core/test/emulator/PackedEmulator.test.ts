@@ -68,12 +68,9 @@ describe("the packed package outside the repo", () => {
         await run("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", work], core)
       ) as ReadonlyArray<{ readonly filename: string; readonly unpackedSize: number }>
       const tarball = join(work, packed[0]!.filename)
-      // The .ts-registry package unpacked to 2.38 MB; the registry as data saved ~30 %, of which the emulator's
-      // fidelity (issue 20: service shapes, model families) spent ~190 KB, continuous certification (issue 14:
-      // policy, scheduler, service members) ~100 KB, stored progress (issue 18) ~25 KB, the reconciler, the queue
-      // scheduler and the clock-skew check (issue 15) ~40 KB, the living registry (issue 13: discovery, merge,
-      // preflight) ~85 KB. A second registry copy (282 KB) still fails this.
-      assert.isBelow(packed[0]!.unpackedSize, 0.75 * 2_383_833 + 330_000, "the registry data is shipped once")
+      // The .ts-registry package unpacked to 2.38 MB; with the registry as data, no src/ and no maps it is ~1.11 MB
+      // (issues 13–20 included). Issue 12 asks for at least 30 % smaller; the carriers check below pins the data to one copy.
+      assert.isBelow(packed[0]!.unpackedSize, 0.7 * 2_383_833, "at least 30 % smaller than the .ts-registry package")
 
       writeFileSync(join(work, "package.json"), JSON.stringify({ name: "packed-app", private: true, type: "module" }))
       const sdk = `@aws-sdk/client-bedrock-runtime@${manifest.dependencies["@aws-sdk/client-bedrock-runtime"]}`
