@@ -41,6 +41,7 @@ import type {
   UnitOutcome,
   Verdict
 } from "./Domain.ts"
+import type { InvocationTarget, TestResult, UnitStatus } from "./Domain.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -263,4 +264,61 @@ export class Storage extends Context.Service<Storage, {
    * keeps its own copies. Returns how many jobs were deleted.
    */
   readonly cleanup: (before: Timestamp) => Effect.Effect<number, StorageError>
-}>()("@myia/certification/Storage") {}
+} & LargeJobs>()("@myia/certification/Storage") {}
+
+// ---------------------------------------------------------------------------------------------
+// Large jobs (issue 16): paged job detail and per-test progress
+// ---------------------------------------------------------------------------------------------
+
+/** Largest page of `unitsPage`; adapters cap `limit` here. */
+export const maxUnitsPageSize = 500
+
+/** Which units of a job `unitsPage` returns (every given field must match). */
+export interface UnitsFilter {
+  readonly status?: UnitStatus | undefined
+  readonly region?: Region | undefined
+  readonly modelId?: ModelId | undefined
+}
+
+/** A page of a job's units; `withTests: false` (the default) leaves each unit's `tests` empty. */
+export interface UnitsQuery {
+  readonly filter: UnitsFilter
+  readonly page: PageRequest
+  readonly withTests?: boolean | undefined
+}
+
+/** One unit of a job as the model × region matrix shows it: no test records, no error. */
+export interface UnitCell {
+  readonly modelId: ModelId
+  readonly region: Region
+  readonly status: UnitStatus
+  readonly score: number | null
+  readonly grade: string | null
+}
+
+/** What a worker has learned about a unit so far: the target that answers and the tests already run. */
+export interface UnitProgress {
+  readonly invocationTarget: InvocationTarget | null
+  readonly tests: ReadonlyArray<TestResult>
+}
+
+/**
+ * The large-job members of the Storage port (issue 16). Every adapter implements them next to
+ * `Storage`'s own; `StorageTest.suite` checks them.
+ *
+ * **Details**
+ * - `unitsPage`: the units of a job ordered by model id then region, filtered, paged (`limit` capped
+ *   at `maxUnitsPageSize`), `total` counting the filtered units. Unknown job → an empty page.
+ * - `unitCells`: every unit of a job as a `UnitCell`, ordered by model id then region. Adapters read
+ *   it without loading test records.
+ * - `saveProgress`: fenced like `completeUnit` (PROCESSING with exactly this lease, job not CANCELLED
+ *   or FAILED): merges `tests` into the unit's stored tests by test id (a given test replaces the
+ *   stored one with its id) and sets the invocation target when given. Status, lease and attempts are
+ *   unchanged, and `claimUnit`/`releaseUnit` keep the stored tests, so a redelivered unit can resume.
+ *   Returns whether it wrote.
+ */
+export interface LargeJobs {
+  readonly unitsPage: (jobId: JobId, query: UnitsQuery) => Effect.Effect<Page<Unit>, StorageError>
+  readonly unitCells: (jobId: JobId) => Effect.Effect<ReadonlyArray<UnitCell>, StorageError>
+  readonly saveProgress: (id: UnitId, lease: string, progress: UnitProgress) => Effect.Effect<boolean, StorageError>
+}
