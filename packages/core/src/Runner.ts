@@ -44,6 +44,7 @@ import * as Metrics from "./Metrics.ts"
 import * as Rating from "./Rating.ts"
 import { RequestRateLimit } from "./RequestRateLimit.ts"
 import { RegionGovernor } from "./RegionGovernor.ts"
+import * as Resume from "./Resume.ts"
 import { Registry, type ModelInfo, type NotCertifiableReason } from "./Registry.ts"
 import * as Suite from "./Suite.ts"
 
@@ -85,6 +86,10 @@ export interface RunOptions {
   readonly shouldStop?: Effect.Effect<boolean> | undefined
   /** Called when each test starts and ends (progress bars). */
   readonly onTest?: ((testId: string, phase: "start" | "end") => Effect.Effect<void>) | undefined
+  /** Resume (issue 16): what an earlier run of this unit stored; its finished tests are not run again. */
+  readonly resume?: Resume.Progress | undefined
+  /** Called with each test's result as it is decided, and the target it ran against (per-test progress). */
+  readonly onResult?: ((target: InvocationTarget, result: TestResult) => Effect.Effect<void>) | undefined
 }
 
 const reasonCategory: Record<NotCertifiableReason, { readonly verdict: Verdict; readonly category: CategorizedError["category"] }> = {
@@ -141,6 +146,8 @@ export const retryBackoff = (
 interface TestRun {
   readonly result: TestResult
   readonly finding: string | null
+  /** Kept from an earlier run of the unit (issue 16), not run now. */
+  readonly resumed?: boolean | undefined
 }
 
 const skipped = (test: Suite.SuiteTest, detail: string): TestResult =>
@@ -341,13 +348,16 @@ export const runUnit = Effect.fn("Runner.runUnit")(function*(unit: UnitInput, op
   const applicable = Suite.tests.filter((t) => t.kind === kind)
   const [gate, ...rest] = applicable
   const results = new Map<string, TestResult>()
-  const record = (run: TestRun) => {
+  const record = Effect.fnUntraced(function*(run: TestRun) {
     results.set(run.result.id, run.result)
     if (run.finding !== null) findings.push(run.finding)
-  }
+    if (options.onResult && !run.resumed) yield* options.onResult(target, run.result)
+  })
+  const resumed = Resume.plan(options.resume, applicable.map((t) => t.id))
+  if (resumed.target !== null) target = resumed.target
 
   // The critical gate: proves the model answers at all, and finds the target that works.
-  let gateRun = yield* runTest(gate!, ctxFor(target), settings, options)
+  let gateRun = resumed.take(gate!.id) ?? (yield* runTest(gate!, ctxFor(target), settings, options))
   if (gateRun.result.error?.category === "REQUIRES_INFERENCE_PROFILE") {
     for (const profile of certifiability.fallbackProfiles) {
       const viaProfile = new InvocationTarget({ kind: "SYSTEM_PROFILE", id: profile })
@@ -361,7 +371,7 @@ export const runUnit = Effect.fn("Runner.runUnit")(function*(unit: UnitInput, op
       }
     }
   }
-  record(gateRun)
+  yield* record(gateRun)
   const gateError = gateRun.result.error
   const stopped = gateRun.result.status === "ERRORED" || (gateError !== null && gateError.systemic)
   const stopReason = (yield* options.shouldStop ?? Effect.succeed(false)) ? "not run: the job was stopped" : null
@@ -384,7 +394,7 @@ export const runUnit = Effect.fn("Runner.runUnit")(function*(unit: UnitInput, op
             results.set(t.id, skipped(t, "not run: the job was stopped"))
             return
           }
-          record(yield* runTest(t, ctxFor(target), settings, options))
+          yield* record(resumed.take(t.id) ?? (yield* runTest(t, ctxFor(target), settings, options)))
         }),
       { concurrency: settings.testConcurrency, discard: true }
     )
