@@ -66,13 +66,28 @@ interface KeyHolder {
 
 const latestKey = (unit: Domain.Unit): string => `${unit.modelId}\u0000${unit.region}`
 
-/** Build an in-memory Storage with empty tables. */
-export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() => {
+/** The tables one in-memory Storage shares between its operations, and the row helpers over them. */
+interface Tables {
+  readonly jobs: Map<Domain.JobId, Domain.Job>
+  readonly units: Map<Domain.UnitId, Domain.Unit>
+  readonly unitsOfJob: Map<Domain.JobId, Array<Domain.UnitId>>
+  /** The latest view holds its own copies so retention never removes it. */
+  readonly latestView: Map<string, Domain.Unit>
+  /** Keys → the job holding them. An active key whose job is terminal is free (and overwritten). */
+  readonly idempotencyKeys: Map<string, KeyHolder>
+  readonly activeKeys: Map<string, KeyHolder>
+  readonly jobUnits: (jobId: Domain.JobId) => Array<Domain.Unit>
+  readonly update: (unit: Domain.Unit, patch: Partial<Domain.Unit>) => Domain.Unit
+}
+
+const makeTables = (): Tables => {
   const jobs = new Map<Domain.JobId, Domain.Job>()
   const units = new Map<Domain.UnitId, Domain.Unit>()
   const unitsOfJob = new Map<Domain.JobId, Array<Domain.UnitId>>()
   // The latest view holds its own copies so retention never removes it.
   const latestView = new Map<string, Domain.Unit>()
+  const idempotencyKeys = new Map<string, KeyHolder>()
+  const activeKeys = new Map<string, KeyHolder>()
 
   const jobUnits = (jobId: Domain.JobId): Array<Domain.Unit> =>
     (unitsOfJob.get(jobId) ?? []).flatMap((id) => {
@@ -86,7 +101,14 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     return next
   }
 
-  const now = Clock.currentTimeMillis
+  return { jobs, units, unitsOfJob, latestView, idempotencyKeys, activeKeys, jobUnits, update }
+}
+
+const now = Clock.currentTimeMillis
+
+/** Creating jobs (once per key), and moving a job and its units through the state machine. */
+const jobWrites = (tables: Tables) => {
+  const { activeKeys, idempotencyKeys, jobUnits, jobs, units, unitsOfJob, update } = tables
 
   /** Why a job and its units cannot be written, or `undefined`. */
   const creationProblem = (job: Domain.Job, newUnits: ReadonlyArray<Domain.Unit>): string | undefined =>
@@ -118,9 +140,6 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     write("createJob", job, newUnits)
   )
 
-  // Keys → the job holding them. An active key whose job is terminal is free (and overwritten).
-  const idempotencyKeys = new Map<string, KeyHolder>()
-  const activeKeys = new Map<string, KeyHolder>()
 
   const holderOf = (keys: Storage.JobKeys): Storage.CreateOnce | undefined => {
     const byKey = keys.idempotencyKey === null ? undefined : idempotencyKeys.get(keys.idempotencyKey)
@@ -147,22 +166,6 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     if (keys.activeKey !== null) activeKeys.set(keys.activeKey, holder)
     const created: Storage.CreateOnce = { _tag: "Created" }
     return created
-  })
-
-  const getJob = Effect.fn("MemoryStorage.getJob")(function*(id: Domain.JobId) {
-    return Option.fromNullishOr(jobs.get(id))
-  })
-
-  const getUnits = Effect.fn("MemoryStorage.getUnits")(function*(jobId: Domain.JobId) {
-    return jobUnits(jobId).sort(byModelThenRegion)
-  })
-
-  const getUnit = Effect.fn("MemoryStorage.getUnit")(function*(id: Domain.UnitId) {
-    return Option.fromNullishOr(units.get(id))
-  })
-
-  const counts = Effect.fn("MemoryStorage.counts")(function*(jobId: Domain.JobId) {
-    return countsOf(jobUnits(jobId))
   })
 
   const transitionJob = Effect.fn("MemoryStorage.transitionJob")(function*(
@@ -209,6 +212,13 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
       if (unit !== undefined && unit.status === "PENDING") update(unit, { status: "QUEUED", queuedAt: at })
     }
   })
+
+  return { createJob, createJobOnce, transitionJob, markQueued }
+}
+
+/** The fenced unit writes: claim, complete (feeding the latest view), release. */
+const unitWrites = (tables: Tables) => {
+  const { jobs, latestView, units, update } = tables
 
   const claimUnit = Effect.fn("MemoryStorage.claimUnit")(function*(id: Domain.UnitId, lease: string) {
     const at = iso(yield* now)
@@ -265,6 +275,29 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     if (unit === undefined || unit.status !== "PROCESSING" || unit.lease !== lease) return false
     update(unit, { status: "QUEUED", lease: null })
     return true
+  })
+
+  return { claimUnit, completeUnit, releaseUnit }
+}
+
+/** Reads, stats and retention. */
+const reads = (tables: Tables) => {
+  const { activeKeys, idempotencyKeys, jobUnits, jobs, latestView, units, unitsOfJob } = tables
+
+  const getJob = Effect.fn("MemoryStorage.getJob")(function*(id: Domain.JobId) {
+    return Option.fromNullishOr(jobs.get(id))
+  })
+
+  const getUnits = Effect.fn("MemoryStorage.getUnits")(function*(jobId: Domain.JobId) {
+    return jobUnits(jobId).sort(byModelThenRegion)
+  })
+
+  const getUnit = Effect.fn("MemoryStorage.getUnit")(function*(id: Domain.UnitId) {
+    return Option.fromNullishOr(units.get(id))
+  })
+
+  const counts = Effect.fn("MemoryStorage.counts")(function*(jobId: Domain.JobId) {
+    return countsOf(jobUnits(jobId))
   })
 
   const history = Effect.fn("MemoryStorage.history")(function*(
@@ -329,7 +362,11 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     return deleted
   })
 
-  // Large jobs (issue 16): paged detail, the matrix cells, per-test progress.
+  return { getJob, getUnits, getUnit, counts, history, latest, stats, cleanup }
+}
+
+/** Large jobs (issue 16): paged detail, the matrix cells, per-test progress. */
+const largeJobs = ({ jobs, jobUnits, units, update }: Tables) => {
   const unitsPage = Effect.fn("MemoryStorage.unitsPage")(function*(jobId: Domain.JobId, query: Storage.UnitsQuery) {
     const { modelId, region, status } = query.filter
     const rows = jobUnits(jobId).filter((u) =>
@@ -373,27 +410,13 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     return true
   })
 
-  return Storage.Storage.of({
-    unitsPage,
-    unitCells,
-    saveProgress,
-    createJob,
-    createJobOnce,
-    getJob,
-    getUnits,
-    getUnit,
-    counts,
-    transitionJob,
-    markQueued,
-    claimUnit,
-    completeUnit,
-    releaseUnit,
-    history,
-    latest,
-    stats,
-    cleanup
-  })
-})
+  return { unitsPage, unitCells, saveProgress }
+}
 
+/** Build an in-memory Storage with empty tables. */
+export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() => {
+  const tables = makeTables()
+  return Storage.Storage.of({ ...jobWrites(tables), ...unitWrites(tables), ...reads(tables), ...largeJobs(tables) })
+})
 /** An in-memory Storage; each build of the layer starts empty. */
 export const layer: Layer.Layer<Storage.Storage> = Layer.effect(Storage.Storage, make)

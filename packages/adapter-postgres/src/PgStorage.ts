@@ -148,11 +148,8 @@ type Row = Record<string, unknown>
 // Storage
 // ---------------------------------------------------------------------------------------------
 
-/** Build the Storage service on the `PgClient` (runs migrations first unless `migrate: false`). */
-export const make = Effect.fn("PgStorage.make")(function*(options: Options = {}) {
-  const schema = yield* PgMigrations.validateSchemaName(options.schema ?? PgMigrations.defaultSchema)
-  if (options.migrate !== false) yield* PgMigrations.run(schema)
-  const client = yield* PgClient.PgClient
+/** The tables and SQL helpers one Storage shares between its operations. */
+const makeDb = (schema: string, client: PgClient.PgClient["Service"]) => {
   const sql = client.sql
   const jobs = sql(`${schema}.jobs`)
   const units = sql(`${schema}.units`)
@@ -161,6 +158,14 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   const textArray = (values: ReadonlyArray<string>) => sql.array(values as Array<string>)
   const json = (value: unknown) => sql.json(value as postgres.JSONValue)
   const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
+  return { client, sql, jobs, units, latestTable, raw, textArray, json, nowIso }
+}
+
+type Db = ReturnType<typeof makeDb>
+
+/** Creating jobs (once per key), and moving a job and its units through the state machine. */
+const jobWrites = (db: Db) => {
+  const { client, json, jobs, nowIso, raw, sql, textArray, units } = db
 
   const encodeRows = Effect.fnUntraced(function*(op: string, job: Domain.Job, rows: ReadonlyArray<Domain.Unit>) {
     if (rows.some((u) => u.jobId !== job.id)) return yield* invalid(op, `every unit must belong to job ${job.id}`)
@@ -260,31 +265,6 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
       }))
   })
 
-  const getJob = Effect.fn("PgStorage.getJob")(function*(id: Domain.JobId) {
-    const rows = yield* client.run("getJob", () => sql<Array<Row>>`SELECT ${raw(jobColumns)} FROM ${jobs} WHERE id = ${id}`)
-    return rows.length === 0 ? Option.none() : Option.some(yield* toJob("getJob")(rows[0]!))
-  })
-
-  const getUnits = Effect.fn("PgStorage.getUnits")(function*(jobId: Domain.JobId) {
-    const rows = yield* client.run("getUnits", () =>
-      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.job_id = ${jobId}
-        ORDER BY u.model_id, u.region`)
-    return yield* Effect.forEach(rows, toUnit("getUnits"))
-  })
-
-  const getUnit = Effect.fn("PgStorage.getUnit")(function*(id: Domain.UnitId) {
-    const rows = yield* client.run("getUnit", () =>
-      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.id = ${id}`)
-    return rows.length === 0 ? Option.none() : Option.some(yield* toUnit("getUnit")(rows[0]!))
-  })
-
-  const counts = Effect.fn("PgStorage.counts")(function*(jobId: Domain.JobId) {
-    const rows = yield* client.run("counts", () =>
-      sql<Array<{ status: string; n: number }>>`SELECT status, count(*)::int AS n FROM ${units}
-        WHERE job_id = ${jobId} GROUP BY status`)
-    return countsFromStatuses(Object.fromEntries(rows.map((r) => [r.status, r.n])))
-  })
-
   const transitionJob = Effect.fn("PgStorage.transitionJob")(function*(
     id: Domain.JobId,
     transition: Storage.JobTransition & { readonly unitError?: Domain.UnitOutcome["error"] | undefined }
@@ -335,6 +315,13 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
       sql`UPDATE ${units} SET status = 'QUEUED', queued_at = ${at}
         WHERE id = ANY(${textArray(ids)}::text[]) AND status = 'PENDING'`)
   })
+
+  return { createJob, createJobOnce, transitionJob, markQueued }
+}
+
+/** The fenced unit writes: claim, complete (feeding the latest view), release. */
+const unitWrites = (db: Db) => {
+  const { client, json, jobs, latestTable, nowIso, raw, sql, units } = db
 
   const claimUnit = Effect.fn("PgStorage.claimUnit")(function*(id: Domain.UnitId, lease: string) {
     const at = yield* nowIso
@@ -401,6 +388,38 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
   })
 
   /** `WHERE a AND b …` over the given conditions (nulls dropped), or nothing when none remain. */
+  return { claimUnit, completeUnit, releaseUnit }
+}
+
+/** Reads, stats and retention. */
+const reads = (db: Db) => {
+  const { client, jobs, latestTable, raw, sql, units } = db
+
+  const getJob = Effect.fn("PgStorage.getJob")(function*(id: Domain.JobId) {
+    const rows = yield* client.run("getJob", () => sql<Array<Row>>`SELECT ${raw(jobColumns)} FROM ${jobs} WHERE id = ${id}`)
+    return rows.length === 0 ? Option.none() : Option.some(yield* toJob("getJob")(rows[0]!))
+  })
+
+  const getUnits = Effect.fn("PgStorage.getUnits")(function*(jobId: Domain.JobId) {
+    const rows = yield* client.run("getUnits", () =>
+      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.job_id = ${jobId}
+        ORDER BY u.model_id, u.region`)
+    return yield* Effect.forEach(rows, toUnit("getUnits"))
+  })
+
+  const getUnit = Effect.fn("PgStorage.getUnit")(function*(id: Domain.UnitId) {
+    const rows = yield* client.run("getUnit", () =>
+      sql<Array<Row>>`SELECT ${raw(unitColumns("u"))} FROM ${units} u WHERE u.id = ${id}`)
+    return rows.length === 0 ? Option.none() : Option.some(yield* toUnit("getUnit")(rows[0]!))
+  })
+
+  const counts = Effect.fn("PgStorage.counts")(function*(jobId: Domain.JobId) {
+    const rows = yield* client.run("counts", () =>
+      sql<Array<{ status: string; n: number }>>`SELECT status, count(*)::int AS n FROM ${units}
+        WHERE job_id = ${jobId} GROUP BY status`)
+    return countsFromStatuses(Object.fromEntries(rows.map((r) => [r.status, r.n])))
+  })
+
   const whereAll = (conditions: ReadonlyArray<postgres.PendingQuery<Array<postgres.Row>> | null>) => {
     const cs = conditions.filter((c) => c !== null)
     return cs.length === 0 ? sql`` : sql`WHERE ${cs.reduce((all, c) => sql`${all} AND ${c}`)}`
@@ -499,18 +518,21 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     return rows[0]?.n ?? 0
   })
 
-  // Large jobs (issue 16): paged detail, the matrix cells, per-test progress.
+  return { getJob, getUnits, getUnit, counts, history, latest, stats, cleanup }
+}
+
+/** Large jobs (issue 16): paged detail, the matrix cells, per-test progress. */
+const largeJobs = (db: Db) => {
+  const { client, json, jobs, raw, sql, textArray, units } = db
+
   const unitsPage = Effect.fn("PgStorage.unitsPage")(function*(jobId: Domain.JobId, query: Storage.UnitsQuery) {
     const op = "unitsPage"
     const { limit, offset, page } = pageOf(query.page, Storage.maxUnitsPageSize)
     const { modelId, region, status } = query.filter
     const where = () =>
-      whereAll([
-        sql`u.job_id = ${jobId}`,
-        status === undefined ? null : sql`u.status = ${status}`,
-        region === undefined ? null : sql`u.region = ${region}`,
-        modelId === undefined ? null : sql`u.model_id = ${modelId}`
-      ])
+      sql`WHERE u.job_id = ${jobId} ${status === undefined ? sql`` : sql`AND u.status = ${status}`}
+        ${region === undefined ? sql`` : sql`AND u.region = ${region}`}
+        ${modelId === undefined ? sql`` : sql`AND u.model_id = ${modelId}`}`
     const columns = query.withTests === true ? unitColumns("u") : unitColumnsWithoutTests
     const [rows, totals] = yield* Effect.all([
       client.run(op, () =>
@@ -558,26 +580,16 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     return rows.length > 0
   })
 
-  return Storage.Storage.of({
-    unitsPage,
-    unitCells,
-    saveProgress,
-    createJob,
-    createJobOnce,
-    getJob,
-    getUnits,
-    getUnit,
-    counts,
-    transitionJob,
-    markQueued,
-    claimUnit,
-    completeUnit,
-    releaseUnit,
-    history,
-    latest,
-    stats,
-    cleanup
-  })
+  return { unitsPage, unitCells, saveProgress }
+}
+
+/** Build the Storage service on the `PgClient` (runs migrations first unless `migrate: false`). */
+export const make = Effect.fn("PgStorage.make")(function*(options: Options = {}) {
+  const schema = yield* PgMigrations.validateSchemaName(options.schema ?? PgMigrations.defaultSchema)
+  if (options.migrate !== false) yield* PgMigrations.run(schema)
+  const client = yield* PgClient.PgClient
+  const db = makeDb(schema, client)
+  return Storage.Storage.of({ ...jobWrites(db), ...unitWrites(db), ...reads(db), ...largeJobs(db) })
 })
 
 /** The Storage layer on a `PgClient`; migrates the schema on build unless `migrate: false`. */

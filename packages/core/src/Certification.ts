@@ -259,7 +259,8 @@ const findJob = (storage: Storage["Service"]) =>
 // Commands
 // ---------------------------------------------------------------------------------------------
 
-const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
+/** Job creation: host ids resolved, rows written once per key, units queued. */
+const makeCreation = ({ catalog, config, queue, storage }: Deps) => {
   /** Host id → Bedrock id through the catalog, when the host has one. */
   const resolveModel = Effect.fnUntraced(function*(requested: string) {
     if (Option.isSome(catalog)) {
@@ -398,6 +399,13 @@ const makeCommands = ({ catalog, config, queue, registry, storage }: Deps) => {
     )
     return created
   })
+
+  return { createJob, resolveModel }
+}
+
+const makeCommands = (deps: Deps) => {
+  const { config, queue, registry, storage } = deps
+  const { createJob, resolveModel } = makeCreation(deps)
 
   const explicit = Effect.fnUntraced(function*(
     type: JobType,

@@ -103,31 +103,23 @@ const retryableOf = (error: unknown): Facts["retryable"] => {
   return get(retryable, "throttling") === true ? "throttling" : "yes"
 }
 
+/** The facts of a value that carries nothing but a message (a string, a number, null…). */
+const messageOnly = (message: string): Facts => ({
+  name: null,
+  message,
+  fault: null,
+  httpStatus: null,
+  requestId: null,
+  codes: [],
+  stopReason: null,
+  retryable: "no"
+})
+
 /** Reads the facts of any value; never throws. */
 export const facts = (error: unknown): Facts => {
-  if (typeof error === "string") {
-    return {
-      name: null,
-      message: error,
-      fault: null,
-      httpStatus: null,
-      requestId: null,
-      codes: [],
-      stopReason: null,
-      retryable: "no"
-    }
-  }
+  if (typeof error === "string") return messageOnly(error)
   if (error === null || (typeof error !== "object" && typeof error !== "function")) {
-    return {
-      name: null,
-      message: error === undefined ? "undefined" : error === null ? "null" : String(error),
-      fault: null,
-      httpStatus: null,
-      requestId: null,
-      codes: [],
-      stopReason: null,
-      retryable: "no"
-    }
+    return messageOnly(error === undefined ? "undefined" : error === null ? "null" : String(error))
   }
   const member = unwrapStreamMember(error)
   const source = member === null ? error : member.body

@@ -185,6 +185,9 @@ const uncountedStarts = (n: number) => Array.from({ length: n }, (_, i) => [i + 
 /** Timers and Redis keep whole milliseconds: a wait may look this much shorter than asked. */
 const timerSlackMillis = 5
 
+/** One conformance test: its body runs on the live clock with the suite's Queue and a scope. */
+type Test = <A, E>(title: string, body: () => Effect.Effect<A, E, Q.Queue | Scope.Scope>) => void
+
 /**
  * Run the Queue conformance suite against the layer `makeLayer` builds from the suite's {@link config}
  * (one shared instance; tests filter by their own job id).
@@ -198,381 +201,397 @@ export const suite = (
   const patience = Duration.sum(redelivery, Duration.seconds(5))
   describe(`Queue conformance (${name})`, () => {
     it.layer(makeLayer(config), { timeout: "60 seconds" })((it) => {
-      const test = <A, E>(title: string, body: () => Effect.Effect<A, E, Q.Queue | Scope.Scope>) =>
-        it.effect(title, () => TestClock.withLive(Effect.suspend(body)))
+      const test: Test = (title, body) => it.effect(title, () => TestClock.withLive(Effect.suspend(body)))
 
-      test("the queue reports the redelivery policy it was built with", () =>
-        Effect.gen(function*() {
-          const { redelivery } = yield* Q.Queue
-          assert.strictEqual(redelivery.maxAttempts, config.redelivery.maxAttempts)
-          assert.strictEqual(redelivery.maxStarts, config.redelivery.maxStarts)
-          for (const n of [1, 2, 3, 9]) {
-            assert.strictEqual(yield* delayMillis(redelivery, n), yield* delayMillis(config.redelivery, n), `delay ${n}`)
-          }
-        }))
-
-      test("enqueue is idempotent by unit id: a unit enqueued three times is handled once", () =>
-        Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const jobId = Fixtures.makeJobId()
-          const [message] = messagesOf(jobId, 1)
-          const before = yield* queue.counts
-          yield* queue.enqueue([message!])
-          yield* queue.enqueue([message!])
-          yield* queue.enqueue([message!, message!])
-          const after = yield* queue.counts
-          assert.strictEqual(after.waiting - before.waiting, 1)
-          const seen: Array<Seen> = []
-          yield* startConsumer([jobId], { concurrency: 4, handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)) })
-          yield* eventually("the delivery", Effect.sync(() => seen.length >= 1))
-          yield* Effect.sleep("300 millis")
-          assert.strictEqual(seen.length, 1)
-          assert.strictEqual(seen[0]!.attempt, 1)
-        }))
-
-      test("every enqueued unit is delivered and Done acknowledges it for good", () =>
-        Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const jobId = Fixtures.makeJobId()
-          const messages = messagesOf(jobId, 5)
-          yield* queue.enqueue(messages)
-          const seen: Array<Seen> = []
-          yield* startConsumer([jobId], { concurrency: 2, handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)) })
-          yield* eventually("five deliveries", Effect.sync(() => seen.length >= 5))
-          yield* Effect.sleep("300 millis")
-          assert.deepStrictEqual(seen.map((s) => s.unitId).sort(), messages.map((m) => m.unitId).sort())
-        }))
-
-      test("an uncounted Retry redelivers the unit with attempt + 1 after its delay, spending no failure", () =>
-        Effect.gen(function*() {
-          const { seen } = yield* consumeRecorded(1, (d) =>
-            Effect.succeed(
-              d.attempt === 1 ? Q.Retry({ delayMillis: 300, countsAsFailure: false, reason: "throttled" }) : Q.Done
-            ))
-          yield* eventually("the retried delivery", Effect.sync(() => seen.length >= 2), patience)
-          yield* Effect.sleep("300 millis")
-          assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), [[1, 0], [2, 0]])
-          assert.isAtLeast(seen[1]!.at - seen[0]!.at, 300 - timerSlackMillis)
-        }))
-
-      test("failures and defects are redelivered after the policy's backoff until maxAttempts, then dead-lettered once with the last error", () =>
-        Effect.gen(function*() {
-          const { dead, jobId, messages: [message], queue, seen } = yield* consumeRecorded(1, (d, { messages }) =>
-            d.message.unitId !== messages[0]!.unitId
-              ? Effect.succeed(Q.Done)
-              : d.attempt % 2 === 0
-              ? Effect.die(new Error(`defect-${d.attempt}`))
-              : Effect.fail(new Error(`boom-${d.attempt}`)))
-          const policy = queue.redelivery
-          const [healthy] = messagesOf(jobId, 1)
-          yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), Duration.times(patience, 3))
-          const max = policy.maxAttempts
-          const mine = seen.filter((s) => s.unitId === message!.unitId)
-          assert.deepStrictEqual(mine.map((s) => [s.attempt, s.failures]), countedStarts(max))
-          for (let n = 1; n < max; n++) {
-            // The wait before start n + 1 is at least the policy's delay n (the failure came after start n).
-            assert.isAtLeast(mine[n]!.at - mine[n - 1]!.at, (yield* delayMillis(policy, n)) - timerSlackMillis, `wait ${n}`)
-          }
-          assert.deepStrictEqual(dead.map((d) => [d.unitId, d.attempts]), [[message!.unitId, max]])
-          assert.include(dead[0]!.lastError, max % 2 === 0 ? `defect-${max}` : `boom-${max}`)
-          // The consumer survived the failures: it still delivers.
-          yield* queue.enqueue([healthy!])
-          yield* eventually("a later delivery", Effect.sync(() => seen.some((s) => s.unitId === healthy!.unitId)))
-          yield* Effect.sleep("300 millis")
-          assert.strictEqual(dead.length, 1)
-          assert.strictEqual(seen.filter((s) => s.unitId === message!.unitId).length, max)
-        }))
-
-      test("a counted Retry spends the failure budget: after maxAttempts the unit is dead-lettered once with its last reason", () =>
-        Effect.gen(function*() {
-          const { dead, messages: [message], queue, seen } = yield* consumeRecorded(1, (d) =>
-            Effect.succeed(Q.Retry({ delayMillis: 20, countsAsFailure: true, reason: `unavailable-${d.attempt}` })))
-          const max = queue.redelivery.maxAttempts
-          yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), patience)
-          yield* Effect.sleep("300 millis")
-          assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), countedStarts(max))
-          assert.deepStrictEqual(dead, [{ unitId: message!.unitId, lastError: `unavailable-${max}`, attempts: max }])
-        }))
-
-      test("uncounted Retries never dead-letter before maxStarts, and a unit that reaches maxStarts is dead-lettered once", () =>
-        Effect.gen(function*() {
-          const { maxAttempts, maxStarts } = (yield* Q.Queue).redelivery
-          assert.isAbove(maxStarts, maxAttempts, "the suite's policy lets uncounted starts outnumber failures")
-          const { dead, messages: [waitsForever, recovers], seen } = yield* consumeRecorded(2, (d, { messages }) =>
-            Effect.succeed(
-              d.message.unitId === messages[1]!.unitId && d.attempt === maxStarts - 1
-                ? Q.Done
-                : Q.Retry({ delayMillis: 20, countsAsFailure: false, reason: `throttled-${d.attempt}` })
-            ), 2)
-          yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), patience)
-          yield* eventually(
-            "the recovering unit's last start",
-            Effect.sync(() => seen.filter((s) => s.unitId === recovers!.unitId).length >= maxStarts - 1),
-            patience
-          )
-          yield* Effect.sleep("300 millis")
-          const startsOf = (unitId: Domain.UnitId) => seen.filter((s) => s.unitId === unitId)
-          assert.deepStrictEqual(startsOf(waitsForever!.unitId).map((s) => [s.attempt, s.failures]), uncountedStarts(maxStarts))
-          assert.deepStrictEqual(startsOf(recovers!.unitId).map((s) => [s.attempt, s.failures]), uncountedStarts(maxStarts - 1))
-          assert.deepStrictEqual(dead, [
-            { unitId: waitsForever!.unitId, lastError: `throttled-${maxStarts}`, attempts: maxStarts }
-          ])
-        }))
-
-      test("Postpone spends nothing: a unit postponed more often than maxStarts keeps its attempt and is never dead-lettered", () =>
-        Effect.gen(function*() {
-          const postpones = (yield* Q.Queue).redelivery.maxStarts * 2
-          const { dead, seen } = yield* consumeRecorded(1, (_, recorded) =>
-            Effect.sync(() =>
-              recorded.seen.length <= postpones ? Q.Postpone({ delayMillis: 10, reason: "job paused" }) : Q.Done
-            ))
-          yield* eventually("the delivery after the pause", Effect.sync(() => seen.length > postpones), patience)
-          yield* Effect.sleep("300 millis")
-          assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), Array.from({ length: postpones + 1 }, () => [1, 0]))
-          assert.deepStrictEqual(dead, [])
-        }))
-
-      test("interrupting the consumer mid-delivery releases the unit to a new consumer without counting a failure", () =>
-        Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const jobId = Fixtures.makeJobId()
-          const [message] = messagesOf(jobId, 1)
-          yield* queue.enqueue([message!])
-          const started = yield* Deferred.make<number>()
-          const stop = yield* startConsumer([jobId], {
-            concurrency: 1,
-            handler: (d) => Deferred.succeed(started, d.attempt).pipe(Effect.andThen(Effect.never))
-          })
-          const firstAttempt = yield* Deferred.await(started)
-          yield* stop
-          const seen: Array<Seen> = []
-          yield* startConsumer([jobId], { concurrency: 1, handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)) })
-          yield* eventually("the redelivery", Effect.sync(() => seen.length >= 1), patience)
-          assert.strictEqual(seen[0]!.unitId, message!.unitId)
-          assert.isAbove(seen[0]!.attempt, firstAttempt)
-          assert.strictEqual(seen[0]!.failures, 0)
-        }))
-
-      test("a unit whose starts were all spent by interruptions is dead-lettered without running the handler again", () =>
-        Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const maxStarts = queue.redelivery.maxStarts
-          const jobId = Fixtures.makeJobId()
-          const [message] = messagesOf(jobId, 1)
-          yield* queue.enqueue([message!])
-          for (let start = 1; start <= maxStarts; start++) {
-            const started = yield* Deferred.make<number>()
-            const stop = yield* startConsumer([jobId], {
-              concurrency: 1,
-              handler: (d) => Deferred.succeed(started, d.attempt).pipe(Effect.andThen(Effect.never))
-            })
-            assert.strictEqual(yield* Deferred.await(started).pipe(Effect.timeout(patience)), start)
-            yield* stop
-          }
-          const seen: Array<Seen> = []
-          const dead: Array<Dead> = []
-          yield* startConsumer([jobId], {
-            concurrency: 1,
-            handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)),
-            onDeadLetter: deadInto(dead)
-          })
-          yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), patience)
-          yield* Effect.sleep("300 millis")
-          assert.deepStrictEqual(seen, [])
-          assert.deepStrictEqual(dead.map((d) => [d.unitId, d.attempts]), [[message!.unitId, maxStarts]])
-          assert.include(dead[0]!.lastError, "maxStarts")
-        }))
-
-      test("at most `concurrency` deliveries are in flight in one consumer", () =>
-        Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const jobId = Fixtures.makeJobId()
-          const regions = ["us-east-1", "us-west-2", "eu-west-1"] as const
-          yield* queue.enqueue(regions.flatMap((r) => messagesOf(jobId, 3, r as Region)))
-          let inFlight = 0
-          let maxInFlight = 0
-          let done = 0
-          yield* startConsumer([jobId], {
-            concurrency: 2,
-            handler: () =>
-              Effect.sync(() => {
-                inFlight++
-                maxInFlight = Math.max(maxInFlight, inFlight)
-              }).pipe(
-                Effect.andThen(Effect.sleep("40 millis")),
-                Effect.ensuring(Effect.sync(() => {
-                  inFlight--
-                  done++
-                })),
-                Effect.as(Q.Done)
-              )
-          })
-          yield* eventually("nine deliveries", Effect.sync(() => done >= 9))
-          assert.isAtMost(maxInFlight, 2)
-          assert.isAtLeast(maxInFlight, 1)
-        }))
-
-      test("the per-region concurrency limit holds across two consumers, and an unlimited region is not held back", () =>
-        Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const limit = config.regionLimits[limitedRegion].concurrency
-          const jobId = Fixtures.makeJobId()
-          const limited = messagesOf(jobId, limit * 3, limitedRegion as Region)
-          const free = messagesOf(jobId, 3, "us-west-2" as Region)
-          const gate = yield* Deferred.make<void>()
-          const inFlight = new Map<string, number>()
-          const most = new Map<string, number>()
-          let done = 0
-          const handler = (d: Q.Delivery) =>
-            Effect.sync(() => {
-              const n = (inFlight.get(d.message.region) ?? 0) + 1
-              inFlight.set(d.message.region, n)
-              most.set(d.message.region, Math.max(most.get(d.message.region) ?? 0, n))
-            }).pipe(
-              Effect.andThen(Deferred.await(gate)),
-              Effect.ensuring(Effect.sync(() => {
-                inFlight.set(d.message.region, inFlight.get(d.message.region)! - 1)
-                done++
-              })),
-              Effect.as(Q.Done)
-            )
-          yield* startConsumer([jobId], { concurrency: 4, handler })
-          yield* startConsumer([jobId], { concurrency: 4, handler })
-          yield* queue.enqueue([...limited, ...free])
-          yield* eventually(
-            "the limited region full and every unit of the free region running",
-            Effect.sync(() => inFlight.get(limitedRegion) === limit && inFlight.get("us-west-2") === free.length),
-            patience
-          )
-          // Held at the limit: no further unit of the region starts while the slots stay taken.
-          yield* Effect.sleep("300 millis")
-          assert.strictEqual(inFlight.get(limitedRegion), limit)
-          yield* Deferred.succeed(gate, undefined)
-          yield* eventually("every unit", Effect.sync(() => done === limited.length + free.length), patience)
-          assert.strictEqual(most.get(limitedRegion), limit)
-          assert.strictEqual(most.get("us-west-2"), free.length)
-        }))
-
-      test("the per-region start rate holds across two consumers", () =>
-        Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const interval = 1000 / pacedRate
-          const jobId = Fixtures.makeJobId()
-          const messages = messagesOf(jobId, 6, pacedRegion as Region)
-          let started = 0
-          const handler = () => Effect.sync(() => started++).pipe(Effect.as(Q.Done))
-          yield* startConsumer([jobId], { concurrency: 4, handler })
-          yield* startConsumer([jobId], { concurrency: 4, handler })
-          const t0 = yield* Clock.currentTimeMillis
-          yield* queue.enqueue(messages)
-          // Starts are at least `interval` apart from t0 on: by any instant t, at most 1 + (t − t0) / interval
-          // have started (plus one for clock granularity). A slow machine only starts fewer.
-          yield* eventually(
-            "every start",
-            Effect.gen(function*() {
-              const count = started
-              const elapsed = (yield* Clock.currentTimeMillis) - t0
-              assert.isAtMost(count, 2 + Math.floor(elapsed / interval), `${count} starts after ${elapsed} ms`)
-              return count === messages.length
-            }),
-            patience
-          )
-        }))
-
-      test("cancelJob removes only that job's waiting units and reaches cancellations", () =>
-        Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const cancelled = Fixtures.makeJobId()
-          const other = Fixtures.makeJobId()
-          const received = yield* Deferred.make<Domain.JobId>()
-          yield* queue.cancellations.pipe(
-            Stream.filter((id) => id === cancelled),
-            Stream.take(1),
-            Stream.runForEach((id) => Deferred.succeed(received, id)),
-            Effect.forkScoped
-          )
-          const doomed = messagesOf(cancelled, 3)
-          const kept = messagesOf(other, 2)
-          yield* queue.enqueue([...doomed, ...kept])
-          // Subscriptions may become active asynchronously (Redis SUBSCRIBE): cancel until one arrives.
-          let got: Domain.JobId | undefined
-          for (let i = 0; i < 50 && got === undefined; i++) {
-            yield* queue.cancelJob(cancelled)
-            const result = yield* Deferred.await(received).pipe(Effect.timeoutOption("200 millis"))
-            if (result._tag === "Some") got = result.value
-          }
-          assert.strictEqual(got, cancelled)
-          const seen: Array<Seen> = []
-          yield* startConsumer([cancelled, other], { concurrency: 2, handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)) })
-          yield* eventually("the other job's units", Effect.sync(() => seen.length >= 2))
-          yield* Effect.sleep("300 millis")
-          assert.deepStrictEqual(seen.map((s) => s.unitId).sort(), kept.map((m) => m.unitId).sort())
-        }))
-
-      test("published progress events reach events subscribers", () =>
-        Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const jobId = Fixtures.makeJobId()
-          const received = yield* Deferred.make<Q.ProgressEvent>()
-          yield* queue.events.pipe(
-            Stream.filter((event) => event.jobId === jobId),
-            Stream.take(1),
-            Stream.runForEach((event) => Deferred.succeed(received, event)),
-            Effect.forkScoped
-          )
-          const event = new Q.ProgressEvent({
-            jobId,
-            type: "unit-completed",
-            unitId: Fixtures.makeUnitId(),
-            status: "CERTIFIED",
-            at: Fixtures.nextInstant()
-          })
-          let got: Q.ProgressEvent | undefined
-          for (let i = 0; i < 50 && got === undefined; i++) {
-            yield* queue.publish(event)
-            const result = yield* Deferred.await(received).pipe(Effect.timeoutOption("200 millis"))
-            if (result._tag === "Some") got = result.value
-          }
-          assert.isDefined(got)
-          assert.deepStrictEqual({ ...got! }, { ...event })
-        }))
-
-      test("counts reflect waiting, active, delayed and failed units", () =>
-        Effect.gen(function*() {
-          const queue = yield* Q.Queue
-          const jobId = Fixtures.makeJobId()
-          const [toDelay, toFail, toHold] = messagesOf(jobId, 3)
-          const before = yield* queue.counts
-          yield* queue.enqueue([toDelay!, toFail!, toHold!])
-          const enqueued = yield* queue.counts
-          assert.strictEqual(enqueued.waiting - before.waiting, 3)
-          const release = yield* Deferred.make<void>()
-          const dead = yield* Deferred.make<void>()
-          yield* startConsumer([jobId], {
-            concurrency: 3,
-            handler: (d) =>
-              d.message.unitId === toDelay!.unitId
-                ? Effect.succeed(Q.Retry({ delayMillis: 60_000, countsAsFailure: false, reason: "wait" }))
-                : d.message.unitId === toFail!.unitId
-                ? Effect.fail(new Error("always fails"))
-                : Deferred.await(release).pipe(Effect.as(Q.Done)),
-            onDeadLetter: () => Deferred.succeed(dead, undefined).pipe(Effect.asVoid)
-          })
-          yield* Deferred.await(dead).pipe(Effect.timeout(Duration.times(patience, 3)))
-          yield* eventually(
-            "one active, one delayed, one failed",
-            queue.counts.pipe(Effect.map((c) =>
-              c.waiting === before.waiting && c.active - before.active === 1 && c.delayed - before.delayed === 1 &&
-              c.failed - before.failed === 1
-            ))
-          )
-          yield* Deferred.succeed(release, undefined)
-          yield* eventually("the held unit to finish", queue.counts.pipe(Effect.map((c) => c.active === before.active)))
-          yield* queue.cancelJob(jobId)
-          const after = yield* queue.counts
-          assert.strictEqual(after.delayed, before.delayed)
-          assert.strictEqual(after.waiting, before.waiting)
-        }))
+      deliveryTests(test)
+      redeliveryTests(test, patience)
+      limitTests(test, patience)
+      broadcastTests(test, patience)
     })
   })
+}
+
+/** Delivery: the policy it reports, idempotent enqueue, acknowledgement. */
+const deliveryTests = (test: Test): void => {
+  test("the queue reports the redelivery policy it was built with", () =>
+    Effect.gen(function*() {
+      const { redelivery } = yield* Q.Queue
+      assert.strictEqual(redelivery.maxAttempts, config.redelivery.maxAttempts)
+      assert.strictEqual(redelivery.maxStarts, config.redelivery.maxStarts)
+      for (const n of [1, 2, 3, 9]) {
+        assert.strictEqual(yield* delayMillis(redelivery, n), yield* delayMillis(config.redelivery, n), `delay ${n}`)
+      }
+    }))
+
+  test("enqueue is idempotent by unit id: a unit enqueued three times is handled once", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const jobId = Fixtures.makeJobId()
+      const [message] = messagesOf(jobId, 1)
+      const before = yield* queue.counts
+      yield* queue.enqueue([message!])
+      yield* queue.enqueue([message!])
+      yield* queue.enqueue([message!, message!])
+      const after = yield* queue.counts
+      assert.strictEqual(after.waiting - before.waiting, 1)
+      const seen: Array<Seen> = []
+      yield* startConsumer([jobId], { concurrency: 4, handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)) })
+      yield* eventually("the delivery", Effect.sync(() => seen.length >= 1))
+      yield* Effect.sleep("300 millis")
+      assert.strictEqual(seen.length, 1)
+      assert.strictEqual(seen[0]!.attempt, 1)
+    }))
+
+  test("every enqueued unit is delivered and Done acknowledges it for good", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const jobId = Fixtures.makeJobId()
+      const messages = messagesOf(jobId, 5)
+      yield* queue.enqueue(messages)
+      const seen: Array<Seen> = []
+      yield* startConsumer([jobId], { concurrency: 2, handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)) })
+      yield* eventually("five deliveries", Effect.sync(() => seen.length >= 5))
+      yield* Effect.sleep("300 millis")
+      assert.deepStrictEqual(seen.map((s) => s.unitId).sort(), messages.map((m) => m.unitId).sort())
+    }))
+}
+
+/** Redelivery: retries, failures, starts, postpones, interruptions, dead letters. */
+const redeliveryTests = (test: Test, patience: Duration.Duration): void => {
+  test("an uncounted Retry redelivers the unit with attempt + 1 after its delay, spending no failure", () =>
+    Effect.gen(function*() {
+      const { seen } = yield* consumeRecorded(1, (d) =>
+        Effect.succeed(
+          d.attempt === 1 ? Q.Retry({ delayMillis: 300, countsAsFailure: false, reason: "throttled" }) : Q.Done
+        ))
+      yield* eventually("the retried delivery", Effect.sync(() => seen.length >= 2), patience)
+      yield* Effect.sleep("300 millis")
+      assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), [[1, 0], [2, 0]])
+      assert.isAtLeast(seen[1]!.at - seen[0]!.at, 300 - timerSlackMillis)
+    }))
+
+  test("failures and defects are redelivered after the policy's backoff until maxAttempts, then dead-lettered once with the last error", () =>
+    Effect.gen(function*() {
+      const { dead, jobId, messages: [message], queue, seen } = yield* consumeRecorded(1, (d, { messages }) =>
+        d.message.unitId !== messages[0]!.unitId
+          ? Effect.succeed(Q.Done)
+          : d.attempt % 2 === 0
+          ? Effect.die(new Error(`defect-${d.attempt}`))
+          : Effect.fail(new Error(`boom-${d.attempt}`)))
+      const policy = queue.redelivery
+      const [healthy] = messagesOf(jobId, 1)
+      yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), Duration.times(patience, 3))
+      const max = policy.maxAttempts
+      const mine = seen.filter((s) => s.unitId === message!.unitId)
+      assert.deepStrictEqual(mine.map((s) => [s.attempt, s.failures]), countedStarts(max))
+      for (let n = 1; n < max; n++) {
+        // The wait before start n + 1 is at least the policy's delay n (the failure came after start n).
+        assert.isAtLeast(mine[n]!.at - mine[n - 1]!.at, (yield* delayMillis(policy, n)) - timerSlackMillis, `wait ${n}`)
+      }
+      assert.deepStrictEqual(dead.map((d) => [d.unitId, d.attempts]), [[message!.unitId, max]])
+      assert.include(dead[0]!.lastError, max % 2 === 0 ? `defect-${max}` : `boom-${max}`)
+      // The consumer survived the failures: it still delivers.
+      yield* queue.enqueue([healthy!])
+      yield* eventually("a later delivery", Effect.sync(() => seen.some((s) => s.unitId === healthy!.unitId)))
+      yield* Effect.sleep("300 millis")
+      assert.strictEqual(dead.length, 1)
+      assert.strictEqual(seen.filter((s) => s.unitId === message!.unitId).length, max)
+    }))
+
+  test("a counted Retry spends the failure budget: after maxAttempts the unit is dead-lettered once with its last reason", () =>
+    Effect.gen(function*() {
+      const { dead, messages: [message], queue, seen } = yield* consumeRecorded(1, (d) =>
+        Effect.succeed(Q.Retry({ delayMillis: 20, countsAsFailure: true, reason: `unavailable-${d.attempt}` })))
+      const max = queue.redelivery.maxAttempts
+      yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), patience)
+      yield* Effect.sleep("300 millis")
+      assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), countedStarts(max))
+      assert.deepStrictEqual(dead, [{ unitId: message!.unitId, lastError: `unavailable-${max}`, attempts: max }])
+    }))
+
+  test("uncounted Retries never dead-letter before maxStarts, and a unit that reaches maxStarts is dead-lettered once", () =>
+    Effect.gen(function*() {
+      const { maxAttempts, maxStarts } = (yield* Q.Queue).redelivery
+      assert.isAbove(maxStarts, maxAttempts, "the suite's policy lets uncounted starts outnumber failures")
+      const { dead, messages: [waitsForever, recovers], seen } = yield* consumeRecorded(2, (d, { messages }) =>
+        Effect.succeed(
+          d.message.unitId === messages[1]!.unitId && d.attempt === maxStarts - 1
+            ? Q.Done
+            : Q.Retry({ delayMillis: 20, countsAsFailure: false, reason: `throttled-${d.attempt}` })
+        ), 2)
+      yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), patience)
+      yield* eventually(
+        "the recovering unit's last start",
+        Effect.sync(() => seen.filter((s) => s.unitId === recovers!.unitId).length >= maxStarts - 1),
+        patience
+      )
+      yield* Effect.sleep("300 millis")
+      const startsOf = (unitId: Domain.UnitId) => seen.filter((s) => s.unitId === unitId)
+      assert.deepStrictEqual(startsOf(waitsForever!.unitId).map((s) => [s.attempt, s.failures]), uncountedStarts(maxStarts))
+      assert.deepStrictEqual(startsOf(recovers!.unitId).map((s) => [s.attempt, s.failures]), uncountedStarts(maxStarts - 1))
+      assert.deepStrictEqual(dead, [
+        { unitId: waitsForever!.unitId, lastError: `throttled-${maxStarts}`, attempts: maxStarts }
+      ])
+    }))
+
+  test("Postpone spends nothing: a unit postponed more often than maxStarts keeps its attempt and is never dead-lettered", () =>
+    Effect.gen(function*() {
+      const postpones = (yield* Q.Queue).redelivery.maxStarts * 2
+      const { dead, seen } = yield* consumeRecorded(1, (_, recorded) =>
+        Effect.sync(() =>
+          recorded.seen.length <= postpones ? Q.Postpone({ delayMillis: 10, reason: "job paused" }) : Q.Done
+        ))
+      yield* eventually("the delivery after the pause", Effect.sync(() => seen.length > postpones), patience)
+      yield* Effect.sleep("300 millis")
+      assert.deepStrictEqual(seen.map((s) => [s.attempt, s.failures]), Array.from({ length: postpones + 1 }, () => [1, 0]))
+      assert.deepStrictEqual(dead, [])
+    }))
+
+  test("interrupting the consumer mid-delivery releases the unit to a new consumer without counting a failure", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const jobId = Fixtures.makeJobId()
+      const [message] = messagesOf(jobId, 1)
+      yield* queue.enqueue([message!])
+      const started = yield* Deferred.make<number>()
+      const stop = yield* startConsumer([jobId], {
+        concurrency: 1,
+        handler: (d) => Deferred.succeed(started, d.attempt).pipe(Effect.andThen(Effect.never))
+      })
+      const firstAttempt = yield* Deferred.await(started)
+      yield* stop
+      const seen: Array<Seen> = []
+      yield* startConsumer([jobId], { concurrency: 1, handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)) })
+      yield* eventually("the redelivery", Effect.sync(() => seen.length >= 1), patience)
+      assert.strictEqual(seen[0]!.unitId, message!.unitId)
+      assert.isAbove(seen[0]!.attempt, firstAttempt)
+      assert.strictEqual(seen[0]!.failures, 0)
+    }))
+
+  test("a unit whose starts were all spent by interruptions is dead-lettered without running the handler again", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const maxStarts = queue.redelivery.maxStarts
+      const jobId = Fixtures.makeJobId()
+      const [message] = messagesOf(jobId, 1)
+      yield* queue.enqueue([message!])
+      for (let start = 1; start <= maxStarts; start++) {
+        const started = yield* Deferred.make<number>()
+        const stop = yield* startConsumer([jobId], {
+          concurrency: 1,
+          handler: (d) => Deferred.succeed(started, d.attempt).pipe(Effect.andThen(Effect.never))
+        })
+        assert.strictEqual(yield* Deferred.await(started).pipe(Effect.timeout(patience)), start)
+        yield* stop
+      }
+      const seen: Array<Seen> = []
+      const dead: Array<Dead> = []
+      yield* startConsumer([jobId], {
+        concurrency: 1,
+        handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)),
+        onDeadLetter: deadInto(dead)
+      })
+      yield* eventually("the dead letter", Effect.sync(() => dead.length >= 1), patience)
+      yield* Effect.sleep("300 millis")
+      assert.deepStrictEqual(seen, [])
+      assert.deepStrictEqual(dead.map((d) => [d.unitId, d.attempts]), [[message!.unitId, maxStarts]])
+      assert.include(dead[0]!.lastError, "maxStarts")
+    }))
+}
+
+/** Limits: per-consumer concurrency, per-region concurrency and start rate across consumers. */
+const limitTests = (test: Test, patience: Duration.Duration): void => {
+  test("at most `concurrency` deliveries are in flight in one consumer", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const jobId = Fixtures.makeJobId()
+      const regions = ["us-east-1", "us-west-2", "eu-west-1"] as const
+      yield* queue.enqueue(regions.flatMap((r) => messagesOf(jobId, 3, r as Region)))
+      let inFlight = 0
+      let maxInFlight = 0
+      let done = 0
+      yield* startConsumer([jobId], {
+        concurrency: 2,
+        handler: () =>
+          Effect.sync(() => {
+            inFlight++
+            maxInFlight = Math.max(maxInFlight, inFlight)
+          }).pipe(
+            Effect.andThen(Effect.sleep("40 millis")),
+            Effect.ensuring(Effect.sync(() => {
+              inFlight--
+              done++
+            })),
+            Effect.as(Q.Done)
+          )
+      })
+      yield* eventually("nine deliveries", Effect.sync(() => done >= 9))
+      assert.isAtMost(maxInFlight, 2)
+      assert.isAtLeast(maxInFlight, 1)
+    }))
+
+  test("the per-region concurrency limit holds across two consumers, and an unlimited region is not held back", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const limit = config.regionLimits[limitedRegion].concurrency
+      const jobId = Fixtures.makeJobId()
+      const limited = messagesOf(jobId, limit * 3, limitedRegion as Region)
+      const free = messagesOf(jobId, 3, "us-west-2" as Region)
+      const gate = yield* Deferred.make<void>()
+      const inFlight = new Map<string, number>()
+      const most = new Map<string, number>()
+      let done = 0
+      const handler = (d: Q.Delivery) =>
+        Effect.sync(() => {
+          const n = (inFlight.get(d.message.region) ?? 0) + 1
+          inFlight.set(d.message.region, n)
+          most.set(d.message.region, Math.max(most.get(d.message.region) ?? 0, n))
+        }).pipe(
+          Effect.andThen(Deferred.await(gate)),
+          Effect.ensuring(Effect.sync(() => {
+            inFlight.set(d.message.region, inFlight.get(d.message.region)! - 1)
+            done++
+          })),
+          Effect.as(Q.Done)
+        )
+      yield* startConsumer([jobId], { concurrency: 4, handler })
+      yield* startConsumer([jobId], { concurrency: 4, handler })
+      yield* queue.enqueue([...limited, ...free])
+      yield* eventually(
+        "the limited region full and every unit of the free region running",
+        Effect.sync(() => inFlight.get(limitedRegion) === limit && inFlight.get("us-west-2") === free.length),
+        patience
+      )
+      // Held at the limit: no further unit of the region starts while the slots stay taken.
+      yield* Effect.sleep("300 millis")
+      assert.strictEqual(inFlight.get(limitedRegion), limit)
+      yield* Deferred.succeed(gate, undefined)
+      yield* eventually("every unit", Effect.sync(() => done === limited.length + free.length), patience)
+      assert.strictEqual(most.get(limitedRegion), limit)
+      assert.strictEqual(most.get("us-west-2"), free.length)
+    }))
+
+  test("the per-region start rate holds across two consumers", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const interval = 1000 / pacedRate
+      const jobId = Fixtures.makeJobId()
+      const messages = messagesOf(jobId, 6, pacedRegion as Region)
+      let started = 0
+      const handler = () => Effect.sync(() => started++).pipe(Effect.as(Q.Done))
+      yield* startConsumer([jobId], { concurrency: 4, handler })
+      yield* startConsumer([jobId], { concurrency: 4, handler })
+      const t0 = yield* Clock.currentTimeMillis
+      yield* queue.enqueue(messages)
+      // Starts are at least `interval` apart from t0 on: by any instant t, at most 1 + (t − t0) / interval
+      // have started (plus one for clock granularity). A slow machine only starts fewer.
+      yield* eventually(
+        "every start",
+        Effect.gen(function*() {
+          const count = started
+          const elapsed = (yield* Clock.currentTimeMillis) - t0
+          assert.isAtMost(count, 2 + Math.floor(elapsed / interval), `${count} starts after ${elapsed} ms`)
+          return count === messages.length
+        }),
+        patience
+      )
+    }))
+}
+
+/** Cancellation, progress events and counts. */
+const broadcastTests = (test: Test, patience: Duration.Duration): void => {
+  test("cancelJob removes only that job's waiting units and reaches cancellations", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const cancelled = Fixtures.makeJobId()
+      const other = Fixtures.makeJobId()
+      const received = yield* Deferred.make<Domain.JobId>()
+      yield* queue.cancellations.pipe(
+        Stream.filter((id) => id === cancelled),
+        Stream.take(1),
+        Stream.runForEach((id) => Deferred.succeed(received, id)),
+        Effect.forkScoped
+      )
+      const doomed = messagesOf(cancelled, 3)
+      const kept = messagesOf(other, 2)
+      yield* queue.enqueue([...doomed, ...kept])
+      // Subscriptions may become active asynchronously (Redis SUBSCRIBE): cancel until one arrives.
+      let got: Domain.JobId | undefined
+      for (let i = 0; i < 50 && got === undefined; i++) {
+        yield* queue.cancelJob(cancelled)
+        const result = yield* Deferred.await(received).pipe(Effect.timeoutOption("200 millis"))
+        if (result._tag === "Some") got = result.value
+      }
+      assert.strictEqual(got, cancelled)
+      const seen: Array<Seen> = []
+      yield* startConsumer([cancelled, other], { concurrency: 2, handler: (d) => recordInto(seen)(d).pipe(Effect.as(Q.Done)) })
+      yield* eventually("the other job's units", Effect.sync(() => seen.length >= 2))
+      yield* Effect.sleep("300 millis")
+      assert.deepStrictEqual(seen.map((s) => s.unitId).sort(), kept.map((m) => m.unitId).sort())
+    }))
+
+  test("published progress events reach events subscribers", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const jobId = Fixtures.makeJobId()
+      const received = yield* Deferred.make<Q.ProgressEvent>()
+      yield* queue.events.pipe(
+        Stream.filter((event) => event.jobId === jobId),
+        Stream.take(1),
+        Stream.runForEach((event) => Deferred.succeed(received, event)),
+        Effect.forkScoped
+      )
+      const event = new Q.ProgressEvent({
+        jobId,
+        type: "unit-completed",
+        unitId: Fixtures.makeUnitId(),
+        status: "CERTIFIED",
+        at: Fixtures.nextInstant()
+      })
+      let got: Q.ProgressEvent | undefined
+      for (let i = 0; i < 50 && got === undefined; i++) {
+        yield* queue.publish(event)
+        const result = yield* Deferred.await(received).pipe(Effect.timeoutOption("200 millis"))
+        if (result._tag === "Some") got = result.value
+      }
+      assert.isDefined(got)
+      assert.deepStrictEqual({ ...got! }, { ...event })
+    }))
+
+  test("counts reflect waiting, active, delayed and failed units", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const jobId = Fixtures.makeJobId()
+      const [toDelay, toFail, toHold] = messagesOf(jobId, 3)
+      const before = yield* queue.counts
+      yield* queue.enqueue([toDelay!, toFail!, toHold!])
+      const enqueued = yield* queue.counts
+      assert.strictEqual(enqueued.waiting - before.waiting, 3)
+      const release = yield* Deferred.make<void>()
+      const dead = yield* Deferred.make<void>()
+      yield* startConsumer([jobId], {
+        concurrency: 3,
+        handler: (d) =>
+          d.message.unitId === toDelay!.unitId
+            ? Effect.succeed(Q.Retry({ delayMillis: 60_000, countsAsFailure: false, reason: "wait" }))
+            : d.message.unitId === toFail!.unitId
+            ? Effect.fail(new Error("always fails"))
+            : Deferred.await(release).pipe(Effect.as(Q.Done)),
+        onDeadLetter: () => Deferred.succeed(dead, undefined).pipe(Effect.asVoid)
+      })
+      yield* Deferred.await(dead).pipe(Effect.timeout(Duration.times(patience, 3)))
+      yield* eventually(
+        "one active, one delayed, one failed",
+        queue.counts.pipe(Effect.map((c) =>
+          c.waiting === before.waiting && c.active - before.active === 1 && c.delayed - before.delayed === 1 &&
+          c.failed - before.failed === 1
+        ))
+      )
+      yield* Deferred.succeed(release, undefined)
+      yield* eventually("the held unit to finish", queue.counts.pipe(Effect.map((c) => c.active === before.active)))
+      yield* queue.cancelJob(jobId)
+      const after = yield* queue.counts
+      assert.strictEqual(after.delayed, before.delayed)
+      assert.strictEqual(after.waiting, before.waiting)
+    }))
 }
