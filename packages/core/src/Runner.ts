@@ -9,8 +9,10 @@
  * **Retries** are per test run and follow the category's row in `ErrorCategory.table`: its `handling`
  * says whether the run is waited out (throttling: within a time budget, not counted against the
  * attempt limit), retried (counted against `maxAttempts`) or finished at once, and its `signal` is what
- * the run reports to the region governor (`recordOutcome`: an AIMD cut on throttling, the circuit
- * breaker on environment failures, a success for any answer). While a breaker is open, tests wait.
+ * the run reports to the governor lane of its (region, model) (`recordOutcome`: an AIMD cut on
+ * throttling, the circuit breaker on environment failures, a success for any answer). While a
+ * breaker is open, tests wait. A resumed run (`RunOptions.resume`) keeps the stored results of the
+ * tests an earlier run of the unit decided and runs only the rest.
  * Every wait is the next step of {@link retryBackoff}, an Effect `Schedule` (exponential, capped, full
  * jitter). The certify threshold comes with the unit (the job records it). Errors blamed on the model
  * fail the test; errors blamed on the environment leave it ERRORED (`ErrorCategory.testStatusOf`),
@@ -173,7 +175,7 @@ const skipped = (test: Suite.SuiteTest, detail: string): TestResult =>
  * against a slow-refilling quota, could repeat forever. Streams are retried by the test loop. Like
  * every retry, a waited-out call is not sent again once `shouldStop` answers true.
  */
-const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boolean>) =>
+const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boolean>, modelId?: string) =>
   Effect.gen(function*() {
     const runtime = yield* BedrockRuntime
     const governor = yield* RegionGovernor
@@ -191,7 +193,7 @@ const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boo
               const waitOut = ErrorCategory.describe(category).handling === "wait" &&
                 now - started < settings.throttleBudgetMillis && !(yield* stopRequested)
               if (!waitOut) return yield* error // reported by the test run, once
-              yield* governor.recordOutcome(region, category)
+              yield* governor.recordOutcome(region, category, modelId)
               yield* Metrics.recordRetry(region, category)
               yield* Effect.sleep(yield* nextDelay)
               return yield* attempt
@@ -221,7 +223,7 @@ const runTest = Effect.fnUntraced(function*(
 ) {
   const governor = yield* RegionGovernor
   const stopRequested = options.shouldStop ?? Effect.succeed(false)
-  const runtime = yield* pacedRuntime(settings, stopRequested)
+  const runtime = yield* pacedRuntime(settings, stopRequested, ctx.model.id)
   const start = yield* Clock.currentTimeMillis
   // Waits and counted retries back off on their own counts, each from the first step.
   const nextDelay = { wait: yield* delays(retryBackoff(settings)), retry: yield* delays(retryBackoff(settings)) }
@@ -231,14 +233,14 @@ const runTest = Effect.fnUntraced(function*(
     attempts++
     if (options.onTest) yield* options.onTest(test.id, "start")
     const exit = yield* Effect.exit(
-      governor.withPermit(ctx.region)(test.run(ctx)).pipe(Effect.provideService(BedrockRuntime, runtime))
+      governor.withPermit(ctx.region, ctx.model.id)(test.run(ctx)).pipe(Effect.provideService(BedrockRuntime, runtime))
     )
     if (options.onTest) yield* options.onTest(test.id, "end")
     if (Exit.isSuccess(exit)) {
       const o = exit.value
       // A judged wrong answer is the model's failure: record it as QUALITY so reports can say why.
       const error = o.passed ? null : ErrorCategorizer.quality(`${test.id}: ${o.detail ?? "wrong answer"}`)
-      yield* governor.recordOutcome(ctx.region, error?.category ?? null)
+      yield* governor.recordOutcome(ctx.region, error?.category ?? null, ctx.model.id)
       yield* Metrics.recordTest(test.id, ctx.region, o.latencyMs)
       const result = new TestResult({
         id: test.id,
@@ -259,7 +261,7 @@ const runTest = Effect.fnUntraced(function*(
     const error: CategorizedError = failure !== undefined && failure._tag === "Fail" && failure.error instanceof BedrockError
       ? failure.error.error
       : ErrorCategory.make("UNKNOWN", { message: `test ${test.id} died: ${String(exit.cause)}`.slice(0, 500) })
-    yield* governor.recordOutcome(ctx.region, error.category)
+    yield* governor.recordOutcome(ctx.region, error.category, ctx.model.id)
     const { handling } = ErrorCategory.describe(error.category)
     const again = handling === "wait"
       ? (yield* Clock.currentTimeMillis) - start < settings.throttleBudgetMillis
