@@ -538,7 +538,9 @@ const largeJobs = (db: Db) => {
       client.run(op, () =>
         sql<Array<Row>>`SELECT ${raw(columns)} FROM ${units} u ${where()}
           ORDER BY u.model_id, u.region LIMIT ${limit} OFFSET ${offset}`),
-      client.run(op, () => sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM ${units} u ${where()}`)
+      query.countTotal === false
+        ? Effect.succeed([{ n: -1 }])
+        : client.run(op, () => sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM ${units} u ${where()}`)
     ], { concurrency: 2 })
     const items = yield* Effect.forEach(rows, toUnit(op))
     return { items, total: totals[0]?.n ?? 0, page, limit }

@@ -668,6 +668,18 @@ export interface LargeJobQueries {
 
 const decodeUnitId = Schema.decodeUnknownExit(UnitId)
 
+/** How many units of a job have `status` (all of them without one), from its counts. */
+const countOf = (counts: JobCounts, status: UnitStatus | undefined): number =>
+  status === undefined
+    ? counts.total
+    : status === "PENDING"
+    ? counts.pending
+    : status === "QUEUED"
+    ? counts.queued
+    : status === "PROCESSING"
+    ? counts.processing
+    : counts.byVerdict[status]
+
 /** Largest `limit` of `jobPage` (the storage cap). */
 export const maxUnitsLimit: number = maxUnitsPageSize
 
@@ -681,24 +693,31 @@ const makeLargeJobQueries = (
     if (cached !== undefined) return cached
     const summary = JobView.summarize(yield* storage.unitCells(job.id))
     summaries.set(job.id, job.status, counts, summary)
+    // The job row was read before the counts: only a job already terminal then has settled units.
+    if (JobStateMachine.isTerminalJob(job.status)) summaries.setSettled(job.id, job.updatedAt, counts, summary)
     return summary
   })
 
   const jobPage = Effect.fn("Certification.jobPage")(function*(jobId: string, query: JobPageQuery) {
     const job = yield* findJob(storage)(jobId)
+    // Without a region or model filter the total is in the counts: no second count of the units.
+    const derived = query.region === undefined && query.modelId === undefined
     const units = storage.unitsPage(job.id, {
       filter: { status: query.status, region: query.region, modelId: query.modelId as ModelId | undefined },
       page: { page: query.page, limit: query.limit },
-      withTests: query.withTests === true
+      withTests: query.withTests === true,
+      countTotal: !derived
     })
-    const summarized = Effect.flatMap(storage.counts(job.id), (counts) =>
-      Effect.map(summaryOf(job, counts), (summary) => ({ counts, summary })))
+    const settled = JobStateMachine.isTerminalJob(job.status) ? summaries.getSettled(job.id, job.updatedAt) : undefined
+    const summarized = settled !== undefined
+      ? Effect.succeed(settled)
+      : Effect.flatMap(storage.counts(job.id), (counts) => Effect.map(summaryOf(job, counts), (summary) => ({ counts, summary })))
     const [{ counts, summary }, page] = yield* Effect.all([summarized, units], { concurrency: 2 })
     const out: JobPage = {
       job,
       counts,
       summary,
-      units: { ...page, items: page.items.map(viewOf) },
+      units: { ...page, total: derived ? countOf(counts, query.status) : page.total, items: page.items.map(viewOf) },
       withTests: query.withTests === true
     }
     return out

@@ -105,28 +105,50 @@ const versionOf = (status: JobStatus, counts: JobCounts): string =>
     Domain.verdicts.map((v) => counts.byVerdict[v]).join(",")
   }`
 
+/** A terminal job's units never change again: its counts and summary are kept with the job's `updatedAt`. */
+const settledVersion = (updatedAt: string): string => `settled|${updatedAt}`
+
+interface Entry {
+  readonly version: string
+  readonly counts: JobCounts
+  readonly summary: JobSummaryView
+}
+
 /**
- * A bounded per-process cache of job summaries, keyed by job id and checked against the job's
- * status and counts (read fresh on every detail request).
+ * A bounded per-process cache of job summaries (LRU, `capacity` jobs).
  *
- * **Gotchas**: two units moving in opposite directions between two reads (one claimed, another
- * given back) leave the counts equal; such a summary is stale until the next change of counts.
+ * **Details**: a live job's summary is checked against the job's status and counts, read fresh on
+ * every detail request. A terminal job (COMPLETED, FAILED, CANCELLED) writes nothing to its units
+ * any more (`Storage`'s contract), so its counts are cached too, keyed by its `updatedAt`.
+ *
+ * **Gotchas**: two units of a live job moving in opposite directions between two reads (one
+ * claimed, another given back) leave the counts equal; such a summary is stale until the next
+ * change of counts.
  */
 export const makeSummaryCache = (capacity = 256) => {
-  const entries = new Map<string, { readonly version: string; readonly summary: JobSummaryView }>()
+  const entries = new Map<string, Entry>()
+  const read = (jobId: string, version: string): Entry | undefined => {
+    const entry = entries.get(jobId)
+    if (entry === undefined || entry.version !== version) return undefined
+    // Refresh recency: Map keeps insertion order, the first key is the least recently used.
+    entries.delete(jobId)
+    entries.set(jobId, entry)
+    return entry
+  }
+  const write = (jobId: string, entry: Entry): void => {
+    entries.delete(jobId)
+    entries.set(jobId, entry)
+    if (entries.size > capacity) entries.delete(entries.keys().next().value!)
+  }
   return {
-    get: (jobId: string, status: JobStatus, counts: JobCounts): JobSummaryView | undefined => {
-      const entry = entries.get(jobId)
-      if (entry === undefined || entry.version !== versionOf(status, counts)) return undefined
-      // Refresh recency: Map keeps insertion order, the first key is the least recently used.
-      entries.delete(jobId)
-      entries.set(jobId, entry)
-      return entry.summary
-    },
-    set: (jobId: string, status: JobStatus, counts: JobCounts, summary: JobSummaryView): void => {
-      entries.delete(jobId)
-      entries.set(jobId, { version: versionOf(status, counts), summary })
-      if (entries.size > capacity) entries.delete(entries.keys().next().value!)
-    }
+    get: (jobId: string, status: JobStatus, counts: JobCounts): JobSummaryView | undefined =>
+      read(jobId, versionOf(status, counts))?.summary,
+    set: (jobId: string, status: JobStatus, counts: JobCounts, summary: JobSummaryView): void =>
+      write(jobId, { version: versionOf(status, counts), counts, summary }),
+    /** The counts and summary of a terminal job, as of its `updatedAt`. */
+    getSettled: (jobId: string, updatedAt: string): { readonly counts: JobCounts; readonly summary: JobSummaryView } | undefined =>
+      read(jobId, settledVersion(updatedAt)),
+    setSettled: (jobId: string, updatedAt: string, counts: JobCounts, summary: JobSummaryView): void =>
+      write(jobId, { version: settledVersion(updatedAt), counts, summary })
   }
 }

@@ -285,6 +285,11 @@ export interface UnitsQuery {
   readonly filter: UnitsFilter
   readonly page: PageRequest
   readonly withTests?: boolean | undefined
+  /**
+   * Count the filtered units for `total` (default true). With false an adapter may skip the count
+   * and answer `total: -1`: for callers that know it already (job detail derives it from `counts`).
+   */
+  readonly countTotal?: boolean | undefined
 }
 
 /** One unit of a job as the model × region matrix shows it: no test records, no error. */
