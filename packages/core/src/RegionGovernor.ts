@@ -32,10 +32,12 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { ErrorCategory as Category } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
+import { GovernorStore, type LaneUpdate, type SharedLane } from "./GovernorStore.ts"
 import { delays } from "./internal/scheduleDelays.ts"
 import type { Region } from "./Region.ts"
 
@@ -115,6 +117,11 @@ export interface Options {
   readonly regionOutageShare?: number | undefined
   /** A lane counts as active for `regionOutageShare` this long after its last call (default 60 seconds). */
   readonly regionWindow?: Duration.Input | undefined
+  /**
+   * With a `GovernorStore`: a process counts toward a lane's share this long after its last outcome
+   * there (default 30 seconds).
+   */
+  readonly sharedWindow?: Duration.Input | undefined
 }
 
 /**
@@ -166,6 +173,7 @@ interface Settings {
   readonly regionOutageModels: number
   readonly regionOutageShare: number
   readonly regionWindowMillis: number
+  readonly sharedWindowMillis: number
 }
 
 /** What the lanes of one region share. */
@@ -240,7 +248,8 @@ const settingsOf = (options: Options): Settings => {
     regionCap: Math.max(1, Math.floor(options.regionCap ?? 64)),
     regionOutageModels: Math.max(1, Math.floor(options.regionOutageModels ?? 3)),
     regionOutageShare: Math.min(1, Math.max(0, options.regionOutageShare ?? 0.5)),
-    regionWindowMillis: Duration.toMillis(options.regionWindow ?? Duration.seconds(60))
+    regionWindowMillis: Duration.toMillis(options.regionWindow ?? Duration.seconds(60)),
+    sharedWindowMillis: Duration.toMillis(options.sharedWindow ?? Duration.seconds(30))
   }
 }
 
@@ -415,7 +424,50 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
     drain(lane.home, now)
   }
 
-  return { regions, lanes, laneOf, refresh, refreshRegion, tryGrant, drain, release, open, close }
+  /** Open a closed lane because another process opened it (shared state): no trip of its own. */
+  const openShared = (lane: State, now: number, millis: number) => {
+    lane.generation++
+    lane.breaker = "open"
+    lane.trialsAdmitted = 0
+    lane.openUntil = now + millis
+    refreshRegion(lane.home, now)
+    return scheduleHalfOpen(lane, millis)
+  }
+
+  return { regions, lanes, laneOf, refresh, refreshRegion, tryGrant, drain, release, open, openShared, close }
+}
+
+/**
+ * Sharing lanes through a `GovernorStore` (issue 16): each outcome sends the lane's change to the
+ * store in the background and takes back the merged state — this process's share of the lane's
+ * limit (`ceil(limit / processes)`) and a breaker another process opened. Without a store, nothing.
+ */
+const makeSharing = (
+  settings: Settings,
+  scope: Scope.Scope,
+  store: GovernorStore["Service"] | undefined,
+  { drain, openShared }: Pick<Machine, "drain" | "openShared">
+) => {
+  const processId = crypto.randomUUID()
+  const apply = (lane: State, shared: SharedLane, now: number) => {
+    lane.limit = Math.min(settings.max, Math.max(settings.min, Math.ceil(shared.limit / Math.max(1, shared.processes))))
+    const opened = shared.openForMillis > 0 && lane.breaker === "closed" ? openShared(lane, now, shared.openForMillis) : Effect.void
+    drain(lane.home, now)
+    return Effect.asVoid(opened)
+  }
+  return (lane: State, update: Omit<LaneUpdate, "initialLimit" | "activeWindowMillis">): Effect.Effect<void> =>
+    store === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(
+      store.sync(laneKey(lane.region, lane.modelId ?? undefined), processId, {
+        ...update,
+        initialLimit: settings.initial,
+        activeWindowMillis: settings.sharedWindowMillis
+      }).pipe(
+        Effect.flatMap((shared) =>
+          shared === undefined ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => apply(lane, shared, now))
+        )
+      ),
+      scope
+    ))
 }
 
 /** Builds a governor; its breaker timers live in the given scope. */
@@ -428,6 +480,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   for (let trip = 1; trip <= steppedTrips; trip++) openMillis.push(Duration.toMillis(yield* nextOpen))
   const machine = makeLanes(settings, scope, openMillis)
   const { drain, laneOf, release, tryGrant } = machine
+  const store = yield* Effect.serviceOption(GovernorStore)
+  const share = makeSharing(settings, scope, Option.getOrUndefined(store), machine)
 
   const acquire = (
     lane: State,
@@ -463,13 +517,17 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         ))
     })
 
-  return RegionGovernor.of({ withPermit, ...makeRecorders(settings, machine), ...makeViews(settings, machine) })
+  return RegionGovernor.of({ withPermit, ...makeRecorders(settings, machine, share), ...makeViews(settings, machine) })
 })
 
 type Machine = ReturnType<typeof makeLanes>
 
 /** The outcome side: AIMD on throttles, the breaker on environment failures. */
-const makeRecorders = (settings: Settings, { laneOf, open, close, drain, refresh }: Machine) => {
+const makeRecorders = (
+  settings: Settings,
+  { close, drain, laneOf, open, refresh }: Machine,
+  share: ReturnType<typeof makeSharing>
+) => {
   const touched = (region: Region, modelId: string | undefined, now: number): State => {
     const lane = laneOf(region, modelId)
     lane.lastActivity = now
@@ -484,12 +542,15 @@ const makeRecorders = (settings: Settings, { laneOf, open, close, drain, refresh
     lane.volume++
     lane.consecutiveFailures = 0
     lane.successStreak++
-    if (lane.successStreak >= settings.successesToGrow) {
+    const grow = lane.successStreak >= settings.successesToGrow
+    if (grow) {
       lane.successStreak = 0
       lane.limit = Math.min(settings.max, lane.limit + 1)
     }
-    if (lane.breaker === "half-open") close(lane, now)
+    const closing = lane.breaker === "half-open"
+    if (closing) close(lane, now)
     else drain(lane.home, now)
+    yield* share(lane, { grow: grow ? { by: 1, max: settings.max } : undefined, close: closing })
   })
 
   const recordThrottle = Effect.fn("RegionGovernor.recordThrottle")(function*(region: Region, modelId?: string) {
@@ -502,27 +563,22 @@ const makeRecorders = (settings: Settings, { laneOf, open, close, drain, refresh
       lane.lastCutAt = now
       lane.limit = Math.max(settings.min, Math.floor(lane.limit / 2))
     }
+    yield* share(lane, { cut: { factor: 0.5, min: settings.min, cooldownMillis: settings.cutCooldownMillis } })
   })
 
   const recordFailure = Effect.fn("RegionGovernor.recordFailure")(function*(region: Region, modelId?: string) {
     const now = yield* Clock.currentTimeMillis
     const lane = touched(region, modelId, now)
     lane.failures++
-    switch (lane.breaker) {
-      case "half-open": {
-        yield* open(lane, now)
-        return
-      }
-      case "open":
-        return
-      case "closed": {
-        lane.volume++
-        lane.consecutiveFailures++
-        if (lane.consecutiveFailures >= settings.failureThreshold && lane.volume >= settings.minimumVolume) {
-          yield* open(lane, now)
-        }
-      }
+    // Half-open: the trial failed. Open: nothing to add. Closed: count it toward the threshold.
+    let opens = lane.breaker === "half-open"
+    if (lane.breaker === "closed") {
+      lane.volume++
+      lane.consecutiveFailures++
+      opens = lane.consecutiveFailures >= settings.failureThreshold && lane.volume >= settings.minimumVolume
     }
+    if (opens) yield* open(lane, now)
+    yield* share(lane, { openForMillis: opens ? lane.openUntil - now : undefined })
   })
 
   const bySignal: { readonly [S in Signal]: (region: Region, modelId?: string) => Effect.Effect<void> } = {
