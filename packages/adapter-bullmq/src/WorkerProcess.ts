@@ -253,11 +253,11 @@ export const services = (settings: WorkerSettings, options: RunWorkerOptions): L
     ...options.bedrock
   }
   return Layer.mergeAll(
-    queue,
+    // The governor shares its lanes through the queue's Redis (issue 16).
+    Layer.provideMerge(RegionGovernor.layer(options.governor), queue),
     storage,
     Registry.layerWith(options.registry ?? {}),
     BedrockRuntime.layer(bedrock),
-    RegionGovernor.layer(options.governor),
     Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner })
   )
 }
