@@ -121,7 +121,10 @@ interface CertificationRun {
 const certify = async (
   url: string,
   modelIds: ReadonlyArray<string>,
-  tuning: { readonly workerConcurrency: number; readonly governor: { initial: number; min?: number; max: number } }
+  tuning: {
+    readonly workerConcurrency: number
+    readonly governor: { initial: number; min?: number; max: number; regionCap?: number }
+  }
 ): Promise<CertificationRun> => {
   const certification = createCertification({
     storage: MemoryStorage.layer,
@@ -375,7 +378,8 @@ const overhead = async (emulator: BedrockEmulator.EmulatorHandle, models: Readon
   const tuning = {
     // Enough units in flight to keep every region's slots busy; the governor is the binding limit.
     workerConcurrency: 3 * concurrency,
-    governor: { initial: concurrency, min: concurrency, max: concurrency }
+    // Lanes are per (region, model) (issue 16): the region cap keeps the region at `concurrency`.
+    governor: { initial: concurrency, min: concurrency, max: concurrency, regionCap: concurrency }
   }
   const rounds: Array<
     {
