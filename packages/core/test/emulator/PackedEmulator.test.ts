@@ -69,8 +69,9 @@ describe("the packed package outside the repo", () => {
       ) as ReadonlyArray<{ readonly filename: string; readonly unpackedSize: number }>
       const tarball = join(work, packed[0]!.filename)
       // The .ts-registry package unpacked to 2.38 MB; the registry as data saved ~30 %, of which the emulator's
-      // fidelity (issue 20: service shapes, model families) spent ~190 KB. A second registry copy (282 KB) fails this.
-      assert.isBelow(packed[0]!.unpackedSize, 0.75 * 2_383_833, "at least 25 % smaller than the .ts-registry package")
+      // fidelity (issue 20: service shapes, model families) spent ~190 KB and large jobs (issue 16: job view,
+      // governor store, resume) ~30 KB. A second registry copy (282 KB) fails this.
+      assert.isBelow(packed[0]!.unpackedSize, 0.78 * 2_383_833, "at least 22 % smaller than the .ts-registry package")
 
       writeFileSync(join(work, "package.json"), JSON.stringify({ name: "packed-app", private: true, type: "module" }))
       const sdk = `@aws-sdk/client-bedrock-runtime@${manifest.dependencies["@aws-sdk/client-bedrock-runtime"]}`
