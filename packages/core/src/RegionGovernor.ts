@@ -38,6 +38,7 @@ import type * as Scope from "effect/Scope"
 import type { ErrorCategory as Category } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import { GovernorStore, type LaneUpdate, type SharedLane } from "./GovernorStore.ts"
+import * as Pacer from "./internal/pacer.ts"
 import { delays } from "./internal/scheduleDelays.ts"
 import type { Region } from "./Region.ts"
 
@@ -122,6 +123,8 @@ export interface Options {
    * there (default 30 seconds).
    */
   readonly sharedWindow?: Duration.Input | undefined
+  /** Pace a region's requests at its observed admitted rate after a throttle (default true). */
+  readonly pacing?: boolean | undefined
 }
 
 /**
@@ -150,6 +153,12 @@ export class RegionGovernor extends Context.Service<RegionGovernor, {
    * in `ErrorCategory.table` — the one way the Runner reports outcomes.
    */
   readonly recordOutcome: (region: Region, category: Category | null, modelId?: string) => Effect.Effect<void>
+  /**
+   * Waits until one Bedrock request may start in the region (issue 16): unpaced until a throttle,
+   * then spaced at 95 % of the admitted rate observed in the region, probing upward by about 10 % a
+   * second until the next throttle. Per-model quotas are the lanes' AIMD concurrency.
+   */
+  readonly pace: (region: Region, modelId?: string) => Effect.Effect<void>
   /** The state of one lane. */
   readonly state: (region: Region, modelId?: string) => Effect.Effect<RegionSnapshot>
   /** The cap and regional breaker of one region. */
@@ -174,6 +183,7 @@ interface Settings {
   readonly regionOutageShare: number
   readonly regionWindowMillis: number
   readonly sharedWindowMillis: number
+  readonly pacing: Pacer.PacerSettings | null
 }
 
 /** What the lanes of one region share. */
@@ -186,6 +196,8 @@ interface RegionState {
   /** Whether the region is in an outage (refreshed on every drain) and how often it entered one. */
   outage: boolean
   outages: number
+  /** The region's request pacer, engaged by its first throttle. */
+  readonly pacer: Pacer.Pacer
 }
 
 interface Grant {
@@ -249,7 +261,14 @@ const settingsOf = (options: Options): Settings => {
     regionOutageModels: Math.max(1, Math.floor(options.regionOutageModels ?? 3)),
     regionOutageShare: Math.min(1, Math.max(0, options.regionOutageShare ?? 0.5)),
     regionWindowMillis: Duration.toMillis(options.regionWindow ?? Duration.seconds(60)),
-    sharedWindowMillis: Duration.toMillis(options.sharedWindow ?? Duration.seconds(30))
+    sharedWindowMillis: Duration.toMillis(options.sharedWindow ?? Duration.seconds(30)),
+    pacing: options.pacing === false ? null : {
+      windowMillis: 2_000,
+      cooldownMillis: Duration.toMillis(options.cutCooldown ?? Duration.seconds(1)),
+      aim: 0.95,
+      growth: 0.1,
+      minRate: 0.2
+    }
   }
 }
 
@@ -309,7 +328,7 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
     if (lane === undefined) {
       let home = regions.get(region)
       if (home === undefined) {
-        home = { region, inFlight: 0, lanes: [], cursor: 0, outages: 0, outage: false }
+        home = { region, inFlight: 0, lanes: [], cursor: 0, outages: 0, outage: false, pacer: Pacer.make() }
         regions.set(region, home)
       }
       lane = freshLane(home, modelId ?? null, settings.initial)
@@ -563,6 +582,7 @@ const makeRecorders = (
       lane.lastCutAt = now
       lane.limit = Math.max(settings.min, Math.floor(lane.limit / 2))
     }
+    if (settings.pacing !== null) Pacer.throttled(lane.home.pacer, settings.pacing, now)
     yield* share(lane, { cut: { factor: 0.5, min: settings.min, cooldownMillis: settings.cutCooldownMillis } })
   })
 
@@ -590,8 +610,17 @@ const makeRecorders = (
   const recordOutcome = (region: Region, category: Category | null, modelId?: string) =>
     bySignal[ErrorCategory.signalOf(category)](region, modelId)
 
-  return { recordSuccess, recordThrottle, recordFailure, recordOutcome }
+  const pace = (region: Region, modelId?: string): Effect.Effect<void> =>
+    settings.pacing === null ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const lane = laneOf(region, modelId)
+      const pacing = settings.pacing!
+      const wait = Pacer.reserve(lane.home.pacer, pacing, now)
+      return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+    })
+
+  return { recordSuccess, recordThrottle, recordFailure, recordOutcome, pace }
 }
+
 
 /** The read side: snapshots of lanes and regions, for metrics and tests. */
 const makeViews = (settings: Settings, { drain, laneOf, lanes, regions }: Machine) => {

@@ -180,7 +180,9 @@ const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boo
     const runtime = yield* BedrockRuntime
     const governor = yield* RegionGovernor
     const limiter = yield* Effect.serviceOption(RequestRateLimit)
-    const take = Option.isNone(limiter) ? () => Effect.void : limiter.value.take
+    const budget = Option.isNone(limiter) ? () => Effect.void : limiter.value.take
+    // Each request waits for the governor's pacing of its (region, model), then for the shared budget.
+    const take = (region: Region) => Effect.andThen(governor.pace(region, modelId), budget(region))
     const waitOutThrottling = <A>(region: Region, call: Effect.Effect<A, BedrockError>): Effect.Effect<A, BedrockError> =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
