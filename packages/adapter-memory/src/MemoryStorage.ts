@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Domain, JobStateMachine, Storage } from "@myia/certification"
+import { Domain, JobStateMachine, type Queue, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -76,6 +76,8 @@ interface Tables {
   /** Keys → the job holding them. An active key whose job is terminal is free (and overwritten). */
   readonly idempotencyKeys: Map<string, KeyHolder>
   readonly activeKeys: Map<string, KeyHolder>
+  /** Issue 18: each job's progress events, in sequence order (seq = index + 1). */
+  readonly progress: Map<Domain.JobId, Array<Queue.ProgressEvent>>
   readonly jobUnits: (jobId: Domain.JobId) => Array<Domain.Unit>
   readonly update: (unit: Domain.Unit, patch: Partial<Domain.Unit>) => Domain.Unit
 }
@@ -88,6 +90,7 @@ const makeTables = (): Tables => {
   const latestView = new Map<string, Domain.Unit>()
   const idempotencyKeys = new Map<string, KeyHolder>()
   const activeKeys = new Map<string, KeyHolder>()
+  const progress = new Map<Domain.JobId, Array<Queue.ProgressEvent>>()
 
   const jobUnits = (jobId: Domain.JobId): Array<Domain.Unit> =>
     (unitsOfJob.get(jobId) ?? []).flatMap((id) => {
@@ -101,7 +104,7 @@ const makeTables = (): Tables => {
     return next
   }
 
-  return { jobs, units, unitsOfJob, latestView, idempotencyKeys, activeKeys, jobUnits, update }
+  return { jobs, units, unitsOfJob, latestView, idempotencyKeys, activeKeys, progress, jobUnits, update }
 }
 
 const now = Clock.currentTimeMillis
@@ -282,7 +285,7 @@ const unitWrites = (tables: Tables) => {
 
 /** Reads, stats and retention. */
 const reads = (tables: Tables) => {
-  const { activeKeys, idempotencyKeys, jobUnits, jobs, latestView, units, unitsOfJob } = tables
+  const { activeKeys, idempotencyKeys, jobUnits, jobs, latestView, progress, units, unitsOfJob } = tables
 
   const getJob = Effect.fn("MemoryStorage.getJob")(function*(id: Domain.JobId) {
     return Option.fromNullishOr(jobs.get(id))
@@ -353,6 +356,7 @@ const reads = (tables: Tables) => {
       if (!terminalJob.has(job.status) || endedAt(job) >= before) continue
       for (const id of unitsOfJob.get(job.id) ?? []) units.delete(id)
       unitsOfJob.delete(job.id)
+      progress.delete(job.id)
       jobs.delete(job.id)
       for (const keys of [idempotencyKeys, activeKeys]) {
         for (const [key, holder] of keys) if (holder.jobId === job.id) keys.delete(key)
@@ -413,10 +417,40 @@ const largeJobs = ({ jobs, jobUnits, units, update }: Tables) => {
   return { unitsPage, unitCells, saveProgress }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Progress events (issue 18): one process, so appending is already in commit order
+// ---------------------------------------------------------------------------------------------
+
+const progressEvents = ({ jobs, progress }: Tables) => {
+  const appendProgress = Effect.fn("MemoryStorage.appendProgress")(function*(event: Queue.ProgressEvent) {
+    if (!jobs.has(event.jobId)) return Option.none()
+    const list = progress.get(event.jobId) ?? []
+    list.push(event)
+    progress.set(event.jobId, list)
+    return Option.some(list.length)
+  })
+
+  const progressAfter = Effect.fn("MemoryStorage.progressAfter")(
+    function*(jobId: Domain.JobId, after: number, limit: number) {
+      const list = progress.get(jobId) ?? []
+      const from = Math.max(0, Math.floor(after))
+      return list.slice(from, from + Math.max(0, limit)).map((event, i) => ({ seq: from + i + 1, event }))
+    }
+  )
+
+  return { appendProgress, progressAfter }
+}
+
 /** Build an in-memory Storage with empty tables. */
 export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() => {
   const tables = makeTables()
-  return Storage.Storage.of({ ...jobWrites(tables), ...unitWrites(tables), ...reads(tables), ...largeJobs(tables) })
+  return Storage.Storage.of({
+    ...jobWrites(tables),
+    ...unitWrites(tables),
+    ...reads(tables),
+    ...progressEvents(tables),
+    ...largeJobs(tables)
+  })
 })
 /** An in-memory Storage; each build of the layer starts empty. */
 export const layer: Layer.Layer<Storage.Storage> = Layer.effect(Storage.Storage, make)

@@ -17,8 +17,8 @@
  *
  * **Details**: callers never fail because of the governor: `withPermit` waits while the lane is at
  * its limit or its breaker is open, or the region is at its cap or in an outage, so a unit is
- * deferred, not failed. Waiters are served first come, first served within a lane and round robin
- * across the lanes of a region. Outcomes are reported by the caller — `recordOutcome` with the call's
+ * deferred, not failed. Waiters are served first come, first served over the region (a lane at its
+ * limit or open is skipped, not waited for). Outcomes are reported by the caller — `recordOutcome` with the call's
  * error category, whose signal `ErrorCategory.table` gives (or `recordSuccess`, `recordThrottle`,
  * `recordFailure` directly) — because only the caller knows how to classify a result. Calls that
  * name no model use the region's own lane (the region-only governor of 0.1). Time comes from
@@ -191,8 +191,6 @@ interface RegionState {
   readonly region: Region
   inFlight: number
   readonly lanes: Array<State>
-  /** Where the next round-robin pass over the lanes starts. */
-  cursor: number
   /** Whether the region is in an outage (refreshed on every drain) and how often it entered one. */
   outage: boolean
   outages: number
@@ -207,6 +205,8 @@ interface Grant {
 }
 
 interface Waiter {
+  /** Arrival order over every lane of the governor. */
+  readonly seq: number
   readonly deferred: Deferred.Deferred<void>
   grant: Grant | undefined
 }
@@ -328,7 +328,7 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
     if (lane === undefined) {
       let home = regions.get(region)
       if (home === undefined) {
-        home = { region, inFlight: 0, lanes: [], cursor: 0, outages: 0, outage: false, pacer: Pacer.make() }
+        home = { region, inFlight: 0, lanes: [], outages: 0, outage: false, pacer: Pacer.make() }
         regions.set(region, home)
       }
       lane = freshLane(home, modelId ?? null, settings.initial)
@@ -376,28 +376,30 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
     }
   }
 
-  // Hands free slots to waiters: in arrival order within a lane, one lane after another (round
-  // robin) within the region, so one busy model cannot take every slot of the region cap.
+  /** Whether `tryGrant` would grant now (no change). */
+  const canGrant = (lane: State): boolean =>
+    lane.inFlight < lane.limit && lane.home.inFlight < settings.regionCap && !lane.home.outage &&
+    (lane.breaker === "closed" || (lane.breaker === "half-open" && lane.trialsAdmitted < settings.halfOpenTrials))
+
+  // Hands free slots to waiters in arrival order over the region's lanes, skipping a lane that is at
+  // its limit or open: the oldest waiter that can run runs first.
   const drain = (home: RegionState, now: number): void => {
     refreshRegion(home, now)
-    let granted = true
-    while (granted) {
-      granted = false
-      const n = home.lanes.length
-      for (let i = 0; i < n; i++) {
-        const index = (home.cursor + i) % n
-        const lane = home.lanes[index]!
-        if (lane.waiters.length === 0) continue
-        const grant = tryGrant(lane)
-        if (grant === undefined) continue
-        const waiter = lane.waiters.shift()!
-        waiter.grant = grant
-        Deferred.doneUnsafe(waiter.deferred, Effect.void)
-        home.cursor = (index + 1) % n
-        granted = true
+    while (true) {
+      let next: State | undefined
+      for (const lane of home.lanes) {
+        if (lane.waiters.length === 0 || !canGrant(lane)) continue
+        if (next === undefined || lane.waiters[0]!.seq < next.waiters[0]!.seq) next = lane
       }
+      if (next === undefined) return
+      const waiter = next.waiters.shift()!
+      waiter.grant = tryGrant(next)
+      Deferred.doneUnsafe(waiter.deferred, Effect.void)
     }
   }
+
+  let arrivals = 0
+  const newWaiter = (): Waiter => ({ seq: arrivals++, deferred: Deferred.makeUnsafe<void>(), grant: undefined })
 
   const release = (lane: State, grant: Grant, now: number): void => {
     lane.inFlight--
@@ -453,7 +455,7 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
     return scheduleHalfOpen(lane, millis)
   }
 
-  return { regions, lanes, laneOf, refresh, refreshRegion, tryGrant, drain, release, open, openShared, close }
+  return { regions, lanes, laneOf, refresh, refreshRegion, tryGrant, drain, release, open, openShared, close, newWaiter }
 }
 
 /**
@@ -498,7 +500,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const openMillis: Array<number> = []
   for (let trip = 1; trip <= steppedTrips; trip++) openMillis.push(Duration.toMillis(yield* nextOpen))
   const machine = makeLanes(settings, scope, openMillis)
-  const { drain, laneOf, release, tryGrant } = machine
+  const { drain, laneOf, newWaiter, release, tryGrant } = machine
   const store = yield* Effect.serviceOption(GovernorStore)
   const share = makeSharing(settings, scope, Option.getOrUndefined(store), machine)
 
@@ -512,7 +514,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
       drain(lane.home, now)
       const immediate = lane.waiters.length === 0 ? tryGrant(lane) : undefined
       if (immediate !== undefined) return Effect.succeed(immediate)
-      const waiter: Waiter = { deferred: Deferred.makeUnsafe<void>(), grant: undefined }
+      const waiter = newWaiter()
       lane.waiters.push(waiter)
       return restore(Deferred.await(waiter.deferred)).pipe(
         Effect.onInterrupt(() =>

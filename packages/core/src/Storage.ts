@@ -42,6 +42,7 @@ import type {
   Verdict
 } from "./Domain.ts"
 import type { InvocationTarget, TestResult, UnitStatus } from "./Domain.ts"
+import type { ProgressEvent } from "./Queue.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -264,7 +265,30 @@ export class Storage extends Context.Service<Storage, {
    * keeps its own copies. Returns how many jobs were deleted.
    */
   readonly cleanup: (before: Timestamp) => Effect.Effect<number, StorageError>
+
+  // --- issue 18: stored progress events, so an SSE stream resumes from `Last-Event-ID` ---------
+
+  /**
+   * Record a progress event of its job and return the event's per-job sequence number: 1 for the
+   * job's first event, then consecutive with no gap. Numbers are assigned in commit order, so a
+   * reader that has seen `n` never later finds a new event below `n`. None for an unknown job
+   * (nothing is written). Retention (`cleanup`) deletes a job's events with the job.
+   */
+  readonly appendProgress: (event: ProgressEvent) => Effect.Effect<Option.Option<number>, StorageError>
+
+  /** The job's stored events with a sequence number above `after`, ascending, at most `limit`. Empty for an unknown job. */
+  readonly progressAfter: (
+    jobId: JobId,
+    after: number,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<StoredProgress>, StorageError>
 } & LargeJobs>()("@myia/certification/Storage") {}
+
+/** A stored progress event with its per-job sequence number (issue 18). */
+export interface StoredProgress {
+  readonly seq: number
+  readonly event: ProgressEvent
+}
 
 // ---------------------------------------------------------------------------------------------
 // Large jobs (issue 16): paged job detail and per-test progress

@@ -333,6 +333,21 @@ describe("RegionGovernor per (region, model) (issue 16)", () => {
       assert.strictEqual(yield* Fiber.join(a), "a ran")
     }))
 
+  it.effect("a lane at its limit is skipped: the next caller in arrival order that can run runs", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ initial: 1, max: 1, regionCap: 4 })
+      const order: Array<string> = []
+      const run = (m: string) => governor.withPermit(east, m)(Effect.andThen(Effect.sync(() => order.push(m)), Effect.sleep("1 second")))
+      const fibers = yield* Effect.forEach([modelA, modelA, modelB], (m) => Effect.forkChild(run(m)))
+      yield* settle
+      assert.deepStrictEqual(order, [modelA, modelB], "B does not wait behind A's second call")
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.deepStrictEqual(order, [modelA, modelB, modelA])
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.joinAll(fibers)
+    }))
+
   it.effect("the region cap bounds the calls in flight over all model lanes", () =>
     Effect.gen(function*() {
       const governor = yield* RegionGovernor.make({ initial: 4, max: 4, regionCap: 3 })
@@ -345,8 +360,9 @@ describe("RegionGovernor per (region, model) (issue 16)", () => {
       assert.strictEqual(probe.current, 3)
       const region = yield* governor.regionState(east)
       assert.strictEqual(region.inFlight, 3)
-      // Round robin: the waiting model gets the next free slots, not the model that asked first.
-      assert.strictEqual((yield* governor.state(east, modelB)).inFlight + (yield* governor.state(east, modelA)).inFlight, 3)
+      // Arrival order over the region: the first three callers (model A) hold its three slots.
+      assert.strictEqual((yield* governor.state(east, modelA)).inFlight, 3)
+      assert.strictEqual((yield* governor.state(east, modelB)).waiting, 3)
       for (let i = 0; i < 10 && (probe.entered < 6 || probe.current > 0); i++) {
         yield* TestClock.adjust("1 second")
         yield* settle
