@@ -22,7 +22,13 @@ describe("Pacer (issue 16)", () => {
     const waits = Array.from({ length: 5 }, () => Pacer.reserve(pacer, settings, 2_000))
     const gaps = waits.slice(1).map((w, i) => w - waits[i]!)
     for (const gap of gaps) assert.closeTo(gap, 1000 / aimed, 1)
-    assert.closeTo(pacer.rate!, aimed + 5 * settings.growth, 0.01, "each start probes upward")
+    assert.closeTo(pacer.rate! - aimed, 0.4, 0.1, "each start probes upward, about growth per start")
+    // Near the admitted rate measured at the cut, it grows ten times slower.
+    const ceiling = 39 / 1.99
+    while (pacer.rate! < 0.97 * ceiling) Pacer.reserve(pacer, settings, 3_000)
+    const before = pacer.rate!
+    Pacer.reserve(pacer, settings, 3_000)
+    assert.closeTo(pacer.rate! - before, settings.growth / 10, 1e-9)
   })
 
   it("a throttle soon after the first start measures over the time since then, not the whole window", () => {

@@ -4,8 +4,10 @@
  *
  * Unpaced until the first throttle. On a throttle (at most once per `cooldownMillis`) the rate
  * becomes `aim` × the rate of requests that were admitted (sent minus throttled) over the last
- * `windowMillis`; after that every start adds `growth` requests/s, so the rate probes upward by
- * about `growth` × rate per second until the next throttle. Starts are spaced `1 / rate` apart
+ * `windowMillis`, and that admitted rate is remembered as the ceiling. After that every start adds
+ * `growth` requests/s — the rate probes upward by about `growth` × rate per second — except near
+ * the ceiling (from 97 % to 110 % of it), where it grows ten times slower: a tight quota is met
+ * without a throttle every second, and a ceiling measured too low is left behind. Starts are spaced `1 / rate` apart
  * (a reservation on the next start, no burst). Pure bookkeeping: times come from the caller.
  */
 
@@ -24,6 +26,8 @@ export interface Pacer {
   rate: number | null
   nextStart: number
   lastCutAt: number
+  /** The admitted rate measured at the last cut. */
+  ceiling: number
   /** The first start ever (the window of the first throttle may be shorter than `windowMillis`). */
   firstSent: number
   /** Start times in the window. */
@@ -36,6 +40,7 @@ export const make = (): Pacer => ({
   rate: null,
   nextStart: 0,
   lastCutAt: Number.NEGATIVE_INFINITY,
+  ceiling: 0,
   firstSent: Number.POSITIVE_INFINITY,
   sent: [],
   throttled: []
@@ -57,7 +62,8 @@ export const reserve = (pacer: Pacer, settings: PacerSettings, now: number): num
   }
   const start = Math.max(now, pacer.nextStart)
   pacer.nextStart = start + 1000 / pacer.rate
-  pacer.rate += settings.growth
+  const near = pacer.rate >= 0.97 * pacer.ceiling && pacer.rate <= 1.1 * pacer.ceiling
+  pacer.rate += near ? settings.growth / 10 : settings.growth
   pacer.sent.push(start)
   return start - now
 }
@@ -76,6 +82,7 @@ export const throttled = (pacer: Pacer, settings: PacerSettings, now: number, cu
   const span = Math.max(100, Math.min(settings.windowMillis, now - pacer.firstSent))
   const observed = (admitted * 1000) / span
   const target = Math.max(settings.minRate, observed * settings.aim)
+  pacer.ceiling = observed
   pacer.rate = pacer.rate === null ? target : Math.min(pacer.rate, target)
   pacer.nextStart = Math.max(pacer.nextStart, now + 1000 / pacer.rate)
 }
