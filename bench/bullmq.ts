@@ -180,22 +180,37 @@ const enqueueMillis = async () => {
   return samples
 }
 
+/** The emulator's latency for the I/O-bound scale-out (issue 16: ≥ 100 ms per call). */
+const IO_LATENCY_MS = Number(process.env["BENCH_LATENCY_MS"] ?? 100)
+const ioBound = (ms: number) => ({
+  seed: 1,
+  defaults: { latency: { ttftMs: { min: ms, max: ms }, tokensPerSecond: 1_000_000, jitter: 0 } }
+})
+
 const raw = await rawJobsPerSecond()
 console.log(`raw BullMQ no-op: ${round(raw)} jobs/s (1 process, concurrency ${CONCURRENCY}, ${RAW_JOBS} jobs)`)
 const one = await sdkUnitsPerSecond(1, 300)
 console.log(`SDK, 1 worker process: ${one.unitsPerSecond} units/s (${one.units} units in ${one.seconds} s)`)
 const two = await sdkUnitsPerSecond(2, 300)
 console.log(`SDK, 2 worker processes: ${two.unitsPerSecond} units/s (${two.units} units in ${two.seconds} s)`)
+// Counted before the scenario change, which resets the emulator's request log.
+const bedrockCalls = emulator.requests().length
+// I/O-bound: every Bedrock call takes IO_LATENCY_MS, so the processes wait on the network, not the CPU.
+emulator.setScenario(ioBound(IO_LATENCY_MS))
+const oneIo = await sdkUnitsPerSecond(1, 300)
+console.log(`SDK, 1 worker process, ${IO_LATENCY_MS} ms per call: ${oneIo.unitsPerSecond} units/s (${oneIo.units} units in ${oneIo.seconds} s)`)
+const twoIo = await sdkUnitsPerSecond(2, 300)
+console.log(`SDK, 2 worker processes, ${IO_LATENCY_MS} ms per call: ${twoIo.unitsPerSecond} units/s (${twoIo.units} units in ${twoIo.seconds} s) → ×${round(twoIo.unitsPerSecond / oneIo.unitsPerSecond, 2)}`)
 const enqueue = await enqueueMillis()
 const enqueueMedian = [...enqueue].sort((a, b) => a.millis - b.millis)[Math.floor(enqueue.length / 2)]!
 console.log(`enqueue a ${enqueueMedian.units}-unit job: ${enqueueMedian.millis} ms (median of ${enqueue.length})`)
-const bedrockCalls = emulator.requests().length
 
 const results = {
   at: new Date().toISOString(),
   machine: { cpus: cpus().length, node: process.version },
   rawBullMq: { jobsPerSecond: round(raw), jobs: RAW_JOBS, concurrency: CONCURRENCY },
   sdk: { oneProcess: one, twoProcesses: two, concurrencyPerProcess: CONCURRENCY },
+  sdkIoBound: { latencyMs: IO_LATENCY_MS, oneProcess: oneIo, twoProcesses: twoIo, scaleOut: round(twoIo.unitsPerSecond / oneIo.unitsPerSecond, 2) },
   ratio: {
     sdkUnitsPerRawJob: round(one.unitsPerSecond / raw, 4),
     scaleOut: round(two.unitsPerSecond / one.unitsPerSecond, 2)
@@ -215,6 +230,8 @@ writeFileSync(
 | SDK units/s, 2 worker processes | ${two.unitsPerSecond} (${two.units} units) |
 | SDK units per raw BullMQ job (1 process) | ${results.ratio.sdkUnitsPerRawJob} |
 | scale-out 1 → 2 processes | ×${results.ratio.scaleOut} |
+| SDK units/s, 1 / 2 worker processes, ${IO_LATENCY_MS} ms per Bedrock call (I/O-bound) | ${oneIo.unitsPerSecond} / ${twoIo.unitsPerSecond} |
+| scale-out 1 → 2 processes, I/O-bound (target ≥ 1.8) | ×${results.sdkIoBound.scaleOut} |
 | Bedrock calls per unit | ${results.bedrockCallsPerUnit} |
 | create + enqueue a ${enqueueMedian.units}-unit job (median) | ${enqueueMedian.millis} ms |
 

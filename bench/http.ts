@@ -39,7 +39,7 @@ const { createCertificationHandler } = await import("../packages/http-plugin/src
 const Effect = await import("effect/Effect")
 const Layer = await import("effect/Layer")
 const ManagedRuntime = await import("effect/ManagedRuntime")
-const { bigJobId, seed: seedSchema } = await import("./seed.ts")
+const { bigJobId, hugeJobId, seed: seedSchema } = await import("./seed.ts")
 const NodeHttp = await import("node:http")
 
 const url = process.env["DATABASE_URL"] ?? "postgres://postgres@127.0.0.1:5432/test"
@@ -47,6 +47,9 @@ const schema = `cert_http_${Math.random().toString(36).slice(2, 8)}`
 const JOBS = 20_000
 const UNITS_PER_JOB = 5
 const BIG_JOB_UNITS = 2_000
+const HUGE_JOB_UNITS = Number(process.env["BENCH_HUGE_UNITS"] ?? 20_000)
+/** The first page of job detail (the API's default `unitsLimit`). */
+const PAGE = 100
 const CONCURRENCY = Number(process.env["BENCH_CONCURRENCY"] ?? 16)
 const REQUESTS = Number(process.env["BENCH_REQUESTS"] ?? 2_000)
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 10)
@@ -81,7 +84,8 @@ const seed = () =>
     regions,
     bigRegions: allRegions,
     testsOnEveryUnit: true,
-    latest: false
+    latest: false,
+    hugeJobUnits: HUGE_JOB_UNITS
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -235,12 +239,22 @@ interface Scenario {
 const pages = 50
 const pageOf = (i: number) => 1 + (i % pages)
 const historyPaths = Array.from({ length: pages }, (_, i) => `/history?page=${i + 1}&limit=20`)
-/** What `Certification.getJob` asks of the Storage port: the job, then its counts and units. */
+/** What `Certification.jobPage` asks of the Storage port: the job, then its counts and the first page of units. */
 const jobDetail = (id: string) => () =>
   runtime.runPromise(
     Effect.flatMap(storage.getJob(id as never), () =>
-      Effect.all([storage.counts(id as never), storage.getUnits(id as never)], { concurrency: 2 }))
+      Effect.all([
+        storage.counts(id as never),
+        storage.unitsPage(id as never, { filter: {}, page: { page: 1, limit: PAGE } })
+      ], { concurrency: 2 }))
   ).then(() => undefined)
+
+/** The first page of a job's units in one raw SQL statement through the same pool (issue 16's yardstick). */
+const pageColumns = `id, job_id, model_id, host_model_id, region, status, invocation_target, suite_version, score, grade,
+  stars, error, findings, attempts, created_at, queued_at, started_at, completed_at, duration_ms, expires_at`
+const rawPage = (id: string) => () =>
+  sql.unsafe(`SELECT ${pageColumns} FROM ${schema}.units WHERE job_id = $1 ORDER BY model_id, region LIMIT ${PAGE}`, [id])
+    .then(() => undefined)
 
 const scenarios: ReadonlyArray<Scenario> = [
   {
@@ -249,8 +263,29 @@ const scenarios: ReadonlyArray<Scenario> = [
     raw: (i) => runtime.runPromise(storage.history({}, { page: pageOf(i), limit: 20 })).then(() => undefined)
   },
   { name: `GET /jobs/:jobId (${UNITS_PER_JOB} units)`, paths: [`/jobs/${smallJob}`], raw: jobDetail(smallJob) },
-  { name: `GET /jobs/:jobId (${BIG_JOB_UNITS.toLocaleString("en")} units)`, paths: [`/jobs/${bigJob}`], raw: jobDetail(bigJob) }
+  {
+    name: `GET /jobs/:jobId first page (${BIG_JOB_UNITS.toLocaleString("en")} units) vs raw SQL page`,
+    paths: [`/jobs/${bigJob}`],
+    raw: rawPage(bigJob)
+  },
+  {
+    name: `GET /jobs/:jobId first page (${HUGE_JOB_UNITS.toLocaleString("en")} units) vs raw SQL page`,
+    paths: [`/jobs/${hugeJobId}`],
+    raw: rawPage(hugeJobId)
+  }
 ]
+
+/** The highest RSS of this process (the API server) sampled every 50 ms while `f` runs, in MB. */
+const peakRss = async <A>(f: () => Promise<A>): Promise<{ readonly value: A; readonly rssMb: number }> => {
+  let peak = process.memoryUsage().rss
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50)
+  try {
+    const value = await f()
+    return { value, rssMb: Math.round(Math.max(peak, process.memoryUsage().rss) / 1e5) / 10 }
+  } finally {
+    clearInterval(timer)
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Run
@@ -267,21 +302,28 @@ const main = async () => {
   )
 
   // Both sides serve the seeded data before anything is timed (a bench of 404s would be meaningless).
-  const detail = (await (await fetch(`${origin}/jobs/${bigJob}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
-    readonly data: { readonly certifications: ReadonlyArray<unknown> }
-  }
+  const detailOf = async (id: string) =>
+    ((await (await fetch(`${origin}/jobs/${id}`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
+      readonly data: { readonly certifications: ReadonlyArray<unknown>; readonly unitsPagination: { readonly total: number } }
+    }).data
+  const detail = await detailOf(bigJob)
+  const huge = await detailOf(hugeJobId)
   const history = (await (await fetch(`${origin}/history?limit=20`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as {
     readonly data: { readonly pagination: { readonly total: number } }
   }
   const units = await runtime.runPromise(storage.getUnits(bigJob as never))
-  if (detail.data.certifications.length !== BIG_JOB_UNITS || units.length !== BIG_JOB_UNITS || history.data.pagination.total !== JOBS) {
-    throw new Error(`seeded data not served: ${detail.data.certifications.length} / ${units.length} units, ${history.data.pagination.total} jobs`)
+  if (
+    detail.certifications.length !== PAGE || detail.unitsPagination.total !== BIG_JOB_UNITS || units.length !== BIG_JOB_UNITS ||
+    huge.unitsPagination.total !== HUGE_JOB_UNITS || history.data.pagination.total !== JOBS + 1
+  ) {
+    throw new Error(`seeded data not served: ${detail.unitsPagination.total} / ${units.length} / ${huge.unitsPagination.total} units, ${history.data.pagination.total} jobs`)
   }
+  const rssAtStart = Math.round(process.memoryUsage().rss / 1e5) / 10
 
   const results = []
   for (const s of scenarios) {
     const storageFigures = await load(s.raw)
-    const httpFigures = await load((i) => get(s.paths[i % s.paths.length]!))
+    const { value: httpFigures, rssMb } = await peakRss(() => load((i) => get(s.paths[i % s.paths.length]!)))
     // wrk only counts requests that finish within its duration: give slow requests room for a few rounds.
     const wrkFigures = await wrk(s.paths, Math.max(SECONDS, Math.ceil((3 * httpFigures.p95) / 1000)))
     // wrk drops its in-flight requests when its time is up; the plugin then interrupts them, which sends
@@ -292,14 +334,18 @@ const main = async () => {
       storage: storageFigures,
       http: httpFigures,
       wrk: wrkFigures,
-      httpOverStorageP50: round(httpFigures.p50 / storageFigures.p50)
+      httpOverStorageP50: round(httpFigures.p50 / storageFigures.p50),
+      httpOverStorageP95: round(httpFigures.p95 / storageFigures.p95),
+      peakRssMb: rssMb
     }
     results.push(row)
     const fmt = (label: string, f: Figures) =>
       `  ${label.padEnd(22)} p50 ${String(f.p50).padStart(8)} ms  p95 ${String(f.p95).padStart(8)} ms  ` +
       `${String(f.rps).padStart(8)} req/s  (${f.requests} requests, ${f.errors} errors, ${f.seconds}s)`
     console.log(`${s.name}\n${fmt("storage port (no HTTP)", storageFigures)}\n${fmt("HTTP, in-process load", httpFigures)}` +
-      (wrkFigures === null ? "" : `\n${fmt("HTTP, wrk", wrkFigures)}`) + `\n  HTTP p50 / storage p50: ×${row.httpOverStorageP50}`)
+      (wrkFigures === null ? "" : `\n${fmt("HTTP, wrk", wrkFigures)}`) +
+      `\n  HTTP p50 / storage p50: ×${row.httpOverStorageP50}; p95: ×${row.httpOverStorageP95} (target for the first pages: ≤ 2); ` +
+      `API process peak RSS ${rssMb} MB (${rssAtStart} MB before any load)`)
   }
 
   const environment = {
@@ -315,7 +361,7 @@ const main = async () => {
     date: new Date().toISOString()
   }
   const out = new URL("./results/", import.meta.url)
-  writeFileSync(new URL("http.json", out), JSON.stringify({ environment, seeded, results }, null, 2) + "\n")
+  writeFileSync(new URL("http.json", out), JSON.stringify({ environment, seeded, rssAtStartMb: rssAtStart, results }, null, 2) + "\n")
   const cell = (f: Figures | null, k: "p50" | "p95" | "rps") => (f === null ? "—" : String(f[k]))
   const md = [
     "# HTTP benchmark (plugin on node:http, PostgreSQL storage)",
@@ -327,11 +373,15 @@ const main = async () => {
     "on node:http, loaded from the same process (fetch) and, when installed, from `wrk` in a separate process. " +
     "Latencies in ms. On a 2-CPU machine the in-process client competes with the server for the CPU.",
     "",
-    "| scenario | storage p50 | storage p95 | storage req/s | HTTP p50 | HTTP p95 | HTTP req/s | wrk p50 | wrk p95 | wrk req/s | HTTP/storage p50 | errors (storage/HTTP/wrk) |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    `Job detail rows (issue 16): \`storage\` is the raw SQL of the same first page (${PAGE} units, no test records) ` +
+    "through the same pool; the target is HTTP p95 ≤ 2× that. API RSS = peak RSS of this process (server and in-process " +
+    `clients) during the HTTP load; ${rssAtStart} MB before any load.`,
+    "",
+    "| scenario | storage p50 | storage p95 | storage req/s | HTTP p50 | HTTP p95 | HTTP req/s | wrk p50 | wrk p95 | wrk req/s | HTTP/storage p50 | HTTP/storage p95 | API peak RSS MB | errors (storage/HTTP/wrk) |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ...results.map((r) =>
       `| ${r.name} | ${r.storage.p50} | ${r.storage.p95} | ${r.storage.rps} | ${r.http.p50} | ${r.http.p95} | ${r.http.rps} | ` +
-      `${cell(r.wrk, "p50")} | ${cell(r.wrk, "p95")} | ${cell(r.wrk, "rps")} | ${r.httpOverStorageP50} | ` +
+      `${cell(r.wrk, "p50")} | ${cell(r.wrk, "p95")} | ${cell(r.wrk, "rps")} | ${r.httpOverStorageP50} | ${r.httpOverStorageP95} | ${r.peakRssMb} | ` +
       `${r.storage.errors}/${r.http.errors}/${r.wrk === null ? "—" : r.wrk.errors} |`
     ),
     ""

@@ -25,6 +25,8 @@ export interface SeedOptions {
   readonly testsOnEveryUnit: boolean
   /** Also fill `latest_results` with the newest terminal unit per (model, region). */
   readonly latest: boolean
+  /** Also seed a job (`hugeJobId`) of this many units with synthetic model ids and full test records (issue 16). */
+  readonly hugeJobUnits?: number | undefined
 }
 
 export interface Seeded {
@@ -45,6 +47,9 @@ const tests = `'[${
   ["connectivity", "instruction", "system-prompt", "multi-turn", "max-tokens", "json", "streaming", "tool-use", "tool-use-streaming", "vision", "document"]
     .map(test).join(",")
 }]'::jsonb`
+
+/** The id of the huge job (`hugeJobUnits`). */
+export const hugeJobId = "job-huge"
 
 /** The id of the big job. */
 export const bigJobId = (jobs: number) => `job-${jobs}`
@@ -90,6 +95,25 @@ SELECT 'big-' || k, '${bigJobId(o.jobs)}', (${models})[1 + (k / ${o.bigRegions.l
   timestamptz '2026-03-01', timestamptz '2026-03-01', timestamptz '2026-03-01', timestamptz '2026-03-01' + k * interval '1 second',
   1000, timestamptz '2026-04-01'
 FROM generate_series(0, ${o.bigJobUnits - 1}) k`)
+  if (o.hugeJobUnits !== undefined && o.hugeJobUnits > 0) {
+    // Synthetic models so that every (model, region) pair stays unique at any size.
+    await sql.unsafe(`
+INSERT INTO ${t("jobs")} (id, type, status, model_ids, regions, total_units, config, created_by, created_at, updated_at, started_at, completed_at)
+VALUES ('${hugeJobId}', 'ALL_MODELS', 'COMPLETED', '[]'::jsonb, '[]'::jsonb, ${o.hugeJobUnits},
+  '{"certifyThreshold":80,"validityDays":30,"suiteVersion":"1.0.0"}'::jsonb, 'bench', timestamptz '2026-05-01',
+  timestamptz '2026-05-01', timestamptz '2026-05-01', timestamptz '2026-05-02')`)
+    await sql.unsafe(`
+INSERT INTO ${t("units")} (id, job_id, model_id, region, status, tests, error, findings, attempts, lease, score, grade, stars,
+  suite_version, invocation_target, created_at, queued_at, started_at, completed_at, duration_ms, expires_at)
+SELECT 'huge-' || k, '${hugeJobId}', 'bench.model-' || lpad((k / ${o.bigRegions.length})::text, 5, '0') || '-v1:0',
+  (${arr(o.bigRegions)})[1 + k % ${o.bigRegions.length}],
+  (${arr(verdicts)})[1 + k % ${verdicts.length}], ${tests},
+  CASE WHEN (${arr(verdicts)})[1 + k % ${verdicts.length}] = 'UNAVAILABLE' THEN ${error} END,
+  '[]'::jsonb, 1, 'lease', 91.25, 'A', 4.5, '1.0.0', '{"kind":"ON_DEMAND","id":"bench.model"}'::jsonb,
+  timestamptz '2026-05-01', timestamptz '2026-05-01', timestamptz '2026-05-01', timestamptz '2026-05-01' + k * interval '1 second',
+  1000, timestamptz '2026-06-01'
+FROM generate_series(0, ${o.hugeJobUnits - 1}) k`)
+  }
   if (o.latest) {
     await sql.unsafe(`
 INSERT INTO ${t("latest_results")} (model_id, region, unit_id, job_id, host_model_id, status, invocation_target, suite_version,

@@ -121,7 +121,11 @@ interface CertificationRun {
 const certify = async (
   url: string,
   modelIds: ReadonlyArray<string>,
-  tuning: { readonly workerConcurrency: number; readonly governor: { initial: number; min?: number; max: number } }
+  tuning: {
+    readonly workerConcurrency: number
+    readonly governor: { initial: number; min?: number; max: number; regionCap?: number }
+    readonly runner?: { readonly throttleBudgetMillis: number }
+  }
 ): Promise<CertificationRun> => {
   const certification = createCertification({
     storage: MemoryStorage.layer,
@@ -131,6 +135,7 @@ const certify = async (
     bedrock: { endpoint: url, credentials: CREDENTIALS, timeout: "30 seconds" },
     worker: { concurrency: tuning.workerConcurrency },
     governor: tuning.governor,
+    ...(tuning.runner === undefined ? {} : { runner: tuning.runner }),
     logLevel: "Error"
   })
   try {
@@ -178,8 +183,9 @@ interface RegionFigures {
 
 const makespan = async (emulator: BedrockEmulator.EmulatorHandle, modelIds: ReadonlyArray<string>) => {
   emulator.setScenario(quotaScenario)
+  // BENCH_WORKER_CONCURRENCY: units in flight over the three regions (default 24).
   const run = await certify(emulator.url, modelIds, {
-    workerConcurrency: 24,
+    workerConcurrency: Number(process.env["BENCH_WORKER_CONCURRENCY"] ?? 24),
     governor: { initial: 6, max: 16 }
   })
   const log = emulator.requests().filter((r) => RUNTIME_OPERATIONS.has(r.operation))
@@ -375,7 +381,8 @@ const overhead = async (emulator: BedrockEmulator.EmulatorHandle, models: Readon
   const tuning = {
     // Enough units in flight to keep every region's slots busy; the governor is the binding limit.
     workerConcurrency: 3 * concurrency,
-    governor: { initial: concurrency, min: concurrency, max: concurrency }
+    // Lanes are per (region, model) (issue 16): the region cap keeps the region at `concurrency`.
+    governor: { initial: concurrency, min: concurrency, max: concurrency, regionCap: concurrency }
   }
   const rounds: Array<
     {
@@ -446,16 +453,61 @@ const overhead = async (emulator: BedrockEmulator.EmulatorHandle, models: Readon
 }
 
 // ---------------------------------------------------------------------------------------------
+// Storm: calls sent vs calls the suite needs (issue 16)
+// ---------------------------------------------------------------------------------------------
+
+const STORM_MODELS = Number(process.env["BENCH_STORM_MODELS"] ?? 3)
+/** The throttle budget of the storm part: short, so units run out of it and are redelivered. */
+const STORM_BUDGET_MS = 4_000
+
+/**
+ * `STORM_MODELS` models × 3 regions, first on quotas that never bind (the calls the suite needs),
+ * then under a 1 request/s storm per region with a short throttle budget, so units run out of it and
+ * are redelivered: every call the emulator saw (admitted or throttled) ÷ the calls needed. A
+ * redelivered unit resumes from its stored tests, so only its unfinished tests call again.
+ */
+const storm = async (emulator: BedrockEmulator.EmulatorHandle, modelIds: ReadonlyArray<string>) => {
+  const tuning = { workerConcurrency: 6, governor: { initial: 2, max: 4 } }
+  emulator.setScenario({ ...quotaScenario, regionThrottle: {} })
+  const clean = await certify(emulator.url, modelIds, tuning)
+  const needed = runtimeRequests(emulator).filter((r) => r.errorName !== "ThrottlingException").length
+  const stormQuotas = Object.fromEntries(REGION_CODES.map((r) => [r, { requestsPerSecond: 1, burst: 1 }]))
+  emulator.setScenario({ ...quotaScenario, regionThrottle: stormQuotas })
+  const run = await certify(emulator.url, modelIds, { ...tuning, runner: { throttleBudgetMillis: STORM_BUDGET_MS } })
+  const log = runtimeRequests(emulator)
+  const throttled = log.filter((r) => r.errorName === "ThrottlingException").length
+  return {
+    units: run.units,
+    needed,
+    sent: log.length,
+    admitted: log.length - throttled,
+    throttled,
+    ratio: log.length / needed,
+    admittedRatio: (log.length - throttled) / needed,
+    seconds: run.wallMs / 1000,
+    verdicts: run.verdicts,
+    cleanVerdicts: clean.verdicts
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------
 
 type Makespan = Awaited<ReturnType<typeof makespan>>
 type Overhead = Awaited<ReturnType<typeof overhead>>
+type Storm = Awaited<ReturnType<typeof storm>>
 
 const verdictList = (v: Partial<Record<string, number>>) => Object.entries(v).map(([k, n]) => `${k} ${n}`).join(", ")
 
 /** The table rows: measure, figure, what it is compared with, ratio. */
-const rows = (m: Makespan, o: Overhead): ReadonlyArray<readonly [string, string, string, string]> => [
+const rows = (m: Makespan, o: Overhead, st: Storm): ReadonlyArray<readonly [string, string, string, string]> => [
+  [
+    `Storm 1 req/s per region, ${st.units} units, throttle budget ${STORM_BUDGET_MS / 1000} s (units redelivered)`,
+    `${st.sent} calls sent (${st.throttled} throttled)`,
+    `${st.needed} calls needed`,
+    `**${round(st.ratio)}×** (admitted ${round(st.admittedRatio)}×)`
+  ],
   [
     `Makespan, ${m.models} chat models × ${m.regions} regions (${m.units} units, ${m.requests} Bedrock requests)`,
     `${round(m.makespanSeconds)} s`,
@@ -473,7 +525,7 @@ const rows = (m: Makespan, o: Overhead): ReadonlyArray<readonly [string, string,
   ]
 ]
 
-const markdown = (m: Makespan, o: Overhead, at: string) => {
+const markdown = (m: Makespan, o: Overhead, st: Storm, at: string) => {
   const quotaNotes = m.perRegion
     .map((r) => `${r.region} ${r.requestsPerSecond}/${r.burst} (${r.admitted} admitted → ${round(r.limitSeconds)} s)`)
     .join(", ")
@@ -485,7 +537,7 @@ const markdown = (m: Makespan, o: Overhead, at: string) => {
     ``,
     `| Measure | Figure | Compared with | Ratio |`,
     `|---|---|---|---|`,
-    ...rows(m, o).map((cells) => `| ${cells.join(" | ")} |`),
+    ...rows(m, o, st).map((cells) => `| ${cells.join(" | ")} |`),
     ``,
     `Quotas (requests/s, burst): ${quotaNotes}. The limit is max over regions of (admitted − burst) / quota.`,
     `Overhead rounds (best taken): ${roundNotes}. Floor at that concurrency (server-side call time per region ÷ ` +
@@ -530,17 +582,26 @@ export const main = async () => {
     )
     console.log(`   plain-loop errors ${o.plainErrors}; verdicts ${JSON.stringify(o.verdicts)}`)
 
+    const st = await storm(emulator, models.slice(0, STORM_MODELS).map((x) => x.id))
+    console.log(`\n3. Storm: 1 request/s per region, throttle budget ${STORM_BUDGET_MS} ms`)
+    console.log(
+      `   ${st.units} units: ${st.sent} calls sent (${st.admitted} admitted, ${st.throttled} throttled) vs ${st.needed} ` +
+        `needed → ratio ${round(st.ratio)}× (admitted ${round(st.admittedRatio)}×) in ${round(st.seconds)} s; ` +
+        `verdicts ${JSON.stringify(st.verdicts)}`
+    )
+
     const at = new Date().toISOString()
     const report = {
       benchmark: "sweep",
       generatedAt: at,
       environment: { node: process.version, cpus: cpus().length, platform: process.platform },
       makespan: { ...m, quotas },
-      overhead: o
+      overhead: o,
+      storm: st
     }
     mkdirSync(RESULTS, { recursive: true })
     writeFileSync(join(RESULTS, "sweep.json"), JSON.stringify(report, null, 2) + "\n")
-    writeFileSync(join(RESULTS, "sweep.md"), markdown(m, o, at))
+    writeFileSync(join(RESULTS, "sweep.md"), markdown(m, o, st, at))
     console.log(`\nwrote ${join(RESULTS, "sweep.json")} and sweep.md`)
   } finally {
     await emulator.close()

@@ -100,7 +100,7 @@ export const endpointSuite = (
     const pollUntilTerminal = async (jobId: string) => {
       const seen = new Set<string>()
       for (;;) {
-        const job = await call("GET", `/jobs/${jobId}`)
+        const job = await call("GET", `/jobs/${jobId}?includeTests=true`)
         assert.strictEqual(job.status, 200, JSON.stringify(job.json))
         seen.add(job.json.data.status)
         if (terminal.includes(job.json.data.status)) return { job: job.json.data, seen }

@@ -54,12 +54,14 @@ import * as Stream from "effect/Stream"
 import type { Redis, RedisOptions } from "ioredis"
 import {
   Domain,
+  GovernorStore as GovernorStorePort,
   Queue as QueuePort,
   RedeliveryPolicy,
   Region as RegionModule,
   RequestRateLimit as RequestRateLimitPort
 } from "@myia/certification"
 import * as RedisConnection from "./RedisConnection.ts"
+import * as RedisGovernorStore from "./RedisGovernorStore.ts"
 import * as RegionLimiter from "./RegionLimiter.ts"
 import * as Scheduler from "./Scheduler.ts"
 import { isDeferrable, UnitQueue, UnitWorker } from "./TolerantJob.ts"
@@ -451,6 +453,7 @@ export interface Services {
   readonly queue: QueuePort.Queue["Service"]
   readonly admin: BullMqQueueAdmin["Service"]
   readonly requestRateLimit: RequestRateLimitPort.RequestRateLimit["Service"]
+  readonly governorStore: GovernorStorePort.GovernorStore["Service"]
 }
 
 /** Build the queue and its admin service; connections it creates close with the scope. */
@@ -665,19 +668,25 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
     )
   }
   const requestRateLimit = RequestRateLimitPort.RequestRateLimit.of({ take })
-  return { queue, admin, requestRateLimit }
+  // Issue 16: the region governor's lanes, shared by every process on this Redis.
+  const governorStore = RedisGovernorStore.make({ redis, keyPrefix: `${keyBase}:governor` })
+  return { queue, admin, requestRateLimit, governorStore }
 })
 
-/** The BullMQ queue, its admin service, and the shared per-region request budget. */
+/** The BullMQ queue, its admin service, the shared per-region request budget and governor store. */
 export const layer = (
   options: Options
-): Layer.Layer<QueuePort.Queue | BullMqQueueAdmin | RequestRateLimitPort.RequestRateLimit, QueueError> =>
+): Layer.Layer<
+  QueuePort.Queue | BullMqQueueAdmin | RequestRateLimitPort.RequestRateLimit | GovernorStorePort.GovernorStore,
+  QueueError
+> =>
   Layer.effectContext(
     make(options).pipe(
-      Effect.map(({ admin, queue, requestRateLimit }) =>
+      Effect.map(({ admin, governorStore, queue, requestRateLimit }) =>
         Context.make(Queue, queue).pipe(
           Context.add(BullMqQueueAdmin, admin),
-          Context.add(RequestRateLimitPort.RequestRateLimit, requestRateLimit)
+          Context.add(RequestRateLimitPort.RequestRateLimit, requestRateLimit),
+          Context.add(GovernorStorePort.GovernorStore, governorStore)
         )
       )
     )
@@ -695,7 +704,10 @@ export const maxRetriesConfig: Config.Config<number> = Config.schema(
  */
 export const layerConfig = (
   options: Omit<Options, "connection" | "queueName" | "maxAttempts"> = {}
-): Layer.Layer<QueuePort.Queue | BullMqQueueAdmin | RequestRateLimitPort.RequestRateLimit, QueueError | Config.ConfigError> =>
+): Layer.Layer<
+  QueuePort.Queue | BullMqQueueAdmin | RequestRateLimitPort.RequestRateLimit | GovernorStorePort.GovernorStore,
+  QueueError | Config.ConfigError
+> =>
   Layer.unwrap(
     Effect.gen(function*() {
       const url = yield* Config.option(Config.Redacted("REDIS_URL"))

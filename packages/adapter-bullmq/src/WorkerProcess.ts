@@ -302,11 +302,11 @@ export const services = (settings: WorkerSettings, options: RunWorkerOptions): L
     ...options.bedrock
   }
   const core = Layer.mergeAll(
-    queue,
+    // The governor shares its lanes through the queue's Redis (issue 16).
+    Layer.provideMerge(RegionGovernor.layer(options.governor), queue),
     storage,
     Registry.layerWith(options.registry ?? {}),
     BedrockRuntime.layer(bedrock),
-    RegionGovernor.layer(options.governor),
     Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner })
   )
   return options.controlPlane === undefined || options.controlPlane === false

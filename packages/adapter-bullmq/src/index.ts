@@ -6,5 +6,6 @@
  */
 export * as BullMqQueue from "./BullMqQueue.ts"
 export * as RedisConnection from "./RedisConnection.ts"
+export * as RedisGovernorStore from "./RedisGovernorStore.ts"
 export * as RegionLimiter from "./RegionLimiter.ts"
 export * as WorkerProcess from "./WorkerProcess.ts"

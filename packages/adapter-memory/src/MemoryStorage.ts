@@ -31,8 +31,8 @@ const byModelThenRegion = (a: Domain.Unit, b: Domain.Unit): number =>
 
 const newestFirst = (a: string | null, b: string | null): number => (a ?? "") < (b ?? "") ? 1 : (a ?? "") > (b ?? "") ? -1 : 0
 
-const paginate = <A>(items: ReadonlyArray<A>, request: Storage.PageRequest): Storage.Page<A> => {
-  const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(request.limit)))
+const paginate = <A>(items: ReadonlyArray<A>, request: Storage.PageRequest, max = MAX_LIMIT): Storage.Page<A> => {
+  const limit = Math.min(max, Math.max(1, Math.floor(request.limit)))
   const page = Math.max(1, Math.floor(request.page))
   return { items: items.slice((page - 1) * limit, page * limit), total: items.length, page, limit }
 }
@@ -411,6 +411,54 @@ const observationStore = () => {
   return { saveObservation, getObservation }
 }
 
+/** Large jobs (issue 16): paged detail, the matrix cells, per-test progress. */
+const largeJobs = ({ jobs, jobUnits, units, update }: Tables) => {
+  const unitsPage = Effect.fn("MemoryStorage.unitsPage")(function*(jobId: Domain.JobId, query: Storage.UnitsQuery) {
+    const { modelId, region, status } = query.filter
+    const rows = jobUnits(jobId).filter((u) =>
+      (status === undefined || u.status === status) && (region === undefined || u.region === region) &&
+      (modelId === undefined || u.modelId === modelId)
+    ).sort(byModelThenRegion)
+    const result = paginate(rows, query.page, Storage.maxUnitsPageSize)
+    return query.withTests === true
+      ? result
+      : { ...result, items: result.items.map((u) => u.tests.length === 0 ? u : new Domain.Unit({ ...u, tests: [] })) }
+  })
+
+  const unitCells = Effect.fn("MemoryStorage.unitCells")(function*(jobId: Domain.JobId) {
+    return jobUnits(jobId).sort(byModelThenRegion).map((u): Storage.UnitCell => ({
+      modelId: u.modelId,
+      region: u.region,
+      status: u.status,
+      score: u.score,
+      grade: u.grade
+    }))
+  })
+
+  const saveProgress = Effect.fn("MemoryStorage.saveProgress")(function*(
+    id: Domain.UnitId,
+    lease: string,
+    progress: Storage.UnitProgress
+  ) {
+    const unit = units.get(id)
+    const job = unit === undefined ? undefined : jobs.get(unit.jobId)
+    if (
+      unit === undefined || job === undefined || unit.status !== "PROCESSING" || unit.lease !== lease ||
+      deadForWrites.has(job.status)
+    ) {
+      return false
+    }
+    const given = new Set(progress.tests.map((t) => t.id))
+    update(unit, {
+      tests: [...unit.tests.filter((t) => !given.has(t.id)), ...progress.tests],
+      invocationTarget: progress.invocationTarget ?? unit.invocationTarget
+    })
+    return true
+  })
+
+  return { unitsPage, unitCells, saveProgress }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Progress events (issue 18): one process, so appending is already in commit order
 // ---------------------------------------------------------------------------------------------
@@ -486,7 +534,8 @@ export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() =>
     ...progressEvents(tables),
     ...reconciliation(tables),
     ...settingRecords(),
-    ...observationStore()
+    ...observationStore(),
+    ...largeJobs(tables)
   })
 })
 /** An in-memory Storage; each build of the layer starts empty. */

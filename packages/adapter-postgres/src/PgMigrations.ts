@@ -203,6 +203,17 @@ CREATE TABLE ${s}.settings (
 `
   },
   {
+    version: 6,
+    name: "large_job_detail",
+    sql: (s) => `
+-- Job detail (issue 16): the model × region cells of a job without touching the heap's test records,
+-- and a page of its units filtered by status or region, each ordered by model id then region.
+CREATE INDEX units_job_cells_idx ON ${s}.units (job_id, model_id, region) INCLUDE (status, score, grade);
+CREATE INDEX units_job_status_page_idx ON ${s}.units (job_id, status, model_id, region);
+CREATE INDEX units_job_region_page_idx ON ${s}.units (job_id, region, model_id);
+`
+  },
+  {
     version: 7,
     name: "progress_events",
     sql: (s) => `

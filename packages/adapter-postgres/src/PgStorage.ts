@@ -60,6 +60,9 @@ const prefixed = (alias: string, columns: string) =>
 
 const unitColumns = (alias: string) => prefixed(alias, `id, ${unitFields}`)
 
+/** Unit columns with an empty `tests` (job detail pages leave test records out unless asked). */
+const unitColumnsWithoutTests = unitColumns("u").replace("u.tests", `'[]'::jsonb AS tests`)
+
 const latestColumns = prefixed("l", `unit_id AS "id", ${unitFields}`)
 
 // ---------------------------------------------------------------------------------------------
@@ -72,6 +75,15 @@ const encodeJob = Schema.encodeUnknownEffect(Domain.Job)
 const encodeUnits = Schema.encodeUnknownEffect(Schema.Array(Domain.Unit))
 const encodeOutcome = Schema.encodeUnknownEffect(Domain.UnitOutcome)
 const encodeError = Schema.encodeUnknownEffect(Domain.CategorizedError)
+const encodeTests = Schema.encodeUnknownEffect(Schema.Array(Domain.TestResult))
+const encodeTarget = Schema.encodeUnknownEffect(Domain.InvocationTarget)
+const decodeCells = Schema.decodeUnknownEffect(Schema.Array(Schema.Struct({
+  modelId: Domain.ModelId,
+  region: Domain.Region,
+  status: Domain.UnitStatus,
+  score: Schema.NullOr(Schema.Finite),
+  grade: Schema.NullOr(Schema.String)
+})))
 const decodeProgress = Schema.decodeUnknownEffect(Queue.ProgressEvent)
 
 const iso = (value: unknown): unknown => value instanceof Date ? value.toISOString() : value
@@ -125,8 +137,8 @@ export const countsFromStatuses = (byStatus: Readonly<Record<string, number>>): 
   })
 }
 
-const pageOf = (request: Storage.PageRequest) => {
-  const limit = Math.min(MAX_LIMIT, Math.max(1, Math.floor(request.limit)))
+const pageOf = (request: Storage.PageRequest, max = MAX_LIMIT) => {
+  const limit = Math.min(max, Math.max(1, Math.floor(request.limit)))
   const page = Math.max(1, Math.floor(request.page))
   return { limit, page, offset: (page - 1) * limit }
 }
@@ -579,6 +591,70 @@ const observationRows = (db: Db, schema: string) => {
   return { saveObservation, getObservation }
 }
 
+/** Large jobs (issue 16): paged detail, the matrix cells, per-test progress. */
+const largeJobs = (db: Db) => {
+  const { client, json, jobs, raw, sql, textArray, units } = db
+
+  const unitsPage = Effect.fn("PgStorage.unitsPage")(function*(jobId: Domain.JobId, query: Storage.UnitsQuery) {
+    const op = "unitsPage"
+    const { limit, offset, page } = pageOf(query.page, Storage.maxUnitsPageSize)
+    const { modelId, region, status } = query.filter
+    const where = () =>
+      sql`WHERE u.job_id = ${jobId} ${status === undefined ? sql`` : sql`AND u.status = ${status}`}
+        ${region === undefined ? sql`` : sql`AND u.region = ${region}`}
+        ${modelId === undefined ? sql`` : sql`AND u.model_id = ${modelId}`}`
+    const columns = query.withTests === true ? unitColumns("u") : unitColumnsWithoutTests
+    const [rows, totals] = yield* Effect.all([
+      client.run(op, () =>
+        sql<Array<Row>>`SELECT ${raw(columns)} FROM ${units} u ${where()}
+          ORDER BY u.model_id, u.region LIMIT ${limit} OFFSET ${offset}`),
+      query.countTotal === false
+        ? Effect.succeed([{ n: -1 }])
+        : client.run(op, () => sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM ${units} u ${where()}`)
+    ], { concurrency: 2 })
+    const items = yield* Effect.forEach(rows, toUnit(op))
+    return { items, total: totals[0]?.n ?? 0, page, limit }
+  })
+
+  const unitCells = Effect.fn("PgStorage.unitCells")(function*(jobId: Domain.JobId) {
+    const op = "unitCells"
+    // Served by units_job_cells_idx (migration 6) without reading test records.
+    const rows = yield* client.run(op, () =>
+      sql<Array<Row>>`SELECT model_id AS "modelId", region, status, score, grade FROM ${units}
+        WHERE job_id = ${jobId} ORDER BY model_id, region`)
+    return yield* decodeCells(rows).pipe(Effect.mapError(undecodable(op)))
+  })
+
+  const saveProgress = Effect.fn("PgStorage.saveProgress")(function*(
+    id: Domain.UnitId,
+    lease: string,
+    progress: Storage.UnitProgress
+  ) {
+    const op = "saveProgress"
+    const tests = yield* encodeTests(progress.tests).pipe(Effect.mapError((e) => invalid(op, e.message, e)))
+    const target = progress.invocationTarget === null
+      ? null
+      : json(yield* encodeTarget(progress.invocationTarget).pipe(Effect.mapError((e) => invalid(op, e.message, e))))
+    // Fenced like completeUnit; the stored tests keep their order, replaced ids drop out, new ones follow.
+    const rows = yield* client.run(op, () =>
+      sql`UPDATE ${units} u SET
+          tests = (SELECT coalesce(jsonb_agg(t.value ORDER BY t.rank, t.ord), '[]'::jsonb) FROM (
+              SELECT e.value, e.ord, 0 AS rank FROM jsonb_array_elements(u.tests) WITH ORDINALITY AS e(value, ord)
+                WHERE NOT (e.value ->> 'id' = ANY(${textArray(progress.tests.map((t) => t.id))}::text[]))
+              UNION ALL
+              SELECT g.value, g.ord, 1 FROM jsonb_array_elements(${json(tests)}) WITH ORDINALITY AS g(value, ord)
+            ) t),
+          invocation_target = coalesce(${target}, u.invocation_target)
+        FROM ${jobs} j
+        WHERE u.id = ${id} AND u.lease = ${lease} AND u.status = 'PROCESSING'
+          AND j.id = u.job_id AND j.status NOT IN ${sql(JobStateMachine.writeClosedJobStatuses as Array<string>)}
+        RETURNING 1`)
+    return rows.length > 0
+  })
+
+  return { unitsPage, unitCells, saveProgress }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Progress events (issue 18)
 // ---------------------------------------------------------------------------------------------
@@ -672,7 +748,8 @@ export const make = Effect.fn("PgStorage.make")(function*(options: Options = {})
     ...progressEvents(db),
     ...reconciliation(db),
     ...settingRecords(db, schema),
-    ...observationRows(db, schema)
+    ...observationRows(db, schema),
+    ...largeJobs(db)
   })
 })
 

@@ -35,11 +35,13 @@ import {
   type Timestamp,
   type Unit,
   UnitId,
+  type UnitStatus,
   type Verdict
 } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
+import * as JobView from "./JobView.ts"
 import { LivingRegistry } from "./LivingRegistry.ts"
 import { ModelCatalog } from "./ModelCatalog.ts"
 import * as Progress from "./Progress.ts"
@@ -58,7 +60,13 @@ import type {
   Stats,
   StorageError
 } from "./Storage.ts"
-import { Storage, StorageError as StorageErrorClass, StorageUnknown, type StoredProgress } from "./Storage.ts"
+import {
+  maxUnitsPageSize,
+  Storage,
+  StorageError as StorageErrorClass,
+  StorageUnknown,
+  type StoredProgress
+} from "./Storage.ts"
 import * as Suite from "./Suite.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -247,7 +255,7 @@ export class Certification extends Context.Service<Certification, {
   ) => Effect.Effect<Recertification.ScheduleView, InvalidRequest | StorageError>
   /** The reasons recorded for each pair of a RECERTIFY job created by `recertify` or a tick. */
   readonly recertificationReasons: (jobId: string) => Effect.Effect<Recertification.RecordedReasons, StorageError>
-}>()("@myia/certification/Certification") {}
+} & LargeJobQueries>()("@myia/certification/Certification") {}
 
 const decodeJobId = Schema.decodeUnknownExit(JobId)
 
@@ -716,7 +724,7 @@ const makeQueries = ({ queue, registry, storage }: Deps) => {
   const progress = (jobId: string, after: number, options?: Progress.StreamOptions) =>
     Stream.unwrap(Effect.map(findJob(storage)(jobId), (job) => Progress.stream(storage, queue, job.id, after, options)))
 
-  return { getJob, history, latest, stats, events, progress }
+  return { getJob, history, latest, stats, events, progress, ...makeLargeJobQueries({ storage, viewOf }) }
 }
 
 /** Build the service; requires Storage, Queue and Registry (and an optional ModelCatalog). */
@@ -757,4 +765,113 @@ export const countVerdicts = (units: ReadonlyArray<{ readonly status: string }>)
     if (JobStateMachine.isTerminalUnit(u.status as Verdict)) out[u.status as Verdict] = (out[u.status as Verdict] ?? 0) + 1
   }
   return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Large jobs (issue 16): paged job detail, one unit whole
+// ---------------------------------------------------------------------------------------------
+
+/** No unit with this id in this job (404). */
+export class UnitNotFound extends Schema.TaggedError<UnitNotFound>("@myia/certification/UnitNotFound")(
+  "UnitNotFound",
+  { jobId: Schema.String, unitId: Schema.String, message: Schema.String },
+  { httpApiStatus: 404 }
+) {}
+
+/** Which units of a job a detail read returns; `page` 1-based, `limit` ≤ `Storage.maxUnitsPageSize`. */
+export interface JobPageQuery {
+  readonly page: number
+  readonly limit: number
+  readonly status?: UnitStatus | undefined
+  readonly region?: Region | undefined
+  readonly modelId?: ModelId | undefined
+  /** Include each unit's test records (default false: `tests` is empty). */
+  readonly withTests?: boolean | undefined
+}
+
+/** A job with its counts, its compact summary and one page of its units. */
+export interface JobPage {
+  readonly job: Job
+  readonly counts: JobCounts
+  readonly summary: JobView.JobSummaryView
+  readonly units: Page<UnitView>
+  readonly withTests: boolean
+}
+
+/** The large-job queries of the service. */
+export interface LargeJobQueries {
+  /** Job detail that stays small for any job size; no step reads every unit row whole. */
+  readonly jobPage: (jobId: string, query: JobPageQuery) => Effect.Effect<JobPage, JobNotFound | StorageError>
+  /** One unit of a job, with its test records. */
+  readonly jobUnit: (jobId: string, unitId: string) => Effect.Effect<UnitView, JobNotFound | UnitNotFound | StorageError>
+}
+
+const decodeUnitId = Schema.decodeUnknownExit(UnitId)
+
+/** How many units of a job have `status` (all of them without one), from its counts. */
+const countOf = (counts: JobCounts, status: UnitStatus | undefined): number =>
+  status === undefined
+    ? counts.total
+    : status === "PENDING"
+    ? counts.pending
+    : status === "QUEUED"
+    ? counts.queued
+    : status === "PROCESSING"
+    ? counts.processing
+    : counts.byVerdict[status]
+
+/** Largest `limit` of `jobPage` (the storage cap). */
+export const maxUnitsLimit: number = maxUnitsPageSize
+
+const makeLargeJobQueries = (
+  { storage, viewOf }: { readonly storage: Storage["Service"]; readonly viewOf: (unit: Unit) => UnitView }
+): LargeJobQueries => {
+  const summaries = JobView.makeSummaryCache()
+
+  const summaryOf = Effect.fnUntraced(function*(job: Job, counts: JobCounts) {
+    const cached = summaries.get(job.id, job.status, counts)
+    if (cached !== undefined) return cached
+    const summary = JobView.summarize(yield* storage.unitCells(job.id))
+    summaries.set(job.id, job.status, counts, summary)
+    // The job row was read before the counts: only a job already terminal then has settled units.
+    if (JobStateMachine.isTerminalJob(job.status)) summaries.setSettled(job.id, job.updatedAt, counts, summary)
+    return summary
+  })
+
+  const jobPage = Effect.fn("Certification.jobPage")(function*(jobId: string, query: JobPageQuery) {
+    const job = yield* findJob(storage)(jobId)
+    // Without a region or model filter the total is in the counts: no second count of the units.
+    const derived = query.region === undefined && query.modelId === undefined
+    const units = storage.unitsPage(job.id, {
+      filter: { status: query.status, region: query.region, modelId: query.modelId as ModelId | undefined },
+      page: { page: query.page, limit: query.limit },
+      withTests: query.withTests === true,
+      countTotal: !derived
+    })
+    const settled = JobStateMachine.isTerminalJob(job.status) ? summaries.getSettled(job.id, job.updatedAt) : undefined
+    const summarized = settled !== undefined
+      ? Effect.succeed(settled)
+      : Effect.flatMap(storage.counts(job.id), (counts) => Effect.map(summaryOf(job, counts), (summary) => ({ counts, summary })))
+    const [{ counts, summary }, page] = yield* Effect.all([summarized, units], { concurrency: 2 })
+    const out: JobPage = {
+      job,
+      counts,
+      summary,
+      units: { ...page, total: derived ? countOf(counts, query.status) : page.total, items: page.items.map(viewOf) },
+      withTests: query.withTests === true
+    }
+    return out
+  })
+
+  const jobUnit = Effect.fn("Certification.jobUnit")(function*(jobId: string, unitId: string) {
+    const job = yield* findJob(storage)(jobId)
+    const notFound = new UnitNotFound({ jobId, unitId, message: `job ${jobId} has no unit with id "${unitId}"` })
+    const id = decodeUnitId(unitId)
+    if (id._tag === "Failure") return yield* notFound
+    const unit = yield* storage.getUnit(id.value)
+    if (Option.isNone(unit) || unit.value.jobId !== job.id) return yield* notFound
+    return viewOf(unit.value)
+  })
+
+  return { jobPage, jobUnit }
 }

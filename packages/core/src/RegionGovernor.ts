@@ -1,20 +1,28 @@
 /**
- * Per-region adaptive concurrency and a circuit breaker per region, in one process.
+ * Adaptive concurrency and circuit breakers per (region, model) lane, under a per-region cap, in one
+ * process.
  *
- * Each region has a concurrency limit that follows AIMD: it grows by one after `successesToGrow`
- * successes (up to `max`) and halves on a throttle (down to `min`), so a worker settles near what the
- * account's quota allows instead of hammering a throttled region. Environment failures (5xx, timeouts,
- * network) feed a breaker: after `failureThreshold` consecutive failures it opens for `openDuration`
- * (doubling on each repeated trip, capped at `maxOpenDuration`: the n-th trip since the breaker last
- * closed opens for step n of an Effect `Schedule`), then half-opens and admits exactly `halfOpenTrials`
- * trial calls; a trial success closes it, a trial failure re-opens it.
+ * Bedrock quotas are per model per region, so each lane — one model in one region — has its own
+ * concurrency limit that follows AIMD: it grows by one after `successesToGrow` successes (up to
+ * `max`) and halves on a throttle (down to `min`), so a worker settles near what the quota allows
+ * instead of hammering a throttled model. Environment failures (5xx, timeouts, network) feed the
+ * lane's breaker: after `failureThreshold` consecutive failures it opens for `openDuration` (doubling
+ * on each repeated trip, capped at `maxOpenDuration`: the n-th trip since the breaker last closed
+ * opens for step n of an Effect `Schedule`), then half-opens and admits exactly `halfOpenTrials`
+ * trial calls; a trial success closes it, a trial failure re-opens it. A throttled or failing model
+ * slows or stops only itself. Over its lanes, a region has a cap on calls in flight (`regionCap`)
+ * and a regional breaker: while most of its recently active models (`regionOutageShare`, at least
+ * `regionOutageModels`) have an open breaker at once — a regional outage — every lane of the region
+ * waits; it closes as soon as those breakers half-open.
  *
- * **Details**: callers never fail because of the governor: `withPermit` waits while the region is at
- * its limit or its breaker is open, so a unit is deferred, not failed. Waiters are served first come,
- * first served. Outcomes are reported by the caller — `recordOutcome` with the call's error category,
- * whose signal `ErrorCategory.table` gives (or `recordSuccess`, `recordThrottle`, `recordFailure`
- * directly) — because only the caller knows how to classify a result. Time comes from `Clock`, so
- * `TestClock` drives it in tests. Regions never share state.
+ * **Details**: callers never fail because of the governor: `withPermit` waits while the lane is at
+ * its limit or its breaker is open, or the region is at its cap or in an outage, so a unit is
+ * deferred, not failed. Waiters are served first come, first served over the region (a lane at its
+ * limit or open is skipped, not waited for). Outcomes are reported by the caller — `recordOutcome` with the call's
+ * error category, whose signal `ErrorCategory.table` gives (or `recordSuccess`, `recordThrottle`,
+ * `recordFailure` directly) — because only the caller knows how to classify a result. Calls that
+ * name no model use the region's own lane (the region-only governor of 0.1). Time comes from
+ * `Clock`, so `TestClock` drives it in tests. Regions never share state.
  *
  * @since 0.1.0
  */
@@ -24,18 +32,24 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type { ErrorCategory as Category } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
+import { GovernorStore, type LaneUpdate, type SharedLane } from "./GovernorStore.ts"
+import * as Pacer from "./internal/pacer.ts"
 import { delays } from "./internal/scheduleDelays.ts"
 import type { Region } from "./Region.ts"
 
 /** The state of a region's breaker. */
 export type BreakerState = "closed" | "open" | "half-open"
 
-/** A region's state, for metrics. */
+/** A lane's state — one model in one region, or a region alone when calls name no model — for metrics. */
 export interface RegionSnapshot {
   readonly region: Region
+  /** The model of the lane; null (or absent) for the region-only lane. */
+  readonly modelId?: string | null | undefined
   /** Current concurrency limit. */
   readonly limit: number
   /** Calls currently holding a permit. */
@@ -51,6 +65,20 @@ export interface RegionSnapshot {
   readonly successes: number
   /** How many times the breaker has opened since start. */
   readonly trips: number
+}
+
+/** A region's shared state: the cap over all its model lanes and the regional-outage breaker. */
+export interface RegionCapSnapshot {
+  readonly region: Region
+  /** Calls in flight over every lane of the region. */
+  readonly inFlight: number
+  readonly cap: number
+  /** "open" while most of the region's active model lanes have an open breaker at once. */
+  readonly breaker: "closed" | "open"
+  /** How many times the regional breaker has opened since start. */
+  readonly outages: number
+  /** Model lanes whose breaker is open now. */
+  readonly openModels: number
 }
 
 /** What a call's outcome tells the governor; each error category's signal is in `ErrorCategory.table`. */
@@ -82,29 +110,60 @@ export interface Options {
   readonly maxOpenDuration?: Duration.Input | undefined
   /** Trial calls admitted while half-open (default 1). */
   readonly halfOpenTrials?: number | undefined
+  /** Calls in flight per region over all its model lanes (default 64). */
+  readonly regionCap?: number | undefined
+  /** Open model breakers needed at least for a regional outage (default 3). */
+  readonly regionOutageModels?: number | undefined
+  /** Share of the region's active model lanes that must be open for a regional outage (default 0.5: most). */
+  readonly regionOutageShare?: number | undefined
+  /** A lane counts as active for `regionOutageShare` this long after its last call (default 60 seconds). */
+  readonly regionWindow?: Duration.Input | undefined
+  /**
+   * With a `GovernorStore`: a process counts toward a lane's share this long after its last outcome
+   * there (default 30 seconds).
+   */
+  readonly sharedWindow?: Duration.Input | undefined
+  /** Pace a region's requests at its observed admitted rate after a throttle (default true). */
+  readonly pacing?: boolean | undefined
 }
 
-/** Per-region adaptive concurrency (AIMD) and circuit breaker. */
+/**
+ * Adaptive concurrency (AIMD) and a circuit breaker per (region, model) lane under a per-region cap,
+ * with a regional breaker for outages. Every member takes an optional `modelId`; without one, the
+ * call uses the region's own lane (the region-only behaviour of 0.1).
+ */
 export class RegionGovernor extends Context.Service<RegionGovernor, {
   /**
-   * Runs the effect holding one of the region's slots. Waits — never fails — while the region is at
-   * its limit or its breaker is open; interrupting a waiter gives nothing up.
+   * Runs the effect holding one of the lane's slots and one of the region's. Waits — never fails —
+   * while the lane is at its limit or its breaker is open, the region is at its cap, or the region
+   * is in an outage; interrupting a waiter gives nothing up.
    */
-  readonly withPermit: (region: Region) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  /** A call in the region succeeded: grows the limit and closes a half-open breaker. */
-  readonly recordSuccess: (region: Region) => Effect.Effect<void>
-  /** A call in the region was throttled: halves the limit. Does not feed the breaker. */
-  readonly recordThrottle: (region: Region) => Effect.Effect<void>
-  /** An environment failure (5xx, timeout, network) in the region: feeds the breaker only. */
-  readonly recordFailure: (region: Region) => Effect.Effect<void>
+  readonly withPermit: (
+    region: Region,
+    modelId?: string
+  ) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** A call in the lane succeeded: grows its limit and closes its half-open breaker. */
+  readonly recordSuccess: (region: Region, modelId?: string) => Effect.Effect<void>
+  /** A call in the lane was throttled: halves its limit. Does not feed the breaker. */
+  readonly recordThrottle: (region: Region, modelId?: string) => Effect.Effect<void>
+  /** An environment failure (5xx, timeout, network) in the lane: feeds its breaker only. */
+  readonly recordFailure: (region: Region, modelId?: string) => Effect.Effect<void>
   /**
    * Records a call's outcome by its error category (`null`: success) through the category's signal
    * in `ErrorCategory.table` — the one way the Runner reports outcomes.
    */
-  readonly recordOutcome: (region: Region, category: Category | null) => Effect.Effect<void>
-  /** The state of one region. */
-  readonly state: (region: Region) => Effect.Effect<RegionSnapshot>
-  /** The state of every region seen so far. */
+  readonly recordOutcome: (region: Region, category: Category | null, modelId?: string) => Effect.Effect<void>
+  /**
+   * Waits until one Bedrock request may start in the region (issue 16): unpaced until a throttle,
+   * then spaced at 95 % of the admitted rate observed in the region, probing upward by about 10 % a
+   * second until the next throttle. Per-model quotas are the lanes' AIMD concurrency.
+   */
+  readonly pace: (region: Region, modelId?: string) => Effect.Effect<void>
+  /** The state of one lane. */
+  readonly state: (region: Region, modelId?: string) => Effect.Effect<RegionSnapshot>
+  /** The cap and regional breaker of one region. */
+  readonly regionState: (region: Region) => Effect.Effect<RegionCapSnapshot>
+  /** The state of every lane seen so far. */
   readonly snapshot: Effect.Effect<ReadonlyArray<RegionSnapshot>>
 }>()("@myia/certification/RegionGovernor") {}
 
@@ -119,6 +178,24 @@ interface Settings {
   /** The breaker's open time per trip: doubling from `openDuration`, capped at `maxOpenDuration`. */
   readonly openBackoff: Schedule.Schedule<Duration.Duration>
   readonly halfOpenTrials: number
+  readonly regionCap: number
+  readonly regionOutageModels: number
+  readonly regionOutageShare: number
+  readonly regionWindowMillis: number
+  readonly sharedWindowMillis: number
+  readonly pacing: Pacer.PacerSettings | null
+}
+
+/** What the lanes of one region share. */
+interface RegionState {
+  readonly region: Region
+  inFlight: number
+  readonly lanes: Array<State>
+  /** Whether the region is in an outage (refreshed on every drain) and how often it entered one. */
+  outage: boolean
+  outages: number
+  /** The region's request pacer, engaged by its first throttle. */
+  readonly pacer: Pacer.Pacer
 }
 
 interface Grant {
@@ -128,12 +205,17 @@ interface Grant {
 }
 
 interface Waiter {
+  /** Arrival order over every lane of the governor. */
+  readonly seq: number
   readonly deferred: Deferred.Deferred<void>
   grant: Grant | undefined
 }
 
+/** One lane: a model in a region (or the region alone). */
 interface State {
   readonly region: Region
+  readonly modelId: string | null
+  readonly home: RegionState
   limit: number
   inFlight: number
   breaker: BreakerState
@@ -153,6 +235,8 @@ interface State {
   failures: number
   successes: number
   trips: number
+  /** When the lane last asked for a permit or reported an outcome (ms). */
+  lastActivity: number
   readonly waiters: Array<Waiter>
 }
 
@@ -172,12 +256,240 @@ const settingsOf = (options: Options): Settings => {
       Schedule.exponential(options.openDuration ?? Duration.seconds(30)),
       Schedule.spaced(options.maxOpenDuration ?? Duration.minutes(5))
     ]),
-    halfOpenTrials: Math.max(1, Math.floor(options.halfOpenTrials ?? 1))
+    halfOpenTrials: Math.max(1, Math.floor(options.halfOpenTrials ?? 1)),
+    regionCap: Math.max(1, Math.floor(options.regionCap ?? 64)),
+    regionOutageModels: Math.max(1, Math.floor(options.regionOutageModels ?? 3)),
+    regionOutageShare: Math.min(1, Math.max(0, options.regionOutageShare ?? 0.5)),
+    regionWindowMillis: Duration.toMillis(options.regionWindow ?? Duration.seconds(60)),
+    sharedWindowMillis: Duration.toMillis(options.sharedWindow ?? Duration.seconds(30)),
+    pacing: options.pacing === false ? null : {
+      windowMillis: 2_000,
+      cooldownMillis: Duration.toMillis(options.cutCooldown ?? Duration.seconds(1)),
+      aim: 0.95,
+      growth: 0.1,
+      minRate: 0.2
+    }
   }
 }
 
 /** Trips whose open time is read from the schedule; later trips keep the last one (long since capped). */
 const steppedTrips = 32
+
+/** The lane of a model in a region (a region alone when no model is given). */
+const laneKey = (region: Region, modelId: string | undefined): string => `${region}\u0000${modelId ?? ""}`
+
+const freshLane = (home: RegionState, modelId: string | null, initial: number): State => ({
+  region: home.region,
+  modelId,
+  home,
+  limit: initial,
+  inFlight: 0,
+  breaker: "closed",
+  generation: 0,
+  openUntil: 0,
+  consecutiveTrips: 0,
+  trialsAdmitted: 0,
+  successStreak: 0,
+  lastCutAt: Number.NEGATIVE_INFINITY,
+  consecutiveFailures: 0,
+  volume: 0,
+  throttles: 0,
+  failures: 0,
+  successes: 0,
+  trips: 0,
+  lastActivity: Number.NEGATIVE_INFINITY,
+  waiters: []
+})
+
+/**
+ * Whether most active model lanes of a region have an open breaker at once (a regional outage):
+ * at least `regionOutageModels` open, and more than `regionOutageShare` of the lanes active within
+ * `regionWindowMillis` (or not closed).
+ */
+const isOutage = (settings: Settings, home: RegionState, now: number): boolean => {
+  let active = 0
+  let open = 0
+  for (const lane of home.lanes) {
+    if (lane.modelId === null) continue
+    if (lane.breaker !== "closed" || now - lane.lastActivity <= settings.regionWindowMillis) active++
+    if (lane.breaker === "open") open++
+  }
+  return open >= settings.regionOutageModels && open > active * settings.regionOutageShare
+}
+
+/** The permit machinery of the lanes: grants, waiters, breaker transitions. Synchronous steps only. */
+const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyArray<number>) => {
+  const regions = new Map<Region, RegionState>()
+  const lanes = new Map<string, State>()
+
+  const laneOf = (region: Region, modelId?: string): State => {
+    const key = laneKey(region, modelId)
+    let lane = lanes.get(key)
+    if (lane === undefined) {
+      let home = regions.get(region)
+      if (home === undefined) {
+        home = { region, inFlight: 0, lanes: [], outages: 0, outage: false, pacer: Pacer.make() }
+        regions.set(region, home)
+      }
+      lane = freshLane(home, modelId ?? null, settings.initial)
+      home.lanes.push(lane)
+      lanes.set(key, lane)
+    }
+    return lane
+  }
+
+  // An open breaker whose time is up is half-open; checked lazily as well as by the timer, so a
+  // late timer never keeps a lane blocked.
+  const refresh = (lane: State, now: number): void => {
+    if (lane.breaker === "open" && now >= lane.openUntil) {
+      lane.breaker = "half-open"
+      lane.generation++
+      lane.trialsAdmitted = 0
+    }
+  }
+
+  /** Refresh every lane of the region and its outage flag (counting each outage once). */
+  const refreshRegion = (home: RegionState, now: number): void => {
+    for (const lane of home.lanes) refresh(lane, now)
+    const outage = isOutage(settings, home, now)
+    if (outage && !home.outage) home.outages++
+    home.outage = outage
+  }
+
+  const tryGrant = (lane: State): Grant | undefined => {
+    if (lane.inFlight >= lane.limit || lane.home.inFlight >= settings.regionCap || lane.home.outage) return undefined
+    switch (lane.breaker) {
+      case "open":
+        return undefined
+      case "half-open": {
+        if (lane.trialsAdmitted >= settings.halfOpenTrials) return undefined
+        lane.trialsAdmitted++
+        lane.inFlight++
+        lane.home.inFlight++
+        return { trial: true, generation: lane.generation }
+      }
+      case "closed": {
+        lane.inFlight++
+        lane.home.inFlight++
+        return { trial: false, generation: lane.generation }
+      }
+    }
+  }
+
+  /** Whether `tryGrant` would grant now (no change). */
+  const canGrant = (lane: State): boolean =>
+    lane.inFlight < lane.limit && lane.home.inFlight < settings.regionCap && !lane.home.outage &&
+    (lane.breaker === "closed" || (lane.breaker === "half-open" && lane.trialsAdmitted < settings.halfOpenTrials))
+
+  // Hands free slots to waiters in arrival order over the region's lanes, skipping a lane that is at
+  // its limit or open: the oldest waiter that can run runs first.
+  const drain = (home: RegionState, now: number): void => {
+    refreshRegion(home, now)
+    while (true) {
+      let next: State | undefined
+      for (const lane of home.lanes) {
+        if (lane.waiters.length === 0 || !canGrant(lane)) continue
+        if (next === undefined || lane.waiters[0]!.seq < next.waiters[0]!.seq) next = lane
+      }
+      if (next === undefined) return
+      const waiter = next.waiters.shift()!
+      waiter.grant = tryGrant(next)
+      Deferred.doneUnsafe(waiter.deferred, Effect.void)
+    }
+  }
+
+  let arrivals = 0
+  const newWaiter = (): Waiter => ({ seq: arrivals++, deferred: Deferred.makeUnsafe<void>(), grant: undefined })
+
+  const release = (lane: State, grant: Grant, now: number): void => {
+    lane.inFlight--
+    lane.home.inFlight--
+    // A trial that ended without deciding the breaker (no outcome, or a throttle) frees its trial slot.
+    if (grant.trial && lane.breaker === "half-open" && lane.generation === grant.generation) {
+      lane.trialsAdmitted--
+    }
+    drain(lane.home, now)
+  }
+
+  const scheduleHalfOpen = (lane: State, millis: number) =>
+    Effect.forkIn(
+      Effect.sleep(Duration.millis(millis)).pipe(
+        Effect.andThen(Clock.currentTimeMillis),
+        // Drain even if the generation moved on: a lazy `refresh` may already have made the breaker
+        // half-open without handing the trial to a waiter, and nothing else would wake them.
+        Effect.flatMap((now) => Effect.sync(() => drain(lane.home, now)))
+      ),
+      scope
+    )
+
+  const open = (lane: State, now: number) => {
+    lane.consecutiveTrips++
+    lane.trips++
+    lane.generation++
+    lane.breaker = "open"
+    lane.trialsAdmitted = 0
+    lane.consecutiveFailures = 0
+    const millis = openMillis[Math.min(lane.consecutiveTrips, steppedTrips) - 1]!
+    lane.openUntil = now + millis
+    refreshRegion(lane.home, now)
+    return scheduleHalfOpen(lane, millis)
+  }
+
+  const close = (lane: State, now: number): void => {
+    lane.breaker = "closed"
+    lane.generation++
+    lane.consecutiveTrips = 0
+    lane.trialsAdmitted = 0
+    lane.consecutiveFailures = 0
+    lane.volume = 0
+    drain(lane.home, now)
+  }
+
+  /** Open a closed lane because another process opened it (shared state): no trip of its own. */
+  const openShared = (lane: State, now: number, millis: number) => {
+    lane.generation++
+    lane.breaker = "open"
+    lane.trialsAdmitted = 0
+    lane.openUntil = now + millis
+    refreshRegion(lane.home, now)
+    return scheduleHalfOpen(lane, millis)
+  }
+
+  return { regions, lanes, laneOf, refresh, refreshRegion, tryGrant, drain, release, open, openShared, close, newWaiter }
+}
+
+/**
+ * Sharing lanes through a `GovernorStore` (issue 16): each outcome sends the lane's change to the
+ * store in the background and takes back the merged state — this process's share of the lane's
+ * limit (`ceil(limit / processes)`) and a breaker another process opened. Without a store, nothing.
+ */
+const makeSharing = (
+  settings: Settings,
+  scope: Scope.Scope,
+  store: GovernorStore["Service"] | undefined,
+  { drain, openShared }: Pick<Machine, "drain" | "openShared">
+) => {
+  const processId = crypto.randomUUID()
+  const apply = (lane: State, shared: SharedLane, now: number) => {
+    lane.limit = Math.min(settings.max, Math.max(settings.min, Math.ceil(shared.limit / Math.max(1, shared.processes))))
+    const opened = shared.openForMillis > 0 && lane.breaker === "closed" ? openShared(lane, now, shared.openForMillis) : Effect.void
+    drain(lane.home, now)
+    return Effect.asVoid(opened)
+  }
+  return (lane: State, update: Omit<LaneUpdate, "initialLimit" | "activeWindowMillis">): Effect.Effect<void> =>
+    store === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(
+      store.sync(laneKey(lane.region, lane.modelId ?? undefined), processId, {
+        ...update,
+        initialLimit: settings.initial,
+        activeWindowMillis: settings.sharedWindowMillis
+      }).pipe(
+        Effect.flatMap((shared) =>
+          shared === undefined ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => apply(lane, shared, now))
+        )
+      ),
+      scope
+    ))
+}
 
 /** Builds a governor; its breaker timers live in the given scope. */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
@@ -187,249 +499,177 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const nextOpen = yield* delays(settings.openBackoff)
   const openMillis: Array<number> = []
   for (let trip = 1; trip <= steppedTrips; trip++) openMillis.push(Duration.toMillis(yield* nextOpen))
-  const regions = new Map<Region, State>()
-
-  const stateOf = (region: Region): State => {
-    let state = regions.get(region)
-    if (state === undefined) {
-      state = {
-        region,
-        limit: settings.initial,
-        inFlight: 0,
-        breaker: "closed",
-        generation: 0,
-        openUntil: 0,
-        consecutiveTrips: 0,
-        trialsAdmitted: 0,
-        successStreak: 0,
-        lastCutAt: Number.NEGATIVE_INFINITY,
-        consecutiveFailures: 0,
-        volume: 0,
-        throttles: 0,
-        failures: 0,
-        successes: 0,
-        trips: 0,
-        waiters: []
-      }
-      regions.set(region, state)
-    }
-    return state
-  }
-
-  // An open breaker whose time is up is half-open; checked lazily as well as by the timer, so a
-  // late timer never keeps a region blocked.
-  const refresh = (state: State, now: number): void => {
-    if (state.breaker === "open" && now >= state.openUntil) {
-      state.breaker = "half-open"
-      state.generation++
-      state.trialsAdmitted = 0
-    }
-  }
-
-  const tryGrant = (state: State): Grant | undefined => {
-    if (state.inFlight >= state.limit) return undefined
-    switch (state.breaker) {
-      case "open":
-        return undefined
-      case "half-open": {
-        if (state.trialsAdmitted >= settings.halfOpenTrials) return undefined
-        state.trialsAdmitted++
-        state.inFlight++
-        return { trial: true, generation: state.generation }
-      }
-      case "closed": {
-        state.inFlight++
-        return { trial: false, generation: state.generation }
-      }
-    }
-  }
-
-  // Hands free slots to waiters in arrival order.
-  const drain = (state: State, now: number): void => {
-    refresh(state, now)
-    while (state.waiters.length > 0) {
-      const grant = tryGrant(state)
-      if (grant === undefined) return
-      const waiter = state.waiters.shift()!
-      waiter.grant = grant
-      Deferred.doneUnsafe(waiter.deferred, Effect.void)
-    }
-  }
-
-  const release = (state: State, grant: Grant, now: number): void => {
-    state.inFlight--
-    // A trial that ended without deciding the breaker (no outcome, or a throttle) frees its trial slot.
-    if (grant.trial && state.breaker === "half-open" && state.generation === grant.generation) {
-      state.trialsAdmitted--
-    }
-    drain(state, now)
-  }
-
-  const scheduleHalfOpen = (state: State, millis: number) =>
-    Effect.forkIn(
-      Effect.sleep(Duration.millis(millis)).pipe(
-        Effect.andThen(Clock.currentTimeMillis),
-        // Drain even if the generation moved on: a lazy `refresh` may already have made the breaker
-        // half-open without handing the trial to a waiter, and nothing else would wake them.
-        Effect.flatMap((now) => Effect.sync(() => drain(state, now)))
-      ),
-      scope
-    )
-
-  const open = (state: State, now: number) => {
-    state.consecutiveTrips++
-    state.trips++
-    state.generation++
-    state.breaker = "open"
-    state.trialsAdmitted = 0
-    state.consecutiveFailures = 0
-    const millis = openMillis[Math.min(state.consecutiveTrips, steppedTrips) - 1]!
-    state.openUntil = now + millis
-    return scheduleHalfOpen(state, millis)
-  }
-
-  const close = (state: State): void => {
-    state.breaker = "closed"
-    state.generation++
-    state.consecutiveTrips = 0
-    state.trialsAdmitted = 0
-    state.consecutiveFailures = 0
-    state.volume = 0
-  }
+  const machine = makeLanes(settings, scope, openMillis)
+  const { drain, laneOf, newWaiter, release, tryGrant } = machine
+  const store = yield* Effect.serviceOption(GovernorStore)
+  const share = makeSharing(settings, scope, Option.getOrUndefined(store), machine)
 
   const acquire = (
-    region: Region,
+    lane: State,
     restore: <AX, EX, RX>(effect: Effect.Effect<AX, EX, RX>) => Effect.Effect<AX, EX, RX>
-  ): Effect.Effect<readonly [State, Grant]> =>
+  ): Effect.Effect<Grant> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const state = stateOf(region)
+      lane.lastActivity = now
       // drain, not just refresh: a breaker that turned half-open here must hand its trial to the earlier waiters.
-      drain(state, now)
-      const immediate = state.waiters.length === 0 ? tryGrant(state) : undefined
-      if (immediate !== undefined) return Effect.succeed([state, immediate] as const)
-      const waiter: Waiter = { deferred: Deferred.makeUnsafe<void>(), grant: undefined }
-      state.waiters.push(waiter)
+      drain(lane.home, now)
+      const immediate = lane.waiters.length === 0 ? tryGrant(lane) : undefined
+      if (immediate !== undefined) return Effect.succeed(immediate)
+      const waiter = newWaiter()
+      lane.waiters.push(waiter)
       return restore(Deferred.await(waiter.deferred)).pipe(
         Effect.onInterrupt(() =>
           Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Effect.sync(() => {
-              if (waiter.grant !== undefined) return release(state, waiter.grant, now)
-              const index = state.waiters.indexOf(waiter)
-              if (index >= 0) state.waiters.splice(index, 1)
+              if (waiter.grant !== undefined) return release(lane, waiter.grant, now)
+              const index = lane.waiters.indexOf(waiter)
+              if (index >= 0) lane.waiters.splice(index, 1)
             }))
         ),
-        Effect.map(() => [state, waiter.grant!] as const)
+        Effect.map(() => waiter.grant!)
       )
     })
 
-  const withPermit = (region: Region) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.flatMap(acquire(region, restore), ([state, grant]) =>
+  const withPermit = (region: Region, modelId?: string) => <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.uninterruptibleMask((restore) => {
+      const lane = laneOf(region, modelId)
+      return Effect.flatMap(acquire(lane, restore), (grant) =>
         restore(effect).pipe(
-          Effect.ensuring(
-            Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => release(state, grant, now)))
-          )
+          Effect.ensuring(Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => release(lane, grant, now))))
         ))
-    )
+    })
 
-  const recordSuccess = Effect.fn("RegionGovernor.recordSuccess")(function*(region: Region) {
+  return RegionGovernor.of({ withPermit, ...makeRecorders(settings, machine, share), ...makeViews(settings, machine) })
+})
+
+type Machine = ReturnType<typeof makeLanes>
+
+/** The outcome side: AIMD on throttles, the breaker on environment failures. */
+const makeRecorders = (
+  settings: Settings,
+  { close, drain, laneOf, open, refresh }: Machine,
+  share: ReturnType<typeof makeSharing>
+) => {
+  const touched = (region: Region, modelId: string | undefined, now: number): State => {
+    const lane = laneOf(region, modelId)
+    lane.lastActivity = now
+    refresh(lane, now)
+    return lane
+  }
+
+  const recordSuccess = Effect.fn("RegionGovernor.recordSuccess")(function*(region: Region, modelId?: string) {
     const now = yield* Clock.currentTimeMillis
-    const state = stateOf(region)
-    refresh(state, now)
-    state.successes++
-    state.volume++
-    state.consecutiveFailures = 0
-    state.successStreak++
-    if (state.successStreak >= settings.successesToGrow) {
-      state.successStreak = 0
-      state.limit = Math.min(settings.max, state.limit + 1)
+    const lane = touched(region, modelId, now)
+    lane.successes++
+    lane.volume++
+    lane.consecutiveFailures = 0
+    lane.successStreak++
+    const grow = lane.successStreak >= settings.successesToGrow
+    if (grow) {
+      lane.successStreak = 0
+      lane.limit = Math.min(settings.max, lane.limit + 1)
     }
-    if (state.breaker === "half-open") close(state)
-    drain(state, now)
+    const closing = lane.breaker === "half-open"
+    if (closing) close(lane, now)
+    else drain(lane.home, now)
+    yield* share(lane, { grow: grow ? { by: 1, max: settings.max } : undefined, close: closing })
   })
 
-  const recordThrottle = Effect.fn("RegionGovernor.recordThrottle")(function*(region: Region) {
+  const recordThrottle = Effect.fn("RegionGovernor.recordThrottle")(function*(region: Region, modelId?: string) {
     const now = yield* Clock.currentTimeMillis
-    const state = stateOf(region)
-    refresh(state, now)
-    state.throttles++
-    state.volume++
-    state.successStreak = 0
-    if (now - state.lastCutAt >= settings.cutCooldownMillis) {
-      state.lastCutAt = now
-      state.limit = Math.max(settings.min, Math.floor(state.limit / 2))
+    const lane = touched(region, modelId, now)
+    lane.throttles++
+    lane.volume++
+    lane.successStreak = 0
+    if (now - lane.lastCutAt >= settings.cutCooldownMillis) {
+      lane.lastCutAt = now
+      lane.limit = Math.max(settings.min, Math.floor(lane.limit / 2))
     }
+    if (settings.pacing !== null) Pacer.throttled(lane.home.pacer, settings.pacing, now)
+    yield* share(lane, { cut: { factor: 0.5, min: settings.min, cooldownMillis: settings.cutCooldownMillis } })
   })
 
-  const recordFailure = Effect.fn("RegionGovernor.recordFailure")(function*(region: Region) {
+  const recordFailure = Effect.fn("RegionGovernor.recordFailure")(function*(region: Region, modelId?: string) {
     const now = yield* Clock.currentTimeMillis
-    const state = stateOf(region)
-    refresh(state, now)
-    state.failures++
-    switch (state.breaker) {
-      case "half-open": {
-        yield* open(state, now)
-        return
-      }
-      case "open":
-        return
-      case "closed": {
-        state.volume++
-        state.consecutiveFailures++
-        if (state.consecutiveFailures >= settings.failureThreshold && state.volume >= settings.minimumVolume) {
-          yield* open(state, now)
-        }
-      }
+    const lane = touched(region, modelId, now)
+    lane.failures++
+    // Half-open: the trial failed. Open: nothing to add. Closed: count it toward the threshold.
+    let opens = lane.breaker === "half-open"
+    if (lane.breaker === "closed") {
+      lane.volume++
+      lane.consecutiveFailures++
+      opens = lane.consecutiveFailures >= settings.failureThreshold && lane.volume >= settings.minimumVolume
     }
+    if (opens) yield* open(lane, now)
+    yield* share(lane, { openForMillis: opens ? lane.openUntil - now : undefined })
   })
 
-  const bySignal: { readonly [S in Signal]: (region: Region) => Effect.Effect<void> } = {
+  const bySignal: { readonly [S in Signal]: (region: Region, modelId?: string) => Effect.Effect<void> } = {
     success: recordSuccess,
     throttle: recordThrottle,
     failure: recordFailure,
     none: () => Effect.void
   }
-  const recordOutcome = (region: Region, category: Category | null) =>
-    bySignal[ErrorCategory.signalOf(category)](region)
+  const recordOutcome = (region: Region, category: Category | null, modelId?: string) =>
+    bySignal[ErrorCategory.signalOf(category)](region, modelId)
 
-  const view = (state: State): RegionSnapshot => ({
-    region: state.region,
-    limit: state.limit,
-    inFlight: state.inFlight,
-    waiting: state.waiters.length,
-    breaker: state.breaker,
-    throttles: state.throttles,
-    failures: state.failures,
-    successes: state.successes,
-    trips: state.trips
+  const pace = (region: Region, modelId?: string): Effect.Effect<void> =>
+    settings.pacing === null ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const lane = laneOf(region, modelId)
+      const pacing = settings.pacing!
+      const wait = Pacer.reserve(lane.home.pacer, pacing, now)
+      return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+    })
+
+  return { recordSuccess, recordThrottle, recordFailure, recordOutcome, pace }
+}
+
+
+/** The read side: snapshots of lanes and regions, for metrics and tests. */
+const makeViews = (settings: Settings, { drain, laneOf, lanes, regions }: Machine) => {
+  const view = (lane: State): RegionSnapshot => ({
+    region: lane.region,
+    modelId: lane.modelId,
+    limit: lane.limit,
+    inFlight: lane.inFlight,
+    waiting: lane.waiters.length,
+    breaker: lane.breaker,
+    throttles: lane.throttles,
+    failures: lane.failures,
+    successes: lane.successes,
+    trips: lane.trips
   })
 
-  const state = (region: Region) =>
+  const state = (region: Region, modelId?: string) =>
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Effect.sync(() => {
-        const state = stateOf(region)
-        drain(state, now)
-        return view(state)
+        const lane = laneOf(region, modelId)
+        drain(lane.home, now)
+        return view(lane)
+      }))
+
+  const regionState = (region: Region) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.sync((): RegionCapSnapshot => {
+        const home = regions.get(region)
+        if (home !== undefined) drain(home, now)
+        return {
+          region,
+          inFlight: home?.inFlight ?? 0,
+          cap: settings.regionCap,
+          breaker: home?.outage === true ? "open" : "closed",
+          outages: home?.outages ?? 0,
+          openModels: home?.lanes.filter((l) => l.modelId !== null && l.breaker === "open").length ?? 0
+        }
       }))
 
   const snapshot = Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.sync(() =>
-      Array.from(regions.values(), (state) => {
-        drain(state, now)
-        return view(state)
-      })
-    ))
+    Effect.sync(() => {
+      for (const home of regions.values()) drain(home, now)
+      return Array.from(lanes.values(), view)
+    }))
 
-  return RegionGovernor.of({
-    withPermit,
-    recordSuccess,
-    recordThrottle,
-    recordFailure,
-    recordOutcome,
-    state,
-    snapshot
-  })
-})
+  return { state, regionState, snapshot }
+}
 
 /** The governor with the given tuning. */
 export const layer = (options: Options = {}): Layer.Layer<RegionGovernor> => Layer.effect(RegionGovernor, make(options))

@@ -9,8 +9,10 @@
  * **Retries** are per test run and follow the category's row in `ErrorCategory.table`: its `handling`
  * says whether the run is waited out (throttling: within a time budget, not counted against the
  * attempt limit), retried (counted against `maxAttempts`) or finished at once, and its `signal` is what
- * the run reports to the region governor (`recordOutcome`: an AIMD cut on throttling, the circuit
- * breaker on environment failures, a success for any answer). While a breaker is open, tests wait.
+ * the run reports to the governor lane of its (region, model) (`recordOutcome`: an AIMD cut on
+ * throttling, the circuit breaker on environment failures, a success for any answer). While a
+ * breaker is open, tests wait. A resumed run (`RunOptions.resume`) keeps the stored results of the
+ * tests an earlier run of the unit decided and runs only the rest.
  * Every wait is the next step of {@link retryBackoff}, an Effect `Schedule` (exponential, capped, full
  * jitter). The certify threshold comes with the unit (the job records it). Errors blamed on the model
  * fail the test; errors blamed on the environment leave it ERRORED (`ErrorCategory.testStatusOf`),
@@ -45,7 +47,8 @@ import * as Rating from "./Rating.ts"
 import { RequestRateLimit } from "./RequestRateLimit.ts"
 import { RegionGovernor } from "./RegionGovernor.ts"
 import * as Preflight from "./Preflight.ts"
-import { type ModelInfo, type NotCertifiableReason, type RegistryShape } from "./Registry.ts"
+import { Registry, type ModelInfo, type NotCertifiableReason, type RegistryShape } from "./Registry.ts"
+import * as Resume from "./Resume.ts"
 import * as Suite from "./Suite.ts"
 
 /** How patient the runner is. */
@@ -86,6 +89,10 @@ export interface RunOptions {
   readonly shouldStop?: Effect.Effect<boolean> | undefined
   /** Called when each test starts and ends (progress bars). */
   readonly onTest?: ((testId: string, phase: "start" | "end") => Effect.Effect<void>) | undefined
+  /** Resume (issue 16): what an earlier run of this unit stored; its finished tests are not run again. */
+  readonly resume?: Resume.Progress | undefined
+  /** Called with each test's result as it is decided, and the target it ran against (per-test progress). */
+  readonly onResult?: ((target: InvocationTarget, result: TestResult) => Effect.Effect<void>) | undefined
 }
 
 const reasonCategory: Record<NotCertifiableReason, { readonly verdict: Verdict; readonly category: CategorizedError["category"] }> = {
@@ -142,6 +149,8 @@ export const retryBackoff = (
 interface TestRun {
   readonly result: TestResult
   readonly finding: string | null
+  /** Kept from an earlier run of the unit (issue 16), not run now. */
+  readonly resumed?: boolean | undefined
 }
 
 const skipped = (test: Suite.SuiteTest, detail: string): TestResult =>
@@ -167,12 +176,14 @@ const skipped = (test: Suite.SuiteTest, detail: string): TestResult =>
  * against a slow-refilling quota, could repeat forever. Streams are retried by the test loop. Like
  * every retry, a waited-out call is not sent again once `shouldStop` answers true.
  */
-const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boolean>) =>
+const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boolean>, modelId?: string) =>
   Effect.gen(function*() {
     const runtime = yield* BedrockRuntime
     const governor = yield* RegionGovernor
     const limiter = yield* Effect.serviceOption(RequestRateLimit)
-    const take = Option.isNone(limiter) ? () => Effect.void : limiter.value.take
+    const budget = Option.isNone(limiter) ? () => Effect.void : limiter.value.take
+    // Each request waits for the governor's pacing of its (region, model), then for the shared budget.
+    const take = (region: Region) => Effect.andThen(governor.pace(region, modelId), budget(region))
     const waitOutThrottling = <A>(region: Region, call: Effect.Effect<A, BedrockError>): Effect.Effect<A, BedrockError> =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
@@ -185,7 +196,7 @@ const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boo
               const waitOut = ErrorCategory.describe(category).handling === "wait" &&
                 now - started < settings.throttleBudgetMillis && !(yield* stopRequested)
               if (!waitOut) return yield* error // reported by the test run, once
-              yield* governor.recordOutcome(region, category)
+              yield* governor.recordOutcome(region, category, modelId)
               yield* Metrics.recordRetry(region, category)
               yield* Effect.sleep(yield* nextDelay)
               return yield* attempt
@@ -215,7 +226,7 @@ const runTest = Effect.fnUntraced(function*(
 ) {
   const governor = yield* RegionGovernor
   const stopRequested = options.shouldStop ?? Effect.succeed(false)
-  const runtime = yield* pacedRuntime(settings, stopRequested)
+  const runtime = yield* pacedRuntime(settings, stopRequested, ctx.model.id)
   const start = yield* Clock.currentTimeMillis
   // Waits and counted retries back off on their own counts, each from the first step.
   const nextDelay = { wait: yield* delays(retryBackoff(settings)), retry: yield* delays(retryBackoff(settings)) }
@@ -225,14 +236,14 @@ const runTest = Effect.fnUntraced(function*(
     attempts++
     if (options.onTest) yield* options.onTest(test.id, "start")
     const exit = yield* Effect.exit(
-      governor.withPermit(ctx.region)(test.run(ctx)).pipe(Effect.provideService(BedrockRuntime, runtime))
+      governor.withPermit(ctx.region, ctx.model.id)(test.run(ctx)).pipe(Effect.provideService(BedrockRuntime, runtime))
     )
     if (options.onTest) yield* options.onTest(test.id, "end")
     if (Exit.isSuccess(exit)) {
       const o = exit.value
       // A judged wrong answer is the model's failure: record it as QUALITY so reports can say why.
       const error = o.passed ? null : ErrorCategorizer.quality(`${test.id}: ${o.detail ?? "wrong answer"}`)
-      yield* governor.recordOutcome(ctx.region, error?.category ?? null)
+      yield* governor.recordOutcome(ctx.region, error?.category ?? null, ctx.model.id)
       yield* Metrics.recordTest(test.id, ctx.region, o.latencyMs)
       const result = new TestResult({
         id: test.id,
@@ -253,7 +264,7 @@ const runTest = Effect.fnUntraced(function*(
     const error: CategorizedError = failure !== undefined && failure._tag === "Fail" && failure.error instanceof BedrockError
       ? failure.error.error
       : ErrorCategory.make("UNKNOWN", { message: `test ${test.id} died: ${String(exit.cause)}`.slice(0, 500) })
-    yield* governor.recordOutcome(ctx.region, error.category)
+    yield* governor.recordOutcome(ctx.region, error.category, ctx.model.id)
     const { handling } = ErrorCategory.describe(error.category)
     const again = handling === "wait"
       ? (yield* Clock.currentTimeMillis) - start < settings.throttleBudgetMillis
@@ -349,13 +360,16 @@ const certify = Effect.fnUntraced(function*(unit: UnitInput, options: RunOptions
   const applicable = Suite.tests.filter((t) => t.kind === kind)
   const [gate, ...rest] = applicable
   const results = new Map<string, TestResult>()
-  const record = (run: TestRun) => {
+  const record = Effect.fnUntraced(function*(run: TestRun) {
     results.set(run.result.id, run.result)
     if (run.finding !== null) findings.push(run.finding)
-  }
+    if (options.onResult && !run.resumed) yield* options.onResult(target, run.result)
+  })
+  const resumed = Resume.plan(options.resume, applicable.map((t) => t.id))
+  if (resumed.target !== null) target = resumed.target
 
   // The critical gate: proves the model answers at all, and finds the target that works.
-  let gateRun = yield* runTest(gate!, ctxFor(target), settings, options)
+  let gateRun = resumed.take(gate!.id) ?? (yield* runTest(gate!, ctxFor(target), settings, options))
   if (gateRun.result.error?.category === "REQUIRES_INFERENCE_PROFILE") {
     for (const profile of certifiability.fallbackProfiles) {
       const viaProfile = new InvocationTarget({ kind: "SYSTEM_PROFILE", id: profile })
@@ -369,7 +383,7 @@ const certify = Effect.fnUntraced(function*(unit: UnitInput, options: RunOptions
       }
     }
   }
-  record(gateRun)
+  yield* record(gateRun)
   const gateError = gateRun.result.error
   const stopped = gateRun.result.status === "ERRORED" || (gateError !== null && gateError.systemic)
   const stopReason = (yield* options.shouldStop ?? Effect.succeed(false)) ? "not run: the job was stopped" : null
@@ -392,7 +406,7 @@ const certify = Effect.fnUntraced(function*(unit: UnitInput, options: RunOptions
             results.set(t.id, skipped(t, "not run: the job was stopped"))
             return
           }
-          record(yield* runTest(t, ctxFor(target), settings, options))
+          yield* record(resumed.take(t.id) ?? (yield* runTest(t, ctxFor(target), settings, options)))
         }),
       { concurrency: settings.testConcurrency, discard: true }
     )

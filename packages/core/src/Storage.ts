@@ -49,6 +49,7 @@ import type {
   Verdict
 } from "./Domain.ts"
 import type { RegionObservation } from "./Observation.ts"
+import type { InvocationTarget, TestResult, UnitStatus } from "./Domain.ts"
 import type { ProgressEvent } from "./Queue.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -350,10 +351,72 @@ export class Storage extends Context.Service<Storage, {
 
   /** Write (create or replace) the record under `key`; the last write wins. */
   readonly putSetting: (key: string, value: string) => Effect.Effect<void, StorageError>
-}>()("@myia/certification/Storage") {}
+} & LargeJobs>()("@myia/certification/Storage") {}
 
 /** A stored progress event with its per-job sequence number (issue 18). */
 export interface StoredProgress {
   readonly seq: number
   readonly event: ProgressEvent
+}
+
+// ---------------------------------------------------------------------------------------------
+// Large jobs (issue 16): paged job detail and per-test progress
+// ---------------------------------------------------------------------------------------------
+
+/** Largest page of `unitsPage`; adapters cap `limit` here. */
+export const maxUnitsPageSize = 500
+
+/** Which units of a job `unitsPage` returns (every given field must match). */
+export interface UnitsFilter {
+  readonly status?: UnitStatus | undefined
+  readonly region?: Region | undefined
+  readonly modelId?: ModelId | undefined
+}
+
+/** A page of a job's units; `withTests: false` (the default) leaves each unit's `tests` empty. */
+export interface UnitsQuery {
+  readonly filter: UnitsFilter
+  readonly page: PageRequest
+  readonly withTests?: boolean | undefined
+  /**
+   * Count the filtered units for `total` (default true). With false an adapter may skip the count
+   * and answer `total: -1`: for callers that know it already (job detail derives it from `counts`).
+   */
+  readonly countTotal?: boolean | undefined
+}
+
+/** One unit of a job as the model × region matrix shows it: no test records, no error. */
+export interface UnitCell {
+  readonly modelId: ModelId
+  readonly region: Region
+  readonly status: UnitStatus
+  readonly score: number | null
+  readonly grade: string | null
+}
+
+/** What a worker has learned about a unit so far: the target that answers and the tests already run. */
+export interface UnitProgress {
+  readonly invocationTarget: InvocationTarget | null
+  readonly tests: ReadonlyArray<TestResult>
+}
+
+/**
+ * The large-job members of the Storage port (issue 16). Every adapter implements them next to
+ * `Storage`'s own; `StorageTest.suite` checks them.
+ *
+ * **Details**
+ * - `unitsPage`: the units of a job ordered by model id then region, filtered, paged (`limit` capped
+ *   at `maxUnitsPageSize`), `total` counting the filtered units. Unknown job → an empty page.
+ * - `unitCells`: every unit of a job as a `UnitCell`, ordered by model id then region. Adapters read
+ *   it without loading test records.
+ * - `saveProgress`: fenced like `completeUnit` (PROCESSING with exactly this lease, job not CANCELLED
+ *   or FAILED): merges `tests` into the unit's stored tests by test id (a given test replaces the
+ *   stored one with its id) and sets the invocation target when given. Status, lease and attempts are
+ *   unchanged, and `claimUnit`/`releaseUnit` keep the stored tests, so a redelivered unit can resume.
+ *   Returns whether it wrote.
+ */
+export interface LargeJobs {
+  readonly unitsPage: (jobId: JobId, query: UnitsQuery) => Effect.Effect<Page<Unit>, StorageError>
+  readonly unitCells: (jobId: JobId) => Effect.Effect<ReadonlyArray<UnitCell>, StorageError>
+  readonly saveProgress: (id: UnitId, lease: string, progress: UnitProgress) => Effect.Effect<boolean, StorageError>
 }

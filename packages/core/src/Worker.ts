@@ -24,7 +24,7 @@ import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { BedrockRuntime } from "./BedrockRuntime.ts"
-import { type JobId, UnitId, type UnitOutcome } from "./Domain.ts"
+import { type JobId, type Unit, UnitId, type UnitOutcome } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import * as Metrics from "./Metrics.ts"
@@ -99,8 +99,21 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
       )
     })
 
+  /**
+   * Resume, don't restart (issue 16): the run keeps what earlier runs of the unit stored, and stores
+   * each test result as it is decided (fenced by the lease; a failed write only costs a re-run).
+   */
+  const progressOf = (message: UnitMessage, lease: string, claimed: Unit): Pick<Runner.RunOptions, "resume" | "onResult"> => ({
+    resume: { invocationTarget: claimed.invocationTarget, tests: claimed.tests },
+    onResult: (target, result) =>
+      storage.saveProgress(message.unitId, lease, { invocationTarget: target, tests: [result] }).pipe(
+        Effect.catch((e) => Effect.logDebug(`test progress not stored: ${e.message}`)),
+        Effect.asVoid
+      )
+  })
+
   /** Certify a unit this worker has claimed with `lease`, and write its verdict (or give it back). */
-  const certifyClaimed = Effect.fnUntraced(function*(delivery: Delivery, lease: string) {
+  const certifyClaimed = Effect.fnUntraced(function*(delivery: Delivery, lease: string, claimed: Unit) {
     const { message } = delivery
     const job = yield* storage.getJob(message.jobId)
     if (Option.isNone(job)) return Done // deleted by retention while queued
@@ -120,7 +133,7 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
       Runner.runUnit(
         // The verdict uses the threshold recorded on the job, whichever process created it.
         { modelId: message.modelId, region: message.region, certifyThreshold: job.value.config.certifyThreshold },
-        { shouldStop: stopped(message.jobId) }
+        { shouldStop: stopped(message.jobId), ...progressOf(message, lease, claimed) }
       ).pipe(Effect.map(Option.some)),
       Deferred.await(cancel).pipe(Effect.as(Option.none<UnitOutcome>()))
     ).pipe(
@@ -214,7 +227,7 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
       return Done
     }
     // The unit is ours now: on shutdown (interruption) give it back rather than leave it PROCESSING.
-    return yield* certifyClaimed(delivery, lease).pipe(
+    return yield* certifyClaimed(delivery, lease, claimed.value).pipe(
       Effect.onInterrupt(() => storage.releaseUnit(message.unitId, lease).pipe(Effect.ignore))
     )
   })

@@ -66,6 +66,8 @@ export type { ProgressEvent, QueueCounts, QueueError } from "./Queue.ts"
 export type { Options as RedeliveryPolicyOptions } from "./RedeliveryPolicy.ts"
 export type { HistoryFilter, JobSummary, LatestFilter, Page, PageRequest, Stats, StorageError } from "./Storage.ts"
 export * as RequestRateLimit from "./RequestRateLimit.ts"
+export * as JobView from "./JobView.ts"
+export * as GovernorStore from "./GovernorStore.ts"
 export type {
   CreatedJob,
   JobDetail,

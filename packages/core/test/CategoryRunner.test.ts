@@ -114,7 +114,7 @@ const certify = (c: Case) =>
         testConcurrency: 3
       })
     )
-    return { outcome, requests: requests(), state: yield* governor.state(east) }
+    return { outcome, requests: requests(), state: yield* governor.state(east, modelId) }
   })
 
 describe("every ErrorCategory row, through the real Runner and the emulator", () => {

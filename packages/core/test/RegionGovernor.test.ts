@@ -301,3 +301,114 @@ describe("RegionGovernor", () => {
       }
     }))
 })
+
+describe("RegionGovernor per (region, model) (issue 16)", () => {
+  const modelA = "vendor.model-a-v1:0"
+  const modelB = "vendor.model-b-v1:0"
+
+  it.effect("a throttled model halves only its own lane; the region's other models keep their limit", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ initial: 8, max: 8 })
+      yield* governor.recordThrottle(east, modelA)
+      assert.strictEqual((yield* governor.state(east, modelA)).limit, 4)
+      assert.strictEqual((yield* governor.state(east, modelB)).limit, 8)
+      assert.strictEqual((yield* governor.state(east)).limit, 8, "the region-only lane is its own lane")
+      yield* governor.recordOutcome(east, "THROTTLED", modelB)
+      assert.strictEqual((yield* governor.state(east, modelB)).limit, 4)
+      assert.strictEqual((yield* governor.state(east, modelB)).throttles, 1)
+    }))
+
+  it.effect("a failing model opens only its own breaker: other models of the region still run at once", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ failureThreshold: 2, openDuration: "10 seconds" })
+      yield* repeat(2, governor.recordOutcome(east, "SERVICE_UNAVAILABLE", modelA))
+      assert.strictEqual((yield* governor.state(east, modelA)).breaker, "open")
+      assert.strictEqual(yield* governor.withPermit(east, modelB)(Effect.succeed("b ran")), "b ran")
+      const a = yield* Effect.forkChild(governor.withPermit(east, modelA)(Effect.succeed("a ran")))
+      yield* settle
+      assert.isUndefined(a.pollUnsafe(), "the failing model waits")
+      assert.strictEqual((yield* governor.regionState(east)).breaker, "closed", "one model is not an outage")
+      yield* TestClock.adjust("10 seconds")
+      yield* settle
+      assert.strictEqual(yield* Fiber.join(a), "a ran")
+    }))
+
+  it.effect("a lane at its limit is skipped: the next caller in arrival order that can run runs", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ initial: 1, max: 1, regionCap: 4 })
+      const order: Array<string> = []
+      const run = (m: string) => governor.withPermit(east, m)(Effect.andThen(Effect.sync(() => order.push(m)), Effect.sleep("1 second")))
+      const fibers = yield* Effect.forEach([modelA, modelA, modelB], (m) => Effect.forkChild(run(m)))
+      yield* settle
+      assert.deepStrictEqual(order, [modelA, modelB], "B does not wait behind A's second call")
+      yield* TestClock.adjust("1 second")
+      yield* settle
+      assert.deepStrictEqual(order, [modelA, modelB, modelA])
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.joinAll(fibers)
+    }))
+
+  it.effect("the region cap bounds the calls in flight over all model lanes", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ initial: 4, max: 4, regionCap: 3 })
+      const { hold, probe } = concurrencyProbe()
+      const fibers = yield* Effect.forEach(
+        [modelA, modelA, modelA, modelB, modelB, modelB],
+        (m) => Effect.forkChild(governor.withPermit(east, m)(hold(Effect.sleep("1 second"))))
+      )
+      yield* settle
+      assert.strictEqual(probe.current, 3)
+      const region = yield* governor.regionState(east)
+      assert.strictEqual(region.inFlight, 3)
+      // Arrival order over the region: the first three callers (model A) hold its three slots.
+      assert.strictEqual((yield* governor.state(east, modelA)).inFlight, 3)
+      assert.strictEqual((yield* governor.state(east, modelB)).waiting, 3)
+      for (let i = 0; i < 10 && (probe.entered < 6 || probe.current > 0); i++) {
+        yield* TestClock.adjust("1 second")
+        yield* settle
+      }
+      yield* Fiber.joinAll(fibers)
+      assert.strictEqual(probe.entered, 6)
+      assert.strictEqual(probe.peak, 3)
+      assert.strictEqual((yield* governor.regionState(east)).inFlight, 0)
+      // Other regions have their own cap.
+      assert.strictEqual((yield* governor.regionState(west)).inFlight, 0)
+    }))
+
+  it.effect("a region opens only when most of its active models fail at once, and recovers when they half-open", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ failureThreshold: 1, openDuration: "10 seconds", regionOutageModels: 3 })
+      const models = ["m1", "m2", "m3", "m4", "m5"]
+      for (const m of models) yield* governor.recordSuccess(east, m)
+      yield* governor.recordFailure(east, "m1")
+      yield* governor.recordFailure(east, "m2")
+      assert.strictEqual((yield* governor.regionState(east)).breaker, "closed", "2 of 5 models is not most")
+      yield* governor.recordFailure(east, "m3")
+      const outage = yield* governor.regionState(east)
+      assert.strictEqual(outage.breaker, "open", "3 of 5 models open at once is an outage")
+      assert.strictEqual(outage.openModels, 3)
+      assert.strictEqual(outage.outages, 1)
+      // While the region is open, even a healthy model waits; another region does not.
+      const healthy = yield* Effect.forkChild(governor.withPermit(east, "m5")(Effect.succeed("m5 ran")))
+      assert.strictEqual(yield* governor.withPermit(west, "m5")(Effect.succeed("west ran")), "west ran")
+      yield* settle
+      assert.isUndefined(healthy.pollUnsafe())
+      yield* TestClock.adjust("10 seconds")
+      yield* settle
+      assert.strictEqual(yield* Fiber.join(healthy), "m5 ran")
+      assert.strictEqual((yield* governor.regionState(east)).breaker, "closed")
+      assert.strictEqual((yield* governor.regionState(east)).outages, 1)
+    }))
+
+  it.effect("models idle longer than the region window do not count toward an outage", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ failureThreshold: 1, openDuration: "1 hour", regionOutageModels: 2, regionWindow: "1 minute" })
+      for (const m of ["old1", "old2", "old3", "old4"]) yield* governor.recordSuccess(east, m)
+      yield* TestClock.adjust("2 minutes")
+      yield* governor.recordFailure(east, "new1")
+      yield* governor.recordSuccess(east, "new2")
+      assert.strictEqual((yield* governor.regionState(east)).breaker, "closed", "1 of 2 active models")
+      yield* governor.recordFailure(east, "new2")
+      assert.strictEqual((yield* governor.regionState(east)).breaker, "open", "2 of 2 active models, the idle ones aside")
+    }))
+})

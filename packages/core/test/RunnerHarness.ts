@@ -18,7 +18,13 @@ import type { ScenarioInput } from "../src/emulator/Scenario.ts"
 export const east = Schema.decodeSync(Region)("us-east-1")
 
 /** Certify `modelId` in us-east-1 on an emulator playing `scenario`; the outcome and the requests it made. */
-export const certify = (scenario: ScenarioInput, modelId: string, maxAttempts: number, certifyThreshold?: number) =>
+export const certify = (
+  scenario: ScenarioInput,
+  modelId: string,
+  maxAttempts: number,
+  certifyThreshold?: number,
+  options?: Runner.RunOptions
+) =>
   Effect.gen(function*() {
     const emulator = yield* BedrockEmulator.make({ scenario })
     const services = Layer.mergeAll(
@@ -29,7 +35,7 @@ export const certify = (scenario: ScenarioInput, modelId: string, maxAttempts: n
       Registry.layer,
       RegionGovernor.layer({ failureThreshold: 50 })
     )
-    const outcome = yield* Runner.runUnit({ modelId, region: east, certifyThreshold }).pipe(
+    const outcome = yield* Runner.runUnit({ modelId, region: east, certifyThreshold }, options).pipe(
       Effect.provide(services),
       Effect.provideService(Runner.RunnerConfig, {
         maxAttempts,

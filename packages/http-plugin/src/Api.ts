@@ -25,7 +25,7 @@ import { Domain, Queue } from "@myia/certification/schemas"
 import packageJson from "../package.json" with { type: "json" }
 import * as Inputs from "./Inputs.ts"
 
-const { InvocationTarget, Job, JobCounts, JobStatus, JobType, Unit, Verdict } = Domain
+const { InvocationTarget, Job, JobCounts, JobStatus, JobType, Unit, UnitStatus, Verdict } = Domain
 const { ProgressEvent } = Queue
 
 // ---------------------------------------------------------------------------------------------
@@ -177,8 +177,38 @@ const progressFields = {
 export const JobSummary = Schema.Struct({ ...Job.fields, ...progressFields })
 export type JobSummary = typeof JobSummary.Type
 
-/** GET /jobs/:jobId. */
-export const JobDetail = Schema.Struct({ ...Job.fields, ...progressFields, certifications: Schema.Array(UnitRow) })
+/** The compact summary of a job (issue 16): units per region and verdict, the model × region matrix. */
+export const JobSummaryBlock = Schema.Struct({
+  byRegion: Schema.Array(Schema.Struct({
+    region: Schema.String,
+    total: Schema.Int,
+    completed: Schema.Int,
+    passed: Schema.Int,
+    byStatus: Schema.Record(Schema.String, Schema.Int)
+  })),
+  byVerdict: Schema.Record(Schema.String, Schema.Int),
+  /** `rows[i]` is `modelIds[i]`; its j-th letter is the status code in `regions[j]` (`.`: no unit). */
+  matrix: Schema.Struct({
+    modelIds: Schema.Array(Schema.String),
+    regions: Schema.Array(Schema.String),
+    rows: Schema.Array(Schema.String)
+  }),
+  /** Status code → unit status. */
+  codes: Schema.Record(Schema.String, Schema.String)
+})
+
+/**
+ * GET /jobs/:jobId: the v1 fields (job, progress, `certifications`) with `certifications` now one
+ * page of units (`unitsPagination`), each without test records unless `includeTests=true`.
+ */
+export const JobDetail = Schema.Struct({
+  ...Job.fields,
+  ...progressFields,
+  certifications: Schema.Array(UnitRow),
+  summary: JobSummaryBlock,
+  unitsPagination: Schema.Struct({ page: Schema.Int, limit: Schema.Int, total: Schema.Int, totalPages: Schema.Int }),
+  testsIncluded: Schema.Boolean
+})
 export type JobDetail = typeof JobDetail.Type
 
 export const Pagination = Schema.Struct({
@@ -318,6 +348,19 @@ export const CertifyAllPayload = withExample(
 
 const jobParams = { jobId: Inputs.JobIdInput }
 
+/**
+ * GET /jobs/:jobId query (issue 16): `unitsPage` ≥ 1 (default 1), `unitsLimit` 1..500 (default 100;
+ * more is a 400), filters on the unit's `status`, `region`, `modelId`, and `includeTests`.
+ */
+const jobDetailQuery = {
+  unitsPage: Schema.optional(Inputs.PositiveIntFromString),
+  unitsLimit: Schema.optional(Inputs.PositiveIntFromString),
+  status: Schema.optional(UnitStatus),
+  region: Schema.optional(Inputs.RegionInput),
+  modelId: Schema.optional(Inputs.ModelIdInput),
+  includeTests: Schema.optional(Schema.Literals(["true", "false"]))
+}
+
 /** Headers of the POSTs that create a job: an optional `Idempotency-Key`. */
 const createHeaders = { "idempotency-key": Schema.optional(Inputs.IdempotencyKey) }
 
@@ -399,9 +442,20 @@ export class CertifyGroup extends HttpApiGroup.make("certify").add(
 export class JobsGroup extends HttpApiGroup.make("jobs").add(
   HttpApiEndpoint.get("getJob", "/jobs/:jobId", {
     params: jobParams,
+    query: jobDetailQuery,
     success: Success(JobDetail),
     error: [...common, NotFound]
-  }).annotateMerge(doc("Get a job", "The job, its progress counts and every unit with its result.")),
+  }).annotateMerge(doc(
+    "Get a job",
+    "The job, its progress counts, a compact summary (units per region and per verdict, the model × " +
+      "region matrix) and one page of its units (`unitsPage`, `unitsLimit` ≤ 500, filters `status`, " +
+      "`region`, `modelId`), each without its test records unless `includeTests=true`."
+  )),
+  HttpApiEndpoint.get("getJobUnit", "/jobs/:jobId/units/:unitId", {
+    params: { ...jobParams, unitId: Inputs.UnitIdInput },
+    success: Success(UnitRow),
+    error: [...common, NotFound]
+  }).annotateMerge(doc("Get one unit of a job", "One unit (a model in a region) with its full test records.")),
   HttpApiEndpoint.get("events", "/jobs/:jobId/events", {
     params: jobParams,
     headers: { "last-event-id": Schema.optional(Inputs.EventIdFromString) },

@@ -50,6 +50,9 @@ export interface HandlerOptions {
 
 const defaultPageSize = 20
 
+/** Units per page of GET /jobs/:jobId unless `unitsLimit` says otherwise (issue 16). */
+const defaultUnitsPageSize = 100
+
 const unavailableMessage = "the certification service is temporarily unavailable; retry later"
 
 /** Core errors → HTTP errors: one row per tagged error the service can fail with. */
@@ -67,6 +70,8 @@ export const errorTable = {
     Envelope.fail(409, "JOB_CONFLICT", e.message, { jobId: e.jobId, status: e.status }),
   IdempotencyConflict: (e: Core.IdempotencyConflict) =>
     Envelope.fail(409, "IDEMPOTENCY_CONFLICT", e.message, { jobId: e.jobId }),
+  UnitNotFound: (e: Core.UnitNotFound) =>
+    Envelope.fail(404, "UNIT_NOT_FOUND", e.message, { jobId: e.jobId, unitId: e.unitId }),
   StorageError: () => Envelope.fail(503, "SERVICE_UNAVAILABLE", unavailableMessage),
   QueueError: () => Envelope.fail(503, "SERVICE_UNAVAILABLE", unavailableMessage)
 } as const
@@ -77,6 +82,7 @@ type CoreError =
   | Core.JobNotFound
   | Core.JobConflict
   | Core.IdempotencyConflict
+  | Core.UnitNotFound
   | Core.CertificationError
 
 /** How long the same backend failure is logged at DEBUG after its WARN line (an outage is one WARN, not one per request). */
@@ -204,13 +210,33 @@ export const layer = (options: HandlerOptions) => {
     Effect.fn(function*(handlers) {
       const service = yield* Core.Certification
       return handlers
-        .handle("getJob", ({ params }) =>
-          mapErrors(service.getJob(params.jobId)).pipe(
-            Effect.map((d) => ok({ ...d.job, ...progress(d.counts), certifications: d.units.map(unitRowOf) }))
-          ))
+        .handle("getJob", ({ params, query }) =>
+          Effect.gen(function*() {
+            const limit = query.unitsLimit ?? defaultUnitsPageSize
+            if (limit > Core.maxUnitsLimit) {
+              return yield* Envelope.badField("unitsLimit", `must be at most ${Core.maxUnitsLimit} (got ${limit})`)
+            }
+            const d = yield* mapErrors(service.jobPage(params.jobId, {
+              page: query.unitsPage ?? 1,
+              limit,
+              status: query.status,
+              region: query.region,
+              modelId: query.modelId,
+              withTests: query.includeTests === "true"
+            }))
+            return ok({
+              ...d.job,
+              ...progress(d.counts),
+              certifications: d.units.items.map(unitRowOf),
+              summary: d.summary,
+              unitsPagination: pagination(d.units),
+              testsIncluded: d.withTests
+            })
+          }))
+        .handle("getJobUnit", ({ params }) => mapErrors(service.jobUnit(params.jobId, params.unitId)).pipe(Effect.map((u) => ok(unitRowOf(u)))))
         .handle("events", ({ headers, params }) =>
           // Check the job first so an unknown id is a 404, not an empty stream.
-          mapErrors(service.getJob(params.jobId)).pipe(
+          mapErrors(service.jobPage(params.jobId, { page: 1, limit: 1 })).pipe(
             Effect.as(
               service.progress(params.jobId, headers["last-event-id"] ?? 0).pipe(
                 Stream.tapError((e) => Effect.logWarning(`progress stream ended early: ${e.message}`)),
@@ -227,7 +253,7 @@ export const layer = (options: HandlerOptions) => {
         .handle("cancel", ({ params }) =>
           Effect.gen(function*() {
             const job = yield* service.cancel(params.jobId)
-            const counts = yield* service.getJob(job.id).pipe(Effect.map((d) => d.counts))
+            const counts = yield* service.jobPage(job.id, { page: 1, limit: 1 }).pipe(Effect.map((d) => d.counts))
             return ok({ ...job, ...progress(counts) })
           }).pipe(mapErrors))
     })

@@ -471,3 +471,74 @@ describe("certification HTTP plugin: idempotency", () => {
     await waitTerminal(later.json.data.jobId)
   })
 })
+
+describe("job detail that scales (issue 16)", () => {
+  it("GET /jobs/:id pages and filters units, leaves tests out unless asked, and carries the summary matrix", async () => {
+    const created = await http("POST", "/certify-multiple", {
+      modelIds: [good, bad],
+      regions: ["us-east-1", "us-west-2", "eu-west-1"]
+    })
+    await waitTerminal(created.json.data.jobId)
+    const jobId = created.json.data.jobId
+    const first = (await http("GET", `/jobs/${jobId}?unitsLimit=4`)).json.data
+    // v1 fields stay, with certifications now one page.
+    assert.strictEqual(first.status, "COMPLETED")
+    assert.strictEqual(first.totalModels, 6)
+    assert.strictEqual(first.counts.total, 6)
+    assert.deepStrictEqual(first.unitsPagination, { page: 1, limit: 4, total: 6, totalPages: 2 })
+    assert.strictEqual(first.certifications.length, 4)
+    assert.isFalse(first.testsIncluded)
+    assert.isTrue(first.certifications.every((c: any) => c.tests.length === 0 && c.model.id !== undefined))
+    const second = (await http("GET", `/jobs/${jobId}?unitsLimit=4&unitsPage=2&includeTests=true`)).json.data
+    assert.strictEqual(second.certifications.length, 2)
+    assert.isTrue(second.testsIncluded)
+    assert.isTrue(second.certifications.every((c: any) => c.tests.length > 0))
+    const ids = [...first.certifications, ...second.certifications].map((c: any) => c.id)
+    assert.strictEqual(new Set(ids).size, 6)
+    // Summary: per verdict, per region, and the matrix rows in model order, columns in region order.
+    const { summary } = first
+    assert.deepStrictEqual([summary.byVerdict.CERTIFIED, summary.byVerdict.FAILED], [3, 3])
+    assert.deepStrictEqual(summary.matrix.modelIds, [good, bad].sort())
+    assert.deepStrictEqual(summary.matrix.regions, ["eu-west-1", "us-east-1", "us-west-2"])
+    const rowOf = (m: string) => summary.matrix.rows[summary.matrix.modelIds.indexOf(m)]
+    assert.deepStrictEqual([rowOf(good), rowOf(bad)], ["CCC", "FFF"])
+    assert.strictEqual(summary.codes.C, "CERTIFIED")
+    assert.deepStrictEqual(
+      summary.byRegion.map((r: any) => [r.region, r.total, r.completed, r.passed]),
+      [["eu-west-1", 2, 2, 1], ["us-east-1", 2, 2, 1], ["us-west-2", 2, 2, 1]]
+    )
+    // Filters.
+    const failedWest = (await http("GET", `/jobs/${jobId}?status=FAILED&region=us-west-2`)).json.data
+    assert.deepStrictEqual(failedWest.certifications.map((c: any) => [c.modelId, c.region]), [[bad, "us-west-2"]])
+    const goodOnly = (await http("GET", `/jobs/${jobId}?modelId=${encodeURIComponent(good)}`)).json.data
+    assert.strictEqual(goodOnly.unitsPagination.total, 3)
+    assert.isTrue(goodOnly.certifications.every((c: any) => c.modelId === good))
+    // One unit whole.
+    const unit = await http("GET", `/jobs/${jobId}/units/${second.certifications[0].id}`)
+    assert.strictEqual(unit.status, 200)
+    assert.deepStrictEqual(unit.json.data, second.certifications[0])
+  })
+
+  it("a bad detail query is a 400 naming the field; an unknown unit is a 404", async () => {
+    const created = await http("POST", "/certify-model", { modelId: good, region: "us-east-1" })
+    const jobId = created.json.data.jobId
+    await waitTerminal(jobId)
+    const tooMany = await http("GET", `/jobs/${jobId}?unitsLimit=501`)
+    assert.strictEqual(tooMany.status, 400)
+    assert.strictEqual(tooMany.json.error?.details.issues[0].field, "unitsLimit")
+    const zero = await http("GET", `/jobs/${jobId}?unitsPage=0`)
+    assert.strictEqual(zero.status, 400)
+    assert.match(JSON.stringify(zero.json.error?.details), /unitsPage/)
+    const status = await http("GET", `/jobs/${jobId}?status=DONE`)
+    assert.strictEqual(status.status, 400)
+    assert.match(JSON.stringify(status.json.error?.details), /status/)
+    const unknown = await http("GET", `/jobs/${jobId}/units/${crypto.randomUUID()}`)
+    assert.strictEqual(unknown.status, 404)
+    assert.strictEqual(unknown.json.error?.code, "UNIT_NOT_FOUND")
+    const other = await http("POST", "/certify-model", { modelId: good, region: "us-west-2" })
+    await waitTerminal(other.json.data.jobId)
+    const otherUnit = (await http("GET", `/jobs/${other.json.data.jobId}`)).json.data.certifications[0].id
+    const foreign = await http("GET", `/jobs/${jobId}/units/${otherUnit}`)
+    assert.strictEqual(foreign.status, 404)
+  })
+})

@@ -24,7 +24,7 @@ import * as Domain from "../Domain.ts"
 import * as Observation from "../Observation.ts"
 import type { Region } from "../Region.ts"
 import { ProgressEvent } from "../Queue.ts"
-import { type JobKeys, Storage } from "../Storage.ts"
+import { type JobKeys, maxUnitsPageSize, Storage } from "../Storage.ts"
 import * as Fixtures from "./Fixtures.ts"
 
 const DAY_MS = 86_400_000
@@ -127,6 +127,7 @@ export const suite = (name: string, layer: Layer.Layer<Storage, unknown>): void 
       latestViewTests(test)
       historyStatsCleanupTests(test)
       observationTests(test)
+      largeJobTests(test)
       progressTests(test)
       reconciliationTests(test)
       recertificationTests(test)
@@ -942,6 +943,143 @@ const observationTests = (test: Test): void => {
       const newer = observationOf(account, "2026-12-01T13:00:00.000Z", "acme.newer-v1:0")
       assert.isTrue(yield* storage.saveObservation(newer))
       assert.deepStrictEqual(plain(some(yield* storage.getObservation(account, usEast1), "observation")), plain(newer))
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Large jobs (issue 16): unitsPage, unitCells, saveProgress
+// ---------------------------------------------------------------------------------------------
+
+const largeJobTests = (test: Test): void => {
+  /** A job of 3 models × 3 regions, started, with a few units finished. */
+  const grid = Effect.fnUntraced(function*() {
+    const modelIds = [Fixtures.makeModelId("a.m"), Fixtures.makeModelId("b.m"), Fixtures.makeModelId("c.m")]
+    const { job, units } = yield* create({ modelIds, regions: [usWest2, euWest1, usEast1] })
+    yield* start(job, units)
+    const sorted = sortedUnits(units)
+    const withTests = { tests: [Fixtures.makeTestResult(), Fixtures.makeTestResult({ id: "math", name: "Math" })] }
+    yield* finish(sorted[0]!, "CERTIFIED", withTests)
+    yield* finish(sorted[4]!, "FAILED", withTests)
+    yield* finish(sorted[8]!, "CERTIFIED", withTests)
+    return { job, sorted: yield* Effect.forEach(sorted, (u) => unitOf(u.id)) }
+  })
+
+  test("unitsPage pages a job's units by model then region, leaving test records out unless asked", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const { job, sorted } = yield* grid()
+      const first = yield* storage.unitsPage(job.id, { filter: {}, page: { page: 1, limit: 4 } })
+      assert.strictEqual(first.total, 9)
+      assert.strictEqual(first.limit, 4)
+      assert.deepStrictEqual(first.items.map((u) => u.id), sorted.slice(0, 4).map((u) => u.id))
+      assert.isTrue(first.items.every((u) => u.tests.length === 0))
+      // Everything but the test records is the stored unit.
+      assert.deepStrictEqual(plain(first.items[0]), plain({ ...sorted[0]!, tests: [] }))
+      const last = yield* storage.unitsPage(job.id, { filter: {}, page: { page: 3, limit: 4 }, withTests: true })
+      assert.deepStrictEqual(plain(last.items), plain([sorted[8]]))
+      assert.strictEqual(last.items[0]!.tests.length, 2)
+      const uncounted = yield* storage.unitsPage(job.id, { filter: {}, page: { page: 1, limit: 4 }, countTotal: false })
+      assert.include([9, -1], uncounted.total)
+      assert.deepStrictEqual(uncounted.items.map((u) => u.id), first.items.map((u) => u.id))
+      const past = yield* storage.unitsPage(job.id, { filter: {}, page: { page: 4, limit: 4 } })
+      assert.strictEqual(past.total, 9)
+      assert.deepStrictEqual(past.items, [])
+      const unknown = yield* storage.unitsPage(Fixtures.makeJobId(), { filter: {}, page: { page: 1, limit: 10 } })
+      assert.strictEqual(unknown.total, 0)
+      assert.deepStrictEqual(unknown.items, [])
+    }))
+
+  test("unitsPage filters by status, region and model id, and totals count the filtered units", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const { job, sorted } = yield* grid()
+      const ids = (p: { readonly items: ReadonlyArray<Domain.Unit> }) => p.items.map((u) => u.id)
+      const page = { page: 1, limit: 10 }
+      const certified = yield* storage.unitsPage(job.id, { filter: { status: "CERTIFIED" }, page })
+      assert.strictEqual(certified.total, 2)
+      assert.deepStrictEqual(ids(certified), [sorted[0]!.id, sorted[8]!.id])
+      const west = yield* storage.unitsPage(job.id, { filter: { region: usWest2 }, page })
+      assert.deepStrictEqual(ids(west), sorted.filter((u) => u.region === usWest2).map((u) => u.id))
+      const model = sorted[4]!.modelId
+      const one = yield* storage.unitsPage(job.id, { filter: { modelId: model, region: sorted[4]!.region }, page })
+      assert.deepStrictEqual(ids(one), [sorted[4]!.id])
+      const failedElsewhere = yield* storage.unitsPage(job.id, { filter: { modelId: model, status: "CERTIFIED" }, page })
+      assert.strictEqual(failedElsewhere.total, 0)
+      const queued = yield* storage.unitsPage(job.id, { filter: { status: "QUEUED" }, page: { page: 2, limit: 4 } })
+      assert.strictEqual(queued.total, 6)
+      assert.deepStrictEqual(ids(queued), sorted.filter((u) => u.status === "QUEUED").slice(4).map((u) => u.id))
+    }))
+
+  test("unitsPage caps the page size at maxUnitsPageSize", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const modelIds = Array.from({ length: 130 }, () => Fixtures.makeModelId())
+      const { job } = yield* create({ modelIds, regions: [usEast1, usWest2, euWest1, "ap-south-1" as Region] })
+      const page = yield* storage.unitsPage(job.id, { filter: {}, page: { page: 1, limit: 10_000 } })
+      assert.strictEqual(page.total, 520)
+      assert.strictEqual(page.limit, maxUnitsPageSize)
+      assert.strictEqual(page.items.length, maxUnitsPageSize)
+    }))
+
+  test("unitCells lists every unit's model, region, status and grade in model then region order", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const { job, sorted } = yield* grid()
+      const cells = yield* storage.unitCells(job.id)
+      assert.deepStrictEqual(
+        plain(cells),
+        plain(sorted.map((u) => ({ modelId: u.modelId, region: u.region, status: u.status, score: u.score, grade: u.grade })))
+      )
+      assert.deepStrictEqual(yield* storage.unitCells(Fixtures.makeJobId()), [])
+    }))
+
+  test("saveProgress merges tests by id under the current lease and survives release and reclaim", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const { job, units } = yield* create({}, 1)
+      yield* start(job, units)
+      const unit = units[0]!
+      const lease = crypto.randomUUID()
+      some(yield* storage.claimUnit(unit.id, lease), "claim")
+      const target = new Domain.InvocationTarget({ kind: "SYSTEM_PROFILE", id: "us.fixture" })
+      const gate = Fixtures.makeTestResult({ id: "connectivity", status: "ERRORED", attempts: 4 })
+      assert.isTrue(yield* storage.saveProgress(unit.id, lease, { invocationTarget: target, tests: [gate] }))
+      const math = Fixtures.makeTestResult({ id: "math", name: "Math" })
+      const gateAgain = Fixtures.makeTestResult({ id: "connectivity", attempts: 1 })
+      assert.isTrue(yield* storage.saveProgress(unit.id, lease, { invocationTarget: null, tests: [math, gateAgain] }))
+      const saved = yield* unitOf(unit.id)
+      assert.strictEqual(saved.status, "PROCESSING")
+      assert.strictEqual(saved.lease, lease)
+      assert.strictEqual(saved.attempts, 1)
+      assert.deepStrictEqual(plain(saved.invocationTarget), plain(target))
+      assert.deepStrictEqual(plain(saved.tests), plain([math, gateAgain]))
+      // A redelivery finds what the first claim saved.
+      assert.isTrue(yield* storage.releaseUnit(unit.id, lease))
+      const again = some(yield* storage.claimUnit(unit.id, "second"), "reclaim")
+      assert.deepStrictEqual(plain(again.tests), plain([math, gateAgain]))
+      assert.deepStrictEqual(plain(again.invocationTarget), plain(target))
+    }))
+
+  test("saveProgress with a stale lease, on a terminal unit or in a cancelled job writes nothing", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const { job, units } = yield* create({}, 2)
+      yield* start(job, units)
+      const [a, b] = units
+      const test = Fixtures.makeTestResult()
+      const progress = { invocationTarget: null, tests: [test] }
+      some(yield* storage.claimUnit(a!.id, "old"), "claim")
+      some(yield* storage.claimUnit(a!.id, "new"), "reclaim")
+      assert.isFalse(yield* storage.saveProgress(a!.id, "old", progress))
+      assert.deepStrictEqual((yield* unitOf(a!.id)).tests, [])
+      assert.isTrue(yield* storage.completeUnit(a!.id, "new", Fixtures.makeOutcome("FAILED", { tests: [] })))
+      assert.isFalse(yield* storage.saveProgress(a!.id, "new", progress))
+      assert.deepStrictEqual((yield* unitOf(a!.id)).tests, [])
+      some(yield* storage.claimUnit(b!.id, "b"), "claim b")
+      some(yield* storage.transitionJob(job.id, { from: ["PROCESSING"], to: "CANCELLED" }), "cancel")
+      assert.isFalse(yield* storage.saveProgress(b!.id, "b", progress))
+      assert.deepStrictEqual((yield* unitOf(b!.id)).tests, [])
+      assert.isFalse(yield* storage.saveProgress(Fixtures.makeUnitId(), "b", progress))
     }))
 }
 
