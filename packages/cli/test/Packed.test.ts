@@ -69,8 +69,8 @@ describe("the packed packages outside the repo", () => {
           assert.include(files, "package.json")
           assert.isTrue(files.some((f) => f.startsWith("dist/")), `${name} ships its build`)
           assert.isFalse(files.some((f) => f.includes("/test/") || f.startsWith("test/")), `${name} ships no tests`)
-          // Only core ships src/ (its maps point there); the others embed their sources in the maps.
-          assert.strictEqual(files.some((f) => f.startsWith("src/")), name === "core", `${name}: src/ shipped only by core`)
+          // No package ships src/: core ships readable dist/ without maps, the others embed their sources in their maps.
+          assert.isFalse(files.some((f) => f.startsWith("src/")), `${name}: no src/ shipped`)
           const manifest = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as Record<string, unknown>
           for (const field of ["repository", "homepage", "bugs", "keywords", "license"]) {
             assert.isDefined(manifest[field], `${name} has ${field}`)

@@ -47,7 +47,7 @@ import * as Rating from "./Rating.ts"
 import { RequestRateLimit } from "./RequestRateLimit.ts"
 import { RegionGovernor } from "./RegionGovernor.ts"
 import * as Preflight from "./Preflight.ts"
-import { Registry, type ModelInfo, type NotCertifiableReason, type RegistryShape } from "./Registry.ts"
+import { type ModelInfo, type NotCertifiableReason, type RegistryShape } from "./Registry.ts"
 import * as Resume from "./Resume.ts"
 import * as Suite from "./Suite.ts"
 
