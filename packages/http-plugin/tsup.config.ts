@@ -1,7 +1,7 @@
 import { defineConfig } from "tsup"
 
 export default defineConfig({
-  entry: { index: "src/index.ts", api: "src/Api.ts" },
+  entry: { index: "src/index.ts", api: "src/Api.ts", client: "src/Client.ts" },
   format: ["esm"],
   dts: true,
   clean: true,

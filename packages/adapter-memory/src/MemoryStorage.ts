@@ -8,7 +8,7 @@
  *
  * @since 0.1.0
  */
-import { Domain, JobStateMachine, Storage } from "@myia/certification"
+import { Domain, JobStateMachine, type Queue, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -76,6 +76,8 @@ interface Tables {
   /** Keys → the job holding them. An active key whose job is terminal is free (and overwritten). */
   readonly idempotencyKeys: Map<string, KeyHolder>
   readonly activeKeys: Map<string, KeyHolder>
+  /** Issue 18: each job's progress events, in sequence order (seq = index + 1). */
+  readonly progress: Map<Domain.JobId, Array<Queue.ProgressEvent>>
   readonly jobUnits: (jobId: Domain.JobId) => Array<Domain.Unit>
   readonly update: (unit: Domain.Unit, patch: Partial<Domain.Unit>) => Domain.Unit
   /** Issue 15: when each job's enqueue finished; a job absent here was never fully enqueued. */
@@ -90,6 +92,7 @@ const makeTables = (): Tables => {
   const latestView = new Map<string, Domain.Unit>()
   const idempotencyKeys = new Map<string, KeyHolder>()
   const activeKeys = new Map<string, KeyHolder>()
+  const progress = new Map<Domain.JobId, Array<Queue.ProgressEvent>>()
 
   const jobUnits = (jobId: Domain.JobId): Array<Domain.Unit> =>
     (unitsOfJob.get(jobId) ?? []).flatMap((id) => {
@@ -105,7 +108,7 @@ const makeTables = (): Tables => {
 
   const enqueuedAt = new Map<Domain.JobId, string>()
 
-  return { jobs, units, unitsOfJob, latestView, idempotencyKeys, activeKeys, jobUnits, update, enqueuedAt }
+  return { jobs, units, unitsOfJob, latestView, idempotencyKeys, activeKeys, progress, jobUnits, update, enqueuedAt }
 }
 
 const now = Clock.currentTimeMillis
@@ -286,7 +289,7 @@ const unitWrites = (tables: Tables) => {
 
 /** Reads, stats and retention. */
 const reads = (tables: Tables) => {
-  const { activeKeys, idempotencyKeys, jobUnits, jobs, latestView, units, unitsOfJob } = tables
+  const { activeKeys, idempotencyKeys, jobUnits, jobs, latestView, progress, units, unitsOfJob } = tables
 
   const getJob = Effect.fn("MemoryStorage.getJob")(function*(id: Domain.JobId) {
     return Option.fromNullishOr(jobs.get(id))
@@ -357,6 +360,7 @@ const reads = (tables: Tables) => {
       if (!terminalJob.has(job.status) || endedAt(job) >= before) continue
       for (const id of unitsOfJob.get(job.id) ?? []) units.delete(id)
       unitsOfJob.delete(job.id)
+      progress.delete(job.id)
       jobs.delete(job.id)
       tables.enqueuedAt.delete(job.id)
       for (const keys of [idempotencyKeys, activeKeys]) {
@@ -411,10 +415,40 @@ const reconciliation = ({ enqueuedAt, jobUnits, jobs, units }: Tables) => {
   return { markEnqueued, unenqueuedJobs, activeUnits, finishableJobs, databaseTime: now }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Progress events (issue 18): one process, so appending is already in commit order
+// ---------------------------------------------------------------------------------------------
+
+const progressEvents = ({ jobs, progress }: Tables) => {
+  const appendProgress = Effect.fn("MemoryStorage.appendProgress")(function*(event: Queue.ProgressEvent) {
+    if (!jobs.has(event.jobId)) return Option.none()
+    const list = progress.get(event.jobId) ?? []
+    list.push(event)
+    progress.set(event.jobId, list)
+    return Option.some(list.length)
+  })
+
+  const progressAfter = Effect.fn("MemoryStorage.progressAfter")(
+    function*(jobId: Domain.JobId, after: number, limit: number) {
+      const list = progress.get(jobId) ?? []
+      const from = Math.max(0, Math.floor(after))
+      return list.slice(from, from + Math.max(0, limit)).map((event, i) => ({ seq: from + i + 1, event }))
+    }
+  )
+
+  return { appendProgress, progressAfter }
+}
+
 /** Build an in-memory Storage with empty tables. */
 export const make: Effect.Effect<Storage.Storage["Service"]> = Effect.sync(() => {
   const tables = makeTables()
-  return Storage.Storage.of({ ...jobWrites(tables), ...unitWrites(tables), ...reads(tables), ...reconciliation(tables) })
+  return Storage.Storage.of({
+    ...jobWrites(tables),
+    ...unitWrites(tables),
+    ...reads(tables),
+    ...progressEvents(tables),
+    ...reconciliation(tables)
+  })
 })
 /** An in-memory Storage; each build of the layer starts empty. */
 export const layer: Layer.Layer<Storage.Storage> = Layer.effect(Storage.Storage, make)

@@ -172,6 +172,25 @@ CREATE SEQUENCE ${s}.result_seq;
 ALTER TABLE ${s}.units ADD COLUMN result_seq bigint;
 ALTER TABLE ${s}.latest_results ADD COLUMN result_seq bigint;
 `
+  },
+  {
+    version: 7,
+    name: "progress_events",
+    sql: (s) => `
+-- Issue 18, Storage.appendProgress / progressAfter: each job's progress events with a per-job
+-- sequence. The counter lives on the job row, so appending locks that row until commit and the
+-- numbers of one job commit in order (an SSE reader resuming after n never misses a late n - 1).
+ALTER TABLE ${s}.jobs ADD COLUMN progress_seq integer NOT NULL DEFAULT 0;
+CREATE TABLE ${s}.progress_events (
+  job_id text COLLATE "C" NOT NULL REFERENCES ${s}.jobs (id) ON DELETE CASCADE,
+  seq integer NOT NULL,
+  type text NOT NULL,
+  unit_id text COLLATE "C",
+  status text NOT NULL,
+  at text NOT NULL,
+  PRIMARY KEY (job_id, seq)
+);
+`
   }
 ]
 

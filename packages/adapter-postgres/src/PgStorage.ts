@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import { Domain, JobStateMachine, Storage } from "@myia/certification"
+import { Domain, JobStateMachine, Queue, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
@@ -72,6 +72,7 @@ const encodeJob = Schema.encodeUnknownEffect(Domain.Job)
 const encodeUnits = Schema.encodeUnknownEffect(Schema.Array(Domain.Unit))
 const encodeOutcome = Schema.encodeUnknownEffect(Domain.UnitOutcome)
 const encodeError = Schema.encodeUnknownEffect(Domain.CategorizedError)
+const decodeProgress = Schema.decodeUnknownEffect(Queue.ProgressEvent)
 
 const iso = (value: unknown): unknown => value instanceof Date ? value.toISOString() : value
 
@@ -142,13 +143,14 @@ const makeDb = (schema: string, client: PgClient.PgClient["Service"]) => {
   const jobs = sql(`${schema}.jobs`)
   const units = sql(`${schema}.units`)
   const latestTable = sql(`${schema}.latest_results`)
+  const progressTable = sql(`${schema}.progress_events`)
   const raw = (text: string) => sql.unsafe(text)
   const textArray = (values: ReadonlyArray<string>) => sql.array(values as Array<string>)
   const json = (value: unknown) => sql.json(value as postgres.JSONValue)
   const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
   // Issue 15: the sequence that orders results (migration 4).
   const resultSeq = `${schema}.result_seq`
-  return { client, sql, jobs, units, latestTable, raw, textArray, json, nowIso, resultSeq }
+  return { client, sql, jobs, units, latestTable, progressTable, raw, textArray, json, nowIso, resultSeq }
 }
 
 type Db = ReturnType<typeof makeDb>
@@ -560,13 +562,51 @@ const reconciliation = (db: Db) => {
   return { markEnqueued, unenqueuedJobs, activeUnits, finishableJobs, databaseTime }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Progress events (issue 18)
+// ---------------------------------------------------------------------------------------------
+
+const progressEvents = ({ client, jobs, progressTable, sql }: Db) => {
+  // One statement bumps the job's counter (locking its row until commit) and stores the event.
+  const appendProgress = Effect.fn("PgStorage.appendProgress")(function*(event: Queue.ProgressEvent) {
+    const rows = yield* client.run("appendProgress", () =>
+      sql<Array<{ seq: number }>>`WITH next AS (
+          UPDATE ${jobs} SET progress_seq = progress_seq + 1 WHERE id = ${event.jobId} RETURNING id, progress_seq)
+        INSERT INTO ${progressTable} (job_id, seq, type, unit_id, status, at)
+          SELECT id, progress_seq, ${event.type}, ${event.unitId}, ${event.status}, ${event.at} FROM next
+        RETURNING seq`)
+    return rows.length === 0 ? Option.none() : Option.some(rows[0]!.seq)
+  })
+
+  const progressAfter = Effect.fn("PgStorage.progressAfter")(
+    function*(jobId: Domain.JobId, after: number, limit: number) {
+      const rows = yield* client.run("progressAfter", () =>
+        sql<Array<Row>>`SELECT seq, job_id AS "jobId", type, unit_id AS "unitId", status, at FROM ${progressTable}
+          WHERE job_id = ${jobId} AND seq > ${Math.floor(after)} ORDER BY seq LIMIT ${Math.max(0, Math.floor(limit))}`)
+      return yield* Effect.forEach(rows, ({ seq, ...event }) =>
+        decodeProgress(event).pipe(
+          Effect.map((decoded) => ({ seq: seq as number, event: decoded })),
+          Effect.mapError(undecodable("progressAfter"))
+        ))
+    }
+  )
+
+  return { appendProgress, progressAfter }
+}
+
 /** Build the Storage service on the `PgClient` (runs migrations first unless `migrate: false`). */
 export const make = Effect.fn("PgStorage.make")(function*(options: Options = {}) {
   const schema = yield* PgMigrations.validateSchemaName(options.schema ?? PgMigrations.defaultSchema)
   if (options.migrate !== false) yield* PgMigrations.run(schema)
   const client = yield* PgClient.PgClient
   const db = makeDb(schema, client)
-  return Storage.Storage.of({ ...jobWrites(db), ...unitWrites(db), ...reads(db), ...reconciliation(db) })
+  return Storage.Storage.of({
+    ...jobWrites(db),
+    ...unitWrites(db),
+    ...reads(db),
+    ...progressEvents(db),
+    ...reconciliation(db)
+  })
 })
 
 /** The Storage layer on a `PgClient`; migrates the schema on build unless `migrate: false`. */

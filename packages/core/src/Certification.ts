@@ -41,6 +41,7 @@ import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import { ModelCatalog } from "./ModelCatalog.ts"
+import * as Progress from "./Progress.ts"
 import { ProgressEvent, Queue, type QueueCounts, type QueueError, UnitMessage } from "./Queue.ts"
 import * as Rating from "./Rating.ts"
 import { Registry, type ModelInfo, NotCertifiableReason } from "./Registry.ts"
@@ -55,7 +56,7 @@ import type {
   Stats,
   StorageError
 } from "./Storage.ts"
-import { Storage, StorageError as StorageErrorClass, StorageUnknown } from "./Storage.ts"
+import { Storage, StorageError as StorageErrorClass, StorageUnknown, type StoredProgress } from "./Storage.ts"
 import * as Suite from "./Suite.ts"
 
 // ---------------------------------------------------------------------------------------------
@@ -198,6 +199,16 @@ export class Certification extends Context.Service<Certification, {
    * every event from any process. Ends after the terminal `job-status` event.
    */
   readonly events: (jobId: string) => Stream.Stream<ProgressEvent, JobNotFound | CertificationError>
+  /**
+   * Issue 18: the job's stored progress events with a sequence number above `after` (0: all of
+   * them), then each new one from any process, ending after the terminal `job-status` event. A
+   * stream resumed with the last number it saw gets every later event exactly once, in order.
+   */
+  readonly progress: (
+    jobId: string,
+    after: number,
+    options?: Progress.StreamOptions
+  ) => Stream.Stream<StoredProgress, JobNotFound | CertificationError>
 }>()("@myia/certification/Certification") {}
 
 const decodeJobId = Schema.decodeUnknownExit(JobId)
@@ -392,9 +403,9 @@ const makeCreation = ({ catalog, config, queue, storage }: Deps) => {
         }).pipe(Effect.ignore)
       )
     )
-    yield* queue.publish(
+    yield* Progress.record(storage, queue)(
       new ProgressEvent({ jobId, type: "job-status", unitId: null, status: "QUEUED", at: yield* nowIso })
-    ).pipe(Effect.ignore)
+    )
     yield* Effect.logInfo("certification job created").pipe(
       Effect.annotateLogs({ jobId, type, units: units.length, skipped: plan.skipped.length })
     )
@@ -505,9 +516,9 @@ const makeCommands = (deps: Deps) => {
     yield* queue.cancelJob(job.id).pipe(
       Effect.catch((error) => Effect.logWarning("cancel: could not reach the queue", error.message))
     )
-    yield* queue.publish(
+    yield* Progress.record(storage, queue)(
       new ProgressEvent({ jobId: job.id, type: "job-status", unitId: null, status: "CANCELLED", at: yield* nowIso })
-    ).pipe(Effect.ignore)
+    )
     return cancelled.value
   })
 
@@ -595,7 +606,10 @@ const makeQueries = ({ queue, registry, storage }: Deps) => {
       })
     )
 
-  return { getJob, history, latest, stats, events }
+  const progress = (jobId: string, after: number, options?: Progress.StreamOptions) =>
+    Stream.unwrap(Effect.map(findJob(storage)(jobId), (job) => Progress.stream(storage, queue, job.id, after, options)))
+
+  return { getJob, history, latest, stats, events, progress }
 }
 
 /** Build the service; requires Storage, Queue and Registry (and an optional ModelCatalog). */

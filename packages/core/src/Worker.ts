@@ -28,6 +28,7 @@ import { type JobId, UnitId, type UnitOutcome } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import * as Metrics from "./Metrics.ts"
+import * as Progress from "./Progress.ts"
 import { type Delivery, type DeliveryResult, Done, Postpone, ProgressEvent, Queue, Retry, type UnitMessage } from "./Queue.ts"
 import * as Reconciler from "./Reconciler.ts"
 import * as RedeliveryPolicy from "./RedeliveryPolicy.ts"
@@ -76,10 +77,10 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     Effect.forkScoped
   )
 
+  // Issue 18: stored (numbered per job) and published.
+  const recordProgress = Progress.record(storage, queue)
   const publish = (jobId: JobId, type: ProgressEvent["type"], unitId: UnitMessage["unitId"] | null, status: string) =>
-    Effect.flatMap(nowIso, (at) => queue.publish(new ProgressEvent({ jobId, type, unitId, status, at }))).pipe(
-      Effect.ignore
-    )
+    Effect.flatMap(nowIso, (at) => recordProgress(new ProgressEvent({ jobId, type, unitId, status, at })))
 
   /** COMPLETED once every unit is terminal (storage refuses otherwise); publish when it happens. */
   const maybeComplete = Effect.fnUntraced(function*(jobId: JobId) {

@@ -22,6 +22,7 @@ import * as HttpApiSchema from "effect/http-api/HttpApiSchema"
 import * as HttpApiSecurity from "effect/http-api/HttpApiSecurity"
 import * as OpenApi from "effect/http-api/OpenApi"
 import { Domain, Queue } from "@myia/certification/schemas"
+import packageJson from "../package.json" with { type: "json" }
 import * as Inputs from "./Inputs.ts"
 
 const { InvocationTarget, Job, JobCounts, JobStatus, JobType, Unit, Verdict } = Domain
@@ -249,16 +250,26 @@ const pageQuery = {
   limit: Schema.optional(Inputs.PositiveIntFromString)
 }
 
-export const CertifyModelPayload = Schema.Struct({ modelId: Inputs.ModelIdInput, region: Inputs.RegionInput })
+/** A schema with one example, decoded through the schema itself so it is a valid value. */
+const withExample = <S extends Schema.Codec<any, any>>(schema: S, example: S["Encoded"]): S =>
+  schema.annotate({ examples: [Schema.decodeUnknownSync(schema)(example)] }) as S
+
+export const CertifyModelPayload = withExample(
+  Schema.Struct({ modelId: Inputs.ModelIdInput, region: Inputs.RegionInput }),
+  { modelId: "amazon.nova-lite-v1:0", region: "us-east-1" }
+)
 /** Lists are checked element by element here; their sizes (models, regions per job) by the service. */
-export const CertifyMultiplePayload = Schema.Struct({
-  modelIds: Schema.Array(Inputs.ModelIdInput),
-  regions: Schema.Array(Inputs.RegionInput)
-})
-export const CertifyAllPayload = Schema.Struct({
-  regions: Schema.Array(Inputs.RegionInput),
-  modalities: Schema.optionalKey(Schema.Array(Schema.Literals(["chat", "embedding"])))
-})
+export const CertifyMultiplePayload = withExample(
+  Schema.Struct({ modelIds: Schema.Array(Inputs.ModelIdInput), regions: Schema.Array(Inputs.RegionInput) }),
+  { modelIds: ["amazon.nova-lite-v1:0", "anthropic.claude-3-haiku-20240307-v1:0"], regions: ["us-east-1", "eu-west-3"] }
+)
+export const CertifyAllPayload = withExample(
+  Schema.Struct({
+    regions: Schema.Array(Inputs.RegionInput),
+    modalities: Schema.optionalKey(Schema.Array(Schema.Literals(["chat", "embedding"])))
+  }),
+  { regions: ["us-east-1"], modalities: ["chat"] }
+)
 
 const jobParams = { jobId: Inputs.JobIdInput }
 
@@ -272,6 +283,37 @@ const created = [
 ] as const
 
 // ---------------------------------------------------------------------------------------------
+// Documentation (issue 18): a summary and a description on every operation and tag
+// ---------------------------------------------------------------------------------------------
+
+/** The OpenAPI summary (the operation's title in Scalar) and description of an endpoint or group. */
+const doc = (summary: string, description: string) => OpenApi.annotations({ summary, description })
+
+/** A tag's description (groups are tags). */
+const tag = (description: string) => OpenApi.annotations({ description })
+
+/**
+ * One progress event of GET /jobs/:jobId/events: `id` is its number in the job's sequence (1, 2, …;
+ * send the last one back as `Last-Event-ID` to resume), `data` a JSON `ProgressEvent`. Named so
+ * generated clients and `/docs` show `ProgressSseEvent`, not an encoded internal name.
+ */
+export const ProgressSseEvent = Schema.Struct({
+  id: Schema.String,
+  event: Schema.Literal("message"),
+  data: Schema.fromJsonString(ProgressEvent)
+}).annotate({
+  identifier: "ProgressSseEvent",
+  description: "One progress event: `id` is its per-job sequence number, `data` a JSON ProgressEvent."
+})
+
+/** A keep-alive event with empty data: EventSource does not dispatch it; proxies see traffic. */
+export const HeartbeatSseEvent = Schema.Struct({ event: Schema.Literal("heartbeat"), data: Schema.Literal("") })
+  .annotate({ identifier: "HeartbeatSseEvent", description: "Keep-alive, sent while nothing else happens." })
+
+/** Every event of the progress stream. */
+export const JobSseEvent = Schema.Union([ProgressSseEvent, HeartbeatSseEvent])
+
+// ---------------------------------------------------------------------------------------------
 // Groups
 // ---------------------------------------------------------------------------------------------
 
@@ -281,51 +323,79 @@ export class CertifyGroup extends HttpApiGroup.make("certify").add(
     headers: createHeaders,
     success: created,
     error: [...common, Conflict]
-  }),
+  }).annotateMerge(doc(
+    "Certify one model in one region",
+    "Creates a CERTIFY job with one unit. 201 with the job; 200 with the same answer when the same " +
+      "`Idempotency-Key` and body were seen before. A model the registry says cannot be certified in " +
+      "the region is a 400 naming the model and the reason; no job is created."
+  )),
   HttpApiEndpoint.post("certifyMultiple", "/certify-multiple", {
     payload: CertifyMultiplePayload,
     headers: createHeaders,
     success: created,
     error: [...common, Conflict]
-  }),
+  }).annotateMerge(doc(
+    "Certify several models in several regions",
+    "Creates one job with a unit per certifiable (model, region) pair; pairs the registry rules out " +
+      "are listed in `skipped` with their reason. Unknown models are a 400 naming each one."
+  )),
   HttpApiEndpoint.post("certifyAll", "/certify-all", {
     payload: CertifyAllPayload,
     headers: createHeaders,
     success: created,
     error: [...common, Conflict]
-  })
-) {}
+  }).annotateMerge(doc(
+    "Certify every model in the given regions",
+    "Creates one job covering every model of the registry (optionally only some modalities) that is " +
+      "certifiable in each region; the rest are listed in `skipped`."
+  ))
+).annotateMerge(tag("Create certification jobs. Each POST accepts an optional `Idempotency-Key` header.")) {}
 
 export class JobsGroup extends HttpApiGroup.make("jobs").add(
   HttpApiEndpoint.get("getJob", "/jobs/:jobId", {
     params: jobParams,
     success: Success(JobDetail),
     error: [...common, NotFound]
-  }),
+  }).annotateMerge(doc("Get a job", "The job, its progress counts and every unit with its result.")),
   HttpApiEndpoint.get("events", "/jobs/:jobId/events", {
     params: jobParams,
-    success: HttpApiSchema.StreamSse({ data: ProgressEvent }),
+    headers: { "last-event-id": Schema.optional(Inputs.EventIdFromString) },
+    success: HttpApiSchema.StreamSse({ events: JobSseEvent }),
     error: [...common, NotFound]
-  }),
+  }).annotateMerge(doc(
+    "Stream a job's progress",
+    "Server-Sent Events: every progress event of the job (job status changes, unit starts and " +
+      "completions) in order, each with its per-job sequence number as `id`, until the job is " +
+      "terminal. With `Last-Event-ID` the stream resumes after that event: nothing is missed or " +
+      "repeated. Heartbeat events (empty data) keep idle connections open. Works across processes."
+  )),
   HttpApiEndpoint.post("retry", "/jobs/:jobId/retry", {
     params: jobParams,
     headers: createHeaders,
     success: created,
     error: [...common, NotFound, Conflict]
-  }),
+  }).annotateMerge(doc(
+    "Retry a job's failed units",
+    "Creates a RECERTIFY job for the units that ended FAILED or INCONCLUSIVE; 409 when there is " +
+      "nothing to retry. Concurrent retries of one job create one job."
+  )),
   HttpApiEndpoint.delete("cancel", "/jobs/:jobId", {
     params: jobParams,
     success: Success(JobSummary),
     error: [...common, NotFound, Conflict]
-  })
-) {}
+  }).annotateMerge(doc(
+    "Cancel a job",
+    "Cancels a job that has not finished: units not yet run are cancelled and nothing is written " +
+      "after the cancel. 409 for a job that already ended, 404 for an unknown one."
+  ))
+).annotateMerge(tag("Follow, retry and cancel jobs.")) {}
 
 export class ResultsGroup extends HttpApiGroup.make("results").add(
   HttpApiEndpoint.get("history", "/history", {
     query: { ...pageQuery, status: Schema.optional(JobStatus), type: Schema.optional(JobType) },
     success: Success(History),
     error: common
-  }),
+  }).annotateMerge(doc("List jobs", "Jobs, newest first, filtered by status and type, one page at a time.")),
   HttpApiEndpoint.get("certifications", "/certifications", {
     query: {
       ...pageQuery,
@@ -335,23 +405,106 @@ export class ResultsGroup extends HttpApiGroup.make("results").add(
     },
     success: Success(Certifications),
     error: common
-  }),
-  HttpApiEndpoint.get("stats", "/stats", { success: Success(Stats), error: common }),
-  HttpApiEndpoint.get("regions", "/regions", { success: Success(Schema.Array(RegionInfo)), error: common }),
+  }).annotateMerge(doc(
+    "List the latest results",
+    "The newest verdict of each (model, region), filtered by model, region and verdict, one page at a time."
+  )),
+  HttpApiEndpoint.get("stats", "/stats", { success: Success(Stats), error: common }).annotateMerge(doc(
+    "Get statistics",
+    "Jobs by status, units by verdict and by region, errors by category and the queue's counts."
+  )),
+  HttpApiEndpoint.get("regions", "/regions", { success: Success(Schema.Array(RegionInfo)), error: common })
+    .annotateMerge(doc("List regions", "Every Bedrock region code with its name.")),
   HttpApiEndpoint.get("models", "/models", {
     query: { region: Schema.optional(Inputs.RegionInput) },
     success: Success(Schema.Array(ModelEntry)),
     error: common
-  })
-) {}
+  }).annotateMerge(doc(
+    "List models",
+    "Every model of the registry with its latest results; with `region`, also whether it can be " +
+      "certified there and through which invocation target."
+  ))
+).annotateMerge(tag("Read results, history and statistics.")) {}
 
 export class SystemGroup extends HttpApiGroup.make("system").add(
-  HttpApiEndpoint.get("health", "/health", { success: Success(Health), error: common }),
+  HttpApiEndpoint.get("health", "/health", { success: Success(Health), error: common }).annotateMerge(
+    doc("Health check", "Answers `ok` while the API serves requests; public by default.")
+  ),
   HttpApiEndpoint.get("metrics", "/metrics", {
     success: Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/plain; version=0.0.4" })),
     error: common
-  })
-) {}
+  }).annotateMerge(doc("Prometheus metrics", "The process's metrics in the Prometheus text format."))
+).annotateMerge(tag("Operations: health and metrics.")) {}
+
+// ---------------------------------------------------------------------------------------------
+// Document refinements (issue 18)
+// ---------------------------------------------------------------------------------------------
+
+/** The largest page size any plugin accepts (`maxPageSize` may lower it). */
+export const maxPageSizeLimit = 100
+
+/**
+ * How the pagination query parameters are documented. They arrive as text and decode through
+ * `Inputs.PositiveIntFromString` (decimal digits, at most 9), so the document states the integers
+ * they stand for with their real bounds, which a generated client then sends as `?limit=5`.
+ */
+const pageParameters = (maxPageSize: number): Readonly<Record<string, object>> => ({
+  page: { type: "integer", minimum: 1, maximum: 999_999_999, default: 1, example: 1 },
+  limit: { type: "integer", minimum: 1, maximum: maxPageSize, default: 20, example: 20 }
+})
+
+/**
+ * `Schema.Int` documents itself with the safe-integer bounds (±2^53), which documentation tools
+ * then show as examples; every integer of this API is a count, a size or a duration, so the bounds
+ * say nothing and are dropped.
+ */
+const dropSafeIntegerBounds = (node: unknown): void => {
+  if (Array.isArray(node)) return node.forEach(dropSafeIntegerBounds)
+  if (typeof node !== "object" || node === null) return
+  const schema = node as Record<string, unknown>
+  if (schema.minimum === Number.MIN_SAFE_INTEGER && schema.maximum === Number.MAX_SAFE_INTEGER) {
+    delete schema.minimum
+    delete schema.maximum
+  }
+  Object.values(schema).forEach(dropSafeIntegerBounds)
+}
+
+/**
+ * The OpenAPI document with the pagination parameters as bounded integers (`maxPageSize` for
+ * `limit`) and without the safe-integer bounds.
+ */
+export const refineDocument = (
+  spec: Record<string, any>,
+  options: { readonly maxPageSize: number }
+): Record<string, any> => {
+  const page = pageParameters(options.maxPageSize)
+  for (const operations of Object.values(spec.paths as Record<string, Record<string, any>>)) {
+    for (const operation of Object.values(operations)) {
+      for (const parameter of operation.parameters ?? []) {
+        const schema = parameter.in === "query" ? page[parameter.name] : undefined
+        if (schema !== undefined) parameter.schema = { ...schema }
+      }
+    }
+  }
+  dropSafeIntegerBounds(spec.components)
+  dropSafeIntegerBounds(spec.paths)
+  return spec
+}
+
+// Issue 19 (dashboard): who the caller is, so a page can hide the actions it may not take.
+
+/** The principal the host's authorize hook granted for this request. */
+export const PrincipalInfo = Schema.Struct({ id: Schema.String, canRead: Schema.Boolean, canWrite: Schema.Boolean })
+export type PrincipalInfo = typeof PrincipalInfo.Type
+
+export class SessionGroup extends HttpApiGroup.make("session").add(
+  HttpApiEndpoint.get("principal", "/principal", { success: Success(PrincipalInfo), error: common }).annotateMerge(
+    OpenApi.annotations({
+      summary: "Who am I",
+      description: "The principal the host's authorize hook granted this request: its id and whether it may read and write."
+    })
+  )
+).annotateMerge(OpenApi.annotations({ description: "The caller's identity and permissions (the dashboard asks first)." })) {}
 
 /** The whole API. Paths are relative to the host's base path. */
 export class CertificationApi extends HttpApi.make("certification")
@@ -359,10 +512,14 @@ export class CertificationApi extends HttpApi.make("certification")
   .add(JobsGroup)
   .add(ResultsGroup)
   .add(SystemGroup)
+  .add(SessionGroup)
   .annotateMerge(OpenApi.annotations({
     title: "MyIA Bedrock certification API",
-    version: "0.1.0",
-    description: "Certify AWS Bedrock models per account × region: jobs, progress (SSE), results and statistics."
+    version: packageJson.version,
+    description: "Certify AWS Bedrock models per account × region: jobs, progress (SSE), results and statistics.",
+    license: { name: "MIT", url: "https://opensource.org/licenses/MIT" },
+    servers: [{ url: "/" }],
+    transform: (spec) => refineDocument(spec, { maxPageSize: maxPageSizeLimit })
   }))
   // Report every wrong field of a request at once, not only the first.
   .annotate(HttpApi.ParseOptions, { errors: "all" })

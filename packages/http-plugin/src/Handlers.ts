@@ -13,6 +13,7 @@
 import { Certification as Core, Domain, Metrics, Region as Regions, Registry } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
@@ -33,6 +34,8 @@ export interface HandlerOptions {
   readonly maxPageSize: number
   /** Prometheus text for GET /metrics. */
   readonly metrics: Effect.Effect<string>
+  /** Issue 18: a heartbeat event this often on the SSE stream (default 15 s). */
+  readonly sseHeartbeat?: Duration.Input | undefined
 }
 
 const defaultPageSize = 20
@@ -180,6 +183,11 @@ export const layer = (options: HandlerOptions) => {
     })
   )
 
+  const heartbeats = Stream.tick(options.sseHeartbeat ?? Duration.seconds(15)).pipe(
+    Stream.drop(1), // the first tick is immediate
+    Stream.map(() => ({ event: "heartbeat" as const, data: "" as const }))
+  )
+
   const jobs = HttpApiBuilder.group(
     Api.CertificationApi,
     "jobs",
@@ -190,13 +198,15 @@ export const layer = (options: HandlerOptions) => {
           mapErrors(service.getJob(params.jobId)).pipe(
             Effect.map((d) => ok({ ...d.job, ...progress(d.counts), certifications: d.units.map(unitRowOf) }))
           ))
-        .handle("events", ({ params }) =>
+        .handle("events", ({ headers, params }) =>
           // Check the job first so an unknown id is a 404, not an empty stream.
           mapErrors(service.getJob(params.jobId)).pipe(
             Effect.as(
-              service.events(params.jobId).pipe(
+              service.progress(params.jobId, headers["last-event-id"] ?? 0).pipe(
                 Stream.tapError((e) => Effect.logWarning(`progress stream ended early: ${e.message}`)),
-                Stream.catch(() => Stream.empty)
+                Stream.catch(() => Stream.empty),
+                Stream.map(({ event, seq }) => ({ id: String(seq), event: "message" as const, data: event })),
+                Stream.merge(heartbeats, { haltStrategy: "left" })
               )
             )
           ))
@@ -315,7 +325,16 @@ export const layer = (options: HandlerOptions) => {
     })
   )
 
-  return Layer.mergeAll(certify, jobs, results, system)
+  // Issue 19: GET /principal answers who the authorize hook says the caller is.
+  const session = HttpApiBuilder.group(
+    Api.CertificationApi,
+    "session",
+    (handlers) =>
+      handlers.handle("principal", () =>
+        Effect.map(Effect.service(CurrentPrincipal), (p) => ok({ id: p.id, canRead: p.canRead, canWrite: p.canWrite })))
+  )
+
+  return Layer.mergeAll(certify, jobs, results, system, session)
 }
 
 /** Prometheus text of every metric in the default registry (the SDK's metrics included). */

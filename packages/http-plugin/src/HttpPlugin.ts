@@ -51,6 +51,7 @@ import type * as Http from "node:http"
 import type * as Stream from "node:stream"
 import * as Api from "./Api.ts"
 import * as Auth from "./Auth.ts"
+import * as Dashboard from "./Dashboard.ts"
 import * as Envelope from "./Envelope.ts"
 import * as Handlers from "./Handlers.ts"
 import * as RequestGate from "./RequestGate.ts"
@@ -82,8 +83,15 @@ export interface Options {
   readonly maxPageSize?: number | undefined
   /** Serve the Scalar API reference at `/docs` (default true). */
   readonly docs?: boolean | undefined
+  /**
+   * Serve the dashboard at `/ui` (default true). Its page and assets hold no data and are served
+   * without the authorize hook; every call the page makes goes through the API and the hook.
+   */
+  readonly dashboard?: boolean | undefined
   /** Prometheus text for `/metrics`; default: every metric of the process's default registry. */
   readonly metrics?: Effect.Effect<string> | undefined
+  /** Issue 18: milliseconds between heartbeat events on the SSE stream. Default 15000. */
+  readonly sseHeartbeatMillis?: number | undefined
 }
 
 /** A mounted API. */
@@ -228,9 +236,15 @@ const challenge = (response: HttpServerResponse.HttpServerResponse) =>
     ? HttpServerResponse.setHeader(response, "www-authenticate", "Bearer")
     : response
 
+/** Issue 18: an event stream is never cached, and proxies (nginx) pass it through unbuffered. */
+const sseHeaders = (response: HttpServerResponse.HttpServerResponse) =>
+  response.body._tag === "Stream" && (response.body.contentType ?? "").startsWith("text/event-stream")
+    ? HttpServerResponse.setHeaders(response, { "cache-control": "no-cache", "x-accel-buffering": "no" })
+    : response
+
 const withEnvelopes = (maxBodyBytes: number) =>
 <E, R>(app: Effect.Effect<HttpServerResponse.HttpServerResponse, E, R>) =>
-  app.pipe(Effect.catchCause(failureResponse(maxBodyBytes)), Effect.map(challenge))
+  app.pipe(Effect.catchCause(failureResponse(maxBodyBytes)), Effect.map(challenge), Effect.map(sseHeaders))
 
 // ---------------------------------------------------------------------------------------------
 // Assembly
@@ -247,10 +261,11 @@ const serviceLayer = (
     )
 
 /** The OpenAPI document as served: the base path as server, public operations without security. */
-const servedApi = (basePath: string, policy: Auth.Policy) =>
+const servedApi = (basePath: string, policy: Auth.Policy, maxPageSize: number) =>
   Api.CertificationApi.annotateMerge(OpenApi.annotations({
     servers: [{ url: basePath === "" ? "/" : basePath }],
-    transform: (spec) => {
+    transform: (document) => {
+      const spec = Api.refineDocument(document, { maxPageSize })
       const open = (path: string) => policy._tag === "Anonymous" || policy.publicPaths.has(path)
       for (const [path, operations] of Object.entries(spec.paths as Record<string, Record<string, any>>)) {
         if (!open(path)) continue
@@ -307,11 +322,15 @@ export const createCertificationHandler = (options: Options): CertificationHandl
   const policy = policyOf(options, publicPaths)
   const basePath = basePathOf(options.basePath)
   const maxBodyBytes = positiveInt("maxBodyBytes", options.maxBodyBytes, defaults.maxBodyBytes)
-  const maxPageSize = positiveInt("maxPageSize", options.maxPageSize, defaults.maxPageSize, 100)
+  const maxPageSize = positiveInt("maxPageSize", options.maxPageSize, defaults.maxPageSize, Api.maxPageSizeLimit)
 
-  const api = servedApi(basePath, policy)
+  const api = servedApi(basePath, policy, maxPageSize)
   const apiRoutes = HttpApiBuilder.layer(api).pipe(
-    Layer.provide(Handlers.layer({ maxPageSize, metrics: options.metrics ?? Handlers.defaultMetrics })),
+    Layer.provide(Handlers.layer({
+      maxPageSize,
+      metrics: options.metrics ?? Handlers.defaultMetrics,
+      sseHeartbeat: positiveInt("sseHeartbeatMillis", options.sseHeartbeatMillis, 15_000)
+    })),
     Layer.provide(Auth.layer(policy))
   )
   const openapi = HttpRouter.use((router) => {
@@ -322,6 +341,8 @@ export const createCertificationHandler = (options: Options): CertificationHandl
     openapi,
     options.docs === false ? Layer.empty : HttpApiScalar.layer(api, { path: "/docs" })
   ).pipe(Layer.provide(Auth.routeMiddleware(policy)))
+  // Issue 19: the dashboard (no data in it, so outside the authorization middleware).
+  const dashboardRoutes = options.dashboard === false ? Layer.empty : Dashboard.routes
   const services = Layer.merge(serviceLayer(options.certification), HttpServer.layerServices)
 
   const scope = Scope.makeUnsafe()
@@ -332,7 +353,7 @@ export const createCertificationHandler = (options: Options): CertificationHandl
 
   const built = Effect.runPromise(Effect.gen(function*() {
     const context = yield* Layer.buildWithScope(services, scope)
-    const router = yield* HttpRouter.toHttpEffect(Layer.mergeAll(apiRoutes, ownRoutes)).pipe(
+    const router = yield* HttpRouter.toHttpEffect(Layer.mergeAll(apiRoutes, ownRoutes, dashboardRoutes)).pipe(
       Effect.provideService(HttpRouter.RouterConfig, routerConfig),
       Effect.provideContext(Context.add(context, Scope.Scope, scope))
     )

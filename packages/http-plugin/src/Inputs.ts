@@ -71,3 +71,15 @@ export const PositiveIntFromString = Schema.String.check(
     /^[1-9][0-9]{0,8}$/.test(s) ? undefined : `must be a whole number of at least 1 written in decimal digits (got ${quote(s)})`
   )
 ).pipe(Schema.decodeTo(Schema.Int, SchemaTransformation.numberFromString))
+
+/**
+ * A `Last-Event-ID` header (issue 18): the sequence number of the last progress event the client
+ * saw — decimal digits, `0` or no leading zero, at most 9 digits.
+ */
+export const EventIdFromString = Schema.String.check(
+  Schema.makeFilter((s: string) =>
+    /^(0|[1-9][0-9]{0,8})$/.test(s)
+      ? undefined
+      : `must be the id of an event of this stream (decimal digits; got ${quote(s)})`
+  )
+).pipe(Schema.decodeTo(Schema.Int, SchemaTransformation.numberFromString))

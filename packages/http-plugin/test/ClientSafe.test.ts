@@ -7,11 +7,15 @@ import { build } from "esbuild"
 import { fileURLToPath } from "node:url"
 
 const entry = fileURLToPath(new URL("../src/Api.ts", import.meta.url))
+const clientEntry = fileURLToPath(new URL("../src/Client.ts", import.meta.url))
 
 describe("client-safe API definition", () => {
-  it("bundles for the browser with no Node built-ins and no AWS SDK", async () => {
+  it.each([
+    { name: "the API definition", file: entry },
+    { name: "the typed client", file: clientEntry }
+  ])("$name bundles for the browser with no Node built-ins and no AWS SDK", async ({ file }) => {
     const result = await build({
-      entryPoints: [entry],
+      entryPoints: [file],
       bundle: true,
       write: false,
       platform: "browser",
