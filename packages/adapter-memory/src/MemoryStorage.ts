@@ -374,6 +374,30 @@ const reads = (tables: Tables) => {
   return { getJob, getUnits, getUnit, counts, history, latest, stats, cleanup }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Progress events (issue 18): one process, so appending is already in commit order
+// ---------------------------------------------------------------------------------------------
+
+const progressEvents = ({ jobs, progress }: Tables) => {
+  const appendProgress = Effect.fn("MemoryStorage.appendProgress")(function*(event: Queue.ProgressEvent) {
+    if (!jobs.has(event.jobId)) return Option.none()
+    const list = progress.get(event.jobId) ?? []
+    list.push(event)
+    progress.set(event.jobId, list)
+    return Option.some(list.length)
+  })
+
+  const progressAfter = Effect.fn("MemoryStorage.progressAfter")(
+    function*(jobId: Domain.JobId, after: number, limit: number) {
+      const list = progress.get(jobId) ?? []
+      const from = Math.max(0, Math.floor(after))
+      return list.slice(from, from + Math.max(0, limit)).map((event, i) => ({ seq: from + i + 1, event }))
+    }
+  )
+
+  return { appendProgress, progressAfter }
+}
+
 /** Issue 15: what the reconciler reads and marks, and the store's clock. */
 const reconciliation = ({ enqueuedAt, jobUnits, jobs, units }: Tables) => {
   const claimable = (job: Domain.Job | undefined) => job !== undefined && liveForClaim.has(job.status)
@@ -413,30 +437,6 @@ const reconciliation = ({ enqueuedAt, jobUnits, jobs, units }: Tables) => {
   })
 
   return { markEnqueued, unenqueuedJobs, activeUnits, finishableJobs, databaseTime: now }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Progress events (issue 18): one process, so appending is already in commit order
-// ---------------------------------------------------------------------------------------------
-
-const progressEvents = ({ jobs, progress }: Tables) => {
-  const appendProgress = Effect.fn("MemoryStorage.appendProgress")(function*(event: Queue.ProgressEvent) {
-    if (!jobs.has(event.jobId)) return Option.none()
-    const list = progress.get(event.jobId) ?? []
-    list.push(event)
-    progress.set(event.jobId, list)
-    return Option.some(list.length)
-  })
-
-  const progressAfter = Effect.fn("MemoryStorage.progressAfter")(
-    function*(jobId: Domain.JobId, after: number, limit: number) {
-      const list = progress.get(jobId) ?? []
-      const from = Math.max(0, Math.floor(after))
-      return list.slice(from, from + Math.max(0, limit)).map((event, i) => ({ seq: from + i + 1, event }))
-    }
-  )
-
-  return { appendProgress, progressAfter }
 }
 
 /** Build an in-memory Storage with empty tables. */

@@ -514,6 +514,38 @@ const reads = (db: Db) => {
   return { getJob, getUnits, getUnit, counts, history, latest, stats, cleanup }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Progress events (issue 18)
+// ---------------------------------------------------------------------------------------------
+
+const progressEvents = ({ client, jobs, progressTable, sql }: Db) => {
+  // One statement bumps the job's counter (locking its row until commit) and stores the event.
+  const appendProgress = Effect.fn("PgStorage.appendProgress")(function*(event: Queue.ProgressEvent) {
+    const rows = yield* client.run("appendProgress", () =>
+      sql<Array<{ seq: number }>>`WITH next AS (
+          UPDATE ${jobs} SET progress_seq = progress_seq + 1 WHERE id = ${event.jobId} RETURNING id, progress_seq)
+        INSERT INTO ${progressTable} (job_id, seq, type, unit_id, status, at)
+          SELECT id, progress_seq, ${event.type}, ${event.unitId}, ${event.status}, ${event.at} FROM next
+        RETURNING seq`)
+    return rows.length === 0 ? Option.none() : Option.some(rows[0]!.seq)
+  })
+
+  const progressAfter = Effect.fn("PgStorage.progressAfter")(
+    function*(jobId: Domain.JobId, after: number, limit: number) {
+      const rows = yield* client.run("progressAfter", () =>
+        sql<Array<Row>>`SELECT seq, job_id AS "jobId", type, unit_id AS "unitId", status, at FROM ${progressTable}
+          WHERE job_id = ${jobId} AND seq > ${Math.floor(after)} ORDER BY seq LIMIT ${Math.max(0, Math.floor(limit))}`)
+      return yield* Effect.forEach(rows, ({ seq, ...event }) =>
+        decodeProgress(event).pipe(
+          Effect.map((decoded) => ({ seq: seq as number, event: decoded })),
+          Effect.mapError(undecodable("progressAfter"))
+        ))
+    }
+  )
+
+  return { appendProgress, progressAfter }
+}
+
 /** Issue 15: what the reconciler reads and marks, and the database's clock. */
 const reconciliation = (db: Db) => {
   const { client, jobs, nowIso, raw, sql, units } = db
@@ -560,38 +592,6 @@ const reconciliation = (db: Db) => {
   ).pipe(Effect.map((rows) => Math.round(rows[0]?.ms ?? NaN)), Effect.withSpan("PgStorage.databaseTime"))
 
   return { markEnqueued, unenqueuedJobs, activeUnits, finishableJobs, databaseTime }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Progress events (issue 18)
-// ---------------------------------------------------------------------------------------------
-
-const progressEvents = ({ client, jobs, progressTable, sql }: Db) => {
-  // One statement bumps the job's counter (locking its row until commit) and stores the event.
-  const appendProgress = Effect.fn("PgStorage.appendProgress")(function*(event: Queue.ProgressEvent) {
-    const rows = yield* client.run("appendProgress", () =>
-      sql<Array<{ seq: number }>>`WITH next AS (
-          UPDATE ${jobs} SET progress_seq = progress_seq + 1 WHERE id = ${event.jobId} RETURNING id, progress_seq)
-        INSERT INTO ${progressTable} (job_id, seq, type, unit_id, status, at)
-          SELECT id, progress_seq, ${event.type}, ${event.unitId}, ${event.status}, ${event.at} FROM next
-        RETURNING seq`)
-    return rows.length === 0 ? Option.none() : Option.some(rows[0]!.seq)
-  })
-
-  const progressAfter = Effect.fn("PgStorage.progressAfter")(
-    function*(jobId: Domain.JobId, after: number, limit: number) {
-      const rows = yield* client.run("progressAfter", () =>
-        sql<Array<Row>>`SELECT seq, job_id AS "jobId", type, unit_id AS "unitId", status, at FROM ${progressTable}
-          WHERE job_id = ${jobId} AND seq > ${Math.floor(after)} ORDER BY seq LIMIT ${Math.max(0, Math.floor(limit))}`)
-      return yield* Effect.forEach(rows, ({ seq, ...event }) =>
-        decodeProgress(event).pipe(
-          Effect.map((decoded) => ({ seq: seq as number, event: decoded })),
-          Effect.mapError(undecodable("progressAfter"))
-        ))
-    }
-  )
-
-  return { appendProgress, progressAfter }
 }
 
 /** Build the Storage service on the `PgClient` (runs migrations first unless `migrate: false`). */

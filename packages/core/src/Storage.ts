@@ -271,6 +271,22 @@ export class Storage extends Context.Service<Storage, {
    */
   readonly cleanup: (before: Timestamp) => Effect.Effect<number, StorageError>
 
+  // --- issue 18: stored progress events, so an SSE stream resumes from `Last-Event-ID` ---------
+
+  /**
+   * Record a progress event of its job and return the event's per-job sequence number: 1 for the
+   * job's first event, then consecutive with no gap. Numbers are assigned in commit order, so a
+   * reader that has seen `n` never later finds a new event below `n`. None for an unknown job
+   * (nothing is written). Retention (`cleanup`) deletes a job's events with the job.
+   */
+  readonly appendProgress: (event: ProgressEvent) => Effect.Effect<Option.Option<number>, StorageError>
+
+  /** The job's stored events with a sequence number above `after`, ascending, at most `limit`. Empty for an unknown job. */
+  readonly progressAfter: (
+    jobId: JobId,
+    after: number,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<StoredProgress>, StorageError>
   // Issue 15: reconciliation.
 
   /** Record that every unit of the job reached the queue (idempotent; unknown job: no-op). */
@@ -295,23 +311,6 @@ export class Storage extends Context.Service<Storage, {
    * `Clock` for an in-process store), so a process can tell how far its clock is from it.
    */
   readonly databaseTime: Effect.Effect<number, StorageError>
-
-  // --- issue 18: stored progress events, so an SSE stream resumes from `Last-Event-ID` ---------
-
-  /**
-   * Record a progress event of its job and return the event's per-job sequence number: 1 for the
-   * job's first event, then consecutive with no gap. Numbers are assigned in commit order, so a
-   * reader that has seen `n` never later finds a new event below `n`. None for an unknown job
-   * (nothing is written). Retention (`cleanup`) deletes a job's events with the job.
-   */
-  readonly appendProgress: (event: ProgressEvent) => Effect.Effect<Option.Option<number>, StorageError>
-
-  /** The job's stored events with a sequence number above `after`, ascending, at most `limit`. Empty for an unknown job. */
-  readonly progressAfter: (
-    jobId: JobId,
-    after: number,
-    limit: number
-  ) => Effect.Effect<ReadonlyArray<StoredProgress>, StorageError>
 }>()("@myia/certification/Storage") {}
 
 /** A stored progress event with its per-job sequence number (issue 18). */

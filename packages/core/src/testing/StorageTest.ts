@@ -125,8 +125,8 @@ export const suite = (name: string, layer: Layer.Layer<Storage, unknown>): void 
       countsTests(test)
       latestViewTests(test)
       historyStatsCleanupTests(test)
-      reconciliationTests(test)
       progressTests(test)
+      reconciliationTests(test)
     })
   })
 }
@@ -815,6 +815,73 @@ const historyStatsCleanupTests = (test: Test): void => {
     }))
 }
 
+// ---------------------------------------------------------------------------------------------
+// Progress events (issue 18): appendProgress, progressAfter
+// ---------------------------------------------------------------------------------------------
+
+const progressTests = (test: Test): void => {
+  const progressOf = (job: Domain.Job, i: number) =>
+    new ProgressEvent({
+      jobId: job.id,
+      type: i === 0 ? "job-status" : "unit-completed",
+      unitId: i === 0 ? null : Fixtures.makeUnits(job, 1)[0]!.id,
+      status: i === 0 ? "QUEUED" : "CERTIFIED",
+      at: isoAt(Date.UTC(2020, 0, 1) + i)
+    })
+
+  test("appendProgress numbers a job's events 1, 2, 3 and progressAfter reads them back after a cursor, in order", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const { job } = yield* create({}, 1)
+      const other = yield* create({}, 1)
+      const events = [0, 1, 2].map((i) => progressOf(job, i))
+      const seqs = yield* Effect.forEach(events, (e) => storage.appendProgress(e))
+      assert.deepStrictEqual(seqs.map((o) => some(o, "seq")), [1, 2, 3])
+      assert.deepStrictEqual(some(yield* storage.appendProgress(progressOf(other.job, 0)), "other seq"), 1)
+      const all = yield* storage.progressAfter(job.id, 0, 10)
+      assert.deepStrictEqual(plain(all), plain(events.map((event, i) => ({ seq: i + 1, event }))))
+      assert.deepStrictEqual(plain(yield* storage.progressAfter(job.id, 1, 1)), plain([{ seq: 2, event: events[1] }]))
+      assert.deepStrictEqual(yield* storage.progressAfter(job.id, 3, 10), [])
+      assert.strictEqual((yield* storage.progressAfter(other.job.id, 0, 10)).length, 1)
+    }))
+
+  test("appendProgress for an unknown job writes nothing; progressAfter of an unknown job is empty", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const ghost = Fixtures.makeJob({})
+      assert.isTrue(Option.isNone(yield* storage.appendProgress(progressOf(ghost, 0))))
+      assert.deepStrictEqual(yield* storage.progressAfter(ghost.id, 0, 10), [])
+    }))
+
+  test("concurrent appends to one job get distinct consecutive numbers, read back in that order", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const { job } = yield* create({}, 1)
+      const events = Array.from({ length: 20 }, (_, i) => progressOf(job, i + 1))
+      const seqs = yield* Effect.forEach(events, (e) => storage.appendProgress(e), { concurrency: 20 })
+      const numbers = seqs.map((o) => some(o, "seq"))
+      assert.deepStrictEqual([...numbers].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1))
+      const stored = yield* storage.progressAfter(job.id, 0, 100)
+      assert.deepStrictEqual(stored.map((s) => s.seq), Array.from({ length: 20 }, (_, i) => i + 1))
+      // Each number belongs to the event it was returned for.
+      for (const [i, seq] of numbers.entries()) assert.strictEqual(stored[seq - 1]!.event.at, events[i]!.at)
+    }))
+
+  test("cleanup deletes a job's progress events with the job", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const old = yield* create({}, 1)
+      yield* start(old.job, old.units)
+      yield* finish(old.units[0]!, "CERTIFIED")
+      some(yield* storage.transitionJob(old.job.id, { from: ["PROCESSING"], to: "COMPLETED" }), "complete old")
+      some(yield* storage.appendProgress(progressOf(old.job, 0)), "seq")
+      yield* tick
+      const cutoff = isoAt(yield* nowMillis)
+      assert.isAtLeast(yield* storage.cleanup(cutoff), 1)
+      assert.deepStrictEqual(yield* storage.progressAfter(old.job.id, 0, 10), [])
+    }))
+}
+
 /** Issue 15: not-yet-enqueued jobs, the reconciler's reads, the database clock, and the latest view by order of writes. */
 const reconciliationTests = (test: Test): void => {
   test("a job is created not yet enqueued: unenqueuedJobs lists live ones created before the cutoff, oldest first, until markEnqueued", () =>
@@ -930,72 +997,5 @@ const reconciliationTests = (test: Test): void => {
       // Same machine in tests: the clocks agree to well within a minute.
       assert.isAtLeast(theirs, before - 60_000)
       assert.isAtMost(theirs, after + 60_000)
-    }))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Progress events (issue 18): appendProgress, progressAfter
-// ---------------------------------------------------------------------------------------------
-
-const progressTests = (test: Test): void => {
-  const progressOf = (job: Domain.Job, i: number) =>
-    new ProgressEvent({
-      jobId: job.id,
-      type: i === 0 ? "job-status" : "unit-completed",
-      unitId: i === 0 ? null : Fixtures.makeUnits(job, 1)[0]!.id,
-      status: i === 0 ? "QUEUED" : "CERTIFIED",
-      at: isoAt(Date.UTC(2020, 0, 1) + i)
-    })
-
-  test("appendProgress numbers a job's events 1, 2, 3 and progressAfter reads them back after a cursor, in order", () =>
-    Effect.gen(function*() {
-      const storage = yield* Storage
-      const { job } = yield* create({}, 1)
-      const other = yield* create({}, 1)
-      const events = [0, 1, 2].map((i) => progressOf(job, i))
-      const seqs = yield* Effect.forEach(events, (e) => storage.appendProgress(e))
-      assert.deepStrictEqual(seqs.map((o) => some(o, "seq")), [1, 2, 3])
-      assert.deepStrictEqual(some(yield* storage.appendProgress(progressOf(other.job, 0)), "other seq"), 1)
-      const all = yield* storage.progressAfter(job.id, 0, 10)
-      assert.deepStrictEqual(plain(all), plain(events.map((event, i) => ({ seq: i + 1, event }))))
-      assert.deepStrictEqual(plain(yield* storage.progressAfter(job.id, 1, 1)), plain([{ seq: 2, event: events[1] }]))
-      assert.deepStrictEqual(yield* storage.progressAfter(job.id, 3, 10), [])
-      assert.strictEqual((yield* storage.progressAfter(other.job.id, 0, 10)).length, 1)
-    }))
-
-  test("appendProgress for an unknown job writes nothing; progressAfter of an unknown job is empty", () =>
-    Effect.gen(function*() {
-      const storage = yield* Storage
-      const ghost = Fixtures.makeJob({})
-      assert.isTrue(Option.isNone(yield* storage.appendProgress(progressOf(ghost, 0))))
-      assert.deepStrictEqual(yield* storage.progressAfter(ghost.id, 0, 10), [])
-    }))
-
-  test("concurrent appends to one job get distinct consecutive numbers, read back in that order", () =>
-    Effect.gen(function*() {
-      const storage = yield* Storage
-      const { job } = yield* create({}, 1)
-      const events = Array.from({ length: 20 }, (_, i) => progressOf(job, i + 1))
-      const seqs = yield* Effect.forEach(events, (e) => storage.appendProgress(e), { concurrency: 20 })
-      const numbers = seqs.map((o) => some(o, "seq"))
-      assert.deepStrictEqual([...numbers].sort((a, b) => a - b), Array.from({ length: 20 }, (_, i) => i + 1))
-      const stored = yield* storage.progressAfter(job.id, 0, 100)
-      assert.deepStrictEqual(stored.map((s) => s.seq), Array.from({ length: 20 }, (_, i) => i + 1))
-      // Each number belongs to the event it was returned for.
-      for (const [i, seq] of numbers.entries()) assert.strictEqual(stored[seq - 1]!.event.at, events[i]!.at)
-    }))
-
-  test("cleanup deletes a job's progress events with the job", () =>
-    Effect.gen(function*() {
-      const storage = yield* Storage
-      const old = yield* create({}, 1)
-      yield* start(old.job, old.units)
-      yield* finish(old.units[0]!, "CERTIFIED")
-      some(yield* storage.transitionJob(old.job.id, { from: ["PROCESSING"], to: "COMPLETED" }), "complete old")
-      some(yield* storage.appendProgress(progressOf(old.job, 0)), "seq")
-      yield* tick
-      const cutoff = isoAt(yield* nowMillis)
-      assert.isAtLeast(yield* storage.cleanup(cutoff), 1)
-      assert.deepStrictEqual(yield* storage.progressAfter(old.job.id, 0, 10), [])
     }))
 }
