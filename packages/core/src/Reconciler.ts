@@ -33,6 +33,7 @@ import type { JobId, Timestamp, Unit } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import * as Metrics from "./Metrics.ts"
+import * as Progress from "./Progress.ts"
 import { type Entry, ProgressEvent, Queue, type QueueError, UnitMessage } from "./Queue.ts"
 import * as Runner from "./Runner.ts"
 import { Storage } from "./Storage.ts"
@@ -78,7 +79,9 @@ const publish = Effect.fnUntraced(function*(
   status: string
 ) {
   const queue = yield* Queue
-  yield* queue.publish(new ProgressEvent({ jobId, type, unitId, status, at: yield* nowIso })).pipe(Effect.ignore)
+  const storage = yield* Storage
+  // Issue 18: stored (numbered per job, so SSE resumes see it) and published.
+  yield* Progress.record(storage, queue)(new ProgressEvent({ jobId, type, unitId, status, at: yield* nowIso }))
 })
 
 /** Move the job to COMPLETED if all its units are terminal (storage refuses otherwise); true when it did. */
