@@ -148,6 +148,8 @@ export interface WorkerState {
   draining: boolean
   /** Checks Redis and the database; set while the services are up. */
   check: Effect.Effect<QueuePort.QueueCounts, unknown> | undefined
+  /** Issue 18: mirrors this process's governor into the gauges; set while the services are up. */
+  gauges?: Effect.Effect<void> | undefined
 }
 
 interface Reply {
@@ -177,12 +179,10 @@ export const routes: Readonly<Record<string, (state: WorkerState) => Effect.Effe
       })
     )
   },
+  // Issue 18: a worker exports its own governor and process metrics, never the shared queue's depth
+  // (the HTTP API's /metrics does: summed over workers it would double-count).
   "/metrics": (state) =>
-    (state.check === undefined ? Effect.void : state.check.pipe(
-      Effect.timeout(probeTimeout),
-      Effect.flatMap((queue) => Metrics.refresh({ queue })),
-      Effect.ignore
-    )).pipe(
+    (state.gauges ?? Effect.void).pipe(
       Effect.andThen(Metrics.render),
       Effect.map((body): Reply => ({ status: 200, type: "text/plain; version=0.0.4; charset=utf-8", body }))
     )
@@ -290,6 +290,8 @@ export const program = (options: RunWorkerOptions, shutdown: Effect.Effect<void>
       const queue = yield* Queue.Queue
       const storage = yield* Storage.Storage
       state.check = storage.getJob(probeJobId).pipe(Effect.andThen(queue.counts))
+      const governor = yield* RegionGovernor.RegionGovernor
+      state.gauges = Effect.flatMap(governor.snapshot, (regions) => Metrics.refresh({ regions }))
       yield* Worker.run({ concurrency: settings.concurrency })
       state.consuming = true
       yield* Effect.logInfo("certification worker consuming")
@@ -303,6 +305,7 @@ export const program = (options: RunWorkerOptions, shutdown: Effect.Effect<void>
       })),
       Effect.ensuring(Effect.sync(() => {
         state.check = undefined
+        state.gauges = undefined
       })),
       Effect.provide(services(settings, options))
     )

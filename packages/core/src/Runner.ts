@@ -185,7 +185,7 @@ const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boo
                 now - started < settings.throttleBudgetMillis && !(yield* stopRequested)
               if (!waitOut) return yield* error // reported by the test run, once
               yield* governor.recordOutcome(region, category)
-              yield* Metrics.recordRetry(region, category)
+              yield* Metrics.recordRetry(region, category, error.modelId)
               yield* Effect.sleep(yield* nextDelay)
               return yield* attempt
             })
@@ -260,7 +260,7 @@ const runTest = Effect.fnUntraced(function*(
       ? ++failures < settings.maxAttempts
       : false
     if (handling === "finish" || !again || (yield* stopRequested)) return finish(test, ctx, error, attempts)
-    yield* Metrics.recordRetry(ctx.region, error.category)
+    yield* Metrics.recordRetry(ctx.region, error.category, ctx.target)
     yield* Effect.sleep(yield* nextDelay[handling])
   }
 })

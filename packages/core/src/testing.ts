@@ -6,5 +6,6 @@
  * @since 0.1.0
  */
 export * as Fixtures from "./testing/Fixtures.ts"
+export * as Promtool from "./testing/Promtool.ts"
 export * as QueueTest from "./testing/QueueTest.ts"
 export * as StorageTest from "./testing/StorageTest.ts"
