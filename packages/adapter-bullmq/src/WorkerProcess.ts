@@ -24,6 +24,7 @@ import {
   type RequestRateLimit,
   Runner,
   Storage,
+  Tracing,
   Worker
 } from "@myia/certification"
 import * as Cause from "effect/Cause"
@@ -258,7 +259,9 @@ export const services = (settings: WorkerSettings, options: RunWorkerOptions): L
     Registry.layerWith(options.registry ?? {}),
     BedrockRuntime.layer(bedrock),
     RegionGovernor.layer(options.governor),
-    Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner })
+    Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner }),
+    // Issue 18: spans exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (OTEL_SERVICE_NAME names them).
+    Tracing.layerFromEnv({ serviceName: "myia-certification-worker" })
   )
 }
 

@@ -140,7 +140,9 @@ const decoder = new TextDecoder()
 const spanAttributes = (operation: Operation, region: Region, modelId: string | undefined) => ({
   "bedrock.operation": operation,
   "bedrock.region": region,
-  "bedrock.model_id": modelId
+  "bedrock.model_id": modelId,
+  // Issue 18: the id the call was sent to (a model id or an inference profile).
+  "bedrock.invocation_target": modelId
 })
 
 // Access-key ids have a well-known shape; scrub them from any message even when we never saw them.
@@ -233,11 +235,19 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     return failure === undefined ? "interrupted" : failure.error.error.category
   }
 
+  /** The outcome on the call's span: its error category, and whether it was throttled. */
+  const annotateOutcome = (exit: Exit.Exit<unknown, BedrockError>) => {
+    const outcome = outcomeOf(exit)
+    return outcome === "success"
+      ? Effect.annotateCurrentSpan({ "bedrock.throttled": false })
+      : Effect.annotateCurrentSpan({ "error.category": outcome, "bedrock.throttled": outcome === "THROTTLED" })
+  }
+
   const measured = <A>(operation: Operation, region: Region, outputTokens: (a: A) => number | undefined) =>
   (effect: Effect.Effect<A, BedrockError>): Effect.Effect<A, BedrockError> =>
     Effect.flatMap(Clock.currentTimeMillis, (start) =>
       effect.pipe(Effect.onExit((exit) =>
-        Effect.flatMap(Clock.currentTimeMillis, (end) =>
+        Effect.flatMap(Effect.andThen(annotateOutcome(exit), Clock.currentTimeMillis), (end) =>
           Metrics.recordBedrockCall({
             operation,
             region,
@@ -284,7 +294,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         })
         : Effect.void
     const report = (exit: Exit.Exit<unknown, BedrockError>) =>
-      Effect.flatMap(Clock.currentTimeMillis, (end) =>
+      Effect.flatMap(Effect.andThen(annotateOutcome(exit), Clock.currentTimeMillis), (end) =>
         Metrics.recordBedrockCall({
           operation: "ConverseStream",
           region,

@@ -58,6 +58,7 @@ import type {
 } from "./Storage.ts"
 import { Storage, StorageError as StorageErrorClass, StorageUnknown, type StoredProgress } from "./Storage.ts"
 import * as Suite from "./Suite.ts"
+import * as Tracing from "./Tracing.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -386,8 +387,18 @@ const makeCreation = ({ catalog, config, queue, storage }: Deps) => {
         // Queue the units in storage first: a worker may claim a unit the moment it is enqueued.
         yield* storage.markQueued(units.map((u) => u.id))
         yield* storage.transitionJob(jobId, { from: ["PENDING"], to: "QUEUED" })
+        // Issue 18: the unit spans continue this request's trace in whichever worker runs them.
+        const traceparent = yield* Tracing.currentTraceparent
         yield* queue.enqueue(
-          units.map((u) => new UnitMessage({ unitId: u.id, jobId, modelId: u.modelId, region: u.region }))
+          units.map((u) =>
+            new UnitMessage({
+              unitId: u.id,
+              jobId,
+              modelId: u.modelId,
+              region: u.region,
+              ...(traceparent === undefined ? {} : { traceparent })
+            })
+          )
         )
       })
     ).pipe(

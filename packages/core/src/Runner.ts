@@ -176,7 +176,10 @@ const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boo
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
         const nextDelay = yield* delays(retryBackoff(settings))
-        const attempt: Effect.Effect<A, BedrockError> = Effect.andThen(take(region), call).pipe(
+        let sent = 0
+        // Issue 18: each send of the call is its own span, numbered.
+        const send = Effect.suspend(() => call.pipe(Effect.annotateSpans({ "bedrock.attempt": ++sent })))
+        const attempt: Effect.Effect<A, BedrockError> = Effect.andThen(take(region), send).pipe(
           Effect.catch((error) =>
             Effect.gen(function*() {
               const { category } = error.error
@@ -224,7 +227,26 @@ const runTest = Effect.fnUntraced(function*(
     attempts++
     if (options.onTest) yield* options.onTest(test.id, "start")
     const exit = yield* Effect.exit(
-      governor.withPermit(ctx.region)(test.run(ctx)).pipe(Effect.provideService(BedrockRuntime, runtime))
+      governor.withPermit(ctx.region)(test.run(ctx)).pipe(
+        Effect.provideService(BedrockRuntime, runtime),
+        // Issue 18: a span per test run, and the model on every Bedrock call span under it.
+        Effect.annotateSpans({ "certification.model_id": ctx.model.id }),
+        Effect.tapError((error) =>
+          Effect.annotateCurrentSpan({
+            "error.category": error.error.category,
+            "bedrock.throttled": error.error.category === "THROTTLED"
+          })
+        ),
+        Effect.withSpan("Runner.test", {
+          attributes: {
+            "certification.test_id": test.id,
+            "certification.model_id": ctx.model.id,
+            "bedrock.region": ctx.region,
+            "bedrock.invocation_target": ctx.target,
+            "certification.attempt": attempts
+          }
+        })
+      )
     )
     if (options.onTest) yield* options.onTest(test.id, "end")
     if (Exit.isSuccess(exit)) {

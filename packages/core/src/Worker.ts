@@ -28,6 +28,7 @@ import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Progress from "./Progress.ts"
+import * as Tracing from "./Tracing.ts"
 import { type Delivery, type DeliveryResult, Done, Postpone, ProgressEvent, Queue, Retry, type UnitMessage } from "./Queue.ts"
 import * as RedeliveryPolicy from "./RedeliveryPolicy.ts"
 import type { RegionGovernor } from "./RegionGovernor.ts"
@@ -239,7 +240,16 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
             Retry({ delayMillis, countsAsFailure: false, reason: `storage unavailable: ${error.message}` }))
           : Effect.fail(error)),
       Effect.withSpan("Worker.unit", {
-        attributes: { unitId: delivery.message.unitId, modelId: delivery.message.modelId, region: delivery.message.region }
+        attributes: {
+          unitId: delivery.message.unitId,
+          modelId: delivery.message.modelId,
+          region: delivery.message.region,
+          // Issue 18
+          "certification.job_id": delivery.message.jobId,
+          "certification.attempt": delivery.attempt
+        },
+        // Issue 18: continue the trace of the request that created the job (from any process).
+        ...withParent(Tracing.parentOf(delivery.message.traceparent))
       })
     )
 
@@ -247,6 +257,8 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
   yield* Effect.logInfo("certification worker started").pipe(Effect.annotateLogs({ concurrency, started }))
   yield* queue.consume({ concurrency, handler, onDeadLetter })
 })
+
+const withParent = (parent: ReturnType<typeof Tracing.parentOf>) => parent === undefined ? {} : { parent }
 
 /** The worker as a layer: runs in the background for the layer's lifetime. */
 export const layer = (

@@ -207,6 +207,7 @@ export const suite = (
       redeliveryTests(test, patience)
       limitTests(test, patience)
       broadcastTests(test, patience)
+      traceContextTests(test)
     })
   })
 }
@@ -593,5 +594,25 @@ const broadcastTests = (test: Test, patience: Duration.Duration): void => {
       const after = yield* queue.counts
       assert.strictEqual(after.delayed, before.delayed)
       assert.strictEqual(after.waiting, before.waiting)
+    }))
+}
+
+/** Issue 18: the creating request's trace context travels with each unit, and its absence too. */
+const traceContextTests = (test: Test): void => {
+  test("a message's traceparent is delivered as enqueued; a message without one arrives without one", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const jobId = Fixtures.makeJobId()
+      const [traced, plain] = messagesOf(jobId, 2)
+      const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+      yield* queue.enqueue([new Q.UnitMessage({ ...traced!, traceparent }), plain!])
+      const delivered = new Map<string, string | undefined>()
+      yield* startConsumer([jobId], {
+        concurrency: 2,
+        handler: (d) => Effect.sync(() => delivered.set(d.message.unitId, d.message.traceparent)).pipe(Effect.as(Q.Done))
+      })
+      yield* eventually("both deliveries", Effect.sync(() => delivered.size >= 2))
+      assert.strictEqual(delivered.get(traced!.unitId), traceparent)
+      assert.strictEqual(delivered.get(plain!.unitId), undefined)
     }))
 }
