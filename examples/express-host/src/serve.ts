@@ -58,12 +58,13 @@ const children = [start("./server.ts"), start("./worker.ts")]
 
 const shown = host.includes(":") ? `[${host}]` : host
 console.log(`
-  API      http://${shown}:${port}${basePath}
-  docs     http://${shown}:${port}${basePath}/docs
-  Bedrock  ${emulator === undefined ? "live (AWS credential chain)" : `emulator at ${emulator.url}`}
-  auth     Authorization: Bearer <token>
-           read-write token: ${tokenSource("CERTIFICATION_API_TOKEN")}
-           read-only token:  ${tokenSource("CERTIFICATION_API_READ_TOKEN")}
+  API        http://${shown}:${port}${basePath}
+  dashboard  http://${shown}:${port}${basePath}/ui  (sign in with a token)
+  docs       http://${shown}:${port}${basePath}/docs
+  Bedrock    ${emulator === undefined ? "live (AWS credential chain)" : `emulator at ${emulator.url}`}
+  auth       Authorization: Bearer <token>
+             read-write token: ${tokenSource("CERTIFICATION_API_TOKEN")}
+             read-only token:  ${tokenSource("CERTIFICATION_API_READ_TOKEN")}
 `)
 
 let stopping = false

@@ -62,7 +62,7 @@ export const createApp = (
   app.disable("x-powered-by")
   app.use(basePath, certification.node)
   app.get("/", (_req, res) => {
-    res.json({ certification: basePath, docs: `${basePath}/docs` })
+    res.json({ certification: basePath, dashboard: `${basePath}/ui`, docs: `${basePath}/docs` })
   })
   return { app, certification }
 }
@@ -101,6 +101,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const server = await listen(app, certification, port, process.env.HOST ?? "127.0.0.1")
   const origin = originOf(server.address() as { readonly address: string; readonly port: number })
   console.log(`certification API listening on ${origin}${basePath}`)
+  console.log(`dashboard: ${origin}${basePath}/ui`)
   const stop = () => {
     server.close()
     server.closeAllConnections()

@@ -68,6 +68,9 @@ describe("pnpm serve", () => {
       assert.notInclude(output(), "dev-read-token")
       assert.include(output(), "$CERTIFICATION_API_TOKEN")
       assert.include(output(), `http://127.0.0.1:${port}/api/certification-queue`)
+      // The banner links the dashboard, and the link serves it.
+      assert.include(output(), `dashboard  http://127.0.0.1:${port}/api/certification-queue/ui`)
+      assert.strictEqual((await fetch(`http://127.0.0.1:${port}/api/certification-queue/ui`)).status, 200)
       const answer = await fetch(`http://127.0.0.1:${port}/api/certification-queue/history`, {
         headers: { authorization: "Bearer s3cret-rw-token-value" }
       })

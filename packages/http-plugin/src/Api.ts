@@ -491,12 +491,28 @@ export const refineDocument = (
   return spec
 }
 
+// Issue 19 (dashboard): who the caller is, so a page can hide the actions it may not take.
+
+/** The principal the host's authorize hook granted for this request. */
+export const PrincipalInfo = Schema.Struct({ id: Schema.String, canRead: Schema.Boolean, canWrite: Schema.Boolean })
+export type PrincipalInfo = typeof PrincipalInfo.Type
+
+export class SessionGroup extends HttpApiGroup.make("session").add(
+  HttpApiEndpoint.get("principal", "/principal", { success: Success(PrincipalInfo), error: common }).annotateMerge(
+    OpenApi.annotations({
+      summary: "Who am I",
+      description: "The principal the host's authorize hook granted this request: its id and whether it may read and write."
+    })
+  )
+).annotateMerge(OpenApi.annotations({ description: "The caller's identity and permissions (the dashboard asks first)." })) {}
+
 /** The whole API. Paths are relative to the host's base path. */
 export class CertificationApi extends HttpApi.make("certification")
   .add(CertifyGroup)
   .add(JobsGroup)
   .add(ResultsGroup)
   .add(SystemGroup)
+  .add(SessionGroup)
   .annotateMerge(OpenApi.annotations({
     title: "MyIA Bedrock certification API",
     version: packageJson.version,

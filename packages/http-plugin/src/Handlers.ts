@@ -325,7 +325,16 @@ export const layer = (options: HandlerOptions) => {
     })
   )
 
-  return Layer.mergeAll(certify, jobs, results, system)
+  // Issue 19: GET /principal answers who the authorize hook says the caller is.
+  const session = HttpApiBuilder.group(
+    Api.CertificationApi,
+    "session",
+    (handlers) =>
+      handlers.handle("principal", () =>
+        Effect.map(Effect.service(CurrentPrincipal), (p) => ok({ id: p.id, canRead: p.canRead, canWrite: p.canWrite })))
+  )
+
+  return Layer.mergeAll(certify, jobs, results, system, session)
 }
 
 /** Prometheus text of every metric in the default registry (the SDK's metrics included). */

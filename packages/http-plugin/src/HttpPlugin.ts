@@ -51,6 +51,7 @@ import type * as Http from "node:http"
 import type * as Stream from "node:stream"
 import * as Api from "./Api.ts"
 import * as Auth from "./Auth.ts"
+import * as Dashboard from "./Dashboard.ts"
 import * as Envelope from "./Envelope.ts"
 import * as Handlers from "./Handlers.ts"
 import * as RequestGate from "./RequestGate.ts"
@@ -82,6 +83,11 @@ export interface Options {
   readonly maxPageSize?: number | undefined
   /** Serve the Scalar API reference at `/docs` (default true). */
   readonly docs?: boolean | undefined
+  /**
+   * Serve the dashboard at `/ui` (default true). Its page and assets hold no data and are served
+   * without the authorize hook; every call the page makes goes through the API and the hook.
+   */
+  readonly dashboard?: boolean | undefined
   /** Prometheus text for `/metrics`; default: every metric of the process's default registry. */
   readonly metrics?: Effect.Effect<string> | undefined
   /** Issue 18: milliseconds between heartbeat events on the SSE stream. Default 15000. */
@@ -335,6 +341,8 @@ export const createCertificationHandler = (options: Options): CertificationHandl
     openapi,
     options.docs === false ? Layer.empty : HttpApiScalar.layer(api, { path: "/docs" })
   ).pipe(Layer.provide(Auth.routeMiddleware(policy)))
+  // Issue 19: the dashboard (no data in it, so outside the authorization middleware).
+  const dashboardRoutes = options.dashboard === false ? Layer.empty : Dashboard.routes
   const services = Layer.merge(serviceLayer(options.certification), HttpServer.layerServices)
 
   const scope = Scope.makeUnsafe()
@@ -345,7 +353,7 @@ export const createCertificationHandler = (options: Options): CertificationHandl
 
   const built = Effect.runPromise(Effect.gen(function*() {
     const context = yield* Layer.buildWithScope(services, scope)
-    const router = yield* HttpRouter.toHttpEffect(Layer.mergeAll(apiRoutes, ownRoutes)).pipe(
+    const router = yield* HttpRouter.toHttpEffect(Layer.mergeAll(apiRoutes, ownRoutes, dashboardRoutes)).pipe(
       Effect.provideService(HttpRouter.RouterConfig, routerConfig),
       Effect.provideContext(Context.add(context, Scope.Scope, scope))
     )

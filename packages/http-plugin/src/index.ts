@@ -7,6 +7,7 @@
  */
 export * as Api from "./Api.ts"
 export * as Auth from "./Auth.ts"
+export * as Dashboard from "./Dashboard.ts"
 export * as Envelope from "./Envelope.ts"
 export * as Handlers from "./Handlers.ts"
 export * as HttpPlugin from "./HttpPlugin.ts"

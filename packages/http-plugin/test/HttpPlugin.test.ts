@@ -235,7 +235,8 @@ describe("certification HTTP plugin over node:http", () => {
       ["get", "/regions"],
       ["get", "/models"],
       ["get", "/health"],
-      ["get", "/metrics"]
+      ["get", "/metrics"],
+      ["get", "/principal"]
     ]
     for (const [method, path] of expected) {
       assert.isDefined(spec.paths[path]?.[method], `${method.toUpperCase()} ${path}`)
