@@ -29,6 +29,7 @@ export * as Report from "./Report.ts"
 export * as ControlPlane from "./ControlPlane.ts"
 export * as Metrics from "./Metrics.ts"
 export * as Progress from "./Progress.ts"
+export * as LatencyStats from "./LatencyStats.ts"
 export * as Tracing from "./Tracing.ts"
 
 // The domain types, also flat, so bundled declarations can name them (and hosts can import them).
