@@ -517,7 +517,14 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
     yield* RedisConnection.call("enqueue", () =>
       bull.addBulk(messages.map((m) => ({
         name: "unit",
-        data: { unitId: m.unitId, jobId: m.jobId, modelId: m.modelId, region: m.region },
+        // Issue 18: the creating request's trace context travels with the unit.
+        data: {
+          unitId: m.unitId,
+          jobId: m.jobId,
+          modelId: m.modelId,
+          region: m.region,
+          ...(m.traceparent === undefined ? {} : { traceparent: m.traceparent })
+        },
         opts: {
           jobId: m.unitId,
           attempts: policy.maxAttempts,

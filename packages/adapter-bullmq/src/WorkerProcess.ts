@@ -31,6 +31,7 @@ import {
   RecertificationScheduler,
   Runner,
   Storage,
+  Tracing,
   Worker
 } from "@myia/certification"
 import * as Cause from "effect/Cause"
@@ -190,6 +191,8 @@ export interface WorkerState {
   check: Effect.Effect<QueuePort.QueueCounts, unknown> | undefined
   /** Issue 15: the last clock-skew reading against the database (shown on `/ready`). */
   clock?: ClockSkew.Reading | undefined
+  /** Issue 18: mirrors this process's governor into the gauges; set while the services are up. */
+  gauges?: Effect.Effect<void> | undefined
 }
 
 interface Reply {
@@ -226,12 +229,10 @@ export const routes: Readonly<Record<string, (state: WorkerState) => Effect.Effe
       })
     )
   },
+  // Issue 18: a worker exports its own governor and process metrics, never the shared queue's depth
+  // (the HTTP API's /metrics does: summed over workers it would double-count).
   "/metrics": (state) =>
-    (state.check === undefined ? Effect.void : state.check.pipe(
-      Effect.timeout(probeTimeout),
-      Effect.flatMap((queue) => Metrics.refresh({ queue })),
-      Effect.ignore
-    )).pipe(
+    (state.gauges ?? Effect.void).pipe(
       Effect.andThen(Metrics.render),
       Effect.map((body): Reply => ({ status: 200, type: "text/plain; version=0.0.4; charset=utf-8", body }))
     )
@@ -307,7 +308,9 @@ export const services = (settings: WorkerSettings, options: RunWorkerOptions): L
     storage,
     Registry.layerWith(options.registry ?? {}),
     BedrockRuntime.layer(bedrock),
-    Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner })
+    Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner }),
+    // Issue 18: spans exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (OTEL_SERVICE_NAME names them).
+    Tracing.layerFromEnv({ serviceName: "myia-certification-worker" })
   )
   return options.controlPlane === undefined || options.controlPlane === false
     ? core
@@ -372,6 +375,8 @@ export const program = (options: RunWorkerOptions, shutdown: Effect.Effect<void>
         Effect.repeat(Schedule.spaced(Duration.seconds(30))),
         Effect.forkScoped
       )
+      const governor = yield* RegionGovernor.RegionGovernor
+      state.gauges = Effect.flatMap(governor.snapshot, (regions) => Metrics.refresh({ regions }))
       yield* Worker.run({
         concurrency: settings.concurrency,
         reconcile: {
@@ -392,6 +397,7 @@ export const program = (options: RunWorkerOptions, shutdown: Effect.Effect<void>
       })),
       Effect.ensuring(Effect.sync(() => {
         state.check = undefined
+        state.gauges = undefined
       })),
       Effect.provide(services(settings, options))
     )

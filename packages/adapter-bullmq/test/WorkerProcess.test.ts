@@ -1,11 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Storage } from "@myia/certification"
+import { Metrics, Region, Storage } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { Promtool } from "@myia/certification/testing"
 import { WorkerProcess } from "../src/index.ts"
 import { cleanup, freshPrefix, redisUrl, shouldRun } from "./RedisTest.ts"
 
@@ -103,18 +105,56 @@ describe("WorkerProcess health routes", () => {
       assert.strictEqual((yield* WorkerProcess.routes["/ready"]!(state)).status, 503)
     }))
 
-  it.effect("/metrics renders Prometheus text with the queue depth", () =>
+  it.effect("/metrics renders the governor gauges and process metrics, and not the shared queue's depth", () =>
     Effect.gen(function*() {
+      const region = Region.Region.make("us-east-1")
       const state: WorkerProcess.WorkerState = {
         consuming: true,
         draining: false,
-        check: Effect.succeed({ waiting: 3, active: 1, delayed: 0, failed: 0 })
+        check: Effect.succeed({ waiting: 3, active: 1, delayed: 0, failed: 0 }),
+        gauges: Metrics.refresh({
+          governor: Metrics.governorGauges([{ region, model: "amazon.nova-lite-v1:0", breaker: "open", limit: 4, inFlight: 2 }])
+        })
       }
       const reply = yield* WorkerProcess.routes["/metrics"]!(state)
       assert.strictEqual(reply.status, 200)
       assert.include(reply.type, "text/plain")
-      assert.match(reply.body, /certification_queue_depth\{[^}]*state="waiting"[^}]*\} 3/)
-    }))
+      // Queue depth is the HTTP API's to export: summed over workers it would double-count.
+      assert.notInclude(reply.body, "certification_queue_depth{")
+      assert.match(reply.body, /certification_breaker_state\{[^}]*model="amazon.nova-lite-v1:0"[^}]*\} 2/)
+      assert.match(reply.body, /certification_region_concurrency_limit\{[^}]*region="us-east-1"[^}]*\} 4/)
+      assert.match(reply.body, /certification_region_in_flight\{[^}]*region="us-east-1"[^}]*\} 2/)
+      assert.match(reply.body, /process_resident_memory_bytes \d+/)
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
+
+  it.skipIf(!Promtool.shouldRun)("/metrics passes promtool check metrics, Bedrock histograms included", async () => {
+    const region = Region.Region.make("us-east-1")
+    const state: WorkerProcess.WorkerState = {
+      consuming: true,
+      draining: false,
+      check: undefined,
+      gauges: Metrics.refresh({ governor: Metrics.governorGauges([{ region, breaker: "closed", limit: 8, inFlight: 1 }]) })
+    }
+    const body = await Effect.runPromise(
+      Effect.gen(function*() {
+        yield* Metrics.recordBedrockCall({
+          operation: "ConverseStream",
+          region,
+          outcome: "success",
+          seconds: 1.5,
+          timeToFirstTokenSeconds: 0.4,
+          outputTokens: 120
+        })
+        yield* Metrics.recordBedrockCall({ operation: "Converse", region, outcome: "THROTTLED", seconds: 0.2 })
+        yield* Metrics.recordRetry(region, "THROTTLED", "amazon.nova-lite-v1:0")
+        yield* Metrics.recordTest("connectivity", region, 1500)
+        yield* Metrics.recordUnit("CERTIFIED", region)
+        return (yield* WorkerProcess.routes["/metrics"]!(state)).body
+      }).pipe(Effect.provideService(Metric.MetricRegistry, new Map()))
+    )
+    assert.include(body, "certification_bedrock_call_duration_seconds_bucket")
+    assert.deepStrictEqual(await Promtool.check(body), [])
+  })
 })
 
 describe.skipIf(!shouldRun)("WorkerProcess start", () => {

@@ -23,10 +23,13 @@ import {
   InvokeModelCommand
 } from "@aws-sdk/client-bedrock-runtime"
 import { NodeHttpHandler } from "@smithy/node-http-handler"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -35,6 +38,7 @@ import { CategorizedError } from "./Domain.ts"
 import { categorize } from "./ErrorCategorizer.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as RegionClients from "./internal/regionClients.ts"
+import * as Metrics from "./Metrics.ts"
 import { Region } from "./Region.ts"
 
 /** The Bedrock Runtime operations this service calls. */
@@ -136,7 +140,9 @@ const decoder = new TextDecoder()
 const spanAttributes = (operation: Operation, region: Region, modelId: string | undefined) => ({
   "bedrock.operation": operation,
   "bedrock.region": region,
-  "bedrock.model_id": modelId
+  "bedrock.model_id": modelId,
+  // Issue 18: the id the call was sent to (a model id or an inference profile).
+  "bedrock.invocation_target": modelId
 })
 
 // Access-key ids have a well-known shape; scrub them from any message even when we never saw them.
@@ -222,6 +228,35 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const annotate = (operation: Operation, region: Region, modelId: string | undefined) =>
     Effect.annotateCurrentSpan(spanAttributes(operation, region, modelId))
 
+  // Issue 18: every call's duration, outcome and throughput go to the Bedrock metrics.
+  const outcomeOf = (exit: Exit.Exit<unknown, BedrockError>): string => {
+    if (Exit.isSuccess(exit)) return "success"
+    const failure = exit.cause.reasons.find(Cause.isFailReason)
+    return failure === undefined ? "interrupted" : failure.error.error.category
+  }
+
+  /** The outcome on the call's span: its error category, and whether it was throttled. */
+  const annotateOutcome = (exit: Exit.Exit<unknown, BedrockError>) => {
+    const outcome = outcomeOf(exit)
+    return outcome === "success"
+      ? Effect.annotateCurrentSpan({ "bedrock.throttled": false })
+      : Effect.annotateCurrentSpan({ "error.category": outcome, "bedrock.throttled": outcome === "THROTTLED" })
+  }
+
+  const measured = <A>(operation: Operation, region: Region, outputTokens: (a: A) => number | undefined) =>
+  (effect: Effect.Effect<A, BedrockError>): Effect.Effect<A, BedrockError> =>
+    Effect.flatMap(Clock.currentTimeMillis, (start) =>
+      effect.pipe(Effect.onExit((exit) =>
+        Effect.flatMap(Effect.andThen(annotateOutcome(exit), Clock.currentTimeMillis), (end) =>
+          Metrics.recordBedrockCall({
+            operation,
+            region,
+            outcome: outcomeOf(exit),
+            seconds: (end - start) / 1000,
+            outputTokens: Exit.isSuccess(exit) ? outputTokens(exit.value) : undefined
+          }))
+      )))
+
   const converse = Effect.fn("BedrockRuntime.converse")(
     function*(region: Region, input: ConverseCommandInput, options?: CallOptions) {
       yield* annotate("Converse", region, input.modelId)
@@ -235,7 +270,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         region,
         input.modelId,
         options
-      )
+      ).pipe(measured("Converse", region, (output) => output.usage?.outputTokens))
     }
   )
 
@@ -246,8 +281,31 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
   ): Stream.Stream<ConverseStreamOutput, BedrockError> => {
     const onError = toError("ConverseStream", region, input.modelId)
     const timeout = options?.timeout ?? defaultCallTimeout
+    // Issue 18: timed from the request to the first content delta (TTFT) and to the end of the stream.
+    const timing = { start: 0, firstToken: undefined as number | undefined, outputTokens: undefined as number | undefined }
+    const observe = (event: ConverseStreamOutput) =>
+      event.contentBlockDelta !== undefined && timing.firstToken === undefined
+        ? Effect.map(Clock.currentTimeMillis, (now) => {
+          timing.firstToken = now
+        })
+        : event.metadata?.usage?.outputTokens !== undefined
+        ? Effect.sync(() => {
+          timing.outputTokens = event.metadata?.usage?.outputTokens
+        })
+        : Effect.void
+    const report = (exit: Exit.Exit<unknown, BedrockError>) =>
+      Effect.flatMap(Effect.andThen(annotateOutcome(exit), Clock.currentTimeMillis), (end) =>
+        Metrics.recordBedrockCall({
+          operation: "ConverseStream",
+          region,
+          outcome: outcomeOf(exit),
+          seconds: (end - timing.start) / 1000,
+          timeToFirstTokenSeconds: timing.firstToken === undefined ? undefined : (timing.firstToken - timing.start) / 1000,
+          outputTokens: Exit.isSuccess(exit) ? timing.outputTokens : undefined
+        }))
     return Stream.unwrap(
       Effect.gen(function*() {
+        timing.start = yield* Clock.currentTimeMillis
         // The controller outlives `send`: the response body is read while the stream is consumed, and
         // closing the stream's scope (end, failure, interruption) aborts the HTTP request.
         const controller = yield* Effect.acquireRelease(
@@ -264,6 +322,8 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     ).pipe(
       Stream.interruptWhen(Effect.flatMap(Effect.sleep(timeout), () =>
         Effect.fail(timeoutError("ConverseStream", region, input.modelId, timeout)))),
+      Stream.tap(observe),
+      Stream.onExit(report),
       Stream.withSpan("BedrockRuntime.converseStream", {
         attributes: spanAttributes("ConverseStream", region, input.modelId)
       })
@@ -294,7 +354,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
         region,
         input.modelId,
         options
-      )
+      ).pipe(measured("InvokeModel", region, () => undefined))
       const parsed = yield* decodeJson(output.body === undefined ? "" : decoder.decode(output.body)).pipe(
         Effect.mapError(onError)
       )

@@ -68,6 +68,7 @@ import {
   type StoredProgress
 } from "./Storage.ts"
 import * as Suite from "./Suite.ts"
+import * as Tracing from "./Tracing.ts"
 
 // ---------------------------------------------------------------------------------------------
 // Errors
@@ -434,8 +435,18 @@ const makeCreation = ({ catalog, config, queue, storage }: Deps) => {
         // Queue the units in storage first: a worker may claim a unit the moment it is enqueued.
         yield* storage.markQueued(units.map((u) => u.id))
         yield* storage.transitionJob(jobId, { from: ["PENDING"], to: "QUEUED" })
+        // Issue 18: the unit spans continue this request's trace in whichever worker runs them.
+        const traceparent = yield* Tracing.currentTraceparent
         yield* queue.enqueue(
-          units.map((u) => new UnitMessage({ unitId: u.id, jobId, modelId: u.modelId, region: u.region }))
+          units.map((u) =>
+            new UnitMessage({
+              unitId: u.id,
+              jobId,
+              modelId: u.modelId,
+              region: u.region,
+              ...(traceparent === undefined ? {} : { traceparent })
+            })
+          )
         )
         // Issue 15: until this, the job counts as not yet enqueued and the reconciler resumes it
         // (this process may die anywhere between the commit above and here).

@@ -57,6 +57,7 @@ import * as Registry from "./Registry.ts"
 import * as RequestRateLimit from "./RequestRateLimit.ts"
 import * as Runner from "./Runner.ts"
 import type { HistoryFilter, LatestFilter, PageRequest, Storage } from "./Storage.ts"
+import * as Tracing from "./Tracing.ts"
 import * as Worker from "./Worker.ts"
 
 export interface CreateOptions {
@@ -255,7 +256,9 @@ const layerWith = (
   const logging = Layer.mergeAll(
     Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Info"),
     loggerLayer({ logger: options.logger, format: logFormat }),
-    options.clock === undefined ? Layer.empty : Layer.succeed(Clock.Clock, options.clock)
+    options.clock === undefined ? Layer.empty : Layer.succeed(Clock.Clock, options.clock),
+    // Issue 18: spans exported over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (a no-op otherwise).
+    Tracing.layerFromEnv()
   )
   const runnerSettings = Layer.succeed(Runner.RunnerConfig, { ...Runner.RunnerConfig.defaultValue(), ...options.runner })
   const registry = Registry.layerWith(options.registry ?? {})

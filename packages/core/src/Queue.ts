@@ -56,7 +56,9 @@ export class UnitMessage extends Schema.Class<UnitMessage>("@myia/certification/
   unitId: UnitId,
   jobId: JobId,
   modelId: ModelId,
-  region: Region
+  region: Region,
+  /** Issue 18: the W3C `traceparent` of the span that created the job (trace ids only, never a secret). */
+  traceparent: Schema.optionalKey(Schema.String)
 }) {}
 
 /**

@@ -117,8 +117,11 @@ export const ResultsFile = Schema.Struct({
 })
 export type ResultsFile = typeof ResultsFile.Type
 
-/** A measured capability: `yes` (passed), `no` (refused or ruled out), `degraded` (failed), `untested`. */
-export const Measured = Schema.Literals(["yes", "no", "degraded", "untested"])
+/**
+ * A capability: `yes` (passed), `no` (measured: the model refused it), `declared-no` (not measured:
+ * the registry says the model lacks it, so its test was skipped), `degraded` (failed), `untested`.
+ */
+export const Measured = Schema.Literals(["yes", "no", "declared-no", "degraded", "untested"])
 export type Measured = typeof Measured.Type
 
 /** One (model, region) entry of the capability manifest. */
@@ -295,7 +298,8 @@ const measuredOf = (t: TestResult): Measured => {
     case "FAILED":
       return t.error?.category === "UNSUPPORTED_FEATURE" ? "no" : "degraded"
     case "SKIPPED":
-      return t.detail !== null && /unsupported/.test(t.detail) ? "no" : "untested"
+      // Issue 18: "the registry says no" is not "measured no".
+      return t.detail !== null && /unsupported/.test(t.detail) ? "declared-no" : "untested"
     default:
       return "untested"
   }

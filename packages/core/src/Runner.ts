@@ -188,7 +188,10 @@ const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boo
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
         const nextDelay = yield* delays(retryBackoff(settings))
-        const attempt: Effect.Effect<A, BedrockError> = Effect.andThen(take(region), call).pipe(
+        let sent = 0
+        // Issue 18: each send of the call is its own span, numbered.
+        const send = Effect.suspend(() => call.pipe(Effect.annotateSpans({ "bedrock.attempt": ++sent })))
+        const attempt: Effect.Effect<A, BedrockError> = Effect.andThen(take(region), send).pipe(
           Effect.catch((error) =>
             Effect.gen(function*() {
               const { category } = error.error
@@ -197,7 +200,7 @@ const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boo
                 now - started < settings.throttleBudgetMillis && !(yield* stopRequested)
               if (!waitOut) return yield* error // reported by the test run, once
               yield* governor.recordOutcome(region, category, modelId)
-              yield* Metrics.recordRetry(region, category)
+              yield* Metrics.recordRetry(region, category, modelId)
               yield* Effect.sleep(yield* nextDelay)
               return yield* attempt
             })
@@ -236,7 +239,26 @@ const runTest = Effect.fnUntraced(function*(
     attempts++
     if (options.onTest) yield* options.onTest(test.id, "start")
     const exit = yield* Effect.exit(
-      governor.withPermit(ctx.region, ctx.model.id)(test.run(ctx)).pipe(Effect.provideService(BedrockRuntime, runtime))
+      governor.withPermit(ctx.region, ctx.model.id)(test.run(ctx)).pipe(
+        Effect.provideService(BedrockRuntime, runtime),
+        // Issue 18: a span per test run, and the model on every Bedrock call span under it.
+        Effect.annotateSpans({ "certification.model_id": ctx.model.id }),
+        Effect.tapError((error) =>
+          Effect.annotateCurrentSpan({
+            "error.category": error.error.category,
+            "bedrock.throttled": error.error.category === "THROTTLED"
+          })
+        ),
+        Effect.withSpan("Runner.test", {
+          attributes: {
+            "certification.test_id": test.id,
+            "certification.model_id": ctx.model.id,
+            "bedrock.region": ctx.region,
+            "bedrock.invocation_target": ctx.target,
+            "certification.attempt": attempts
+          }
+        })
+      )
     )
     if (options.onTest) yield* options.onTest(test.id, "end")
     if (Exit.isSuccess(exit)) {
@@ -272,7 +294,7 @@ const runTest = Effect.fnUntraced(function*(
       ? ++failures < settings.maxAttempts
       : false
     if (handling === "finish" || !again || (yield* stopRequested)) return finish(test, ctx, error, attempts)
-    yield* Metrics.recordRetry(ctx.region, error.category)
+    yield* Metrics.recordRetry(ctx.region, error.category, ctx.target)
     yield* Effect.sleep(yield* nextDelay[handling])
   }
 })

@@ -29,6 +29,7 @@ import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
 import * as Metrics from "./Metrics.ts"
 import * as Progress from "./Progress.ts"
+import * as Tracing from "./Tracing.ts"
 import { type Delivery, type DeliveryResult, Done, Postpone, ProgressEvent, Queue, Retry, type UnitMessage } from "./Queue.ts"
 import * as Reconciler from "./Reconciler.ts"
 import * as RedeliveryPolicy from "./RedeliveryPolicy.ts"
@@ -269,7 +270,16 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
             Retry({ delayMillis, countsAsFailure: false, reason: `storage unavailable: ${error.message}` }))
           : Effect.fail(error)),
       Effect.withSpan("Worker.unit", {
-        attributes: { unitId: delivery.message.unitId, modelId: delivery.message.modelId, region: delivery.message.region }
+        attributes: {
+          unitId: delivery.message.unitId,
+          modelId: delivery.message.modelId,
+          region: delivery.message.region,
+          // Issue 18
+          "certification.job_id": delivery.message.jobId,
+          "certification.attempt": delivery.attempt
+        },
+        // Issue 18: continue the trace of the request that created the job (from any process).
+        ...withParent(Tracing.parentOf(delivery.message.traceparent))
       })
     )
 
@@ -301,6 +311,8 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
   }
   yield* queue.consume({ concurrency, handler, onDeadLetter, onUndecodable })
 })
+
+const withParent = (parent: ReturnType<typeof Tracing.parentOf>) => parent === undefined ? {} : { parent }
 
 /** The worker as a layer: runs in the background for the layer's lifetime. */
 export const layer = (

@@ -41,6 +41,8 @@ export * as RecertificationPolicy from "./RecertificationPolicy.ts"
 export * as Recertification from "./Recertification.ts"
 export * as RecertificationScheduler from "./RecertificationScheduler.ts"
 export * as RecertificationObservations from "./RecertificationObservations.ts"
+export * as LatencyStats from "./LatencyStats.ts"
+export * as Tracing from "./Tracing.ts"
 
 // The domain types, also flat, so bundled declarations can name them (and hosts can import them).
 export type {

@@ -7,5 +7,6 @@
  */
 export * as Fixtures from "./testing/Fixtures.ts"
 export * as GovernorStoreTest from "./testing/GovernorStoreTest.ts"
+export * as Promtool from "./testing/Promtool.ts"
 export * as QueueTest from "./testing/QueueTest.ts"
 export * as StorageTest from "./testing/StorageTest.ts"

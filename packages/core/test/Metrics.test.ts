@@ -37,6 +37,6 @@ describe("Metrics", () => {
       assert.match(line("certification_queue_depth", 'state="waiting"') ?? "", / 3$/)
       assert.match(line("certification_breaker_state", 'region="us-east-1"') ?? "", / 2$/)
       assert.match(line("certification_region_concurrency_limit", 'region="us-east-1"') ?? "", / 6$/)
-      assert.isDefined(line("certification_test_latency_ms_bucket", 'test="connectivity"'))
+      assert.isDefined(line("certification_test_duration_seconds_bucket", 'test="connectivity"'))
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 })

@@ -6,7 +6,8 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Schema from "effect/Schema"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
-import { Report } from "../src/index.ts"
+import { Domain, ErrorCategory, Report } from "../src/index.ts"
+import * as Fixtures from "../src/testing/Fixtures.ts"
 
 const folder = join(import.meta.dirname, "..", "json-schemas")
 
@@ -35,5 +36,33 @@ describe("Report JSON Schemas", () => {
     assert.strictEqual(decode({ ...base, job })._tag, "Success")
     assert.strictEqual(decode({ ...base, job, version: 2 })._tag, "Failure")
     assert.strictEqual(decode({ ...base, job, kind: "other" })._tag, "Failure")
+  })
+
+  it("the manifest tells 'the registry says no' (declared-no, not measured) from 'measured no'", () => {
+    const result = (id: string, status: Domain.TestStatus, extra: Partial<Domain.TestResult> = {}) =>
+      new Domain.TestResult({
+        id, name: id, status, critical: false, weight: 1, latencyMs: 100, ttftMs: null, outputTokensPerSecond: null,
+        attempts: 1, detail: null, error: null, ...extra
+      })
+    const job = Fixtures.makeJob({})
+    const unit = Fixtures.makeUnit(job, {
+      status: "CERTIFIED",
+      completedAt: "2026-12-01T00:00:00.000Z" as Domain.Timestamp,
+      tests: [
+        result("connectivity", "PASSED"),
+        result("vision", "SKIPPED", { detail: "registry marks vision unsupported" }),
+        result("tool-use", "FAILED", {
+          error: ErrorCategory.make("UNSUPPORTED_FEATURE", { message: "tools are not supported" })
+        }),
+        result("streaming", "SKIPPED", { detail: "a critical test failed first" })
+      ]
+    })
+    const [entry] = Report.manifest([unit], { generatedAt: "2026-12-01T00:00:00.000Z" }).entries
+    assert.deepStrictEqual(entry!.capabilities, {
+      converse: "yes",
+      vision: "declared-no",
+      toolUse: "no",
+      streaming: "untested"
+    })
   })
 })

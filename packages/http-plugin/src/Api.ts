@@ -223,6 +223,15 @@ export const Certifications = Schema.Struct({ certifications: Schema.Array(UnitR
 
 const Counts = Schema.Record(Schema.String, Schema.Int)
 
+/** A distribution in seconds (issue 18); `p50`/`p95` are null without samples. */
+export const Percentiles = Schema.Struct({
+  count: Schema.Int,
+  p50: Schema.NullOr(Schema.Number),
+  p95: Schema.NullOr(Schema.Number)
+})
+
+const latencyFields = { latency: Percentiles, ttft: Percentiles }
+
 export const Stats = Schema.Struct({
   jobsByStatus: Counts,
   unitsByVerdict: Counts,
@@ -230,7 +239,12 @@ export const Stats = Schema.Struct({
     Schema.Struct({ region: Schema.String, total: Schema.Int, passed: Schema.Int, byVerdict: Counts })
   ),
   errorsByCategory: Counts,
-  queue: Schema.Struct({ waiting: Schema.Int, active: Schema.Int, delayed: Schema.Int, failed: Schema.Int })
+  queue: Schema.Struct({ waiting: Schema.Int, active: Schema.Int, delayed: Schema.Int, failed: Schema.Int }),
+  /** Issue 18: test latency and TTFT p50/p95 in seconds over the latest results, per region and model family. */
+  latency: Schema.Struct({
+    byRegion: Schema.Array(Schema.Struct({ region: Schema.String, ...latencyFields })),
+    byModelFamily: Schema.Array(Schema.Struct({ family: Schema.String, ...latencyFields }))
+  })
 })
 
 export const RegionInfo = Schema.Struct({ id: Schema.String, name: Schema.String })
@@ -513,7 +527,9 @@ export class ResultsGroup extends HttpApiGroup.make("results").add(
   )),
   HttpApiEndpoint.get("stats", "/stats", { success: Success(Stats), error: common }).annotateMerge(doc(
     "Get statistics",
-    "Jobs by status, units by verdict and by region, errors by category and the queue's counts."
+    "Jobs by status, units by verdict and by region, errors by category, the queue's counts, and test " +
+      "latency and time-to-first-token p50/p95 (seconds) over the latest results, per region and per model " +
+      "family (vendor and first word of the model name, e.g. `anthropic.claude`)."
   )),
   HttpApiEndpoint.get("regions", "/regions", { success: Success(Schema.Array(RegionInfo)), error: common })
     .annotateMerge(doc("List regions", "Every Bedrock region code with its name.")),

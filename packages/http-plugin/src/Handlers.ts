@@ -13,6 +13,7 @@
 import {
   Certification as Core,
   Domain,
+  LatencyStats,
   LivingRegistry,
   Metrics,
   type Recertification,
@@ -297,8 +298,15 @@ export const layer = (options: HandlerOptions) => {
             })
           }))
         .handle("stats", () =>
-          mapErrors(service.stats).pipe(
-            Effect.map((s) => ok({ ...s, unitsByRegion: s.unitsByRegion.map((r) => ({ ...r, byVerdict: { ...r.byVerdict } })) }))
+          mapErrors(Effect.all([service.stats, allLatest({})], { concurrency: 2 })).pipe(
+            Effect.map(([s, latest]) =>
+              ok({
+                ...s,
+                unitsByRegion: s.unitsByRegion.map((r) => ({ ...r, byVerdict: { ...r.byVerdict } })),
+                // Issue 18: p50/p95 per region and model family over the latest result of each pair.
+                latency: LatencyStats.aggregate(latest)
+              })
+            )
           ))
         .handle("regions", () =>
           Effect.succeed(ok(Regions.regionCodes.map((id) => ({ id, name: Regions.regions[id] })))))

@@ -212,6 +212,7 @@ export const suite = (
       broadcastTests(test, patience)
       scheduleTests(test, patience)
       reconcileTests(test, patience)
+      traceContextTests(test)
     })
   })
 }
@@ -754,5 +755,25 @@ const reconcileTests = (test: Test, patience: Duration.Duration): void => {
       assert.deepStrictEqual(again.map((s) => s.unitId).sort(), [done!.unitId, dead!.unitId, lost!.unitId].sort())
       for (const s of again) assert.deepStrictEqual([s.attempt, s.failures], [1, 0], "counters start afresh")
       assert.strictEqual(seen.filter((s) => s.unitId === held!.unitId).length, 1, "the active unit is not duplicated")
+    }))
+}
+
+/** Issue 18: the creating request's trace context travels with each unit, and its absence too. */
+const traceContextTests = (test: Test): void => {
+  test("a message's traceparent is delivered as enqueued; a message without one arrives without one", () =>
+    Effect.gen(function*() {
+      const queue = yield* Q.Queue
+      const jobId = Fixtures.makeJobId()
+      const [traced, plain] = messagesOf(jobId, 2)
+      const traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+      yield* queue.enqueue([new Q.UnitMessage({ ...traced!, traceparent }), plain!])
+      const delivered = new Map<string, string | undefined>()
+      yield* startConsumer([jobId], {
+        concurrency: 2,
+        handler: (d) => Effect.sync(() => delivered.set(d.message.unitId, d.message.traceparent)).pipe(Effect.as(Q.Done))
+      })
+      yield* eventually("both deliveries", Effect.sync(() => delivered.size >= 2))
+      assert.strictEqual(delivered.get(traced!.unitId), traceparent)
+      assert.strictEqual(delivered.get(plain!.unitId), undefined)
     }))
 }
