@@ -20,7 +20,8 @@ interface Route {
   readonly path: RegExp
   readonly group: string
   readonly endpoint: string
-  readonly status: number
+  /** The status the endpoint answers on success (some answer 201 or 200 by what they did). */
+  readonly status: number | ((data: any) => number)
   readonly request: (match: RegExpMatchArray, query: URLSearchParams, body: unknown) => Request
 }
 
@@ -35,14 +36,36 @@ const routes: ReadonlyArray<Route> = [
   { method: "POST", path: /^\/certify-model$/, group: "certify", endpoint: "certifyModel", status: 201, request: (_, __, payload) => ({ payload }) },
   { method: "POST", path: /^\/certify-multiple$/, group: "certify", endpoint: "certifyMultiple", status: 201, request: (_, __, payload) => ({ payload }) },
   { method: "POST", path: /^\/certify-all$/, group: "certify", endpoint: "certifyAll", status: 201, request: (_, __, payload) => ({ payload }) },
-  { method: "GET", path: /^\/jobs\/([^/]+)$/, group: "jobs", endpoint: "getJob", status: 200, request: job },
+  { method: "GET", path: /^\/jobs\/([^/]+)$/, group: "jobs", endpoint: "getJob", status: 200, request: (m, q) => ({ ...job(m), query: queryOf(q) }) },
+  {
+    method: "GET",
+    path: /^\/jobs\/([^/]+)\/units\/([^/]+)$/,
+    group: "jobs",
+    endpoint: "getJobUnit",
+    status: 200,
+    request: (m) => ({ params: { jobId: decodeURIComponent(m[1]!), unitId: decodeURIComponent(m[2]!) } })
+  },
   { method: "DELETE", path: /^\/jobs\/([^/]+)$/, group: "jobs", endpoint: "cancel", status: 200, request: job },
   { method: "POST", path: /^\/jobs\/([^/]+)\/retry$/, group: "jobs", endpoint: "retry", status: 201, request: job },
   { method: "GET", path: /^\/history$/, group: "results", endpoint: "history", status: 200, request: (_, q) => ({ query: queryOf(q) }) },
   { method: "GET", path: /^\/certifications$/, group: "results", endpoint: "certifications", status: 200, request: (_, q) => ({ query: queryOf(q) }) },
   { method: "GET", path: /^\/stats$/, group: "results", endpoint: "stats", status: 200, request: () => ({}) },
   { method: "GET", path: /^\/regions$/, group: "results", endpoint: "regions", status: 200, request: () => ({}) },
-  { method: "GET", path: /^\/models$/, group: "results", endpoint: "models", status: 200, request: (_, q) => ({ query: queryOf(q) }) }
+  { method: "GET", path: /^\/models$/, group: "results", endpoint: "models", status: 200, request: (_, q) => ({ query: queryOf(q) }) },
+  { method: "GET", path: /^\/principal$/, group: "session", endpoint: "principal", status: 200, request: () => ({}) },
+  {
+    method: "POST",
+    path: /^\/recertify$/,
+    group: "recertification",
+    endpoint: "recertify",
+    status: (data) => (data?.jobId === null ? 200 : 201),
+    request: (_, __, payload) => ({ payload })
+  },
+  { method: "GET", path: /^\/schedule$/, group: "recertification", endpoint: "getSchedule", status: 200, request: () => ({}) },
+  { method: "PUT", path: /^\/schedule$/, group: "recertification", endpoint: "putSchedule", status: 200, request: (_, __, payload) => ({ payload }) },
+  { method: "POST", path: /^\/jobs\/([^/]+)\/pause$/, group: "recertification", endpoint: "pause", status: 200, request: job },
+  { method: "POST", path: /^\/jobs\/([^/]+)\/resume$/, group: "recertification", endpoint: "resume", status: 200, request: job },
+  { method: "GET", path: /^\/registry\/diff$/, group: "registry", endpoint: "registryDiff", status: 200, request: (_, q) => ({ query: queryOf(q) }) }
 ]
 
 const routeOf = (method: string, path: string) => {
@@ -79,7 +102,10 @@ export const clientCall = (via: Exclude<Via, "fetch">, origin: string, token: st
   return async (method: string, path: string, body?: string): Promise<{ status: number; json: any }> => {
     const { route, match, query } = routeOf(method, path)
     const outcome = await run(route.group, route.endpoint, route.request(match, query, body === undefined ? undefined : JSON.parse(body)))
-    if (outcome.ok) return { status: route.status, json: { status: "success", data: outcome.data } }
+    if (outcome.ok) {
+      const status = typeof route.status === "number" ? route.status : route.status(outcome.data)
+      return { status, json: { status: "success", data: outcome.data } }
+    }
     const { status, code, message, details } = outcome.error
     return { status, json: { status: "error", error: details === undefined ? { code, message } : { code, message, details } } }
   }

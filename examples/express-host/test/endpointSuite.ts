@@ -471,7 +471,13 @@ export const endpointSuite = (
       "page not a number",
       "fractional page size",
       "unknown status filter",
-      "unknown verdict filter"
+      "unknown verdict filter",
+      "recertify with an unknown field",
+      "recertify with an unknown verdict",
+      "recertify with an unknown region",
+      "schedule with an unknown field",
+      "expiry filter that is not an instant",
+      "unknown verdict in the verdict filter"
     ])
     let finishedIds: Array<string> = []
     const finishedJobId = () => finishedIds[0]!
