@@ -5,7 +5,9 @@
  * one BullMQ job scheduler (`upsertJobScheduler`). Every process that schedules the name upserts the
  * same scheduler (idempotent: the pending tick is kept, not duplicated) and runs a BullMQ Worker on
  * that queue; BullMQ hands each tick's job to exactly one worker, and a worker that dies mid-tick has
- * the tick moved to another after its lock expires. No leader election of our own.
+ * the tick moved to another after its lock expires. No leader election of our own; each tick key is
+ * claimed once in Redis (`SET NX`) before it runs, because two upserts around one instant can make
+ * BullMQ deliver that instant twice.
  *
  * `every` ticks are aligned to multiples of the period (the scheduler's `startDate`, and the job's
  * `prevMillis` rounded up to core's `QueueSchedule.nextTick`); the tick key is
@@ -97,18 +99,30 @@ export const make = (settings: Settings) =>
       return { name: parsed.name, key: QueueSchedule.keyOf(parsed.name, at), at: DateTime.makeUnsafe(at) }
     }
 
+    // BullMQ can hand out one instant twice when two processes upsert the scheduler around a tick (the
+    // second upsert replaces the pending job after the first was taken): the first process to claim a
+    // tick key in Redis runs it, any other delivery of that key is dropped.
+    const claimTtlMillis = parsed._tag === "Every" ? Math.max(60_000, 10 * parsed.millis) : 86_400_000
+    const claim = (tick: QueuePort.ScheduleTick) =>
+      RedisConnection.call("schedule", () =>
+        settings.redis.set(`${settings.prefix}:${name}:tick:${tick.key}`, "1", "PX", claimTtlMillis, "NX")
+      ).pipe(Effect.map((reply) => reply === "OK"))
+
     const worker = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const worker = new Worker(
           name,
-          (job: BullJob) =>
-            runPromise(
-              Effect.suspend(() => run(tickOf(job))).pipe(
+          (job: BullJob) => {
+            const tick = tickOf(job)
+            return runPromise(
+              claim(tick).pipe(
+                Effect.flatMap((mine) => mine ? Effect.suspend(() => run(tick)) : Effect.void),
                 Effect.catchCause((cause) =>
                   Effect.logWarning(`BullMqQueue: schedule ${parsed.name} failed`, Cause.pretty(cause))
                 )
               )
-            ),
+            )
+          },
           {
             connection: RedisConnection.blockingOptions(settings.baseOptions) as ConnectionOptions,
             prefix: settings.prefix,
