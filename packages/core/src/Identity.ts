@@ -1,0 +1,111 @@
+/**
+ * Who the caller is: STS `GetCallerIdentity` with the Bedrock runtime's own settings (endpoint
+ * override, credentials, region), for the capability manifest's `account` (issue #18).
+ *
+ * The STS client is loaded and built only when the identity is asked for (once per manifest), and
+ * destroyed after the call. {@link callerAccount} never fails: no credentials, an invalid or expired
+ * token, an unreachable endpoint (a VPC endpoint that only serves Bedrock) or a timeout give `null`
+ * and a logged warning naming the category and AWS's message (redacted; credentials never logged).
+ *
+ * @since 0.1.0
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import type * as BedrockRuntime from "./BedrockRuntime.ts"
+import { CategorizedError } from "./Domain.ts"
+import { categorize, redact } from "./ErrorCategorizer.ts"
+import * as ErrorCategory from "./ErrorCategory.ts"
+import * as RegionClients from "./internal/regionClients.ts"
+import { Region } from "./Region.ts"
+
+/** What STS says about the caller. */
+export interface CallerIdentity {
+  /** The 12-digit AWS account id. */
+  readonly account: string
+  readonly arn: string
+  readonly userId: string
+}
+
+/** `GetCallerIdentity` failed, classified. Never holds credentials. */
+export class IdentityError extends Schema.TaggedError<IdentityError>("@myia/certification/IdentityError")(
+  "IdentityError",
+  { region: Region, error: CategorizedError }
+) {
+  override get message(): string {
+    return `GetCallerIdentity in ${this.region}: ${this.error.category}: ${this.error.message}`
+  }
+}
+
+/** Where and as whom to ask: the Bedrock runtime's options plus the region to ask in. */
+export interface Options {
+  /** The STS region (e.g. the job's first region). */
+  readonly region: Region
+  /** The Bedrock endpoint override (an emulator answers STS too), one URL or one per region. */
+  readonly endpoint?: BedrockRuntime.Options["endpoint"]
+  /** Explicit credentials; default: the AWS default provider chain. Never logged. */
+  readonly credentials?: BedrockRuntime.Credentials | undefined
+  /** Bound on the whole call (default 10 seconds). */
+  readonly timeout?: Duration.Input | undefined
+}
+
+/** The default bound on the call. */
+export const defaultTimeout: Duration.Duration = Duration.seconds(10)
+
+const send = async (options: Options, signal: AbortSignal): Promise<CallerIdentity> => {
+  const { GetCallerIdentityCommand, STSClient } = await import("@aws-sdk/client-sts")
+  const endpoint = RegionClients.endpointFor(options.endpoint, options.region)
+  const client = new STSClient({
+    region: options.region,
+    maxAttempts: 1,
+    ...(endpoint !== undefined ? { endpoint } : {}),
+    ...(options.credentials !== undefined ? { credentials: options.credentials as never } : {})
+  })
+  try {
+    const output = await client.send(new GetCallerIdentityCommand({}), { abortSignal: signal })
+    if (output.Account === undefined || !/^\d{12}$/.test(output.Account)) {
+      throw new Error(`GetCallerIdentity answered no 12-digit account (got ${JSON.stringify(output.Account ?? null)})`)
+    }
+    return { account: output.Account, arn: output.Arn ?? "", userId: output.UserId ?? "" }
+  } finally {
+    client.destroy()
+  }
+}
+
+/** STS `GetCallerIdentity`, bounded by the timeout. */
+export const callerIdentity = Effect.fn("Identity.callerIdentity")(function*(options: Options) {
+  yield* Effect.annotateCurrentSpan({ "aws.region": options.region, "aws.operation": "GetCallerIdentity" })
+  const timeout = options.timeout ?? defaultTimeout
+  return yield* Effect.tryPromise({
+    try: (signal) => send(options, signal),
+    catch: (cause) => {
+      const categorized = categorize(cause)
+      return new IdentityError({
+        region: options.region,
+        error: new CategorizedError({ ...categorized, message: redact(categorized.message) })
+      })
+    }
+  }).pipe(
+    Effect.timeoutOrElse({
+      duration: timeout,
+      orElse: () =>
+        Effect.fail(
+          new IdentityError({
+            region: options.region,
+            error: ErrorCategory.make("TIMEOUT", {
+              message: `GetCallerIdentity did not complete within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+            })
+          })
+        )
+    })
+  )
+})
+
+/** The caller's account id, or `null` (with a logged warning) when STS cannot say. Never fails. */
+export const callerAccount = (options: Options): Effect.Effect<string | null> =>
+  callerIdentity(options).pipe(
+    Effect.map((identity): string | null => identity.account),
+    Effect.catch((error) =>
+      Effect.as(Effect.logWarning(`manifest account unknown: ${error.message}`), null)
+    )
+  )
