@@ -17,7 +17,7 @@ import { CategorizedError } from "./Domain.ts"
 import { categorize, redact } from "./ErrorCategorizer.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as RegionClients from "./internal/regionClients.ts"
-import { Region } from "./Region.ts"
+import type { Region } from "./Region.ts"
 
 /** What STS says about the caller. */
 export interface CallerIdentity {
@@ -30,7 +30,7 @@ export interface CallerIdentity {
 /** `GetCallerIdentity` failed, classified. Never holds credentials. */
 export class IdentityError extends Schema.TaggedError<IdentityError>("@myia/certification/IdentityError")(
   "IdentityError",
-  { region: Region, error: CategorizedError }
+  { region: Schema.String, error: CategorizedError }
 ) {
   override get message(): string {
     return `GetCallerIdentity in ${this.region}: ${this.error.category}: ${this.error.message}`
@@ -40,7 +40,7 @@ export class IdentityError extends Schema.TaggedError<IdentityError>("@myia/cert
 /** Where and as whom to ask: the Bedrock runtime's options plus the region to ask in. */
 export interface Options {
   /** The STS region (e.g. the job's first region). */
-  readonly region: Region
+  readonly region: string
   /** The Bedrock endpoint override (an emulator answers STS too), one URL or one per region. */
   readonly endpoint?: BedrockRuntime.Options["endpoint"]
   /** Explicit credentials; default: the AWS default provider chain. Never logged. */
@@ -54,7 +54,7 @@ export const defaultTimeout: Duration.Duration = Duration.seconds(10)
 
 const send = async (options: Options, signal: AbortSignal): Promise<CallerIdentity> => {
   const { GetCallerIdentityCommand, STSClient } = await import("@aws-sdk/client-sts")
-  const endpoint = RegionClients.endpointFor(options.endpoint, options.region)
+  const endpoint = RegionClients.endpointFor(options.endpoint, options.region as Region)
   const client = new STSClient({
     region: options.region,
     maxAttempts: 1,
