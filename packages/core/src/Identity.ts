@@ -52,40 +52,55 @@ export interface Options {
 /** The default bound on the call. */
 export const defaultTimeout: Duration.Duration = Duration.seconds(10)
 
-const send = async (options: Options, signal: AbortSignal): Promise<CallerIdentity> => {
-  const { GetCallerIdentityCommand, STSClient } = await import("@aws-sdk/client-sts")
-  const endpoint = RegionClients.endpointFor(options.endpoint, options.region as Region)
-  const client = new STSClient({
-    region: options.region,
-    maxAttempts: 1,
-    ...(endpoint !== undefined ? { endpoint } : {}),
-    ...(options.credentials !== undefined ? { credentials: options.credentials as never } : {})
-  })
-  try {
-    const output = await client.send(new GetCallerIdentityCommand({}), { abortSignal: signal })
-    if (output.Account === undefined || !/^\d{12}$/.test(output.Account)) {
-      throw new Error(`GetCallerIdentity answered no 12-digit account (got ${JSON.stringify(output.Account ?? null)})`)
-    }
-    return { account: output.Account, arn: output.Arn ?? "", userId: output.UserId ?? "" }
-  } finally {
-    client.destroy()
-  }
+/** The part of `GetCallerIdentityResponse` the manifest relies on, decoded at the edge. */
+const Answer = Schema.Struct({
+  Account: Schema.String.check(Schema.isPattern(/^\d{12}$/)),
+  Arn: Schema.optional(Schema.String),
+  UserId: Schema.optional(Schema.String)
+})
+const decodeAnswer = Schema.decodeUnknownEffect(Answer)
+
+const fail = (region: string, cause: unknown) => {
+  const categorized = categorize(cause)
+  return new IdentityError({ region, error: new CategorizedError({ ...categorized, message: redact(categorized.message) }) })
 }
+
+/** Load the STS client module (once per process, by Node), build a client, ask, destroy the client. */
+const ask = (options: Options) =>
+  Effect.gen(function*() {
+    const sts = yield* Effect.tryPromise({
+      try: () => import("@aws-sdk/client-sts"),
+      catch: (cause) => fail(options.region, cause)
+    })
+    const endpoint = RegionClients.endpointFor(options.endpoint, options.region as Region)
+    const client = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new sts.STSClient({
+          region: options.region,
+          maxAttempts: 1,
+          ...(endpoint !== undefined ? { endpoint } : {}),
+          ...(options.credentials !== undefined ? { credentials: options.credentials as never } : {})
+        })
+      ),
+      (client) => Effect.sync(() => client.destroy())
+    )
+    const output = yield* Effect.tryPromise({
+      try: (abortSignal) => client.send(new sts.GetCallerIdentityCommand({}), { abortSignal }),
+      catch: (cause) => fail(options.region, cause)
+    })
+    const answer = yield* decodeAnswer(output).pipe(
+      Effect.mapError(() =>
+        fail(options.region, new Error(`GetCallerIdentity answered no 12-digit Account (got ${JSON.stringify(output.Account ?? null)})`))
+      )
+    )
+    return { account: answer.Account, arn: answer.Arn ?? "", userId: answer.UserId ?? "" } satisfies CallerIdentity
+  }).pipe(Effect.scoped)
 
 /** STS `GetCallerIdentity`, bounded by the timeout. */
 export const callerIdentity = Effect.fn("Identity.callerIdentity")(function*(options: Options) {
   yield* Effect.annotateCurrentSpan({ "aws.region": options.region, "aws.operation": "GetCallerIdentity" })
   const timeout = options.timeout ?? defaultTimeout
-  return yield* Effect.tryPromise({
-    try: (signal) => send(options, signal),
-    catch: (cause) => {
-      const categorized = categorize(cause)
-      return new IdentityError({
-        region: options.region,
-        error: new CategorizedError({ ...categorized, message: redact(categorized.message) })
-      })
-    }
-  }).pipe(
+  return yield* ask(options).pipe(
     Effect.timeoutOrElse({
       duration: timeout,
       orElse: () =>

@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import * as Schema from "effect/Schema"
+import * as Http from "node:http"
 import * as Net from "node:net"
 import * as Identity from "../src/Identity.ts"
 import { Region } from "../src/Region.ts"
@@ -98,6 +99,28 @@ describe("Identity.callerAccount", () => {
       )
       assert.isNull(value)
       assert.strictEqual(lines.filter((l) => l.startsWith("Warn")).length, 1)
+    }))
+
+  it.live("is null when STS answers an account that is not 12 digits (decoded at the edge)", () =>
+    Effect.gen(function*() {
+      const server = Http.createServer((_req, res) => {
+        res.writeHead(200, { "content-type": "text/xml" })
+        res.end(
+          `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>` +
+            `<Arn>arn:aws:iam::x:user/y</Arn><UserId>AIDAX</UserId><Account>not-an-account</Account>` +
+            `</GetCallerIdentityResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></GetCallerIdentityResponse>`
+        )
+      })
+      yield* Effect.acquireRelease(
+        Effect.promise(() => new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))),
+        () => Effect.promise(() => new Promise<void>((resolve) => server.close(() => resolve())))
+      )
+      const port = (server.address() as Net.AddressInfo).port
+      const { value, lines } = yield* capturing(
+        Identity.callerAccount({ region: ireland, endpoint: `http://127.0.0.1:${port}`, credentials })
+      )
+      assert.isNull(value)
+      assert.include(lines.find((l) => l.startsWith("Warn")) ?? "", "no 12-digit Account")
     }))
 
   it.live("is null with a TIMEOUT warning when the endpoint never answers", () =>

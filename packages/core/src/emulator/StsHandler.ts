@@ -9,14 +9,15 @@
  *
  * @since 0.1.0
  */
+import { account as pretendAccount } from "./ApplicationProfiles.ts"
 import type { Exchange } from "./Exchange.ts"
 import type { State } from "./State.ts"
 
 /** The STS API version the SDK sends. */
 export const version = "2011-06-15"
 
-/** The account a scenario without `account` names. */
-export const defaultAccount = "123456789012"
+/** The account a scenario without `account` names: the one in the emulator's ARNs (which keep it whatever `account` says). */
+export const defaultAccount = pretendAccount
 
 /** An STS error as the query protocol puts it on the wire. */
 export interface StsError {
