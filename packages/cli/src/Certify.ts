@@ -200,7 +200,8 @@ const run = Effect.fnUntraced(function*(input: Input) {
     const account = planned.outputs.some((o) => o.format === "manifest")
       ? yield* engine.account(planned.regions[0]!)
       : null
-    const written = yield* Outputs.write(planned.outputs, { job: detail.job, units: detail.units, generatedAt, account })
+    const content = { job: detail.job, units: detail.units, generatedAt, account }
+    const written = yield* Outputs.write(planned.outputs, content)
     yield* Console.log(`Job ${detail.job.status}${detail.job.reason === null ? "" : ` (${detail.job.reason})`}`)
     for (const path of written) yield* Console.log(`Wrote ${path}`)
     return { detail, failOn: planned.failOn }

@@ -62,7 +62,8 @@ const decodeAnswer = Schema.decodeUnknownEffect(Answer)
 
 const fail = (region: string, cause: unknown) => {
   const categorized = categorize(cause)
-  return new IdentityError({ region, error: new CategorizedError({ ...categorized, message: redact(categorized.message) }) })
+  const error = new CategorizedError({ ...categorized, message: redact(categorized.message) })
+  return new IdentityError({ region, error })
 }
 
 /** Load the STS client module (once per process, by Node), build a client, ask, destroy the client. */
@@ -90,7 +91,10 @@ const ask = (options: Options) =>
     })
     const answer = yield* decodeAnswer(output).pipe(
       Effect.mapError(() =>
-        fail(options.region, new Error(`GetCallerIdentity answered no 12-digit Account (got ${JSON.stringify(output.Account ?? null)})`))
+        fail(
+          options.region,
+          new Error(`GetCallerIdentity answered no 12-digit Account (got ${JSON.stringify(output.Account ?? null)})`)
+        )
       )
     )
     return { account: answer.Account, arn: answer.Arn ?? "", userId: answer.UserId ?? "" } satisfies CallerIdentity

@@ -2,8 +2,9 @@
  * The emulator's router: the request path and method name the operation ({@link routes}, Bedrock's
  * REST bindings as the service models write them: `POST /model/{modelId}/converse`,
  * `GET /foundation-models`, …), the SigV4 credential scope names the
- * region and the caller, and the request goes to the runtime pipeline or the control plane (STS `GetCallerIdentity`, `POST /`, goes to `StsHandler`). Requests
- * without a signature, with a scripted bad access key or on an unknown route get Bedrock's answers.
+ * region and the caller, and the request goes to the runtime pipeline or the control plane; STS
+ * `GetCallerIdentity` (`POST /`, query protocol) goes to `StsHandler`. Requests without a signature,
+ * with a scripted bad access key or on an unknown route get Bedrock's answers (STS's, for STS).
  *
  * @since 0.1.0
  */
@@ -15,7 +16,7 @@ import * as StsHandler from "./StsHandler.ts"
 import type { State } from "./State.ts"
 import { credentialErrors, messages, missingToken, unknownOperation, wire } from "./WireError.ts"
 
-/** One Bedrock route: the operation, its service, and its HTTP binding exactly as the botocore model writes it (STS is not routed by path). */
+/** One Bedrock route: the operation, its service, and its HTTP binding as the botocore model writes it (not STS). */
 export interface Route {
   readonly op: Exclude<Operation, "Unknown" | "GetCallerIdentity">
   readonly service: "runtime" | "control"
@@ -116,7 +117,11 @@ export const handle = async (ex: Exchange, context: Context): Promise<void> => {
   if (StsHandler.isSts(ex.req.method ?? "GET", url.pathname, scope?.service, header(ex.req.headers, "content-type"))) {
     return StsHandler.handle(ex, context.state, body, {
       authorized: authorization !== undefined,
-      credentialError: credential === undefined ? undefined : credential.marker === "INVALID" ? "InvalidClientTokenId" : "ExpiredToken"
+      credentialError: credential === undefined
+        ? undefined
+        : credential.marker === "INVALID"
+        ? "InvalidClientTokenId"
+        : "ExpiredToken"
     })
   }
   if (authorization === undefined) return sendError(ex, missingToken)

@@ -16,7 +16,7 @@ import type { State } from "./State.ts"
 /** The STS API version the SDK sends. */
 export const version = "2011-06-15"
 
-/** The account a scenario without `account` names: the one in the emulator's ARNs (which keep it whatever `account` says). */
+/** The account a scenario without `account` names: the one in the emulator's ARNs (which keep it in any case). */
 export const defaultAccount = pretendAccount
 
 /** An STS error as the query protocol puts it on the wire. */
@@ -35,7 +35,12 @@ export const errors = {
     code: "InvalidClientTokenId",
     message: "The security token included in the request is invalid."
   },
-  ExpiredToken: { status: 400, type: "Sender", code: "ExpiredToken", message: "The security token included in the request is expired" },
+  ExpiredToken: {
+    status: 400,
+    type: "Sender",
+    code: "ExpiredToken",
+    message: "The security token included in the request is expired"
+  },
   InternalFailure: {
     status: 500,
     type: "Receiver",
@@ -99,7 +104,10 @@ export const handle = (
   ex: Exchange,
   state: State,
   body: Buffer,
-  caller: { readonly authorized: boolean; readonly credentialError: "InvalidClientTokenId" | "ExpiredToken" | undefined }
+  caller: {
+    readonly authorized: boolean
+    readonly credentialError: "InvalidClientTokenId" | "ExpiredToken" | undefined
+  }
 ): void => {
   const form = new URLSearchParams(body.toString("utf8"))
   const action = form.get("Action") ?? ""
