@@ -123,7 +123,12 @@ export interface Options {
    * there (default 30 seconds).
    */
   readonly sharedWindow?: Duration.Input | undefined
-  /** Pace a region's requests at its observed admitted rate after a throttle (default true). */
+  /**
+   * Pace a region's requests at its observed admitted rate after a throttle (default false).
+   *
+   * **Gotchas**: the pacer is per region; throttles of one model with its own tight quota (a
+   * per-model storm) pace the whole region down, so leave it off where per-model quotas bind.
+   */
   readonly pacing?: boolean | undefined
 }
 
@@ -154,7 +159,8 @@ export class RegionGovernor extends Context.Service<RegionGovernor, {
    */
   readonly recordOutcome: (region: Region, category: Category | null, modelId?: string) => Effect.Effect<void>
   /**
-   * Waits until one Bedrock request may start in the region (issue 16): unpaced until a throttle,
+   * Waits until one Bedrock request may start in the region (issue 16; with `pacing: true`, else at
+   * once): unpaced until a throttle,
    * then spaced at 95 % of the admitted rate observed in the region, probing upward by about 10 % a
    * second until the next throttle. Per-model quotas are the lanes' AIMD concurrency.
    */
@@ -262,7 +268,7 @@ const settingsOf = (options: Options): Settings => {
     regionOutageShare: Math.min(1, Math.max(0, options.regionOutageShare ?? 0.5)),
     regionWindowMillis: Duration.toMillis(options.regionWindow ?? Duration.seconds(60)),
     sharedWindowMillis: Duration.toMillis(options.sharedWindow ?? Duration.seconds(30)),
-    pacing: options.pacing === false ? null : {
+    pacing: options.pacing !== true ? null : {
       windowMillis: 2_000,
       cooldownMillis: Duration.toMillis(options.cutCooldown ?? Duration.seconds(1)),
       aim: 0.95,
