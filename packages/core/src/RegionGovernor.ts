@@ -202,6 +202,16 @@ interface RegionState {
   outages: number
   /** The region's request pacer, engaged by its first throttle. */
   readonly pacer: Pacer.Pacer
+  /**
+   * The region's own AIMD cap over its lanes: halved (from what is in flight) when several lanes are
+   * throttled within `cutCooldown` — a regional quota — and grown by one per `successesToGrow`
+   * successes in the region, up to `regionCap`. One model's throttles (its own quota) leave it alone.
+   */
+  cap: number
+  capStreak: number
+  lastCapCutAt: number
+  /** Lane → when it was last throttled. */
+  readonly throttledLanes: Map<State, number>
 }
 
 interface Grant {
@@ -334,7 +344,18 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
     if (lane === undefined) {
       let home = regions.get(region)
       if (home === undefined) {
-        home = { region, inFlight: 0, lanes: [], outages: 0, outage: false, pacer: Pacer.make() }
+        home = {
+          region,
+          inFlight: 0,
+          lanes: [],
+          outages: 0,
+          outage: false,
+          pacer: Pacer.make(),
+          cap: settings.regionCap,
+          capStreak: 0,
+          lastCapCutAt: Number.NEGATIVE_INFINITY,
+          throttledLanes: new Map()
+        }
         regions.set(region, home)
       }
       lane = freshLane(home, modelId ?? null, settings.initial)
@@ -363,7 +384,7 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
   }
 
   const tryGrant = (lane: State): Grant | undefined => {
-    if (lane.inFlight >= lane.limit || lane.home.inFlight >= settings.regionCap || lane.home.outage) return undefined
+    if (lane.inFlight >= lane.limit || lane.home.inFlight >= lane.home.cap || lane.home.outage) return undefined
     switch (lane.breaker) {
       case "open":
         return undefined
@@ -384,7 +405,7 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
 
   /** Whether `tryGrant` would grant now (no change). */
   const canGrant = (lane: State): boolean =>
-    lane.inFlight < lane.limit && lane.home.inFlight < settings.regionCap && !lane.home.outage &&
+    lane.inFlight < lane.limit && lane.home.inFlight < lane.home.cap && !lane.home.outage &&
     (lane.breaker === "closed" || (lane.breaker === "half-open" && lane.trialsAdmitted < settings.halfOpenTrials))
 
   // Hands free slots to waiters in arrival order over the region's lanes, skipping a lane that is at
@@ -569,6 +590,10 @@ const makeRecorders = (
     lane.volume++
     lane.consecutiveFailures = 0
     lane.successStreak++
+    if (++lane.home.capStreak >= settings.successesToGrow) {
+      lane.home.capStreak = 0
+      lane.home.cap = Math.min(settings.regionCap, lane.home.cap + 1)
+    }
     const grow = lane.successStreak >= settings.successesToGrow
     if (grow) {
       lane.successStreak = 0
@@ -591,6 +616,7 @@ const makeRecorders = (
       lane.limit = Math.max(settings.min, Math.floor(lane.limit / 2))
     }
     if (settings.pacing !== null) Pacer.throttled(lane.home.pacer, settings.pacing, now)
+    cutRegionOnRegionalThrottle(settings, lane, now)
     yield* share(lane, { cut: { factor: 0.5, min: settings.min, cooldownMillis: settings.cutCooldownMillis } })
   })
 
@@ -630,6 +656,21 @@ const makeRecorders = (
 }
 
 
+/** Several lanes of a region throttled within the cooldown: a regional quota halves the region's cap. */
+const cutRegionOnRegionalThrottle = (settings: Settings, lane: State, now: number): void => {
+  const home = lane.home
+  home.throttledLanes.set(lane, now)
+  let recent = 0
+  for (const [other, at] of home.throttledLanes) {
+    if (now - at > settings.cutCooldownMillis) home.throttledLanes.delete(other)
+    else recent++
+  }
+  if (recent < 2 || now - home.lastCapCutAt < settings.cutCooldownMillis) return
+  home.lastCapCutAt = now
+  home.capStreak = 0
+  home.cap = Math.max(settings.min, Math.floor(Math.min(home.cap, home.inFlight) / 2))
+}
+
 /** The read side: snapshots of lanes and regions, for metrics and tests. */
 const makeViews = (settings: Settings, { drain, laneOf, lanes, regions }: Machine) => {
   const view = (lane: State): RegionSnapshot => ({
@@ -661,7 +702,7 @@ const makeViews = (settings: Settings, { drain, laneOf, lanes, regions }: Machin
         return {
           region,
           inFlight: home?.inFlight ?? 0,
-          cap: settings.regionCap,
+          cap: home?.cap ?? settings.regionCap,
           breaker: home?.outage === true ? "open" : "closed",
           outages: home?.outages ?? 0,
           openModels: home?.lanes.filter((l) => l.modelId !== null && l.breaker === "open").length ?? 0
