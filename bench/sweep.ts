@@ -123,7 +123,7 @@ const certify = async (
   modelIds: ReadonlyArray<string>,
   tuning: {
     readonly workerConcurrency: number
-    readonly governor: { initial: number; min?: number; max: number; regionCap?: number }
+    readonly governor: { initial: number; min?: number; max: number; regionCap?: number; pacing?: boolean }
     readonly runner?: { readonly throttleBudgetMillis: number }
   }
 ): Promise<CertificationRun> => {
@@ -186,7 +186,8 @@ const makespan = async (emulator: BedrockEmulator.EmulatorHandle, modelIds: Read
   // BENCH_WORKER_CONCURRENCY: units in flight over the three regions (default 24).
   const run = await certify(emulator.url, modelIds, {
     workerConcurrency: Number(process.env["BENCH_WORKER_CONCURRENCY"] ?? 24),
-    governor: { initial: 6, max: 16 }
+    // BENCH_PACING=0: AIMD alone (the governor's default); otherwise the region pacer too (issue 16).
+    governor: { initial: 6, max: 16, pacing: process.env["BENCH_PACING"] !== "0" }
   })
   const log = emulator.requests().filter((r) => RUNTIME_OPERATIONS.has(r.operation))
   const regions: Array<RegionFigures> = REGIONS.map((region) => {

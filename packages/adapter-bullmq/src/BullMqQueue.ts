@@ -236,6 +236,28 @@ interface LayerSettings {
   readonly maxDelay: number
 }
 
+/** Issue 15: delays are bounded, and placed on Redis's clock (the one every process shares). */
+const delaysOf = ({ maxDelay, redis }: LayerSettings) => {
+  const bounded = (delayMillis: number) => Math.min(maxDelay, Math.max(0, delayMillis))
+  const redisNow = RedisConnection.call("time", () => redis.time()).pipe(
+    Effect.map(([seconds, micros]) => Number(seconds) * 1000 + Math.floor(Number(micros) / 1000))
+  )
+  const defer = (job: BullJob, token: string | undefined, delayMillis: number) =>
+    (isDeferrable(job)
+      ? redisNow.pipe(
+        Effect.flatMap((now) => RedisConnection.call("defer", () => job.deferUntil(now, bounded(delayMillis), token)))
+      )
+      : Clock.currentTimeMillis.pipe(
+        Effect.flatMap((now) => RedisConnection.call("defer", () => job.moveToDelayed(now + bounded(delayMillis), token)))
+      )).pipe(Effect.as<Decision>({ _tag: "Delayed" }))
+  /** BullMQ adds a retry's delay to this process's clock (`Date.now`, not `Clock`): correct it by our offset from Redis's. */
+  const onRedisClock = (delayMillis: number) =>
+    Effect.map(redisNow, (now) => Math.max(0, bounded(delayMillis) - (Date.now() - now))).pipe(
+      Effect.orElseSucceed(() => bounded(delayMillis))
+    )
+  return { defer, onRedisClock }
+}
+
 /**
  * `consume` of one layer: one BullMQ Worker and one limiter connection per consumer; each delivery
  * is translated from the handler's answer to BullMQ by the layer's redelivery policy.
@@ -250,7 +272,6 @@ const makeConsume = (layer: LayerSettings) =>
       keyBase,
       limitOf,
       lockDuration,
-      maxDelay,
       maxStalledCount,
       policy,
       prefix,
@@ -272,24 +293,7 @@ const makeConsume = (layer: LayerSettings) =>
     // Aborted when the consumer's scope closes: in-flight handlers are interrupted and released.
     const closing = new AbortController()
 
-    // Issue 15: delays are bounded, and placed on Redis's clock (the one every process shares).
-    const bounded = (delayMillis: number) => Math.min(maxDelay, Math.max(0, delayMillis))
-    const redisNow = RedisConnection.call("time", () => redis.time()).pipe(
-      Effect.map(([seconds, micros]) => Number(seconds) * 1000 + Math.floor(Number(micros) / 1000))
-    )
-    const defer = (job: BullJob, token: string | undefined, delayMillis: number) =>
-      (isDeferrable(job)
-        ? redisNow.pipe(
-          Effect.flatMap((now) => RedisConnection.call("defer", () => job.deferUntil(now, bounded(delayMillis), token)))
-        )
-        : Clock.currentTimeMillis.pipe(
-          Effect.flatMap((now) => RedisConnection.call("defer", () => job.moveToDelayed(now + bounded(delayMillis), token)))
-        )).pipe(Effect.as<Decision>({ _tag: "Delayed" }))
-    /** BullMQ adds a retry's delay to this process's clock (`Date.now`, not `Clock`): correct it by our offset from Redis's. */
-    const onRedisClock = (delayMillis: number) =>
-      Effect.map(redisNow, (now) => Math.max(0, bounded(delayMillis) - (Date.now() - now))).pipe(
-        Effect.orElseSucceed(() => bounded(delayMillis))
-      )
+    const { defer, onRedisClock } = delaysOf(layer)
 
     const awaitClosing = Effect.callback<void>((resume) => {
       if (closing.signal.aborted) return resume(Effect.void)
@@ -448,6 +452,63 @@ const makeConsume = (layer: LayerSettings) =>
     yield* RedisConnection.call("consume", () => worker.waitUntilReady())
   })
 
+// Issue 15: BullMQ's own job states as the reconciler's entry states (read per unit id).
+const entryStateOf = (state: string): QueuePort.EntryState => {
+  switch (state) {
+    case "waiting":
+    case "prioritized":
+    case "waiting-children":
+      return "waiting"
+    case "delayed":
+    case "active":
+    case "completed":
+    case "failed":
+      return state
+    default:
+      return "missing"
+  }
+}
+
+/** Issue 15: the reconciler's queue checks (`inspect`, `requeue`) over one layer's BullMQ queue. */
+const reconciliationOf = (
+  bull: UnitQueue,
+  redis: Redis,
+  keyBase: string,
+  enqueue: (messages: ReadonlyArray<UnitMessage>) => Effect.Effect<void, QueueError>
+) => {
+  const startsKey = (unitId: string) => startsKeyOf(keyBase, unitId)
+  const inspectOne = (unitId: Domain.UnitId): Effect.Effect<QueuePort.Entry, QueueError> =>
+    RedisConnection.call("inspect", () => bull.getJobState(unitId)).pipe(
+      Effect.map(entryStateOf),
+      Effect.flatMap((state): Effect.Effect<QueuePort.Entry, QueueError> =>
+        state !== "failed"
+          ? Effect.succeed({ unitId, state, lastError: null })
+          : RedisConnection.call("inspect", () => bull.getJob(unitId)).pipe(
+            Effect.map((job) => ({ unitId, state, lastError: job?.failedReason ?? null }))
+          )
+      )
+    )
+
+  const inspect = Effect.fn("BullMqQueue.inspect")((unitIds: ReadonlyArray<Domain.UnitId>) =>
+    Effect.forEach(unitIds, inspectOne, { concurrency: 32 })
+  )
+
+  const requeue = Effect.fn("BullMqQueue.requeue")(function*(messages: ReadonlyArray<UnitMessage>) {
+    const entries = yield* inspect(messages.map((m) => m.unitId))
+    const again = messages.filter((_, i) => {
+      const state = entries[i]!.state
+      return state === "missing" || state === "completed" || state === "failed"
+    })
+    // A finished entry still holds the id (and would deduplicate the add): drop it and its start count.
+    yield* Effect.forEach(again, (m) =>
+      RedisConnection.call("requeue", () => bull.remove(m.unitId)).pipe(
+        Effect.andThen(RedisConnection.call("requeue", () => redis.del(startsKey(m.unitId))))
+      ), { concurrency: 16, discard: true })
+    yield* enqueue(again)
+  })
+  return { inspect, requeue }
+}
+
 /** The services {@link make} builds. */
 export interface Services {
   readonly queue: QueuePort.Queue["Service"]
@@ -535,52 +596,7 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
       }))))
   })
 
-  // Issue 15: the reconciler's queue checks. BullMQ's own job states, read per unit id.
-  const entryStateOf = (state: string): QueuePort.EntryState => {
-    switch (state) {
-      case "waiting":
-      case "prioritized":
-      case "waiting-children":
-        return "waiting"
-      case "delayed":
-      case "active":
-      case "completed":
-      case "failed":
-        return state
-      default:
-        return "missing"
-    }
-  }
-
-  const inspectOne = (unitId: Domain.UnitId): Effect.Effect<QueuePort.Entry, QueueError> =>
-    RedisConnection.call("inspect", () => bull.getJobState(unitId)).pipe(
-      Effect.map(entryStateOf),
-      Effect.flatMap((state): Effect.Effect<QueuePort.Entry, QueueError> =>
-        state !== "failed"
-          ? Effect.succeed({ unitId, state, lastError: null })
-          : RedisConnection.call("inspect", () => bull.getJob(unitId)).pipe(
-            Effect.map((job) => ({ unitId, state, lastError: job?.failedReason ?? null }))
-          )
-      )
-    )
-
-  const inspect = Effect.fn("BullMqQueue.inspect")((unitIds: ReadonlyArray<Domain.UnitId>) =>
-    Effect.forEach(unitIds, inspectOne, { concurrency: 32 })
-  )
-
-  const requeue = Effect.fn("BullMqQueue.requeue")(function*(messages: ReadonlyArray<UnitMessage>) {
-    const entries = yield* inspect(messages.map((m) => m.unitId))
-    const again = messages.filter((_, i) => {
-      const state = entries[i]!.state
-      return state === "missing" || state === "completed" || state === "failed"
-    })
-    // A finished entry still holds the id (and would deduplicate the add): drop it and its start count.
-    yield* Effect.forEach(again, (m) =>
-      RedisConnection.call("requeue", () => bull.remove(m.unitId)).pipe(
-        Effect.andThen(RedisConnection.call("requeue", () => redis.del(startsKey(m.unitId))))
-      ), { concurrency: 16, discard: true })
-    yield* enqueue(again)
-  })
+  const { inspect, requeue } = reconciliationOf(bull, redis, keyBase, enqueue)
 
   const cancelJob = Effect.fn("BullMqQueue.cancelJob")(function*(jobId: Domain.JobId) {
     const unitIds = yield* RedisConnection.call("cancelJob", () => redis.smembers(indexKey(jobId)))

@@ -109,6 +109,123 @@ const describe = (cause: Cause.Cause<unknown>): string => {
   return json === undefined ? String(error) : json
 }
 
+/** What `consume` shares with the rest of one queue instance. */
+interface Internals {
+  readonly policy: RedeliveryPolicy.RedeliveryPolicy
+  readonly shelf: Shelf
+  /** The current change signal (`notify` completes it and installs a fresh one). */
+  readonly changed: () => Deferred.Deferred<void>
+  readonly notify: Effect.Effect<void>
+  readonly toWaiting: (entry: Entry, front: boolean) => void
+  /** Park the entry as `delayed` for `wait`, then put it back in line (a fiber in the queue's scope). */
+  readonly delay: (entry: Entry, wait: Duration.Input) => Effect.Effect<unknown>
+}
+
+/** `Queue.consume` over one queue instance's state: a fetch loop plus one fiber per delivery. */
+const consumeOf = ({ changed, delay, notify, policy, shelf, toWaiting }: Internals) => {
+  const { entries, regionOf } = shelf
+  return Effect.fn("MemoryQueue.consume")(function*<R>(consumer: Queue.ConsumeOptions<R>) {
+    const scope = yield* Scope.Scope
+    // Deliveries live in a child scope registered before the fetch loop: closing runs finalizers in
+    // reverse, so the loop stops first and cannot re-take a unit that an interrupted delivery released.
+    const deliveries = yield* Scope.fork(scope)
+    const concurrency = Math.max(1, consumer.concurrency)
+    let inFlight = 0
+
+    const counters = (entry: Entry): RedeliveryPolicy.Counters => ({ attempt: entry.starts, failures: entry.failures })
+
+    const settle = (entry: Entry, exit: Exit.Exit<Queue.DeliveryResult, unknown>) =>
+      Effect.gen(function*() {
+        const id = entry.message.unitId
+        if (entries.get(id) !== entry) return
+        if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) {
+          // Released, not failed: the next consumer gets it first.
+          return toWaiting(entry, true)
+        }
+        if (Exit.isFailure(exit)) {
+          // A failure or defect: counted, and backed off by the policy.
+          const wait = yield* RedeliveryPolicy.retryDelay(policy, counters(entry), true)
+          return yield* retry(entry, true, describe(exit.cause), wait)
+        }
+        const result = exit.value
+        switch (result._tag) {
+          case "Done":
+            entries.delete(id)
+            return
+          case "Postpone":
+            entry.starts-- // the unit did not run: the start is given back
+            return yield* delay(entry, Duration.millis(Math.max(0, result.delayMillis)))
+          case "Retry":
+            return yield* retry(
+              entry,
+              result.countsAsFailure,
+              result.reason,
+              Duration.millis(Math.max(0, result.delayMillis))
+            )
+        }
+      })
+
+    /** Spend what the retry costs; redeliver after `wait`, or dead-letter once the policy is spent. */
+    const retry = (entry: Entry, countsAsFailure: boolean, error: string, wait: Duration.Duration) =>
+      Effect.suspend(() => {
+        if (countsAsFailure) entry.failures++
+        entry.lastError = error
+        return RedeliveryPolicy.spent(policy, counters(entry)) === undefined ? delay(entry, wait) : deadLetter(entry)
+      })
+
+    const deadLetter = (entry: Entry, why?: string) =>
+      Effect.sync(() => {
+        entry.state = "failed"
+      }).pipe(
+        Effect.andThen(Effect.suspend(() =>
+          consumer.onDeadLetter(entry.message, entry.lastError ?? why ?? "unknown error", entry.starts)
+        )),
+        Effect.catchCause((cause) => Effect.logWarning("MemoryQueue: onDeadLetter failed", cause))
+      )
+
+    const run = (entry: Entry) => {
+      // Starts spent by interruptions: give up before running the handler once more.
+      const exhausted = RedeliveryPolicy.spent(policy, { attempt: entry.starts - 1, failures: entry.failures })
+      if (exhausted !== undefined) {
+        entry.starts--
+        return deadLetter(entry, exhausted)
+      }
+      return Effect.interruptible(Effect.suspend(() =>
+        consumer.handler({ message: entry.message, attempt: entry.starts, failures: entry.failures })
+      )).pipe(
+        // onExit, not Effect.exit: an interruption is not a value, yet the unit must still be released.
+        Effect.onExit((exit) => settle(entry, exit))
+      )
+    }
+
+    const deliver = (entry: Entry) =>
+      Effect.suspend(() => run(entry)).pipe(
+        Effect.ensuring(Effect.sync(() => {
+          inFlight--
+          regionOf(entry.message.region).inFlight--
+        }).pipe(Effect.andThen(notify))),
+        Effect.uninterruptible
+      )
+
+    const loop = Effect.gen(function*() {
+      while (true) {
+        const wakeup = changed()
+        const now = yield* Clock.currentTimeMillis
+        const picked = inFlight < concurrency ? pick(shelf, now) : Infinity
+        if (typeof picked !== "number") {
+          inFlight++
+          yield* Effect.forkIn(deliver(picked), deliveries)
+          continue
+        }
+        const parked = Deferred.await(wakeup)
+        yield* picked === Infinity ? parked : Effect.raceFirst(parked, Effect.sleep(Duration.millis(Math.ceil(picked))))
+      }
+    })
+
+    yield* Effect.forkIn(loop, scope)
+  })
+}
+
 /**
  * Build an in-memory Queue; its state lives as long as the returned service. Pending delayed
  * redeliveries are timers in the surrounding scope: closing it cancels them (nothing keeps the
@@ -178,106 +295,7 @@ export const make = (options: Options = {}): Effect.Effect<Queue.Queue["Service"
       yield* notify
     })
 
-    const consume = Effect.fn("MemoryQueue.consume")(function*<R>(consumer: Queue.ConsumeOptions<R>) {
-      const scope = yield* Scope.Scope
-      // Deliveries live in a child scope registered before the fetch loop: closing runs finalizers in
-      // reverse, so the loop stops first and cannot re-take a unit that an interrupted delivery released.
-      const deliveries = yield* Scope.fork(scope)
-      const concurrency = Math.max(1, consumer.concurrency)
-      let inFlight = 0
-
-      const counters = (entry: Entry): RedeliveryPolicy.Counters => ({ attempt: entry.starts, failures: entry.failures })
-
-      const settle = (entry: Entry, exit: Exit.Exit<Queue.DeliveryResult, unknown>) =>
-        Effect.gen(function*() {
-          const id = entry.message.unitId
-          if (entries.get(id) !== entry) return
-          if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)) {
-            // Released, not failed: the next consumer gets it first.
-            return toWaiting(entry, true)
-          }
-          if (Exit.isFailure(exit)) {
-            // A failure or defect: counted, and backed off by the policy.
-            const wait = yield* RedeliveryPolicy.retryDelay(policy, counters(entry), true)
-            return yield* retry(entry, true, describe(exit.cause), wait)
-          }
-          const result = exit.value
-          switch (result._tag) {
-            case "Done":
-              entries.delete(id)
-              return
-            case "Postpone":
-              entry.starts-- // the unit did not run: the start is given back
-              return yield* delay(entry, Duration.millis(Math.max(0, result.delayMillis)))
-            case "Retry":
-              return yield* retry(
-                entry,
-                result.countsAsFailure,
-                result.reason,
-                Duration.millis(Math.max(0, result.delayMillis))
-              )
-          }
-        })
-
-      /** Spend what the retry costs; redeliver after `wait`, or dead-letter once the policy is spent. */
-      const retry = (entry: Entry, countsAsFailure: boolean, error: string, wait: Duration.Duration) =>
-        Effect.suspend(() => {
-          if (countsAsFailure) entry.failures++
-          entry.lastError = error
-          return RedeliveryPolicy.spent(policy, counters(entry)) === undefined ? delay(entry, wait) : deadLetter(entry)
-        })
-
-      const deadLetter = (entry: Entry, why?: string) =>
-        Effect.sync(() => {
-          entry.state = "failed"
-        }).pipe(
-          Effect.andThen(Effect.suspend(() =>
-            consumer.onDeadLetter(entry.message, entry.lastError ?? why ?? "unknown error", entry.starts)
-          )),
-          Effect.catchCause((cause) => Effect.logWarning("MemoryQueue: onDeadLetter failed", cause))
-        )
-
-      const run = (entry: Entry) => {
-        // Starts spent by interruptions: give up before running the handler once more.
-        const exhausted = RedeliveryPolicy.spent(policy, { attempt: entry.starts - 1, failures: entry.failures })
-        if (exhausted !== undefined) {
-          entry.starts--
-          return deadLetter(entry, exhausted)
-        }
-        return Effect.interruptible(Effect.suspend(() =>
-          consumer.handler({ message: entry.message, attempt: entry.starts, failures: entry.failures })
-        )).pipe(
-          // onExit, not Effect.exit: an interruption is not a value, yet the unit must still be released.
-          Effect.onExit((exit) => settle(entry, exit))
-        )
-      }
-
-      const deliver = (entry: Entry) =>
-        Effect.suspend(() => run(entry)).pipe(
-          Effect.ensuring(Effect.sync(() => {
-            inFlight--
-            regionOf(entry.message.region).inFlight--
-          }).pipe(Effect.andThen(notify))),
-          Effect.uninterruptible
-        )
-
-      const loop = Effect.gen(function*() {
-        while (true) {
-          const wakeup = changed
-          const now = yield* Clock.currentTimeMillis
-          const picked = inFlight < concurrency ? pick(shelf, now) : Infinity
-          if (typeof picked !== "number") {
-            inFlight++
-            yield* Effect.forkIn(deliver(picked), deliveries)
-            continue
-          }
-          const parked = Deferred.await(wakeup)
-          yield* picked === Infinity ? parked : Effect.raceFirst(parked, Effect.sleep(Duration.millis(Math.ceil(picked))))
-        }
-      })
-
-      yield* Effect.forkIn(loop, scope)
-    })
+    const consume = consumeOf({ policy, shelf, changed: () => changed, notify, toWaiting, delay })
 
     const cancelJob = Effect.fn("MemoryQueue.cancelJob")(function*(jobId: Domain.JobId) {
       for (const [id, entry] of entries) {

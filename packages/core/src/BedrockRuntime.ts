@@ -148,6 +148,77 @@ const spanAttributes = (operation: Operation, region: Region, modelId: string | 
 // Access-key ids have a well-known shape; scrub them from any message even when we never saw them.
 const accessKeyPattern = /\b(?:AKIA|ASIA|AIDA|AROA)[A-Z0-9]{12,}\b/g
 
+/** Bedrock failures as `BedrockError`s: categorized, scrubbed of secrets, and the call timeout. */
+const callErrors = (redact: (text: string) => string, defaultCallTimeout: Duration.Input) => {
+  const toError = (operation: Operation, region: Region, modelId: string | undefined) => (cause: unknown) => {
+    const categorized = categorize(cause)
+    return new BedrockError({
+      operation,
+      region,
+      modelId: modelId ?? "",
+      error: new CategorizedError({ ...categorized, message: redact(categorized.message) })
+    })
+  }
+
+  const timeoutError = (operation: Operation, region: Region, modelId: string | undefined, timeout: Duration.Input) =>
+    new BedrockError({
+      operation,
+      region,
+      modelId: modelId ?? "",
+      error: ErrorCategory.make("TIMEOUT", {
+        message: `${operation} did not complete within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
+      })
+    })
+
+  const withTimeout = <A>(
+    effect: Effect.Effect<A, BedrockError>,
+    operation: Operation,
+    region: Region,
+    modelId: string | undefined,
+    options: CallOptions | undefined
+  ): Effect.Effect<A, BedrockError> => {
+    const timeout = options?.timeout ?? defaultCallTimeout
+    return Effect.timeoutOrElse(effect, {
+      duration: timeout,
+      orElse: () => Effect.fail(timeoutError(operation, region, modelId, timeout))
+    })
+  }
+
+  return { toError, timeoutError, withTimeout }
+}
+
+const annotate = (operation: Operation, region: Region, modelId: string | undefined) =>
+  Effect.annotateCurrentSpan(spanAttributes(operation, region, modelId))
+
+// Issue 18: every call's duration, outcome and throughput go to the Bedrock metrics.
+const outcomeOf = (exit: Exit.Exit<unknown, BedrockError>): string => {
+  if (Exit.isSuccess(exit)) return "success"
+  const failure = exit.cause.reasons.find(Cause.isFailReason)
+  return failure === undefined ? "interrupted" : failure.error.error.category
+}
+
+/** The outcome on the call's span: its error category, and whether it was throttled. */
+const annotateOutcome = (exit: Exit.Exit<unknown, BedrockError>) => {
+  const outcome = outcomeOf(exit)
+  return outcome === "success"
+    ? Effect.annotateCurrentSpan({ "bedrock.throttled": false })
+    : Effect.annotateCurrentSpan({ "error.category": outcome, "bedrock.throttled": outcome === "THROTTLED" })
+}
+
+const measured = <A>(operation: Operation, region: Region, outputTokens: (a: A) => number | undefined) =>
+(effect: Effect.Effect<A, BedrockError>): Effect.Effect<A, BedrockError> =>
+  Effect.flatMap(Clock.currentTimeMillis, (start) =>
+    effect.pipe(Effect.onExit((exit) =>
+      Effect.flatMap(Effect.andThen(annotateOutcome(exit), Clock.currentTimeMillis), (end) =>
+        Metrics.recordBedrockCall({
+          operation,
+          region,
+          outcome: outcomeOf(exit),
+          seconds: (end - start) / 1000,
+          outputTokens: Exit.isSuccess(exit) ? outputTokens(exit.value) : undefined
+        }))
+    )))
+
 /** Builds the service; clients are destroyed when the scope closes. */
 export const make = Effect.fnUntraced(function*(options: Options = {}) {
   const defaultCallTimeout = options.timeout ?? defaultTimeout
@@ -191,71 +262,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     })
   })
 
-  const toError = (operation: Operation, region: Region, modelId: string | undefined) => (cause: unknown) => {
-    const categorized = categorize(cause)
-    return new BedrockError({
-      operation,
-      region,
-      modelId: modelId ?? "",
-      error: new CategorizedError({ ...categorized, message: redact(categorized.message) })
-    })
-  }
-
-  const timeoutError = (operation: Operation, region: Region, modelId: string | undefined, timeout: Duration.Input) =>
-    new BedrockError({
-      operation,
-      region,
-      modelId: modelId ?? "",
-      error: ErrorCategory.make("TIMEOUT", {
-        message: `${operation} did not complete within ${Duration.format(Duration.fromInputUnsafe(timeout))}`
-      })
-    })
-
-  const withTimeout = <A>(
-    effect: Effect.Effect<A, BedrockError>,
-    operation: Operation,
-    region: Region,
-    modelId: string | undefined,
-    options: CallOptions | undefined
-  ): Effect.Effect<A, BedrockError> => {
-    const timeout = options?.timeout ?? defaultCallTimeout
-    return Effect.timeoutOrElse(effect, {
-      duration: timeout,
-      orElse: () => Effect.fail(timeoutError(operation, region, modelId, timeout))
-    })
-  }
-
-  const annotate = (operation: Operation, region: Region, modelId: string | undefined) =>
-    Effect.annotateCurrentSpan(spanAttributes(operation, region, modelId))
-
-  // Issue 18: every call's duration, outcome and throughput go to the Bedrock metrics.
-  const outcomeOf = (exit: Exit.Exit<unknown, BedrockError>): string => {
-    if (Exit.isSuccess(exit)) return "success"
-    const failure = exit.cause.reasons.find(Cause.isFailReason)
-    return failure === undefined ? "interrupted" : failure.error.error.category
-  }
-
-  /** The outcome on the call's span: its error category, and whether it was throttled. */
-  const annotateOutcome = (exit: Exit.Exit<unknown, BedrockError>) => {
-    const outcome = outcomeOf(exit)
-    return outcome === "success"
-      ? Effect.annotateCurrentSpan({ "bedrock.throttled": false })
-      : Effect.annotateCurrentSpan({ "error.category": outcome, "bedrock.throttled": outcome === "THROTTLED" })
-  }
-
-  const measured = <A>(operation: Operation, region: Region, outputTokens: (a: A) => number | undefined) =>
-  (effect: Effect.Effect<A, BedrockError>): Effect.Effect<A, BedrockError> =>
-    Effect.flatMap(Clock.currentTimeMillis, (start) =>
-      effect.pipe(Effect.onExit((exit) =>
-        Effect.flatMap(Effect.andThen(annotateOutcome(exit), Clock.currentTimeMillis), (end) =>
-          Metrics.recordBedrockCall({
-            operation,
-            region,
-            outcome: outcomeOf(exit),
-            seconds: (end - start) / 1000,
-            outputTokens: Exit.isSuccess(exit) ? outputTokens(exit.value) : undefined
-          }))
-      )))
+  const { toError, timeoutError, withTimeout } = callErrors(redact, defaultCallTimeout)
 
   const converse = Effect.fn("BedrockRuntime.converse")(
     function*(region: Region, input: ConverseCommandInput, options?: CallOptions) {

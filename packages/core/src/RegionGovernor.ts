@@ -123,7 +123,12 @@ export interface Options {
    * there (default 30 seconds).
    */
   readonly sharedWindow?: Duration.Input | undefined
-  /** Pace a region's requests at its observed admitted rate after a throttle (default true). */
+  /**
+   * Pace a region's requests at its observed admitted rate after a throttle (default false).
+   *
+   * **Gotchas**: the pacer is per region; throttles of one model with its own tight quota (a
+   * per-model storm) pace the whole region down, so leave it off where per-model quotas bind.
+   */
   readonly pacing?: boolean | undefined
 }
 
@@ -154,7 +159,8 @@ export class RegionGovernor extends Context.Service<RegionGovernor, {
    */
   readonly recordOutcome: (region: Region, category: Category | null, modelId?: string) => Effect.Effect<void>
   /**
-   * Waits until one Bedrock request may start in the region (issue 16): unpaced until a throttle,
+   * Waits until one Bedrock request may start in the region (issue 16; with `pacing: true`, else at
+   * once): unpaced until a throttle,
    * then spaced at 95 % of the admitted rate observed in the region, probing upward by about 10 % a
    * second until the next throttle. Per-model quotas are the lanes' AIMD concurrency.
    */
@@ -196,6 +202,16 @@ interface RegionState {
   outages: number
   /** The region's request pacer, engaged by its first throttle. */
   readonly pacer: Pacer.Pacer
+  /**
+   * The region's own AIMD cap over its lanes: halved (from what is in flight) when several lanes are
+   * throttled within `cutCooldown` — a regional quota — and grown by one per `successesToGrow`
+   * successes in the region, up to `regionCap`. One model's throttles (its own quota) leave it alone.
+   */
+  cap: number
+  capStreak: number
+  lastCapCutAt: number
+  /** Lane → when it was last throttled. */
+  readonly throttledLanes: Map<State, number>
 }
 
 interface Grant {
@@ -262,7 +278,7 @@ const settingsOf = (options: Options): Settings => {
     regionOutageShare: Math.min(1, Math.max(0, options.regionOutageShare ?? 0.5)),
     regionWindowMillis: Duration.toMillis(options.regionWindow ?? Duration.seconds(60)),
     sharedWindowMillis: Duration.toMillis(options.sharedWindow ?? Duration.seconds(30)),
-    pacing: options.pacing === false ? null : {
+    pacing: options.pacing !== true ? null : {
       windowMillis: 2_000,
       cooldownMillis: Duration.toMillis(options.cutCooldown ?? Duration.seconds(1)),
       aim: 0.95,
@@ -328,7 +344,18 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
     if (lane === undefined) {
       let home = regions.get(region)
       if (home === undefined) {
-        home = { region, inFlight: 0, lanes: [], outages: 0, outage: false, pacer: Pacer.make() }
+        home = {
+          region,
+          inFlight: 0,
+          lanes: [],
+          outages: 0,
+          outage: false,
+          pacer: Pacer.make(),
+          cap: settings.regionCap,
+          capStreak: 0,
+          lastCapCutAt: Number.NEGATIVE_INFINITY,
+          throttledLanes: new Map()
+        }
         regions.set(region, home)
       }
       lane = freshLane(home, modelId ?? null, settings.initial)
@@ -357,7 +384,7 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
   }
 
   const tryGrant = (lane: State): Grant | undefined => {
-    if (lane.inFlight >= lane.limit || lane.home.inFlight >= settings.regionCap || lane.home.outage) return undefined
+    if (lane.inFlight >= lane.limit || lane.home.inFlight >= lane.home.cap || lane.home.outage) return undefined
     switch (lane.breaker) {
       case "open":
         return undefined
@@ -378,7 +405,7 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
 
   /** Whether `tryGrant` would grant now (no change). */
   const canGrant = (lane: State): boolean =>
-    lane.inFlight < lane.limit && lane.home.inFlight < settings.regionCap && !lane.home.outage &&
+    lane.inFlight < lane.limit && lane.home.inFlight < lane.home.cap && !lane.home.outage &&
     (lane.breaker === "closed" || (lane.breaker === "half-open" && lane.trialsAdmitted < settings.halfOpenTrials))
 
   // Hands free slots to waiters in arrival order over the region's lanes, skipping a lane that is at
@@ -563,6 +590,10 @@ const makeRecorders = (
     lane.volume++
     lane.consecutiveFailures = 0
     lane.successStreak++
+    if (++lane.home.capStreak >= settings.successesToGrow) {
+      lane.home.capStreak = 0
+      lane.home.cap = Math.min(settings.regionCap, lane.home.cap + 1)
+    }
     const grow = lane.successStreak >= settings.successesToGrow
     if (grow) {
       lane.successStreak = 0
@@ -585,6 +616,7 @@ const makeRecorders = (
       lane.limit = Math.max(settings.min, Math.floor(lane.limit / 2))
     }
     if (settings.pacing !== null) Pacer.throttled(lane.home.pacer, settings.pacing, now)
+    cutRegionOnRegionalThrottle(settings, lane, now)
     yield* share(lane, { cut: { factor: 0.5, min: settings.min, cooldownMillis: settings.cutCooldownMillis } })
   })
 
@@ -624,6 +656,21 @@ const makeRecorders = (
 }
 
 
+/** Several lanes of a region throttled within the cooldown: a regional quota halves the region's cap. */
+const cutRegionOnRegionalThrottle = (settings: Settings, lane: State, now: number): void => {
+  const home = lane.home
+  home.throttledLanes.set(lane, now)
+  let recent = 0
+  for (const [other, at] of home.throttledLanes) {
+    if (now - at > settings.cutCooldownMillis) home.throttledLanes.delete(other)
+    else recent++
+  }
+  if (recent < 2 || now - home.lastCapCutAt < settings.cutCooldownMillis) return
+  home.lastCapCutAt = now
+  home.capStreak = 0
+  home.cap = Math.max(settings.min, Math.floor(Math.min(home.cap, home.inFlight) / 2))
+}
+
 /** The read side: snapshots of lanes and regions, for metrics and tests. */
 const makeViews = (settings: Settings, { drain, laneOf, lanes, regions }: Machine) => {
   const view = (lane: State): RegionSnapshot => ({
@@ -655,7 +702,7 @@ const makeViews = (settings: Settings, { drain, laneOf, lanes, regions }: Machin
         return {
           region,
           inFlight: home?.inFlight ?? 0,
-          cap: settings.regionCap,
+          cap: home?.cap ?? settings.regionCap,
           breaker: home?.outage === true ? "open" : "closed",
           outages: home?.outages ?? 0,
           openModels: home?.lanes.filter((l) => l.modelId !== null && l.breaker === "open").length ?? 0

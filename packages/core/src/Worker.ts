@@ -78,6 +78,57 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     Effect.forkScoped
   )
 
+  const state: WorkerState = { queue, storage, policy, cancelled, inFlight }
+  const signals = jobSignals(state)
+  const { handle, retryDelayMillis } = unitWork(state, signals)
+  const { onDeadLetter, onUndecodable } = deadLetters(state, signals)
+
+  const handler = (delivery: Delivery): Effect.Effect<DeliveryResult, unknown, BedrockRuntime | Registry | RegionGovernor> =>
+    handle(delivery).pipe(
+      // Storage unreachable is the environment's failure, not the unit's: wait, without spending attempts.
+      Effect.catchTag("StorageError", (error) =>
+        error.isRetryable
+          ? Effect.map(retryDelayMillis(delivery, false), (delayMillis) =>
+            Retry({ delayMillis, countsAsFailure: false, reason: `storage unavailable: ${error.message}` }))
+          : Effect.fail(error)),
+      Effect.withSpan("Worker.unit", {
+        attributes: {
+          unitId: delivery.message.unitId,
+          modelId: delivery.message.modelId,
+          region: delivery.message.region,
+          // Issue 18
+          "certification.job_id": delivery.message.jobId,
+          "certification.attempt": delivery.attempt
+        },
+        // Issue 18: continue the trace of the request that created the job (from any process).
+        ...withParent(Tracing.parentOf(delivery.message.traceparent))
+      })
+    )
+
+  const started = yield* Clock.currentTimeMillis
+  yield* Effect.logInfo("certification worker started").pipe(Effect.annotateLogs({ concurrency, started }))
+  if (options.reconcile !== false) {
+    yield* Reconciler.run(options.reconcile ?? {}).pipe(
+      Effect.catchCause((cause) => Effect.logWarning("reconciler not started", cause))
+    )
+  }
+  yield* queue.consume({ concurrency, handler, onDeadLetter, onUndecodable })
+})
+
+/** What the pieces of one running worker share. */
+interface WorkerState {
+  readonly queue: Queue["Service"]
+  readonly storage: Storage["Service"]
+  readonly policy: Queue["Service"]["redelivery"]
+  /** Jobs known to be cancelled (from any process). */
+  readonly cancelled: Set<JobId>
+  /** The cancel signal of each in-flight unit, by job. */
+  readonly inFlight: Map<JobId, Set<Deferred.Deferred<void>>>
+}
+
+/** Progress events, the job's COMPLETED transition and the stop check, over the worker's state. */
+const jobSignals = (state: WorkerState) => {
+  const { queue, storage, cancelled } = state
   // Issue 18: stored (numbered per job) and published.
   const recordProgress = Progress.record(storage, queue)
   const publish = (jobId: JobId, type: ProgressEvent["type"], unitId: UnitMessage["unitId"] | null, status: string) =>
@@ -99,6 +150,16 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
         Effect.orElseSucceed(() => false)
       )
     })
+
+  return { publish, maybeComplete, stopped }
+}
+
+type JobSignals = ReturnType<typeof jobSignals>
+
+/** Claiming, certifying and finishing one delivered unit. */
+const unitWork = (state: WorkerState, signals: JobSignals) => {
+  const { queue, storage, policy, cancelled, inFlight } = state
+  const { publish, maybeComplete, stopped } = signals
 
   /**
    * Resume, don't restart (issue 16): the run keeps what earlier runs of the unit stored, and stores
@@ -233,6 +294,14 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     )
   })
 
+  return { handle, retryDelayMillis }
+}
+
+/** Units the queue gave up on, and payloads it could not decode: each unit still ends INCONCLUSIVE once. */
+const deadLetters = (state: WorkerState, signals: JobSignals) => {
+  const { queue, storage } = state
+  const { publish, maybeComplete } = signals
+
   /**
    * A unit that used all its attempts still gets exactly one terminal row: INCONCLUSIVE. Storage
    * hiccups are retried here, since the queue forgets the unit once this returns.
@@ -261,28 +330,6 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
     yield* maybeComplete(message.jobId)
   })
 
-  const handler = (delivery: Delivery): Effect.Effect<DeliveryResult, unknown, BedrockRuntime | Registry | RegionGovernor> =>
-    handle(delivery).pipe(
-      // Storage unreachable is the environment's failure, not the unit's: wait, without spending attempts.
-      Effect.catchTag("StorageError", (error) =>
-        error.isRetryable
-          ? Effect.map(retryDelayMillis(delivery, false), (delayMillis) =>
-            Retry({ delayMillis, countsAsFailure: false, reason: `storage unavailable: ${error.message}` }))
-          : Effect.fail(error)),
-      Effect.withSpan("Worker.unit", {
-        attributes: {
-          unitId: delivery.message.unitId,
-          modelId: delivery.message.modelId,
-          region: delivery.message.region,
-          // Issue 18
-          "certification.job_id": delivery.message.jobId,
-          "certification.attempt": delivery.attempt
-        },
-        // Issue 18: continue the trace of the request that created the job (from any process).
-        ...withParent(Tracing.parentOf(delivery.message.traceparent))
-      })
-    )
-
   /**
    * Issue 15: a poison payload was dead-lettered by the queue. If its entry id is a unit id, that
    * unit still gets its one terminal row (INCONCLUSIVE with the reason), so its job can finish.
@@ -301,16 +348,8 @@ export const run = Effect.fn("Worker.run")(function*(options: WorkerOptions = {}
       Effect.provideService(Storage, storage),
       Effect.provideService(Queue, queue)
     )
-
-  const started = yield* Clock.currentTimeMillis
-  yield* Effect.logInfo("certification worker started").pipe(Effect.annotateLogs({ concurrency, started }))
-  if (options.reconcile !== false) {
-    yield* Reconciler.run(options.reconcile ?? {}).pipe(
-      Effect.catchCause((cause) => Effect.logWarning("reconciler not started", cause))
-    )
-  }
-  yield* queue.consume({ concurrency, handler, onDeadLetter, onUndecodable })
-})
+  return { onDeadLetter, onUndecodable }
+}
 
 const withParent = (parent: ReturnType<typeof Tracing.parentOf>) => parent === undefined ? {} : { parent }
 

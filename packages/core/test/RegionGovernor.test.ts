@@ -375,6 +375,25 @@ describe("RegionGovernor per (region, model) (issue 16)", () => {
       assert.strictEqual((yield* governor.regionState(west)).inFlight, 0)
     }))
 
+  it.effect("throttles of several models at once halve the region's cap; one model's throttles leave it alone", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({ initial: 8, max: 8, regionCap: 16, successesToGrow: 2 })
+      const holders = yield* Effect.forEach(
+        [modelA, modelA, modelA, modelA, modelB, modelB, modelB, modelB],
+        (m) => Effect.forkChild(governor.withPermit(east, m)(Effect.never))
+      )
+      yield* settle
+      yield* governor.recordThrottle(east, modelA)
+      yield* TestClock.adjust("2 seconds")
+      yield* governor.recordThrottle(east, modelA)
+      assert.strictEqual((yield* governor.regionState(east)).cap, 16, "one model throttled: its own quota")
+      yield* governor.recordThrottle(east, modelB)
+      assert.strictEqual((yield* governor.regionState(east)).cap, 4, "two models within the cooldown: half of the 8 in flight")
+      yield* repeat(4, governor.recordSuccess(east, modelB))
+      assert.strictEqual((yield* governor.regionState(east)).cap, 6, "grows by one per successesToGrow successes")
+      yield* Effect.forEach(holders, Fiber.interrupt)
+    }))
+
   it.effect("a region opens only when most of its active models fail at once, and recovers when they half-open", () =>
     Effect.gen(function*() {
       const governor = yield* RegionGovernor.make({ failureThreshold: 1, openDuration: "10 seconds", regionOutageModels: 3 })

@@ -166,10 +166,8 @@ const metaOf = (headers: { readonly "idempotency-key"?: string | undefined }) =>
     idempotencyKey: headers["idempotency-key"] ?? null
   }))
 
-/** Every group of `CertificationApi`, implemented over `Certification` and `Registry`. */
-export const layer = (options: HandlerOptions) => {
-  const outageLog = makeOutageLog()
-
+/** Wraps a handler's effect so core failures become HTTP errors (see `errorTable`). */
+const errorMapper = (outageLog: ReturnType<typeof makeOutageLog>) => {
   /** Map a core failure to its HTTP error; infrastructure failures are logged (never sent). */
   const toApiError = <E extends { readonly _tag: string; readonly message: string }>(error: E) => {
     const row = errorTable[error._tag as keyof typeof errorTable] as ((e: E) => Api.BadRequest) | undefined
@@ -178,8 +176,13 @@ export const layer = (options: HandlerOptions) => {
     return Effect.andThen(log, Effect.fail(row(error)))
   }
   const mapErrors = <A, E extends CoreError, R>(effect: Effect.Effect<A, E, R>) => Effect.catch(effect, toApiError)
+  return mapErrors
+}
 
-  const certify = HttpApiBuilder.group(
+type MapErrors = ReturnType<typeof errorMapper>
+
+const certifyGroup = (mapErrors: MapErrors) =>
+  HttpApiBuilder.group(
     Api.CertificationApi,
     "certify",
     Effect.fn(function*(handlers) {
@@ -200,12 +203,14 @@ export const layer = (options: HandlerOptions) => {
     })
   )
 
-  const heartbeats = Stream.tick(options.sseHeartbeat ?? Duration.seconds(15)).pipe(
+const heartbeatsOf = (options: HandlerOptions) =>
+  Stream.tick(options.sseHeartbeat ?? Duration.seconds(15)).pipe(
     Stream.drop(1), // the first tick is immediate
     Stream.map(() => ({ event: "heartbeat" as const, data: "" as const }))
   )
 
-  const jobs = HttpApiBuilder.group(
+const jobsGroup = (mapErrors: MapErrors, heartbeats: ReturnType<typeof heartbeatsOf>) =>
+  HttpApiBuilder.group(
     Api.CertificationApi,
     "jobs",
     Effect.fn(function*(handlers) {
@@ -260,7 +265,8 @@ export const layer = (options: HandlerOptions) => {
     })
   )
 
-  const results = HttpApiBuilder.group(
+const resultsGroup = (options: HandlerOptions, mapErrors: MapErrors) =>
+  HttpApiBuilder.group(
     Api.CertificationApi,
     "results",
     Effect.fn(function*(handlers) {
@@ -357,7 +363,8 @@ export const layer = (options: HandlerOptions) => {
     })
   )
 
-  const system = HttpApiBuilder.group(
+const systemGroup = (options: HandlerOptions) =>
+  HttpApiBuilder.group(
     Api.CertificationApi,
     "system",
     Effect.fn(function*(handlers) {
@@ -373,8 +380,9 @@ export const layer = (options: HandlerOptions) => {
     })
   )
 
-  // Issue #13: declared (snapshot) vs observed (control plane) vs measured (our runs), per region.
-  const registryGroup = HttpApiBuilder.group(
+// Issue #13: declared (snapshot) vs observed (control plane) vs measured (our runs), per region.
+const registryGroup = (mapErrors: MapErrors) =>
+  HttpApiBuilder.group(
     Api.CertificationApi,
     "registry",
     Effect.fn(function*(handlers) {
@@ -407,8 +415,9 @@ export const layer = (options: HandlerOptions) => {
     })
   )
 
-  // Issue 19: GET /principal answers who the authorize hook says the caller is.
-  const session = HttpApiBuilder.group(
+// Issue 19: GET /principal answers who the authorize hook says the caller is.
+const sessionGroup = () =>
+  HttpApiBuilder.group(
     Api.CertificationApi,
     "session",
     (handlers) =>
@@ -416,8 +425,9 @@ export const layer = (options: HandlerOptions) => {
         Effect.map(Effect.service(CurrentPrincipal), (p) => ok({ id: p.id, canRead: p.canRead, canWrite: p.canWrite })))
   )
 
-  // Continuous certification (issue 14) ------------------------------------------------------
-  const recertification = HttpApiBuilder.group(
+// Continuous certification (issue 14) ------------------------------------------------------
+const recertificationGroup = (mapErrors: MapErrors) =>
+  HttpApiBuilder.group(
     Api.CertificationApi,
     "recertification",
     Effect.fn(function*(handlers) {
@@ -447,7 +457,18 @@ export const layer = (options: HandlerOptions) => {
     })
   )
 
-  return Layer.mergeAll(certify, jobs, results, system, registryGroup, session, recertification)
+/** Every group of `CertificationApi`, implemented over `Certification` and `Registry`. */
+export const layer = (options: HandlerOptions) => {
+  const mapErrors = errorMapper(makeOutageLog())
+  return Layer.mergeAll(
+    certifyGroup(mapErrors),
+    jobsGroup(mapErrors, heartbeatsOf(options)),
+    resultsGroup(options, mapErrors),
+    systemGroup(options),
+    registryGroup(mapErrors),
+    sessionGroup(),
+    recertificationGroup(mapErrors)
+  )
 }
 
 /** Every latest result matching the filter (pages of 100, at most 50 pages). */
