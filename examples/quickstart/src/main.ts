@@ -15,6 +15,6 @@
 import { Cli } from "@myia/certification-cli"
 
 Cli.main({
-  argv: ["certify", "--emulator", "-o", "certification-results.json", "-o", "capability-manifest.json", ...process.argv.slice(2)],
+  argv: ["certify", "--emulator", "-o", "certification-results.json", "-o", "capability.manifest.json", ...process.argv.slice(2)],
   defaults: { CERTIFICATION_REGIONS: "us-east-1,us-west-2,eu-central-1", CERTIFICATION_FAIL_ON: "none" }
 })

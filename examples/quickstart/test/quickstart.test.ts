@@ -94,6 +94,14 @@ describe("quickstart main", () => {
     assert.strictEqual(entries.length, results.units.length)
     assert.deepStrictEqual(entries.map((e) => e.modelId).sort(), [nova, llama].sort())
     for (const e of entries) assert.isAbove(Object.keys(e.capabilities).length, 0, e.modelId)
+
+    // Issue #18: the demo's own manifest (in the working directory) is a capability manifest, and
+    // both name the emulator's account, as STS GetCallerIdentity answers it.
+    const own = JSON.parse(readFileSync(join(repoRoot, "capability.manifest.json"), "utf8")) as Record<string, unknown>
+    assert.strictEqual(schemaErrors("manifest", own), "")
+    assert.strictEqual(own["kind"], "myia.certification/capability-manifest")
+    assert.strictEqual(own["account"], "123456789012")
+    assert.strictEqual((JSON.parse(readFileSync(manifest, "utf8")) as Record<string, unknown>)["account"], "123456789012")
   })
 
   it("rejects an unknown flag with a one-line reason and exit 2", () => {

@@ -196,12 +196,12 @@ const run = Effect.fnUntraced(function*(input: Input) {
     if (input.table) yield* Console.log(`\n${Report.renderTable(detail.units, { colour })}`)
     yield* Console.log(`\n${Report.renderSummary(detail.units, { colour })}\n`)
     const generatedAt = DateTime.formatIso(yield* DateTime.now)
-    const written = yield* Outputs.write(planned.outputs, {
-      job: detail.job,
-      units: detail.units,
-      generatedAt,
-      account: Option.isSome(engine.emulatorUrl) ? "emulator" : null
-    })
+    // Issue #18: STS is asked only when a manifest is written, in the job's first region.
+    const account = planned.outputs.some((o) => o.format === "manifest")
+      ? yield* engine.account(planned.regions[0]!)
+      : null
+    const content = { job: detail.job, units: detail.units, generatedAt, account }
+    const written = yield* Outputs.write(planned.outputs, content)
     yield* Console.log(`Job ${detail.job.status}${detail.job.reason === null ? "" : ` (${detail.job.reason})`}`)
     for (const path of written) yield* Console.log(`Wrote ${path}`)
     return { detail, failOn: planned.failOn }

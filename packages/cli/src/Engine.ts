@@ -8,13 +8,14 @@
  * @since 0.1.0
  */
 import { defaultProvider } from "@aws-sdk/credential-provider-node"
-import { CertificationClient, RedeliveryPolicy } from "@myia/certification"
+import { CertificationClient, Identity, RedeliveryPolicy } from "@myia/certification"
 import type { BedrockRuntime, Certification, Storage } from "@myia/certification"
 import { BedrockEmulator, type Scenario } from "@myia/certification/emulator"
 import { BullMqQueue } from "@myia/certification-bullmq"
 import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
 import { PgStorage } from "@myia/certification-postgres"
 import * as Config from "effect/Config"
+import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as LogLevel from "effect/LogLevel"
@@ -41,7 +42,20 @@ export interface Engine {
   readonly layer: Layer.Layer<Certification.Certification, unknown>
   /** The emulator's URL when Bedrock is the built-in emulator. */
   readonly emulatorUrl: Option.Option<string>
+  /**
+   * The account the capability manifest names (issue #18): STS `GetCallerIdentity` in `region` with
+   * Bedrock's endpoint and credentials (the emulator answers it from its scenario); `null` with a
+   * warning on stderr when STS cannot say. Called only when a manifest is written.
+   */
+  readonly account: (region: string) => Effect.Effect<string | null>
 }
+
+/** The caller's account, or `null` and one warning line (never the credentials). */
+export const callerAccount = (options: Identity.Options): Effect.Effect<string | null> =>
+  Identity.callerIdentity(options).pipe(
+    Effect.map((identity): string | null => identity.account),
+    Effect.catch((error) => Effect.as(Console.error(`warning: the manifest names no account: ${error.message}`), null))
+  )
 
 /** The PostgreSQL storage at `DATABASE_URL` in `schema` (migrations run on start). */
 export const pgStorage = (schema: string): Layer.Layer<Storage.Storage, unknown> =>
@@ -87,7 +101,11 @@ export const make = Effect.fnUntraced(function*(settings: Settings): Effect.fn.R
     // Issue #13: preflight through the control plane (the emulator's, or AWS's with the same credentials).
     controlPlane: {}
   })
-  return { layer, emulatorUrl: Option.map(emulator, (e) => e.url) }
+  return {
+    layer,
+    emulatorUrl: Option.map(emulator, (e) => e.url),
+    account: (region) => callerAccount({ region, endpoint: bedrock.endpoint, credentials: bedrock.credentials })
+  }
 })
 
 /** Storage only (status, history, export): the service without a worker on a memory queue. */

@@ -45,7 +45,7 @@ export interface Content {
   readonly job: Job
   readonly units: ReadonlyArray<Unit>
   readonly generatedAt: string
-  /** The account the manifest names: `emulator` offline, none when unknown. */
+  /** The account the manifest names (STS `GetCallerIdentity`; offline, the emulator scenario's), none when unknown. */
   readonly account: string | null
 }
 

@@ -25,6 +25,7 @@ export type Operation =
   | "CreateInferenceProfile"
   | "DeleteInferenceProfile"
   | "GetFoundationModelAvailability"
+  | "GetCallerIdentity"
   | "Unknown"
 
 /** Request headers, as both Node HTTP stacks give them. */

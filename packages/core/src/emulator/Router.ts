@@ -2,8 +2,9 @@
  * The emulator's router: the request path and method name the operation ({@link routes}, Bedrock's
  * REST bindings as the service models write them: `POST /model/{modelId}/converse`,
  * `GET /foundation-models`, …), the SigV4 credential scope names the
- * region and the caller, and the request goes to the runtime pipeline or the control plane. Requests
- * without a signature, with a scripted bad access key or on an unknown route get Bedrock's answers.
+ * region and the caller, and the request goes to the runtime pipeline or the control plane; STS
+ * `GetCallerIdentity` (`POST /`, query protocol) goes to `StsHandler`. Requests without a signature,
+ * with a scripted bad access key or on an unknown route get Bedrock's answers (STS's, for STS).
  *
  * @since 0.1.0
  */
@@ -11,12 +12,13 @@ import * as ControlPlaneHandler from "./ControlPlaneHandler.ts"
 import { type Exchange, header, type Operation, readBody, sendError } from "./Exchange.ts"
 import * as Runtime from "./Runtime.ts"
 import { credentialScope } from "./SigV4.ts"
+import * as StsHandler from "./StsHandler.ts"
 import type { State } from "./State.ts"
 import { credentialErrors, messages, missingToken, unknownOperation, wire } from "./WireError.ts"
 
-/** One route: the operation, its service, and its HTTP binding exactly as the botocore model writes it. */
+/** One Bedrock route: the operation, its service, and its HTTP binding as the botocore model writes it (not STS). */
 export interface Route {
-  readonly op: Exclude<Operation, "Unknown">
+  readonly op: Exclude<Operation, "Unknown" | "GetCallerIdentity">
   readonly service: "runtime" | "control"
   readonly method: "GET" | "POST" | "DELETE"
   /** botocore's `requestUri`, e.g. `/model/{modelId}/converse`; a `{label}` segment is the id. */
@@ -108,10 +110,21 @@ export const handle = async (ex: Exchange, context: Context): Promise<void> => {
   const scope = authorization === undefined ? undefined : credentialScope(authorization)
   ex.region = scope?.region ?? context.defaultRegion
   const body = await readBody(ex.req)
-  if (authorization === undefined) return sendError(ex, missingToken)
   const credential = scope === undefined
     ? undefined
     : credentialErrors.find((c) => scope.accessKeyId.includes(c.marker))
+  // Issue #18: STS GetCallerIdentity (query protocol, XML answers).
+  if (StsHandler.isSts(ex.req.method ?? "GET", url.pathname, scope?.service, header(ex.req.headers, "content-type"))) {
+    return StsHandler.handle(ex, context.state, body, {
+      authorized: authorization !== undefined,
+      credentialError: credential === undefined
+        ? undefined
+        : credential.marker === "INVALID"
+        ? "InvalidClientTokenId"
+        : "ExpiredToken"
+    })
+  }
+  if (authorization === undefined) return sendError(ex, missingToken)
   if (credential !== undefined) return sendError(ex, credential.error)
   if (op === "Unknown") return sendError(ex, unknownOperation)
   if (Runtime.operations.has(op)) return Runtime.handle(ex, context.state, op, id!, body)

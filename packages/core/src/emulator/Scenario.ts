@@ -230,7 +230,12 @@ export const ScenarioDocument = Schema.Struct({
   regionThrottle: Schema.optionalKey(Schema.Record(Schema.String, Throttle)),
   applicationProfiles: Schema.optionalKey(Schema.Array(ApplicationProfile)),
   /** Issue #13: regions (codes or `"*"`) whose control-plane calls answer AccessDeniedException (no `bedrock:List*`). */
-  controlPlaneDenied: Schema.optionalKey(Selector)
+  controlPlaneDenied: Schema.optionalKey(Selector),
+  // Issue #18 — STS GetCallerIdentity (`StsHandler`), the account the capability manifest names.
+  /** The 12-digit account id STS answers (default `123456789012`). */
+  account: Schema.optionalKey(Schema.String.check(Schema.isPattern(/^\d{12}$/))),
+  /** GetCallerIdentity answers this STS error instead (Bedrock calls are unaffected). */
+  identityError: Schema.optionalKey(Schema.Literals(["InvalidClientTokenId", "ExpiredToken", "InternalFailure"]))
 })
 /** A scenario as given by a user: the JSON document's shape. */
 export type ScenarioInput = typeof ScenarioDocument.Encoded
