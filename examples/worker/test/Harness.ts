@@ -18,6 +18,7 @@ import { BedrockEmulator, type Scenario } from "@myia/certification/emulator"
 import { Queue as BullQueue } from "bullmq"
 import { Redis } from "ioredis"
 import postgres from "postgres"
+import { afterAll, beforeAll } from "vitest"
 
 /** PostgreSQL server binaries (initdb, pg_ctl): `PG_BIN`, else the newest /usr/lib/postgresql/<v>/bin. */
 const pgBin = process.env.PG_BIN ?? (() => {
@@ -389,4 +390,33 @@ export const violations = async (run: Run, jobId: string, drainTimeout = 20_000)
   }, drainTimeout, 250).then(() => true, () => false)
   if (!drained) problems.push(`BullMQ not drained: ${JSON.stringify(await run.bullCounts())}`)
   return problems
+}
+
+/**
+ * A suite's own redis-server and PostgreSQL cluster, started before its tests; every run made with
+ * `newRun` is disposed after them, then the servers.
+ */
+export const ownServices = () => {
+  const state: { redis?: OwnRedis; pg?: OwnPostgres } = {}
+  const runs: Array<Run> = []
+  beforeAll(async () => {
+    ;[state.redis, state.pg] = await Promise.all([ownRedis(), ownPostgres()])
+  }, 60_000)
+  afterAll(async () => {
+    await Promise.all(runs.map((r) => r.dispose().catch(() => {})))
+    await Promise.all([state.redis?.dispose(), state.pg?.dispose()])
+  }, 60_000)
+  const started = <A>(server: A | undefined): A => {
+    if (server === undefined) throw new Error("the suite's own servers have not started")
+    return server
+  }
+  return {
+    redis: (): OwnRedis => started(state.redis),
+    pg: (): OwnPostgres => started(state.pg),
+    newRun: (options: Omit<RunOptions, "redis" | "pg">): Run => {
+      const run = makeRun({ redis: started(state.redis), pg: started(state.pg), ...options })
+      runs.push(run)
+      return run
+    }
+  }
 }

@@ -14,16 +14,11 @@ import { assert, describe, it } from "@effect/vitest"
 import { Region, Registry } from "@myia/certification"
 import { BedrockEmulator, Scenario } from "@myia/certification/emulator"
 import * as Schema from "effect/Schema"
-import { afterAll, beforeAll } from "vitest"
+
 import { generate } from "@myia/example-quickstart/grid"
 import { expectedVerdict, mismatch } from "@myia/example-quickstart/oracle"
 import {
-  makeRun,
-  type OwnPostgres,
-  ownPostgres,
-  type OwnRedis,
-  ownRedis,
-  type Run,
+  ownServices,
   shouldRun,
   sleep,
   violations,
@@ -40,27 +35,14 @@ const registry = Registry.make()
 const gridWorker = new URL("./fixtures/gridWorker.ts", import.meta.url).pathname
 
 describe.skipIf(!shouldRun)("distributed verdict grid (issue 15)", () => {
-  let redis: OwnRedis
-  let pg: OwnPostgres
-  let run: Run | undefined
-
-  beforeAll(async () => {
-    ;[redis, pg] = await Promise.all([ownRedis(), ownPostgres()])
-  }, 60_000)
-
-  afterAll(async () => {
-    await run?.dispose().catch(() => {})
-    await Promise.all([redis?.dispose(), pg?.dispose()])
-  }, 60_000)
+  const own = ownServices()
 
   it(`gives every unit the verdict its scenario intends while a worker is killed and restarted ≥ ${minKills} times`, { timeout: 1_200_000 }, async () => {
     // The workers judge certifiability at their own (real) time: so does the grid.
     const grid = generate(seed, regions, new Date().toISOString())
     const bedrock = await BedrockEmulator.start({ port: 0, scenario: grid.input })
     try {
-      run = makeRun({
-        redis,
-        pg,
+      const run = own.newRun({
         bedrockEndpoint: bedrock.url,
         script: gridWorker,
         env: {

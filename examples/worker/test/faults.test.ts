@@ -4,15 +4,11 @@
  * emulator in this process. After each fault the invariant holds (see `Harness.violations`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { afterAll, beforeAll } from "vitest"
+
 import {
   chatModels,
   emulator,
-  makeRun,
-  type OwnPostgres,
-  ownPostgres,
-  type OwnRedis,
-  ownRedis,
+  ownServices,
   ready,
   type Run,
   shouldRun,
@@ -25,24 +21,10 @@ import {
 const regions = ["us-east-1", "us-west-2"]
 
 describe.skipIf(!shouldRun)("worker processes under faults", { timeout: 150_000 }, () => {
-  let redis: OwnRedis
-  let pg: OwnPostgres
-  const runs: Array<Run> = []
+  const own = ownServices()
 
-  beforeAll(async () => {
-    ;[redis, pg] = await Promise.all([ownRedis(), ownPostgres()])
-  }, 60_000)
-
-  afterAll(async () => {
-    await Promise.all(runs.map((r) => r.dispose().catch(() => {})))
-    await Promise.all([redis?.dispose(), pg?.dispose()])
-  }, 60_000)
-
-  const newRun = (bedrockEndpoint: string, env?: Record<string, string>) => {
-    const run = makeRun({ redis, pg, bedrockEndpoint, ...(env !== undefined ? { env } : {}) })
-    runs.push(run)
-    return run
-  }
+  const newRun = (bedrockEndpoint: string, env?: Record<string, string>) =>
+    own.newRun({ bedrockEndpoint, ...(env !== undefined ? { env } : {}) })
 
   /** A MULTIPLE_MODELS job of `models` × the two regions. */
   const createJob = async (run: Run, models: number) => {
@@ -84,9 +66,9 @@ describe.skipIf(!shouldRun)("worker processes under faults", { timeout: 150_000 
       const workers = await Promise.all([run.spawnWorker(), run.spawnWorker()])
       const jobId = await createJob(run, 5)
       await waitFor("two units done", async () => (await terminalUnits(run, jobId)) >= 2, 60_000)
-      await redis.stop()
+      await own.redis().stop()
       await sleep(3_000)
-      await redis.start()
+      await own.redis().start()
       await waitForTerminal(run, jobId, 90_000)
       assert.deepStrictEqual(await violations(run, jobId), [])
       assert.strictEqual((await run.jobRow(jobId))?.status, "COMPLETED")
@@ -106,9 +88,9 @@ describe.skipIf(!shouldRun)("worker processes under faults", { timeout: 150_000 
       const workers = await Promise.all([run.spawnWorker(), run.spawnWorker()])
       const jobId = await createJob(run, 5)
       await waitFor("two units done", async () => (await terminalUnits(run, jobId)) >= 2, 60_000)
-      await pg.stop()
+      await own.pg().stop()
       await sleep(2_000)
-      await pg.start()
+      await own.pg().start()
       await waitForTerminal(run, jobId, 90_000)
       assert.deepStrictEqual(await violations(run, jobId), [])
       assert.strictEqual((await run.jobRow(jobId))?.status, "COMPLETED")

@@ -7,15 +7,11 @@
  *   ends with one terminal row.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { afterAll, beforeAll } from "vitest"
+
 import {
   chatModels,
   emulator,
-  makeRun,
-  type OwnPostgres,
-  ownPostgres,
-  type OwnRedis,
-  ownRedis,
+  ownServices,
   type Run,
   shouldRun,
   sleep,
@@ -25,24 +21,10 @@ import {
 } from "./Harness.ts"
 
 describe.skipIf(!shouldRun)("continuous certification across worker processes", { timeout: 240_000 }, () => {
-  let redis: OwnRedis
-  let pg: OwnPostgres
-  const runs: Array<Run> = []
+  const own = ownServices()
 
-  beforeAll(async () => {
-    ;[redis, pg] = await Promise.all([ownRedis(), ownPostgres()])
-  }, 60_000)
-
-  afterAll(async () => {
-    await Promise.all(runs.map((r) => r.dispose().catch(() => {})))
-    await Promise.all([redis?.dispose(), pg?.dispose()])
-  }, 60_000)
-
-  const newRun = (bedrockEndpoint: string, env?: Record<string, string>) => {
-    const run = makeRun({ redis, pg, bedrockEndpoint, ...(env !== undefined ? { env } : {}) })
-    runs.push(run)
-    return run
-  }
+  const newRun = (bedrockEndpoint: string, env?: Record<string, string>) =>
+    own.newRun({ bedrockEndpoint, ...(env !== undefined ? { env } : {}) })
 
   /** RECERTIFY jobs in PostgreSQL, with the tick key each was created under. */
   const recertifyJobs = (run: Run) =>

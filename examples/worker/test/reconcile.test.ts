@@ -6,15 +6,13 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { type ChildProcess, spawn } from "node:child_process"
-import { afterAll, beforeAll } from "vitest"
+
 import { Redis } from "ioredis"
 import {
   emulator,
-  makeRun,
+  ownServices,
   type OwnPostgres,
-  ownPostgres,
   type OwnRedis,
-  ownRedis,
   type Run,
   shouldRun,
   violations,
@@ -78,24 +76,9 @@ const createAndCrash = async (run: Run, redis: OwnRedis, pg: OwnPostgres, crashA
 }
 
 describe.skipIf(!shouldRun)("reconciliation with real processes (issue 15)", { timeout: 240_000 }, () => {
-  let redis: OwnRedis
-  let pg: OwnPostgres
-  const runs: Array<Run> = []
+  const own = ownServices()
 
-  beforeAll(async () => {
-    ;[redis, pg] = await Promise.all([ownRedis(), ownPostgres()])
-  }, 60_000)
-
-  afterAll(async () => {
-    await Promise.all(runs.map((r) => r.dispose().catch(() => {})))
-    await Promise.all([redis?.dispose(), pg?.dispose()])
-  }, 60_000)
-
-  const newRun = (bedrockEndpoint: string) => {
-    const run = makeRun({ redis, pg, bedrockEndpoint, env: reconcileEnv })
-    runs.push(run)
-    return run
-  }
+  const newRun = (bedrockEndpoint: string) => own.newRun({ bedrockEndpoint, env: reconcileEnv })
 
   /** Units of the job that are neither terminal nor held by the queue (waiting, delayed or active). */
   const stranded = async (run: Run, jobId: string) => {
@@ -108,10 +91,10 @@ describe.skipIf(!shouldRun)("reconciliation with real processes (issue 15)", { t
     const bedrock = await emulator(5)
     try {
       const run = newRun(bedrock.url)
-      const big = await createAndCrash(run, redis, pg, 0, bigJobRegions)
+      const big = await createAndCrash(run, own.redis(), own.pg(), 0, bigJobRegions)
       const later = [
-        await createAndCrash(run, redis, pg, 15, ["eu-north-1"]),
-        await createAndCrash(run, redis, pg, 60, ["ca-central-1"])
+        await createAndCrash(run, own.redis(), own.pg(), 15, ["eu-north-1"]),
+        await createAndCrash(run, own.redis(), own.pg(), 60, ["ca-central-1"])
       ]
       const jobs = [big, ...later]
       const totalOf = async (id: string) => (await run.jobRow(id))!.total_units
@@ -147,7 +130,7 @@ describe.skipIf(!shouldRun)("reconciliation with real processes (issue 15)", { t
       const total = (await run.jobRow(jobId))!.total_units
       await waitFor("a fifth of the units done", async () =>
         (await run.units(jobId)).filter((u) => !["PENDING", "QUEUED", "PROCESSING"].includes(u.status)).length >= total / 5, 60_000)
-      const admin = new Redis(redis.url)
+      const admin = new Redis(own.redis().url)
       try {
         await admin.flushall()
       } finally {
@@ -225,7 +208,7 @@ describe.skipIf(!shouldRun)("reconciliation with real processes (issue 15)", { t
       const units = await run.units(jobId)
       assert.isAtLeast(units.length, 3)
       const [notJson, undecodable] = units
-      const admin = new Redis(redis.url)
+      const admin = new Redis(own.redis().url)
       try {
         const key = (id: string) => `${run.prefix}:${run.queueName}:${id}`
         await admin.hset(key(notJson!.id), "data", "{this is not json")

@@ -10,15 +10,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { readFileSync } from "node:fs"
-import { afterAll, beforeAll } from "vitest"
+
 import {
   emulator,
-  makeRun,
-  type OwnPostgres,
-  ownPostgres,
-  type OwnRedis,
-  ownRedis,
-  type Run,
+  ownServices,
   shouldRun,
   sleep,
   violations,
@@ -35,26 +30,13 @@ const rssKb = (pid: number): number => {
 }
 
 describe.skipIf(!shouldRun)("soak (issue 15)", () => {
-  let redis: OwnRedis
-  let pg: OwnPostgres
-  let run: Run | undefined
-
-  beforeAll(async () => {
-    ;[redis, pg] = await Promise.all([ownRedis(), ownPostgres()])
-  }, 60_000)
-
-  afterAll(async () => {
-    await run?.dispose().catch(() => {})
-    await Promise.all([redis?.dispose(), pg?.dispose()])
-  }, 60_000)
+  const own = ownServices()
 
   it("the resident memory of each of two workers after the second identical run is within 10 % of after the first", { timeout: 1_200_000 }, async () => {
     const bedrock = await emulator(5)
     try {
       // A capped old generation makes V8 collect instead of growing lazily: what remains is what is kept.
-      run = makeRun({
-        redis,
-        pg,
+      const run = own.newRun({
         bedrockEndpoint: bedrock.url,
         env: { CERTIFICATION_CONCURRENCY: "16", NODE_OPTIONS: "--max-old-space-size=192" }
       })
