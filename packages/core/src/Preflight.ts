@@ -20,7 +20,7 @@
 import * as DateTime from "effect/DateTime"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { type CategorizedError, type Region, UnitOutcome, type Verdict } from "./Domain.ts"
+import { type CategorizedError, type Region, UnitOutcome } from "./Domain.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import { LivingRegistry, type View } from "./LivingRegistry.ts"
 import { Registry, type RegistryShape } from "./Registry.ts"
@@ -81,18 +81,7 @@ const unavailable = (
       ` (observed ${fact.at ?? "unknown"}); no runtime call was made for ${modelId}.`,
     awsErrorName: null
   })
-  const verdict: Verdict = "UNAVAILABLE"
-  return new UnitOutcome({
-    verdict,
-    invocationTarget: null,
-    suiteVersion: Suite.version,
-    tests: [],
-    score: null,
-    grade: null,
-    stars: null,
-    error,
-    findings: [evidenceLine(evidence), ...findings]
-  })
+  return Suite.outcomeWithoutTests("UNAVAILABLE", error, [evidenceLine(evidence), ...findings])
 }
 
 const differenceLine = (d: RegistryMerge.Difference): string => {

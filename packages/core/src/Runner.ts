@@ -104,18 +104,7 @@ const reasonCategory: Record<NotCertifiableReason, { readonly verdict: Verdict; 
 }
 
 /** An outcome decided without running tests (before any Bedrock call, or after giving up). */
-export const outcomeWithoutTests = (verdict: Verdict, error: CategorizedError | null, findings: ReadonlyArray<string> = []) =>
-  new UnitOutcome({
-    verdict,
-    invocationTarget: null,
-    suiteVersion: Suite.version,
-    tests: [],
-    score: null,
-    grade: null,
-    stars: null,
-    error,
-    findings
-  })
+export const outcomeWithoutTests = Suite.outcomeWithoutTests
 
 /** Not certifiable by this SDK version: recorded with the reason, never blamed on anyone. */
 const unsupportedError = (message: string): CategorizedError => {

@@ -27,12 +27,26 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { crc32, deflateSync } from "node:zlib"
 import { BedrockError, BedrockRuntime, type Operation } from "./BedrockRuntime.ts"
-import type { Region } from "./Domain.ts"
+import { type CategorizedError, type Region, UnitOutcome, type Verdict } from "./Domain.ts"
 import * as ErrorCategorizer from "./ErrorCategorizer.ts"
 import type { Capability, ModelInfo } from "./Registry.ts"
 
 /** The suite version recorded on every result. Bump it when a test, prompt or weight changes. */
 export const version = "1.0.0"
+
+/** An outcome decided without running tests (before any Bedrock call, or after giving up). */
+export const outcomeWithoutTests = (verdict: Verdict, error: CategorizedError | null, findings: ReadonlyArray<string> = []) =>
+  new UnitOutcome({
+    verdict,
+    invocationTarget: null,
+    suiteVersion: version,
+    tests: [],
+    score: null,
+    grade: null,
+    stars: null,
+    error,
+    findings
+  })
 
 /** Which family of tests applies to a model. */
 export type SuiteKind = "chat" | "embedding"
