@@ -27,22 +27,25 @@ export const unitsTotal = Metric.counter("certification_units_total", {
   incremental: true
 })
 
+/** Buckets of the duration histograms: 25 ms doubling to ~51 s. */
+const secondsBoundaries = Metric.exponentialBoundaries({ start: 0.025, factor: 2, count: 12 })
+
 /** Wall time of one test run (all its Bedrock calls), in seconds, by test id and region. */
 export const testLatency = Metric.histogram("certification_test_duration_seconds", {
   description: "Duration of one certification test run in seconds",
-  boundaries: Metric.exponentialBoundaries({ start: 0.025, factor: 2, count: 12 })
+  boundaries: secondsBoundaries
 })
 
 /** Issue 18: one Bedrock call, in seconds, by operation, region and outcome (`success` or the error category). */
 export const bedrockCallDuration = Metric.histogram("certification_bedrock_call_duration_seconds", {
   description: "Duration of one Bedrock call in seconds",
-  boundaries: Metric.exponentialBoundaries({ start: 0.025, factor: 2, count: 12 })
+  boundaries: secondsBoundaries
 })
 
 /** Issue 18: time from a ConverseStream request to its first content delta, in seconds, by region. */
 export const bedrockTimeToFirstToken = Metric.histogram("certification_bedrock_time_to_first_token_seconds", {
   description: "Time to the first streamed token of a Bedrock call in seconds",
-  boundaries: Metric.exponentialBoundaries({ start: 0.025, factor: 2, count: 12 })
+  boundaries: secondsBoundaries
 })
 
 /** Issue 18: output tokens per second of a Bedrock call that reported its usage, by operation and region. */
