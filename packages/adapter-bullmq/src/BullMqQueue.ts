@@ -266,7 +266,10 @@ const delaysOf = ({ bull, maxDelay, redis }: LayerSettings) => {
   const sweepOnce: Effect.Effect<number, QueueError> = Effect.gen(function*() {
     let promoted = 0
     while (true) {
-      const n = yield* RedisConnection.call("sweepDelayed", () => bull.promoteBeyond(redis, maxDelay + sweepToleranceMillis, delaySweepBatch))
+      const n = yield* RedisConnection.call(
+        "sweepDelayed",
+        () => bull.promoteBeyond(redis, maxDelay + sweepToleranceMillis, delaySweepBatch)
+      )
       promoted += n
       if (n < delaySweepBatch) return promoted
     }
