@@ -15,7 +15,8 @@
  * - Delivery follows core's `RedeliveryPolicy` (the `redelivery` option), translated to BullMQ:
  *   counted failures are BullMQ attempts (`attempts: maxAttempts`, `attemptsMade` is the failure
  *   count), every start is counted in a Redis key per unit (for `maxStarts`), and each delay is the
- *   policy's, handed to BullMQ's backoff strategy. `Done` completes; an uncounted `Retry` or a
+ *   policy's, handed to BullMQ's backoff strategy (capped at `maxDelay`, on this process's clock, see
+ *   `delaysOf`). `Done` completes; an uncounted `Retry` or a
  *   `Postpone` moves the unit to `delayed` without a failed attempt (a `Postpone` also gives its start
  *   back); a handler failure, defect or counted `Retry` is a failed attempt. Once the policy is spent,
  *   `onDeadLetter` runs and the unit lands in BullMQ's failed set (the dead letters, see
