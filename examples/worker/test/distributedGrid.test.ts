@@ -15,7 +15,9 @@
  * (default `maxAttempts` 3) stamped BullMQ's attempt limit, the workers' policy allowed 4, so BullMQ
  * failed a unit the worker had just released for its fourth try. The consumer's policy now decides
  * alone (`BullMqQueue`, `ConsumerPolicy.test.ts`); kills never spend a counted attempt (a stalled unit
- * goes back to waiting with its starts counted, bounded by `maxStarts`).
+ * goes back to waiting with its starts counted, bounded by `maxStarts`). Under load it could also stall
+ * for good: a breaker timer firing early left a region's last units waiting for a permit
+ * (`GovernorTimer.test.ts`).
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Region, Registry } from "@myia/certification"
