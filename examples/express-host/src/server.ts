@@ -56,7 +56,8 @@ export const createApp = (
     certification: certificationOptions(config, config.adapters === "memory" ? { concurrency: config.concurrency } : false),
     basePath,
     authorize: bearerAuth(tokens),
-    publicPaths: ["/health", "/docs", "/openapi.json"]
+    // Probes carry no token: liveness (/health) and readiness with the clock check (/ready, issue 15).
+    publicPaths: ["/health", "/ready", "/docs", "/openapi.json"]
   })
   const app = express()
   app.disable("x-powered-by")

@@ -62,9 +62,12 @@ describe.skipIf(!services)("Express host on PostgreSQL + Redis", () => {
       assert.strictEqual(cancelled.json.data.status, "CANCELLED")
     })
 
-    it("health, metrics, openapi.json and docs are served (health, docs and openapi without a token)", async () => {
+    it("health, ready, metrics, openapi.json and docs are served (health, ready, docs and openapi without a token)", async () => {
       const origin = host().origin
       assert.strictEqual((await fetch(`${origin}/health`)).status, 200)
+      const ready = await fetch(`${origin}/ready`)
+      assert.strictEqual(ready.status, 200)
+      assert.strictEqual(((await ready.json()) as { data: { clock: { reference: string } } }).data.clock.reference, "database")
       assert.strictEqual((await fetch(`${origin}/openapi.json`)).status, 200)
       assert.strictEqual((await fetch(`${origin}/docs`)).status, 200)
       assert.strictEqual((await fetch(`${origin}/metrics`, { headers: read })).status, 200)

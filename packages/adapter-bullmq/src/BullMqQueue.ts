@@ -13,14 +13,18 @@
  *   handler. One queue (rather than one per region) keeps one Worker and one blocking connection per
  *   process, keeps `concurrency` an exact per-process bound, and lets leases expire when a process dies.
  * - Delivery follows core's `RedeliveryPolicy` (the `redelivery` option), translated to BullMQ:
- *   counted failures are BullMQ attempts (`attempts: maxAttempts`, `attemptsMade` is the failure
- *   count), every start is counted in a Redis key per unit (for `maxStarts`), and each delay is the
- *   policy's, handed to BullMQ's backoff strategy (capped at `maxDelay`, on this process's clock, see
- *   `delaysOf`). `Done` completes; an uncounted `Retry` or a
+ *   counted failures are BullMQ attempts (`attemptsMade` is the failure count), every start is
+ *   counted in a Redis key per unit (for `maxStarts`), and each delay is the policy's, handed to
+ *   BullMQ's backoff strategy (capped at `maxDelay`, on this process's clock, see `delaysOf`).
+ *   `Done` completes; an uncounted `Retry` or a
  *   `Postpone` moves the unit to `delayed` without a failed attempt (a `Postpone` also gives its start
  *   back); a handler failure, defect or counted `Retry` is a failed attempt. Once the policy is spent,
  *   `onDeadLetter` runs and the unit lands in BullMQ's failed set (the dead letters, see
- *   `BullMqQueueAdmin.deadLetters`) with its last error.
+ *   `BullMqQueueAdmin.deadLetters`) with its last error. The policy that decides is the
+ *   **consuming** layer's: a unit is enqueued with an attempt limit BullMQ never reaches
+ *   (`unboundedAttempts`), so a producer built with another `maxAttempts` (an API process on the
+ *   default 3, workers on `CERTIFICATION_MAX_RETRIES=5`) cannot make BullMQ fail a unit the worker
+ *   has just released for a retry — which stranded it until the reconciler ended it INCONCLUSIVE.
  * - A process that dies mid-delivery stops renewing its lock; after `lockDuration` the stalled check
  *   (every `stalledInterval`) moves the unit back to waiting and another process runs it.
  * - Closing `consume`'s scope interrupts in-flight handlers and moves their units back to the queue
@@ -201,6 +205,13 @@ const toBullMq = (decision: Decision): undefined => {
 }
 
 const stalledLimit = /stalled more than allowable limit/
+
+/**
+ * The BullMQ `attempts` every unit is enqueued with: never reached, since the consuming layer's
+ * policy dead-letters (rejects) a unit first. Stamping the producer's `maxAttempts` instead made
+ * BullMQ fail a unit after the producer's count even when the consumer's policy allowed more.
+ */
+const unboundedAttempts = 1_000_000
 
 const truncate = (s: string, max = 2000) => s.length > max ? `${s.slice(0, max)}…` : s
 
@@ -620,7 +631,8 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
         },
         opts: {
           jobId: m.unitId,
-          attempts: policy.maxAttempts,
+          // The consumer's policy alone decides (see the module doc): BullMQ must never fail a unit on its own count.
+          attempts: unboundedAttempts,
           backoff: { type: "certification" },
           removeOnComplete: { age: keepCompletedSeconds },
           removeOnFail: { age: keepFailedSeconds }

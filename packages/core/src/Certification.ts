@@ -38,6 +38,7 @@ import {
   type UnitStatus,
   type Verdict
 } from "./Domain.ts"
+import * as ClockSkew from "./ClockSkew.ts"
 import * as ErrorCategory from "./ErrorCategory.ts"
 import * as JobPlan from "./JobPlan.ts"
 import * as JobStateMachine from "./JobStateMachine.ts"
@@ -256,6 +257,11 @@ export class Certification extends Context.Service<Certification, {
   ) => Effect.Effect<Recertification.ScheduleView, InvalidRequest | StorageError>
   /** The reasons recorded for each pair of a RECERTIFY job created by `recertify` or a tick. */
   readonly recertificationReasons: (jobId: string) => Effect.Effect<Recertification.RecordedReasons, StorageError>
+  /**
+   * Issue 15: this process's clock against the database's (`Storage.databaseTime`), one round trip;
+   * a skew beyond `thresholdMillis` (default `ClockSkew.defaultThresholdMillis`) is logged as a warning.
+   */
+  readonly clockSkew: (thresholdMillis?: number) => Effect.Effect<ClockSkew.Reading, StorageError>
 } & LargeJobQueries>()("@myia/certification/Certification") {}
 
 const decodeJobId = Schema.decodeUnknownExit(JobId)
@@ -758,7 +764,9 @@ export const make = Effect.gen(function*() {
     observations: yield* Effect.serviceOption(Recertification.Observations),
     createJob: createRecertifyJob
   })
-  return Certification.of({ ...makeCommands(deps), ...makeQueries(deps), ...control, ...recertification })
+  const clockSkew = (thresholdMillis?: number) =>
+    ClockSkew.check(thresholdMillis).pipe(Effect.provideService(Storage, deps.storage))
+  return Certification.of({ ...makeCommands(deps), ...makeQueries(deps), ...control, ...recertification, clockSkew })
 })
 
 /** The service; requires Storage, Queue and Registry (and an optional ModelCatalog). */

@@ -17,6 +17,8 @@ export const defaultThresholdMillis = 5_000
 
 /** One reading: `skewMillis` > 0 when this process is ahead of the database. */
 export interface Reading {
+  /** The clock this process is compared with: always the database's (`Storage.databaseTime`). */
+  readonly reference: "database"
   readonly skewMillis: number
   readonly thresholdMillis: number
   readonly ok: boolean
@@ -38,6 +40,7 @@ export const check = Effect.fn("ClockSkew.check")(function*(thresholdMillis: num
   const storage = yield* Storage
   const skewMillis = yield* measure(storage.databaseTime)
   const reading: Reading = {
+    reference: "database",
     skewMillis,
     thresholdMillis,
     ok: Math.abs(skewMillis) <= thresholdMillis,

@@ -438,16 +438,20 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
     drain(lane.home, now)
   }
 
-  const scheduleHalfOpen = (lane: State, millis: number) =>
-    Effect.forkIn(
-      Effect.sleep(Duration.millis(millis)).pipe(
-        Effect.andThen(Clock.currentTimeMillis),
-        // Drain even if the generation moved on: a lazy `refresh` may already have made the breaker
-        // half-open without handing the trial to a waiter, and nothing else would wake them.
-        Effect.flatMap((now) => Effect.sync(() => drain(lane.home, now)))
-      ),
-      scope
-    )
+  const scheduleHalfOpen = (lane: State, millis: number) => {
+    const generation = lane.generation
+    // Issue 15: a timer can fire before the clock reads `openUntil` (Node starts a timer from the
+    // event loop's cached time, a busy tick makes it stale; `Date.now()` is not): then the drain below
+    // finds the breaker still open, and nothing would ever wake its waiters. Sleep the rest first.
+    const whenDue = (): Effect.Effect<void> =>
+      Effect.flatMap(Clock.currentTimeMillis, (now) =>
+        lane.generation === generation && lane.breaker === "open" && now < lane.openUntil
+          ? Effect.andThen(Effect.sleep(Duration.millis(lane.openUntil - now)), Effect.suspend(whenDue))
+          // Drain even if the generation moved on: a lazy `refresh` may already have made the breaker
+          // half-open without handing the trial to a waiter, and nothing else would wake them.
+          : Effect.sync(() => drain(lane.home, now)))
+    return Effect.forkIn(Effect.andThen(Effect.sleep(Duration.millis(millis)), Effect.suspend(whenDue)), scope)
+  }
 
   const open = (lane: State, now: number) => {
     lane.consecutiveTrips++

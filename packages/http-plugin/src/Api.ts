@@ -329,6 +329,28 @@ export const ModelEntry = Schema.Struct({
 
 export const Health = Schema.Struct({ status: Schema.Literal("ok") })
 
+/**
+ * Issue 15: this process's clock against the database's. `offsetMillis` > 0 when the process is
+ * ahead; `skewed` when `|offsetMillis|` is over `thresholdMillis`.
+ */
+export const ClockReading = Schema.Struct({
+  reference: Schema.Literal("database"),
+  offsetMillis: Schema.Int,
+  thresholdMillis: Schema.Int,
+  status: Schema.Literals(["ok", "skewed"]),
+  measuredAt: Schema.String
+})
+
+/**
+ * The readiness of the API (issue 15): `ready`, or `degraded` when it serves correctly but this
+ * process's clock is off from the database's beyond the threshold (still 200).
+ */
+export const Readiness = Schema.Struct({
+  status: Schema.Literals(["ready", "degraded"]),
+  storage: Schema.Literal("ok"),
+  clock: ClockReading
+})
+
 // ---------------------------------------------------------------------------------------------
 // Requests
 // ---------------------------------------------------------------------------------------------
@@ -548,6 +570,14 @@ export class SystemGroup extends HttpApiGroup.make("system").add(
   HttpApiEndpoint.get("health", "/health", { success: Success(Health), error: common }).annotateMerge(
     doc("Health check", "Answers `ok` while the API serves requests; public by default.")
   ),
+  HttpApiEndpoint.get("ready", "/ready", { success: Success(Readiness), error: common }).annotateMerge(doc(
+    "Readiness check",
+    "Reads the database (one round trip) and compares this process's clock with the database's " +
+      "(`clock`: which clock, the offset in ms, the threshold). 200 `ready`; 200 `degraded` when the " +
+      "offset is beyond the threshold — a skewed process still serves correctly (results are ordered " +
+      "and fenced on the database's clock), so it is reported and logged, not taken out of rotation; " +
+      "503 `SERVICE_UNAVAILABLE` when the database does not answer. Public by default."
+  )),
   HttpApiEndpoint.get("metrics", "/metrics", {
     success: Schema.String.pipe(HttpApiSchema.asText({ contentType: "text/plain; version=0.0.4" })),
     error: common

@@ -47,6 +47,8 @@ export interface HandlerOptions {
   readonly metrics: Effect.Effect<string>
   /** Issue 18: a heartbeat event this often on the SSE stream (default 15 s). */
   readonly sseHeartbeat?: Duration.Input | undefined
+  /** Issue 15: GET /ready reports `degraded` beyond this clock offset from the database (ms; default 5 s). */
+  readonly maxClockSkewMillis?: number | undefined
 }
 
 const defaultPageSize = 20
@@ -363,7 +365,25 @@ const resultsGroup = (options: HandlerOptions, mapErrors: MapErrors) =>
     })
   )
 
-const systemGroup = (options: HandlerOptions) =>
+/** Issue 15: GET /ready — the database answers, and this process's clock against the database's. */
+const readinessOf = (service: Core.Certification["Service"], options: HandlerOptions, mapErrors: MapErrors) =>
+  mapErrors(service.clockSkew(options.maxClockSkewMillis)).pipe(
+    Effect.map((reading) =>
+      ok({
+        status: reading.ok ? "ready" as const : "degraded" as const,
+        storage: "ok" as const,
+        clock: {
+          reference: reading.reference,
+          offsetMillis: reading.skewMillis,
+          thresholdMillis: reading.thresholdMillis,
+          status: reading.ok ? "ok" as const : "skewed" as const,
+          measuredAt: reading.at
+        }
+      })
+    )
+  )
+
+const systemGroup = (options: HandlerOptions, mapErrors: MapErrors) =>
   HttpApiBuilder.group(
     Api.CertificationApi,
     "system",
@@ -376,6 +396,7 @@ const systemGroup = (options: HandlerOptions) =>
       )
       return handlers
         .handle("health", () => Effect.succeed(ok({ status: "ok" as const })))
+        .handle("ready", () => readinessOf(certification, options, mapErrors))
         .handle("metrics", () => Effect.andThen(refreshQueue, options.metrics))
     })
   )
@@ -464,7 +485,7 @@ export const layer = (options: HandlerOptions) => {
     certifyGroup(mapErrors),
     jobsGroup(mapErrors, heartbeatsOf(options)),
     resultsGroup(options, mapErrors),
-    systemGroup(options),
+    systemGroup(options, mapErrors),
     registryGroup(mapErrors),
     sessionGroup(),
     recertificationGroup(mapErrors)

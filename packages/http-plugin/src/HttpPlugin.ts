@@ -29,7 +29,7 @@
  *
  * @since 0.1.0
  */
-import { Certification, CertificationClient, Registry } from "@myia/certification"
+import { Certification, CertificationClient, ClockSkew, Registry } from "@myia/certification"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
@@ -75,7 +75,7 @@ export interface Options {
   readonly authorize?: Authorize | undefined
   /** Allow calls without an authorize hook: exactly `"read"` (GET only) or `"read-write"`. Never the default. */
   readonly anonymous?: Auth.AnonymousMode | undefined
-  /** Paths (relative to the base path) served without authorization. Default `["/health"]`. */
+  /** Paths (relative to the base path) served without authorization. Default `["/health", "/ready"]`. */
   readonly publicPaths?: ReadonlyArray<string> | undefined
   /** Largest accepted request body in bytes; larger is a 413. Default 64 KiB. */
   readonly maxBodyBytes?: number | undefined
@@ -92,6 +92,11 @@ export interface Options {
   readonly metrics?: Effect.Effect<string> | undefined
   /** Issue 18: milliseconds between heartbeat events on the SSE stream. Default 15000. */
   readonly sseHeartbeatMillis?: number | undefined
+  /**
+   * Issue 15: GET /ready answers `degraded` (still 200) when this process's clock is off from the
+   * database's by more than this many milliseconds. Default 5000 (`CERTIFICATION_MAX_CLOCK_SKEW` for workers).
+   */
+  readonly maxClockSkewMillis?: number | undefined
 }
 
 /** A mounted API. */
@@ -115,7 +120,7 @@ export class PluginConfigError extends Error {
   override readonly name = "PluginConfigError"
 }
 
-const defaults = { maxBodyBytes: 64 * 1024, maxPageSize: 100, publicPaths: ["/health"] } as const
+const defaults = { maxBodyBytes: 64 * 1024, maxPageSize: 100, publicPaths: ["/health", "/ready"] } as const
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -329,7 +334,8 @@ export const createCertificationHandler = (options: Options): CertificationHandl
     Layer.provide(Handlers.layer({
       maxPageSize,
       metrics: options.metrics ?? Handlers.defaultMetrics,
-      sseHeartbeat: positiveInt("sseHeartbeatMillis", options.sseHeartbeatMillis, 15_000)
+      sseHeartbeat: positiveInt("sseHeartbeatMillis", options.sseHeartbeatMillis, 15_000),
+      maxClockSkewMillis: positiveInt("maxClockSkewMillis", options.maxClockSkewMillis, ClockSkew.defaultThresholdMillis)
     })),
     Layer.provide(Auth.layer(policy))
   )

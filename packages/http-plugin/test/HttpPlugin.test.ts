@@ -210,6 +210,13 @@ describe("certification HTTP plugin over node:http", () => {
 
   it("health, metrics, openapi.json and docs are served", async () => {
     assert.deepStrictEqual((await http("GET", "/health")).json, { status: "success", data: { status: "ok" } })
+    // Issue 15: readiness reads storage and compares the clocks (the memory storage's clock is this one).
+    const ready = await http("GET", "/ready")
+    assert.strictEqual(ready.status, 200)
+    assert.strictEqual(ready.json.data.status, "ready")
+    assert.strictEqual(ready.json.data.clock.reference, "database")
+    assert.strictEqual(ready.json.data.clock.status, "ok")
+    assert.strictEqual(ready.json.data.clock.thresholdMillis, 5_000)
     const metrics = await fetch(`${origin}/metrics`)
     assert.strictEqual(metrics.status, 200)
     assert.match(metrics.headers.get("content-type") ?? "", /text\/plain/)
@@ -235,6 +242,7 @@ describe("certification HTTP plugin over node:http", () => {
       ["get", "/regions"],
       ["get", "/models"],
       ["get", "/health"],
+      ["get", "/ready"],
       ["get", "/metrics"],
       ["get", "/principal"]
     ]
@@ -357,11 +365,12 @@ describe("certification HTTP plugin: auth", () => {
       ...(body === undefined ? {} : { body: JSON.stringify(body) })
     })
 
-  it("no token is a 401 on every endpoint except /health", async () => {
+  it("no token is a 401 on every endpoint except /health and /ready", async () => {
     assert.strictEqual((await call("GET", "/history")).status, 401)
     assert.strictEqual((await call("POST", "/certify-model", undefined, { modelId: good, region: "us-east-1" })).status, 401)
     assert.strictEqual((await call("GET", "/openapi.json")).status, 401)
     assert.strictEqual((await call("GET", "/health")).status, 200)
+    assert.strictEqual((await call("GET", "/ready")).status, 200)
   })
 
   it("a wrong token is a 401", async () => {
