@@ -159,14 +159,20 @@ export interface GovernorGauge {
 
 /** A governor snapshot as gauges: labelled by `region`, and by `model` when the snapshot has one. */
 export const governorGauges = (
-  snapshots: ReadonlyArray<Pick<RegionSnapshot, "region" | "breaker" | "limit" | "inFlight"> & { readonly model?: string }>
+  snapshots: ReadonlyArray<
+    Pick<RegionSnapshot, "region" | "breaker" | "limit" | "inFlight" | "modelId"> & { readonly model?: string }
+  >
 ): ReadonlyArray<GovernorGauge> =>
-  snapshots.map((s) => ({
-    labels: s.model === undefined ? { region: s.region } : { region: s.region, model: s.model },
-    breaker: s.breaker,
-    limit: s.limit,
-    inFlight: s.inFlight
-  }))
+  snapshots.map((s) => {
+    // A governor snapshot names its lane's model `modelId` (null for the region-only lane).
+    const model = s.modelId ?? s.model
+    return {
+      labels: model === undefined || model === null ? { region: s.region } : { region: s.region, model },
+      breaker: s.breaker,
+      limit: s.limit,
+      inFlight: s.inFlight
+    }
+  })
 
 /** Mirror a queue-counts snapshot and a governor snapshot into the gauges. */
 export const refresh = (options: {

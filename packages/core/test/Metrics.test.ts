@@ -39,4 +39,33 @@ describe("Metrics", () => {
       assert.match(line("certification_region_concurrency_limit", 'region="us-east-1"') ?? "", / 6$/)
       assert.isDefined(line("certification_test_duration_seconds_bucket", 'test="connectivity"'))
     }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
+
+  it.effect("each (region, model) lane of a governor snapshot is its own gauge series, labelled by model", () =>
+    Effect.gen(function*() {
+      const lane = (modelId: string | null, limit: number, breaker: "open" | "closed") => ({
+        region,
+        modelId,
+        limit,
+        inFlight: 1,
+        waiting: 0,
+        breaker,
+        throttles: 0,
+        failures: 0,
+        successes: 0,
+        trips: 0
+      })
+      yield* Metrics.refresh({
+        regions: [lane(null, 16, "closed"), lane("amazon.nova-lite-v1:0", 3, "open"), lane("amazon.nova-pro-v1:0", 7, "closed")]
+      })
+      const text = yield* Metrics.render
+      const value = (name: string, model: string | null) =>
+        text.split("\n").filter((l) =>
+          l.startsWith(name + "{") && l.includes('region="us-east-1"') &&
+          (model === null ? !l.includes("model=") : l.includes(`model="${model}"`))
+        ).map((l) => l.split(" ").at(-1))
+      assert.deepStrictEqual(value("certification_region_concurrency_limit", null), ["16"])
+      assert.deepStrictEqual(value("certification_region_concurrency_limit", "amazon.nova-lite-v1:0"), ["3"])
+      assert.deepStrictEqual(value("certification_region_concurrency_limit", "amazon.nova-pro-v1:0"), ["7"])
+      assert.deepStrictEqual(value("certification_breaker_state", "amazon.nova-lite-v1:0"), ["2"])
+    }).pipe(Effect.provideService(Metric.MetricRegistry, new Map())))
 })
