@@ -4,11 +4,12 @@
  * at commit, Redis flushed, poison payloads) is in `examples/worker/test/reconcile.test.ts`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Domain, Queue, Reconciler, Storage } from "@myia/certification"
+import { Domain, Metrics, Queue, Reconciler, Storage } from "@myia/certification"
 import { Fixtures } from "@myia/certification/testing"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import { TestClock } from "effect/testing"
 import { MemoryQueue, MemoryStorage } from "../src/index.ts"
@@ -153,6 +154,33 @@ describe("Reconciler", () => {
       assert.include(spentRow.error?.message ?? "", `after ${maxStarts} starts`)
       assert.strictEqual((yield* jobOf(job.id)).status, "COMPLETED", "its last unit ended: the job finishes")
     }).pipe(Effect.provide(services)))
+
+  it.effect("what a pass repaired is counted (certification_reconciler_repairs_total by kind) and stored as the jobs' progress events", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage.Storage
+      const lost = yield* enqueued(3, () => false)
+      const unenqueued = yield* committed(2)
+      const finished = yield* enqueued(1, () => true)
+      yield* storage.claimUnit(finished.units[0]!.id, "l")
+      yield* storage.completeUnit(finished.units[0]!.id, "l", Fixtures.makeOutcome("CERTIFIED"))
+      yield* TestClock.adjust("61 seconds")
+      const report = yield* Reconciler.reconcileOnce(options)
+      assert.deepStrictEqual(report, { resumedJobs: 1, requeuedUnits: 3, inconclusiveUnits: 0, finishedJobs: 1 })
+      const text = yield* Metrics.render
+      const repairs = (kind: string) =>
+        text.split("\n").find((l) => l.startsWith("certification_reconciler_repairs_total{") && l.includes(`kind="${kind}"`))
+          ?.split(" ").at(-1)
+      assert.deepStrictEqual(
+        [repairs("resumed-job"), repairs("requeued-unit"), repairs("finished-job"), repairs("inconclusive-unit")],
+        ["1", "3", "1", undefined]
+      )
+      const events = Effect.fnUntraced(function*(jobId: Domain.JobId) {
+        return (yield* storage.progressAfter(jobId, 0, 100)).map((e) => `${e.event.type}:${e.event.status}`)
+      })
+      assert.include(yield* events(unenqueued.job.id), "job-status:QUEUED", "the resumed enqueue is published")
+      assert.include(yield* events(finished.job.id), "job-status:COMPLETED", "the finished job is published")
+      assert.deepStrictEqual(yield* events(lost.job.id), [], "a requeue changes no status: nothing to publish")
+    }).pipe(Effect.provide(services), Effect.provideService(Metric.MetricRegistry, new Map())))
 
   it.effect("a job whose units are all terminal but which never moved to COMPLETED is finished", () =>
     Effect.gen(function*() {
