@@ -5,7 +5,9 @@
  * `Storage.maxUnitsPageSize`, test records only when asked) and a compact summary: units per
  * region and per verdict, and the model × region matrix as one status code per cell. The summary
  * comes from `Storage.unitCells` (no test records); it is cached per job and rebuilt only when the
- * job's counts or status change, so polling a large job costs about one page read.
+ * job's counts or status change. The job, its counts and the page come from one `Storage.jobDetail`
+ * read (PostgreSQL: one statement, counts kept by the unit writes), so polling a large job costs about
+ * one page read.
  *
  * @since 0.2.0
  */
@@ -105,21 +107,17 @@ const versionOf = (status: JobStatus, counts: JobCounts): string =>
     Domain.verdicts.map((v) => counts.byVerdict[v]).join(",")
   }`
 
-/** A terminal job's units never change again: its counts and summary are kept with the job's `updatedAt`. */
-const settledVersion = (updatedAt: string): string => `settled|${updatedAt}`
-
 interface Entry {
   readonly version: string
-  readonly counts: JobCounts
   readonly summary: JobSummaryView
 }
 
 /**
  * A bounded per-process cache of job summaries (LRU, `capacity` jobs).
  *
- * **Details**: a live job's summary is checked against the job's status and counts, read fresh on
- * every detail request. A terminal job (COMPLETED, FAILED, CANCELLED) writes nothing to its units
- * any more (`Storage`'s contract), so its counts are cached too, keyed by its `updatedAt`.
+ * **Details**: a summary is checked against the job's status and counts, read fresh (with the job
+ * row and the page) on every detail request; a terminal job's units never change again (`Storage`'s
+ * contract), so its summary stays cached until evicted.
  *
  * **Gotchas**: two units of a live job moving in opposite directions between two reads (one
  * claimed, another given back) leave the counts equal; such a summary is stale until the next
@@ -144,11 +142,6 @@ export const makeSummaryCache = (capacity = 256) => {
     get: (jobId: string, status: JobStatus, counts: JobCounts): JobSummaryView | undefined =>
       read(jobId, versionOf(status, counts))?.summary,
     set: (jobId: string, status: JobStatus, counts: JobCounts, summary: JobSummaryView): void =>
-      write(jobId, { version: versionOf(status, counts), counts, summary }),
-    /** The counts and summary of a terminal job, as of its `updatedAt`. */
-    getSettled: (jobId: string, updatedAt: string): { readonly counts: JobCounts; readonly summary: JobSummaryView } | undefined =>
-      read(jobId, settledVersion(updatedAt)),
-    setSettled: (jobId: string, updatedAt: string, counts: JobCounts, summary: JobSummaryView): void =>
-      write(jobId, { version: settledVersion(updatedAt), counts, summary })
+      write(jobId, { version: versionOf(status, counts), summary })
   }
 }

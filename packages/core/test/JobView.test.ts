@@ -59,15 +59,3 @@ describe("JobView", () => {
     assert.strictEqual(cache.get("j1", "PROCESSING", countsOf(1, 0)), summary)
   })
 })
-
-describe("JobView settled summaries", () => {
-  it("a terminal job's counts and summary are kept for its updatedAt only", () => {
-    const cache = JobView.makeSummaryCache()
-    const summary = JobView.summarize([cell("a", "us-east-1", "CERTIFIED")])
-    cache.setSettled("j", "2026-12-01T12:00:00.000Z", countsOf(0, 1), summary)
-    assert.strictEqual(cache.getSettled("j", "2026-12-01T12:00:00.000Z")?.summary, summary)
-    assert.strictEqual(cache.getSettled("j", "2026-12-01T12:00:00.000Z")?.counts.completed, 1)
-    assert.isUndefined(cache.getSettled("j", "2026-12-01T12:00:01.000Z"))
-    assert.isUndefined(cache.get("j", "COMPLETED", countsOf(0, 1)), "a settled entry is not a live one")
-  })
-})
