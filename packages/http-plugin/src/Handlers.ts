@@ -230,14 +230,18 @@ const jobsGroup = (mapErrors: MapErrors, heartbeats: ReturnType<typeof heartbeat
               modelId: query.modelId,
               withTests: query.includeTests === "true"
             }))
-            return ok({
+            const body: Api.JobDetail = {
               ...d.job,
               ...progress(d.counts),
               certifications: d.units.items.map(unitRowOf),
               summary: d.summary,
               unitsPagination: pagination(d.units),
               testsIncluded: d.withTests
-            })
+            }
+            // Issue 16: every part was decoded by storage or built here to the schema's type, whose
+            // encoding is the identity (strings, numbers, plain records): JSON as it is, without
+            // walking 100+ units through `Api.JobDetail` again on each poll.
+            return HttpServerResponse.jsonUnsafe(ok(body))
           }))
         .handle("getJobUnit", ({ params }) => mapErrors(service.jobUnit(params.jobId, params.unitId)).pipe(Effect.map((u) => ok(unitRowOf(u)))))
         .handle("events", ({ headers, params }) =>
