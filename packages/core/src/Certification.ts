@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -839,12 +840,12 @@ const makeLargeJobQueries = (
 ): LargeJobQueries => {
   const summaries = JobView.makeSummaryCache()
 
-  /** The summary for these counts: cached per (status, counts); only a change of either reads the cells again. */
+  /** The summary for these counts: cached per (status, counts), a live job's rebuilt at most once a second. */
   const summaryOf = Effect.fnUntraced(function*(job: Job, counts: JobCounts) {
-    const cached = summaries.get(job.id, job.status, counts)
+    const cached = summaries.get(job.id, job.status, counts, yield* Clock.currentTimeMillis)
     if (cached !== undefined) return cached
     const summary = JobView.summarize(yield* storage.unitCells(job.id))
-    summaries.set(job.id, job.status, counts, summary)
+    summaries.set(job.id, job.status, counts, summary, yield* Clock.currentTimeMillis)
     return summary
   })
 
