@@ -672,7 +672,8 @@ const largeJobs = (db: Db) => {
   })
 
   // One statement, one round trip: the job row, its counts (migration 9) and the page as one JSON array
-  // (one JSON.parse instead of per-row, per-column parsing), ordered like unitsPage.
+  // (one JSON.parse instead of per-row, per-column parsing), ordered like unitsPage. The JSON is built
+  // outside the paged subquery, so the rows an OFFSET skips are never turned into JSON.
   const jobDetail = Effect.fn("PgStorage.jobDetail")(function*(jobId: Domain.JobId, query: Storage.UnitsQuery) {
     const op = "jobDetail"
     const { limit, offset, page } = pageOf(query.page, Storage.maxUnitsPageSize)
@@ -684,9 +685,9 @@ const largeJobs = (db: Db) => {
       sql<Array<Row>>`SELECT ${raw(jobColumns)},
           (SELECT coalesce(json_object_agg(c.status, c.n), '{}'::json) FROM ${countsTable} c WHERE c.job_id = ${jobId})
             AS "unitCounts",
-          (SELECT coalesce(json_agg(p.unit ORDER BY p.model_id, p.region), '[]'::json) FROM (
-              SELECT ${unit} AS unit, u.model_id, u.region FROM ${units} u ${unitsWhere(jobId, query.filter)}
-              ORDER BY u.model_id, u.region LIMIT ${limit} OFFSET ${offset}) p) AS "pageUnits",
+          (SELECT coalesce(json_agg(${unit} ORDER BY u.model_id, u.region), '[]'::json) FROM (
+              SELECT * FROM ${units} u ${unitsWhere(jobId, query.filter)}
+              ORDER BY u.model_id, u.region LIMIT ${limit} OFFSET ${offset}) u) AS "pageUnits",
           ${total} AS "pageTotal"
         FROM ${jobs} WHERE id = ${jobId}`)
     const row = rows[0]
