@@ -30,6 +30,20 @@ if (!hasChromium && process.env.CI !== undefined) {
   throw new Error(`the dashboard browser tests need Chromium at ${chromiumPath} when CI is set (apt-get install chromium)`)
 }
 
+/**
+ * Issue 10: the browser is a test tool, not product — it runs on the machine's real clock. Under
+ * `faketime pnpm test` it would inherit libfaketime (`LD_PRELOAD`, `FAKETIME*`) into every one of
+ * its processes, and then no browser test finished within its timeout (the page code reads no clock;
+ * with this env all pass under faketime). What the page shows comes from the API, whose processes
+ * keep the faked clock.
+ */
+const browserEnv = (): Record<string, string> =>
+  Object.fromEntries(
+    Object.entries(process.env).filter((e): e is [string, string] =>
+      e[1] !== undefined && e[0] !== "LD_PRELOAD" && !e[0].startsWith("FAKETIME")
+    )
+  )
+
 const outputDir = fileURLToPath(new URL("../test-output/dashboard/", import.meta.url))
 const base = "/api/certification-queue"
 const good = "amazon.nova-lite-v1:0"
@@ -134,7 +148,7 @@ describe.skipIf(!services || !hasChromium)("dashboard in Chromium (Express host 
     })
     origin = new URL(await listening(server)).origin
     worker = node("worker.ts", toEnv(config))
-    browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"] })
+    browser = await chromium.launch({ executablePath: chromiumPath, args: ["--no-sandbox"], env: browserEnv() })
     // An earlier run of one pair, so a unit of the next job has a previous verdict.
     const earlier = await api("POST", "/certify-model", "rw-token", { modelId: wrong, region: regions[0] })
     assert.strictEqual(earlier.status, 201, JSON.stringify(earlier.json))

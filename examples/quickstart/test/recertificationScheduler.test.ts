@@ -1,7 +1,8 @@
 /**
  * Continuous certification in one process (memory adapters, emulator): the scheduler ticks on its
  * own and follows a stored schedule change; a lifecycle change the control plane observed after a
- * result selects it with reason "lifecycle"; and a job resumed while a worker was claiming one of
+ * result selects it with reason "lifecycle", an authorization the account lost with reason
+ * "authorization"; and a job resumed while a worker was claiming one of
  * its units still runs that unit (it used to be acknowledged and left QUEUED).
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
@@ -167,5 +168,25 @@ describe("continuous certification in process", () => {
     const rechecked = await certification.waitForJob(after.job!.jobId)
     // The recheck ran: a legacy model is not usable, and the result says so.
     assert.strictEqual(rechecked.units[0]!.status, "UNAVAILABLE")
+  })
+
+  it("an authorization the account lost after the certification (GetFoundationModelAvailability) is rechecked with reason 'authorization'", async () => {
+    engine = await startEngine({ seed: 3, timeScale: 0.01 }, { recertification: { controlPlane: true } })
+    const { certification, emulator } = engine
+    const done = await certification.waitForJob((await certification.certifyModel({ modelId: model, region: "us-east-1" })).jobId)
+    const completedAt = Date.parse(done.units[0]!.completedAt!)
+    await certification.updateSchedule({ enabled: true, schedule: "every 1h" })
+    const tick = (key: string, hours: number) =>
+      certification.runtime.runPromise(Effect.flatMap(Certification.Certification, (s) =>
+        s.recertificationTick({ name: "authorization", key, at: DateTime.makeUnsafe(completedAt + DAY + hours * 3_600_000) })))
+
+    // AUTHORIZED, as when it was certified: the first answer seen is no change, nothing due.
+    const before = await tick("t1", 0)
+    assert.isNull(before.job, JSON.stringify(before))
+    emulator.setScenario({ seed: 3, timeScale: 0.01, rules: [{ models: model, regions: "us-east-1", authorization: "NOT_AUTHORIZED" }] })
+    const after = await tick("t2", 2)
+    assert.deepStrictEqual(after.selected.map((s) => [s.modelId, s.region, s.reason]), [[model, "us-east-1", "authorization"]])
+    assert.include(after.selected[0]!.detail, "NOT_AUTHORIZED")
+    await certification.waitForJob(after.job!.jobId)
   })
 })

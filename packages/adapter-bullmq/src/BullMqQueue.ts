@@ -15,7 +15,8 @@
  * - Delivery follows core's `RedeliveryPolicy` (the `redelivery` option), translated to BullMQ:
  *   counted failures are BullMQ attempts (`attempts: maxAttempts`, `attemptsMade` is the failure
  *   count), every start is counted in a Redis key per unit (for `maxStarts`), and each delay is the
- *   policy's, handed to BullMQ's backoff strategy. `Done` completes; an uncounted `Retry` or a
+ *   policy's, handed to BullMQ's backoff strategy (capped at `maxDelay`, on this process's clock, see
+ *   `delaysOf`). `Done` completes; an uncounted `Retry` or a
  *   `Postpone` moves the unit to `delayed` without a failed attempt (a `Postpone` also gives its start
  *   back); a handler failure, defect or counted `Retry` is a failed attempt. Once the policy is spent,
  *   `onDeadLetter` runs and the unit lands in BullMQ's failed set (the dead letters, see
@@ -122,7 +123,8 @@ export interface Options {
   readonly drainGrace?: Duration.Input | undefined
   /**
    * Issue 15: the longest a unit is ever parked in BullMQ's delayed set (default 15 minutes). Delays
-   * are also placed on Redis's clock, not this process's, so a clock far ahead cannot park work.
+   * are placed on this process's clock (the one BullMQ promotes by); every consumer also promotes,
+   * every few seconds, units due beyond `maxDelay` on its own clock, so a clock far ahead cannot park work.
    */
   readonly maxDelay?: Duration.Input | undefined
 }
@@ -228,6 +230,7 @@ interface LayerSettings {
   readonly prefix: string
   readonly keyBase: string
   readonly redis: Redis
+  readonly bull: UnitQueue
   readonly baseOptions: RedisOptions
   readonly limitOf: (region: Region) => RegionLimit
   readonly lockDuration: number
@@ -239,26 +242,54 @@ interface LayerSettings {
   readonly maxDelay: number
 }
 
-/** Issue 15: delays are bounded, and placed on Redis's clock (the one every process shares). */
-const delaysOf = ({ maxDelay, redis }: LayerSettings) => {
+/** How often each consumer sweeps the delayed set for units parked beyond `maxDelay` (and once at start). */
+const delaySweepMillis = 5_000
+/** Skew below this (NTP-synced hosts) never promotes a delay of exactly `maxDelay` early. */
+const sweepToleranceMillis = 1_000
+/** Delayed units promoted per sweep round (a round repeats while it finds a full batch). */
+const delaySweepBatch = 500
+
+/**
+ * Issue 10 / 15: delays are bounded by `maxDelay` and placed on this process's clock — the clock
+ * BullMQ promotes delayed units by (every worker passes its own `Date.now` to its scripts), so
+ * workers sharing a clock honour each delay exactly, whatever Redis's clock says. A worker whose
+ * clock is ahead of the others places its delays in their future: every consumer's sweep promotes
+ * what is due beyond `now + maxDelay` on its own clock, so no unit waits much longer than the bound
+ * while a worker with a normal (or slower) clock is running; a worker behind only makes its delays
+ * end early; a lone worker is consistent with itself.
+ */
+const delaysOf = ({ bull, maxDelay, redis }: LayerSettings) => {
   const bounded = (delayMillis: number) => Math.min(maxDelay, Math.max(0, delayMillis))
-  const redisNow = RedisConnection.call("time", () => redis.time()).pipe(
-    Effect.map(([seconds, micros]) => Number(seconds) * 1000 + Math.floor(Number(micros) / 1000))
-  )
   const defer = (job: BullJob, token: string | undefined, delayMillis: number) =>
     (isDeferrable(job)
-      ? redisNow.pipe(
-        Effect.flatMap((now) => RedisConnection.call("defer", () => job.deferUntil(now, bounded(delayMillis), token)))
-      )
+      ? RedisConnection.call("defer", () => job.deferBy(bounded(delayMillis), token))
       : Clock.currentTimeMillis.pipe(
         Effect.flatMap((now) => RedisConnection.call("defer", () => job.moveToDelayed(now + bounded(delayMillis), token)))
       )).pipe(Effect.as<Decision>({ _tag: "Delayed" }))
-  /** BullMQ adds a retry's delay to this process's clock (`Date.now`, not `Clock`): correct it by our offset from Redis's. */
-  const onRedisClock = (delayMillis: number) =>
-    Effect.map(redisNow, (now) => Math.max(0, bounded(delayMillis) - (Date.now() - now))).pipe(
-      Effect.orElseSucceed(() => bounded(delayMillis))
-    )
-  return { defer, onRedisClock }
+  /** One sweep: promote batches of units due beyond the bound until a batch comes back short. */
+  const sweepOnce: Effect.Effect<number, QueueError> = Effect.gen(function*() {
+    let promoted = 0
+    while (true) {
+      const n = yield* RedisConnection.call(
+        "sweepDelayed",
+        () => bull.promoteBeyond(redis, maxDelay + sweepToleranceMillis, delaySweepBatch)
+      )
+      promoted += n
+      if (n < delaySweepBatch) return promoted
+    }
+  })
+  const sweep = sweepOnce.pipe(
+    Effect.tap((n) =>
+      n > 0
+        ? Effect.logWarning("promoted delayed units parked beyond the delay bound (a worker's clock is ahead?)").pipe(
+          Effect.annotateLogs({ units: n, maxDelayMillis: maxDelay })
+        )
+        : Effect.void
+    ),
+    Effect.catch((error) => Effect.logWarning("delayed-set sweep failed; the next one retries", error.message)),
+    Effect.repeat(Schedule.spaced(Duration.millis(delaySweepMillis)))
+  )
+  return { defer, bounded, sweep }
 }
 
 /**
@@ -296,7 +327,8 @@ const makeConsume = (layer: LayerSettings) =>
     // Aborted when the consumer's scope closes: in-flight handlers are interrupted and released.
     const closing = new AbortController()
 
-    const { defer, onRedisClock } = delaysOf(layer)
+    const { bounded, defer, sweep } = delaysOf(layer)
+    yield* Effect.forkScoped(sweep)
 
     const awaitClosing = Effect.callback<void>((resume) => {
       if (closing.signal.aborted) return resume(Effect.void)
@@ -413,7 +445,7 @@ const makeConsume = (layer: LayerSettings) =>
                 runPromise(
                   (err instanceof AttemptFailed
                     ? Effect.succeed(err.delayMillis)
-                    : Effect.map(RedeliveryPolicy.delay(policy, attemptsMade), wholeMillis)).pipe(Effect.flatMap(onRedisClock))
+                    : Effect.map(RedeliveryPolicy.delay(policy, attemptsMade), wholeMillis)).pipe(Effect.map(bounded))
                 )
             }
           }
@@ -653,6 +685,7 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
     prefix,
     keyBase,
     redis,
+    bull,
     baseOptions,
     limitOf,
     lockDuration,

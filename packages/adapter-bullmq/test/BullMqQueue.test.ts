@@ -132,6 +132,30 @@ describe.skipIf(!shouldRun)("BullMqQueue", () => {
       assert.match(letters[0]!.lastError, /invalid unit payload/)
     }))
 
+  it.live("a unit parked in the delayed set beyond maxDelay (as a worker with a clock hours ahead places it) is promoted by a consumer's sweep; one within the bound stays", () =>
+    Effect.gen(function*() {
+      const prefix = freshPrefix()
+      const { queue } = yield* build(fastOptions(prefix, { maxDelay: "1 minute" }))
+      const bull = new BullQueue(BullMqQueue.defaultQueueName, { connection: { url: redisUrl }, prefix })
+      yield* Effect.addFinalizer(() => Effect.promise(() => bull.close()))
+      const [parked, near] = [message(), message()]
+      // BullMQ scores a delay on the adding process's clock: 2 h here is what a worker 2 h ahead
+      // produces with a delay of ~0; 30 s is within the bound and must be left alone.
+      yield* Effect.promise(() => bull.add("unit", { ...parked }, { jobId: parked.unitId, delay: 2 * 3_600_000 }))
+      yield* Effect.promise(() => bull.add("unit", { ...near }, { jobId: near.unitId, delay: 30_000 }))
+      assert.strictEqual((yield* queue.counts).delayed, 2)
+      const handled: Array<string> = []
+      yield* queue.consume({
+        concurrency: 2,
+        handler: (delivery) => Effect.sync(() => (handled.push(delivery.message.unitId), Queue.Done)),
+        onDeadLetter: noDeadLetter
+      })
+      // The consumer sweeps once when it starts (then every few seconds).
+      yield* waitUntil("the parked unit", () => handled.length >= 1)
+      assert.deepStrictEqual(handled, [parked.unitId])
+      assert.strictEqual(yield* Effect.promise(() => bull.getJobState(near.unitId)), "delayed")
+    }))
+
   it.live("a payload that is not JSON is dead-lettered at once, not stalled; onUndecodable hears of both kinds of poison", () =>
     Effect.gen(function*() {
       const prefix = freshPrefix()

@@ -93,6 +93,11 @@ interface Tables {
   readonly update: (unit: Domain.Unit, patch: Partial<Domain.Unit>) => Domain.Unit
   /** Issue 15: when each job's enqueue finished; a job absent here was never fully enqueued. */
   readonly enqueuedAt: Map<Domain.JobId, string>
+  /**
+   * Issue 10: when the store wrote each job, on the store's clock (its `Clock`, which is its
+   * `databaseTime`), not the caller's `createdAt`: what `unenqueuedJobs` compares with `before`.
+   */
+  readonly recordedAt: Map<Domain.JobId, string>
 }
 
 const makeTables = (): Tables => {
@@ -118,15 +123,28 @@ const makeTables = (): Tables => {
   }
 
   const enqueuedAt = new Map<Domain.JobId, string>()
+  const recordedAt = new Map<Domain.JobId, string>()
 
-  return { jobs, units, unitsOfJob, latestView, idempotencyKeys, activeKeys, progress, jobUnits, update, enqueuedAt }
+  return {
+    jobs,
+    units,
+    unitsOfJob,
+    latestView,
+    idempotencyKeys,
+    activeKeys,
+    progress,
+    jobUnits,
+    update,
+    enqueuedAt,
+    recordedAt
+  }
 }
 
 const now = Clock.currentTimeMillis
 
 /** Creating jobs (once per key), and moving a job and its units through the state machine. */
 const jobWrites = (tables: Tables) => {
-  const { activeKeys, idempotencyKeys, jobUnits, jobs, units, unitsOfJob, update } = tables
+  const { activeKeys, idempotencyKeys, jobUnits, jobs, recordedAt, units, unitsOfJob, update } = tables
 
   /** Why a job and its units cannot be written, or `undefined`. */
   const creationProblem = (job: Domain.Job, newUnits: ReadonlyArray<Domain.Unit>): string | undefined =>
@@ -138,25 +156,27 @@ const jobWrites = (tables: Tables) => {
       ? "a unit id already exists"
       : undefined
 
-  /** Write a job and its units, or fail (writing nothing) when they clash with stored rows. */
+  /** Write a job and its units recorded at `at` (the store's clock), or fail (writing nothing) when they clash with stored rows. */
   const write = (
     operation: string,
     job: Domain.Job,
-    newUnits: ReadonlyArray<Domain.Unit>
+    newUnits: ReadonlyArray<Domain.Unit>,
+    at: number
   ): Effect.Effect<void, Storage.StorageError> => {
     const problem = creationProblem(job, newUnits)
     if (problem !== undefined) {
       return Effect.fail(new Storage.StorageError({ operation, reason: new Storage.StorageInvalid({ message: problem }) }))
     }
     jobs.set(job.id, job)
+    recordedAt.set(job.id, iso(at))
     unitsOfJob.set(job.id, newUnits.map((u) => u.id))
     for (const unit of newUnits) units.set(unit.id, unit)
     return Effect.void
   }
 
-  const createJob = Effect.fn("MemoryStorage.createJob")((job: Domain.Job, newUnits: ReadonlyArray<Domain.Unit>) =>
-    write("createJob", job, newUnits)
-  )
+  const createJob = Effect.fn("MemoryStorage.createJob")(function*(job: Domain.Job, newUnits: ReadonlyArray<Domain.Unit>) {
+    return yield* write("createJob", job, newUnits, yield* now)
+  })
 
 
   const holderOf = (keys: Storage.JobKeys): Storage.CreateOnce | undefined => {
@@ -175,10 +195,11 @@ const jobWrites = (tables: Tables) => {
     newUnits: ReadonlyArray<Domain.Unit>,
     keys: Storage.JobKeys
   ) {
+    const at = yield* now
     // One synchronous step from the lookup to the write: no other fiber runs in between.
     const existing = holderOf(keys)
     if (existing !== undefined) return existing
-    yield* write("createJobOnce", job, newUnits)
+    yield* write("createJobOnce", job, newUnits, at)
     const holder: KeyHolder = { jobId: job.id, fingerprint: keys.fingerprint, answer: keys.answer }
     if (keys.idempotencyKey !== null) idempotencyKeys.set(keys.idempotencyKey, holder)
     if (keys.activeKey !== null) activeKeys.set(keys.activeKey, holder)
@@ -375,6 +396,7 @@ const reads = (tables: Tables) => {
       progress.delete(job.id)
       jobs.delete(job.id)
       tables.enqueuedAt.delete(job.id)
+      tables.recordedAt.delete(job.id)
       for (const keys of [idempotencyKeys, activeKeys]) {
         for (const [key, holder] of keys) if (holder.jobId === job.id) keys.delete(key)
       }
@@ -497,7 +519,7 @@ const progressEvents = ({ jobs, progress }: Tables) => {
 }
 
 /** Issue 15: what the reconciler reads and marks, and the store's clock. */
-const reconciliation = ({ enqueuedAt, jobUnits, jobs, units }: Tables) => {
+const reconciliation = ({ enqueuedAt, jobUnits, jobs, recordedAt, units }: Tables) => {
   const claimable = (job: Domain.Job | undefined) => job !== undefined && liveForClaim.has(job.status)
 
   const markEnqueued = Effect.fn("MemoryStorage.markEnqueued")(function*(jobId: Domain.JobId) {
@@ -507,8 +529,14 @@ const reconciliation = ({ enqueuedAt, jobUnits, jobs, units }: Tables) => {
 
   const unenqueuedJobs = Effect.fn("MemoryStorage.unenqueuedJobs")(function*(before: Domain.Timestamp, limit: number) {
     return Array.from(jobs.values())
-      .filter((job) => !enqueuedAt.has(job.id) && !terminalJob.has(job.status) && job.createdAt < before)
-      .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0))
+      .flatMap((job) => {
+        const at = recordedAt.get(job.id)
+        return at !== undefined && at < before && !enqueuedAt.has(job.id) && !terminalJob.has(job.status)
+          ? [{ id: job.id, at }]
+          : []
+      })
+      // Map order is insertion order, so equal stamps stay in the order the jobs were written.
+      .sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0))
       .slice(0, Math.max(0, limit))
       .map((job) => job.id)
   })

@@ -86,6 +86,25 @@ describe("Reconciler", () => {
       })
     }).pipe(Effect.provide(services)))
 
+  it.effect("issue 10: the grace runs on the store's clock, whatever clock stamped the job's createdAt (far ahead, far behind)", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage.Storage
+      const now = yield* Clock.currentTimeMillis
+      assert.strictEqual(yield* storage.databaseTime, now, "the memory store's clock is its Clock")
+      const stamped = (millis: number) => {
+        const job = Fixtures.makeJob({ createdAt: new Date(millis).toISOString() as Domain.Timestamp })
+        return storage.createJob(job, Fixtures.makeUnits(job, 2)).pipe(Effect.as(job))
+      }
+      const ahead = yield* stamped(now + 365 * 86_400_000)
+      const behind = yield* stamped(Date.UTC(1990, 0, 1))
+      const early = yield* Reconciler.reconcileOnce(options)
+      assert.strictEqual(early.resumedJobs, 0, "a creator whose clock is behind still gets its grace")
+      yield* TestClock.adjust("61 seconds")
+      const report = yield* Reconciler.reconcileOnce(options)
+      assert.strictEqual(report.resumedJobs, 2, "a creator whose clock is ahead does not hide its job from the reconciler")
+      for (const job of [ahead, behind]) assert.strictEqual((yield* jobOf(job.id)).status, "QUEUED")
+    }).pipe(Effect.provide(services)))
+
   it.effect("units the queue lost are enqueued again, in batches; those already waiting are left alone", () =>
     Effect.gen(function*() {
       const queue = yield* Queue.Queue

@@ -233,6 +233,22 @@ CREATE TABLE ${s}.progress_events (
 `
   },
   {
+    version: 8,
+    name: "database_clock_stamps",
+    sql: (s) => `
+-- Issue 10: what the reconciler compares with the database's clock is stamped by the database's clock.
+-- recorded_at is when the database wrote the job (created_at stays the caller's, as shown in the API);
+-- unenqueuedJobs reads it, and markEnqueued now stamps enqueued_at with now(). Jobs from before this
+-- migration keep their caller-clock created_at as the best estimate.
+ALTER TABLE ${s}.jobs ADD COLUMN recorded_at timestamptz;
+UPDATE ${s}.jobs SET recorded_at = created_at;
+ALTER TABLE ${s}.jobs ALTER COLUMN recorded_at SET DEFAULT now(), ALTER COLUMN recorded_at SET NOT NULL;
+DROP INDEX IF EXISTS ${s}.jobs_unenqueued_idx;
+CREATE INDEX jobs_unenqueued_idx ON ${s}.jobs (recorded_at)
+  WHERE enqueued_at IS NULL AND status NOT IN (${list(JobStateMachine.terminalJobStatuses)});
+`
+  },
+  {
     version: 9,
     name: "job_unit_counts",
     sql: (s) => `

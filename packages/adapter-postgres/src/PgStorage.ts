@@ -738,22 +738,26 @@ const progressEvents = ({ client, jobs, progressTable, sql }: Db) => {
   return { appendProgress, progressAfter }
 }
 
-/** Issue 15: what the reconciler reads and marks, and the database's clock. */
+/**
+ * Issue 15: what the reconciler reads and marks, and the database's clock. Issue 10: the stamps these
+ * reads compare with `before` (a cut-off on `databaseTime`) come from the database's clock too —
+ * `enqueued_at = now()` and the job's `recorded_at` (column default `now()`) — never from the
+ * caller's, so a process whose clock is off still waits the reconciler's grace, no more, no less.
+ */
 const reconciliation = (db: Db) => {
-  const { client, jobs, nowIso, raw, sql, units } = db
+  const { client, jobs, raw, sql, units } = db
 
   const markEnqueued = Effect.fn("PgStorage.markEnqueued")(function*(jobId: Domain.JobId) {
-    const at = yield* nowIso
     yield* client.run("markEnqueued", () =>
-      sql`UPDATE ${jobs} SET enqueued_at = ${at} WHERE id = ${jobId} AND enqueued_at IS NULL`)
+      sql`UPDATE ${jobs} SET enqueued_at = now() WHERE id = ${jobId} AND enqueued_at IS NULL`)
   })
 
   const unenqueuedJobs = Effect.fn("PgStorage.unenqueuedJobs")(function*(before: Domain.Timestamp, limit: number) {
     const rows = yield* client.run("unenqueuedJobs", () =>
       sql<Array<{ id: Domain.JobId }>>`SELECT id FROM ${jobs}
         WHERE enqueued_at IS NULL AND status NOT IN ${sql(JobStateMachine.terminalJobStatuses as Array<string>)}
-          AND created_at < ${before}
-        ORDER BY created_at LIMIT ${Math.max(0, Math.floor(limit))}`)
+          AND recorded_at < ${before}
+        ORDER BY recorded_at, id LIMIT ${Math.max(0, Math.floor(limit))}`)
     return rows.map((r) => r.id)
   })
 

@@ -6,12 +6,18 @@
  * time, from what the registry declares — changes at that instant), and answers them.
  *
  * Regions: the given ones, else every region of the latest results. A region that cannot be listed
- * keeps its tracked facts. `GetFoundationModelAvailability` (authorization) is the living registry's
- * (issue 13) to add as a snapshot field; without it the `authorization` reason does not fire.
+ * keeps its tracked facts.
+ *
+ * Authorization (the policy's `authorization` reason): for each listed pair that has a latest
+ * result, the account's `authorizationStatus` from `GetFoundationModelAvailability` — taken from
+ * the living registry's stored observation of the region (issue 13, same `account` key) when it is
+ * younger than `availabilityTtl`, else asked of the control plane (4 at a time). A pair whose
+ * availability cannot be read keeps its tracked authorization.
  *
  * @since 0.1.0
  */
 import * as DateTime from "effect/DateTime"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -40,6 +46,10 @@ const encodeTracked = Schema.encodeSync(Tracked)
 export interface Options {
   /** The regions to list (default: every region of the latest results). */
   readonly regions?: ReadonlyArray<Region> | undefined
+  /** The account key of the living registry's stored observations (default `"default"`, as `LivingRegistry`). */
+  readonly account?: string | undefined
+  /** How old a stored availability answer may be and still be used (default 1 hour, the living registry's TTL). */
+  readonly availabilityTtl?: Duration.Input | undefined
 }
 
 /** The `Observations` service on the control plane; requires `ControlPlane`, `Storage` and `Registry`. */
@@ -51,24 +61,74 @@ export const layer = (options: Options = {}): Layer.Layer<Observations, never, C
       const storage = yield* Storage
       const registry = yield* Registry
 
-      const regionsOfResults = Effect.gen(function*() {
-        const seen = new Set<Region>()
+      const account = options.account ?? "default"
+      const availabilityTtl = Duration.toMillis(Duration.fromInputUnsafe(options.availabilityTtl ?? "1 hour"))
+
+      /** The models with a latest result, per region. */
+      const resultsByRegion = Effect.gen(function*() {
+        const seen = new Map<Region, Set<string>>()
         for (let page = 1; page <= 1_000; page++) {
           const p = yield* storage.latest({}, { page, limit: 100 })
-          for (const u of p.items) seen.add(u.region)
+          for (const u of p.items) {
+            const models = seen.get(u.region) ?? new Set<string>()
+            models.add(u.modelId)
+            seen.set(u.region, models)
+          }
           if (page * 100 >= p.total) break
         }
-        return [...seen]
+        return seen
       })
 
+      /** `authorizationStatus` per model of a region: the stored observation's when fresh, else the control plane's. */
+      const authorizationOf = (region: Region, modelIds: ReadonlyArray<string>, now: number) =>
+        Effect.gen(function*() {
+          const out = new Map<string, string>()
+          if (modelIds.length === 0) return out
+          const stored = yield* storage.getObservation(account, region).pipe(Effect.orElseSucceed(() => Option.none()))
+          if (Option.isSome(stored)) {
+            for (const a of stored.value.availability) {
+              const observedAt = Date.parse(a.observedAt)
+              if (modelIds.includes(a.modelId) && Number.isFinite(observedAt) && now - observedAt <= availabilityTtl) {
+                out.set(a.modelId, a.authorizationStatus)
+              }
+            }
+          }
+          yield* Effect.forEach(
+            modelIds.filter((m) => !out.has(m)),
+            (modelId) =>
+              controlPlane.availability(region, modelId).pipe(
+                Effect.tap((answer) =>
+                  Effect.sync(() => {
+                    if (answer.authorizationStatus !== undefined) out.set(modelId, answer.authorizationStatus)
+                  })
+                ),
+                Effect.tapError((e) => Effect.logDebug(`recertification: availability not read: ${e.message}`)),
+                Effect.ignore
+              ),
+            { concurrency: 4, discard: true }
+          )
+          return out
+        })
+
       const observe = Effect.gen(function*() {
-        const regions = options.regions ?? (yield* regionsOfResults)
-        const at = DateTime.formatIso(yield* DateTime.now)
+        const results = yield* resultsByRegion
+        const regions = options.regions ?? [...results.keys()]
+        const now = yield* DateTime.now
+        const at = DateTime.formatIso(now)
         const listings = yield* Effect.forEach(
           regions,
           (region) =>
             controlPlane.list(region).pipe(
-              Effect.map((listing) => ({ region, listing })),
+              Effect.flatMap((listing) => {
+                const certified = results.get(region) ?? new Set<string>()
+                const listed = listing.models.flatMap((m) =>
+                  m.modelId !== undefined && certified.has(m.modelId) ? [m.modelId] : []
+                )
+                return Effect.map(
+                  authorizationOf(region, listed, DateTime.toEpochMillis(now)),
+                  (authorization) => ({ region, listing, authorization })
+                )
+              }),
               Effect.tapError((e) => Effect.logWarning(`recertification: control plane not listed: ${e.message}`)),
               Effect.option
             ),
@@ -78,7 +138,12 @@ export const layer = (options: Options = {}): Layer.Layer<Observations, never, C
           Option.isNone(o) ? [] : o.value.listing.models.flatMap((m) =>
             m.modelId === undefined
               ? []
-              : [{ modelId: m.modelId, region: o.value.region, lifecycle: m.modelLifecycle?.status }]
+              : [{
+                modelId: m.modelId,
+                region: o.value.region,
+                lifecycle: m.modelLifecycle?.status,
+                authorization: o.value.authorization.get(m.modelId)
+              }]
           )
         )
         const stored = yield* storage.getSetting(trackedKey)

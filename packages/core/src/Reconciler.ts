@@ -191,6 +191,7 @@ export const reconcileOnce = Effect.fn("Reconciler.reconcileOnce")(function*(opt
   const grace = Duration.fromInputUnsafe(options.grace ?? defaults.grace)
   const batch = Math.max(1, Math.floor(options.batch ?? defaults.batch))
   // The database's clock, not this process's: a reconciler whose clock is off still waits the grace.
+  // Issue 10: the stamps it is compared with (job written, enqueue finished) are the backend's too.
   const cutoff = DateTime.formatIso(DateTime.makeUnsafe((yield* storage.databaseTime) - Duration.toMillis(grace))) as Timestamp
 
   let resumedJobs = 0

@@ -22,6 +22,11 @@
  * - Issue 15 (reconciliation): a job is created *not yet enqueued*; `markEnqueued` records that all
  *   its units reached the queue. `unenqueuedJobs`, `activeUnits` and `finishableJobs` are what the
  *   reconciler reads to resume an enqueue, check units against the queue and finish jobs.
+ * - Issue 10 (stamps): when a job was written and when `markEnqueued` ran are stamped by the
+ *   backend's own clock (`databaseTime`), never taken from the caller (`job.createdAt` is the
+ *   caller's and stays what the API shows); `unenqueuedJobs` and `activeUnits` compare those stamps
+ *   with `before`, which callers derive from `databaseTime` — so a process whose clock is months off
+ *   still sees a job become "older than the grace" after the grace, and not before.
  * - Issue 15 (time): the latest view is ordered by the order storage wrote the results (a sequence
  *   or the database's clock), never by the writer's clock: of two results for one (model, region),
  *   the one written later is the latest, whatever `completedAt` its worker's clock stamped.
@@ -318,15 +323,19 @@ export class Storage extends Context.Service<Storage, {
   ) => Effect.Effect<ReadonlyArray<StoredProgress>, StorageError>
   // Issue 15: reconciliation.
 
-  /** Record that every unit of the job reached the queue (idempotent; unknown job: no-op). */
+  /** Record, stamped by the backend's clock, that every unit of the job reached the queue (idempotent; unknown job: no-op). */
   readonly markEnqueued: (jobId: JobId) => Effect.Effect<void, StorageError>
 
-  /** Non-terminal jobs created before `before` whose enqueue never finished, oldest first. */
+  /**
+   * Non-terminal jobs whose enqueue never finished, written (on the backend's clock, not their
+   * `createdAt`) before `before`, oldest first. `before` is on `databaseTime`'s clock.
+   */
   readonly unenqueuedJobs: (before: Timestamp, limit: number) => Effect.Effect<ReadonlyArray<JobId>, StorageError>
 
   /**
-   * Non-terminal units of QUEUED or PROCESSING jobs enqueued before `before`, ordered by unit id,
-   * after `after` (keyset paging; null: from the start), at most `limit`.
+   * Non-terminal units of QUEUED or PROCESSING jobs enqueued (`markEnqueued`, on the backend's
+   * clock) before `before` (on `databaseTime`'s clock), ordered by unit id, after `after` (keyset
+   * paging; null: from the start), at most `limit`.
    */
   readonly activeUnits: (
     options: { readonly before: Timestamp; readonly after: UnitId | null; readonly limit: number }
