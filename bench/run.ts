@@ -28,7 +28,8 @@ export const benches: ReadonlyArray<Bench> = [
   { name: "sweep", file: "sweep.ts", needs: null, env: "BENCH_SWEEP" },
   { name: "history", file: "history.ts", needs: "PostgreSQL (DATABASE_URL)", env: "BENCH_HISTORY" },
   { name: "http", file: "http.ts", needs: "PostgreSQL (DATABASE_URL)", env: "BENCH_HTTP" },
-  { name: "bullmq", file: "bullmq.ts", needs: "Redis (REDIS_URL) and PostgreSQL (DATABASE_URL)", env: "BENCH_BULLMQ" }
+  { name: "bullmq", file: "bullmq.ts", needs: "Redis (REDIS_URL) and PostgreSQL (DATABASE_URL)", env: "BENCH_BULLMQ" },
+  { name: "large", file: "large.ts", needs: "Redis (REDIS_URL) and PostgreSQL (DATABASE_URL)", env: "BENCH_LARGE" }
 ]
 
 const here = dirname(fileURLToPath(import.meta.url))

@@ -213,6 +213,9 @@ const stalledLimit = /stalled more than allowable limit/
  */
 const unboundedAttempts = 1_000_000
 
+/** Units per `addBulk` (and per SADD of the cancel index) when enqueueing (issue 16). */
+const enqueueChunk = 1_000
+
 const truncate = (s: string, max = 2000) => s.length > max ? `${s.slice(0, max)}…` : s
 
 const toMillis = (input: Duration.Input | undefined, fallback: number): number =>
@@ -610,15 +613,31 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
     if (messages.length === 0) return
     // Index first, so a cancel racing this enqueue still finds every unit it may have to remove.
     const byJob = new Map<string, Array<string>>()
-    for (const m of messages) byJob.set(m.jobId, [...(byJob.get(m.jobId) ?? []), m.unitId])
+    for (const m of messages) {
+      const ids = byJob.get(m.jobId)
+      if (ids === undefined) byJob.set(m.jobId, [m.unitId])
+      else ids.push(m.unitId)
+    }
     yield* RedisConnection.call("enqueue", () => {
       const pipeline = redis.multi()
       for (const [jobId, unitIds] of byJob) {
-        pipeline.sadd(indexKey(jobId), ...unitIds).expire(indexKey(jobId), indexTtlSeconds)
+        for (let i = 0; i < unitIds.length; i += enqueueChunk) {
+          pipeline.sadd(indexKey(jobId), ...unitIds.slice(i, i + enqueueChunk))
+        }
+        pipeline.expire(indexKey(jobId), indexTtlSeconds)
       }
       return pipeline.exec()
     })
-    yield* RedisConnection.call("enqueue", () =>
+    // Issue 16: a 10,000-unit job goes out in chunks, so no command buffer holds every unit at once.
+    // Adding is idempotent (the BullMQ job id is the unit id) and the job counts as enqueued only
+    // once `markEnqueued` ran, so a failure between chunks is resumed by the reconciler (issue 15).
+    for (let i = 0; i < messages.length; i += enqueueChunk) {
+      yield* addChunk(messages.slice(i, i + enqueueChunk))
+    }
+  })
+
+  const addChunk = (messages: ReadonlyArray<UnitMessage>) =>
+    RedisConnection.call("enqueue", () =>
       bull.addBulk(messages.map((m) => ({
         name: "unit",
         // Issue 18: the creating request's trace context travels with the unit.
@@ -638,7 +657,6 @@ export const make = Effect.fnUntraced(function*(options: Options): Effect.fn.Ret
           removeOnFail: { age: keepFailedSeconds }
         }
       }))))
-  })
 
   const { inspect, requeue } = reconciliationOf(bull, redis, keyBase, enqueue)
 

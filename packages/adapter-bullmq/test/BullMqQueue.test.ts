@@ -303,4 +303,17 @@ describe.skipIf(!shouldRun)("BullMqQueue", () => {
       assert.strictEqual(error._tag, "QueueError")
       assert.isTrue((error as Queue.QueueError).retryable)
     }))
+
+  it.live("a job of more units than one enqueue chunk is queued whole, and cancelJob still finds every unit", () =>
+    Effect.gen(function*() {
+      const { queue } = yield* build(fastOptions(freshPrefix()))
+      const jobId = crypto.randomUUID() as Domain.JobId
+      const regions = ["us-east-1", "eu-west-1", "us-west-2"] as const
+      const units = Array.from({ length: 2_500 }, (_, i) => message(regions[i % 3]!, jobId))
+      const other = message()
+      yield* queue.enqueue([...units, other])
+      assert.strictEqual((yield* queue.counts).waiting, 2_501)
+      yield* queue.cancelJob(jobId)
+      assert.strictEqual((yield* queue.counts).waiting, 1)
+    }))
 })

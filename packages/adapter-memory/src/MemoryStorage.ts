@@ -478,7 +478,20 @@ const largeJobs = ({ jobs, jobUnits, units, update }: Tables) => {
     return true
   })
 
-  return { unitsPage, unitCells, saveProgress }
+  // The three reads at one instant (nothing interleaves a synchronous read of the maps).
+  const jobDetail = Effect.fn("MemoryStorage.jobDetail")(function*(jobId: Domain.JobId, query: Storage.UnitsQuery) {
+    const job = jobs.get(jobId)
+    if (job === undefined) return Option.none()
+    const page = yield* unitsPage(jobId, query)
+    const detail: Storage.JobDetailRead = {
+      job,
+      counts: countsOf(jobUnits(jobId)),
+      units: query.countTotal === false ? { ...page, total: -1 } : page
+    }
+    return Option.some(detail)
+  })
+
+  return { unitsPage, unitCells, saveProgress, jobDetail }
 }
 
 // ---------------------------------------------------------------------------------------------

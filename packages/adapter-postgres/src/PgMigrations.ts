@@ -247,6 +247,58 @@ DROP INDEX IF EXISTS ${s}.jobs_unenqueued_idx;
 CREATE INDEX jobs_unenqueued_idx ON ${s}.jobs (recorded_at)
   WHERE enqueued_at IS NULL AND status NOT IN (${list(JobStateMachine.terminalJobStatuses)});
 `
+  },
+  {
+    version: 9,
+    name: "job_unit_counts",
+    sql: (s) => `
+-- Issue 16, job detail: each job's units per status, kept by statement triggers on units in the same
+-- transaction as every unit write (the fenced terminal write included), so reading a job's counts is
+-- a few primary-key rows instead of a GROUP BY over its units. One statement's changes are summed
+-- per (job, status) from its transition tables and applied in (job, status) order; a write that moves
+-- no unit between statuses (saveProgress) changes no row. Writers are held off while it backfills.
+LOCK TABLE ${s}.units IN SHARE ROW EXCLUSIVE MODE;
+CREATE TABLE ${s}.job_unit_counts (
+  job_id text COLLATE "C" NOT NULL REFERENCES ${s}.jobs (id) ON DELETE CASCADE,
+  status text NOT NULL,
+  n integer NOT NULL,
+  PRIMARY KEY (job_id, status)
+);
+INSERT INTO ${s}.job_unit_counts (job_id, status, n) SELECT job_id, status, count(*) FROM ${s}.units GROUP BY job_id, status;
+CREATE FUNCTION ${s}.units_counts_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO ${s}.job_unit_counts AS c (job_id, status, n)
+    SELECT job_id, status, count(*) FROM new_units GROUP BY job_id, status ORDER BY job_id, status
+    ON CONFLICT (job_id, status) DO UPDATE SET n = c.n + EXCLUDED.n;
+  RETURN NULL;
+END $$;
+CREATE FUNCTION ${s}.units_counts_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO ${s}.job_unit_counts AS c (job_id, status, n)
+    SELECT job_id, status, sum(d) FROM (
+        SELECT job_id, status, 1 AS d FROM new_units
+        UNION ALL
+        SELECT job_id, status, -1 FROM old_units
+      ) moved
+    GROUP BY job_id, status HAVING sum(d) <> 0 ORDER BY job_id, status
+    ON CONFLICT (job_id, status) DO UPDATE SET n = c.n + EXCLUDED.n;
+  RETURN NULL;
+END $$;
+-- A job's deletion cascades to its counts: only rows still there are decremented (never re-inserted).
+CREATE FUNCTION ${s}.units_counts_deleted() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE ${s}.job_unit_counts AS c SET n = c.n - gone.n
+    FROM (SELECT job_id, status, count(*) AS n FROM old_units GROUP BY job_id, status ORDER BY job_id, status) gone
+    WHERE c.job_id = gone.job_id AND c.status = gone.status;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER units_counts_inserted AFTER INSERT ON ${s}.units
+  REFERENCING NEW TABLE AS new_units FOR EACH STATEMENT EXECUTE FUNCTION ${s}.units_counts_inserted();
+CREATE TRIGGER units_counts_updated AFTER UPDATE ON ${s}.units
+  REFERENCING OLD TABLE AS old_units NEW TABLE AS new_units FOR EACH STATEMENT EXECUTE FUNCTION ${s}.units_counts_updated();
+CREATE TRIGGER units_counts_deleted AFTER DELETE ON ${s}.units
+  REFERENCING OLD TABLE AS old_units FOR EACH STATEMENT EXECUTE FUNCTION ${s}.units_counts_deleted();
+`
   }
 ]
 

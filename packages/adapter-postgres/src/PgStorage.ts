@@ -71,6 +71,7 @@ const latestColumns = prefixed("l", `unit_id AS "id", ${unitFields}`)
 
 const decodeJob = Schema.decodeUnknownEffect(Domain.Job)
 const decodeUnit = Schema.decodeUnknownEffect(Domain.Unit)
+const decodeUnits = Schema.decodeUnknownEffect(Schema.Array(Domain.Unit))
 const encodeJob = Schema.encodeUnknownEffect(Domain.Job)
 const encodeUnits = Schema.encodeUnknownEffect(Schema.Array(Domain.Unit))
 const encodeOutcome = Schema.encodeUnknownEffect(Domain.UnitOutcome)
@@ -156,13 +157,15 @@ const makeDb = (schema: string, client: PgClient.PgClient["Service"]) => {
   const units = sql(`${schema}.units`)
   const latestTable = sql(`${schema}.latest_results`)
   const progressTable = sql(`${schema}.progress_events`)
+  // Issue 16: each job's units per status, kept by triggers on units (migration 9).
+  const countsTable = sql(`${schema}.job_unit_counts`)
   const raw = (text: string) => sql.unsafe(text)
   const textArray = (values: ReadonlyArray<string>) => sql.array(values as Array<string>)
   const json = (value: unknown) => sql.json(value as postgres.JSONValue)
   const nowIso = Effect.map(DateTime.now, DateTime.formatIso)
   // Issue 15: the sequence that orders results (migration 4).
   const resultSeq = `${schema}.result_seq`
-  return { client, sql, jobs, units, latestTable, progressTable, raw, textArray, json, nowIso, resultSeq }
+  return { client, sql, jobs, units, latestTable, progressTable, countsTable, raw, textArray, json, nowIso, resultSeq }
 }
 
 type Db = ReturnType<typeof makeDb>
@@ -435,7 +438,7 @@ const settingRecords = ({ client, nowIso, sql }: Db, schema: string) => {
 }
 
 const reads = (db: Db) => {
-  const { client, jobs, latestTable, raw, sql, units } = db
+  const { client, countsTable, jobs, latestTable, raw, sql, units } = db
 
   const getJob = Effect.fn("PgStorage.getJob")(function*(id: Domain.JobId) {
     const rows = yield* client.run("getJob", () => sql<Array<Row>>`SELECT ${raw(jobColumns)} FROM ${jobs} WHERE id = ${id}`)
@@ -455,10 +458,10 @@ const reads = (db: Db) => {
     return rows.length === 0 ? Option.none() : Option.some(yield* toUnit("getUnit")(rows[0]!))
   })
 
+  // The per-job counts the unit triggers keep (migration 9): a few primary-key rows, whatever the job's size.
   const counts = Effect.fn("PgStorage.counts")(function*(jobId: Domain.JobId) {
     const rows = yield* client.run("counts", () =>
-      sql<Array<{ status: string; n: number }>>`SELECT status, count(*)::int AS n FROM ${units}
-        WHERE job_id = ${jobId} GROUP BY status`)
+      sql<Array<{ status: string; n: number }>>`SELECT status, n FROM ${countsTable} WHERE job_id = ${jobId}`)
     return countsFromStatuses(Object.fromEntries(rows.map((r) => [r.status, r.n])))
   })
 
@@ -591,18 +594,34 @@ const observationRows = (db: Db, schema: string) => {
   return { saveObservation, getObservation }
 }
 
+/** A timestamptz as `Date.prototype.toISOString` writes it (UTC, milliseconds), in SQL. */
+const isoSql = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+
+/** One unit row as the JSON object of its `Domain.Unit` encoding (`tests` as given), in SQL. */
+const unitJson = (tests: string) =>
+  `json_build_object('id', u.id, 'jobId', u.job_id, 'modelId', u.model_id, 'hostModelId', u.host_model_id,
+    'region', u.region, 'status', u.status, 'invocationTarget', u.invocation_target, 'suiteVersion', u.suite_version,
+    'tests', ${tests}, 'score', u.score, 'grade', u.grade, 'stars', u.stars, 'error', u.error, 'findings', u.findings,
+    'attempts', u.attempts, 'lease', u.lease, 'createdAt', ${isoSql("u.created_at")}, 'queuedAt', ${isoSql("u.queued_at")},
+    'startedAt', ${isoSql("u.started_at")}, 'completedAt', ${isoSql("u.completed_at")}, 'durationMs', u.duration_ms,
+    'expiresAt', ${isoSql("u.expires_at")})`
+const unitJsonWithTests = unitJson("u.tests")
+const unitJsonWithoutTests = unitJson(`'[]'::jsonb`)
+
 /** Large jobs (issue 16): paged detail, the matrix cells, per-test progress. */
 const largeJobs = (db: Db) => {
-  const { client, json, jobs, raw, sql, textArray, units } = db
+  const { client, countsTable, json, jobs, raw, sql, textArray, units } = db
+
+  /** `WHERE` of a page of a job's units (alias `u`). */
+  const unitsWhere = (jobId: Domain.JobId, { modelId, region, status }: Storage.UnitsFilter) =>
+    sql`WHERE u.job_id = ${jobId} ${status === undefined ? sql`` : sql`AND u.status = ${status}`}
+      ${region === undefined ? sql`` : sql`AND u.region = ${region}`}
+      ${modelId === undefined ? sql`` : sql`AND u.model_id = ${modelId}`}`
 
   const unitsPage = Effect.fn("PgStorage.unitsPage")(function*(jobId: Domain.JobId, query: Storage.UnitsQuery) {
     const op = "unitsPage"
     const { limit, offset, page } = pageOf(query.page, Storage.maxUnitsPageSize)
-    const { modelId, region, status } = query.filter
-    const where = () =>
-      sql`WHERE u.job_id = ${jobId} ${status === undefined ? sql`` : sql`AND u.status = ${status}`}
-        ${region === undefined ? sql`` : sql`AND u.region = ${region}`}
-        ${modelId === undefined ? sql`` : sql`AND u.model_id = ${modelId}`}`
+    const where = () => unitsWhere(jobId, query.filter)
     const columns = query.withTests === true ? unitColumns("u") : unitColumnsWithoutTests
     const [rows, totals] = yield* Effect.all([
       client.run(op, () =>
@@ -652,7 +671,39 @@ const largeJobs = (db: Db) => {
     return rows.length > 0
   })
 
-  return { unitsPage, unitCells, saveProgress }
+  // One statement, one round trip: the job row, its counts (migration 9) and the page as one JSON array
+  // (one JSON.parse instead of per-row, per-column parsing), ordered like unitsPage. The JSON is built
+  // outside the paged subquery, so the rows an OFFSET skips are never turned into JSON.
+  const jobDetail = Effect.fn("PgStorage.jobDetail")(function*(jobId: Domain.JobId, query: Storage.UnitsQuery) {
+    const op = "jobDetail"
+    const { limit, offset, page } = pageOf(query.page, Storage.maxUnitsPageSize)
+    const unit = raw(query.withTests === true ? unitJsonWithTests : unitJsonWithoutTests)
+    const total = query.countTotal === false
+      ? sql`-1`
+      : sql`(SELECT count(*)::int FROM ${units} u ${unitsWhere(jobId, query.filter)})`
+    const rows = yield* client.run(op, () =>
+      sql<Array<Row>>`SELECT ${raw(jobColumns)},
+          (SELECT coalesce(json_object_agg(c.status, c.n), '{}'::json) FROM ${countsTable} c WHERE c.job_id = ${jobId})
+            AS "unitCounts",
+          (SELECT coalesce(json_agg(${unit} ORDER BY u.model_id, u.region), '[]'::json) FROM (
+              SELECT * FROM ${units} u ${unitsWhere(jobId, query.filter)}
+              ORDER BY u.model_id, u.region LIMIT ${limit} OFFSET ${offset}) u) AS "pageUnits",
+          ${total} AS "pageTotal"
+        FROM ${jobs} WHERE id = ${jobId}`)
+    const row = rows[0]
+    if (row === undefined) return Option.none()
+    const { pageTotal, pageUnits, unitCounts, ...jobRow } = row
+    const job = yield* toJob(op)(jobRow)
+    const items = yield* decodeUnits(pageUnits).pipe(Effect.mapError(undecodable(op)))
+    const detail: Storage.JobDetailRead = {
+      job,
+      counts: countsFromStatuses(unitCounts as Record<string, number>),
+      units: { items, total: pageTotal as number, page, limit }
+    }
+    return Option.some(detail)
+  })
+
+  return { unitsPage, unitCells, saveProgress, jobDetail }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
  * @since 0.1.0
  */
 import { createHash } from "node:crypto"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as DateTime from "effect/DateTime"
 import * as Duration from "effect/Duration"
@@ -847,31 +848,30 @@ const makeLargeJobQueries = (
 ): LargeJobQueries => {
   const summaries = JobView.makeSummaryCache()
 
+  /** The summary for these counts: cached per (status, counts), a live job's rebuilt at most once a second. */
   const summaryOf = Effect.fnUntraced(function*(job: Job, counts: JobCounts) {
-    const cached = summaries.get(job.id, job.status, counts)
+    const cached = summaries.get(job.id, job.status, counts, yield* Clock.currentTimeMillis)
     if (cached !== undefined) return cached
     const summary = JobView.summarize(yield* storage.unitCells(job.id))
-    summaries.set(job.id, job.status, counts, summary)
-    // The job row was read before the counts: only a job already terminal then has settled units.
-    if (JobStateMachine.isTerminalJob(job.status)) summaries.setSettled(job.id, job.updatedAt, counts, summary)
+    summaries.set(job.id, job.status, counts, summary, yield* Clock.currentTimeMillis)
     return summary
   })
 
   const jobPage = Effect.fn("Certification.jobPage")(function*(jobId: string, query: JobPageQuery) {
-    const job = yield* findJob(storage)(jobId)
+    const id = decodeJobId(jobId)
+    if (id._tag === "Failure") return yield* new JobNotFound({ jobId, message: `no job with id "${jobId}"` })
     // Without a region or model filter the total is in the counts: no second count of the units.
     const derived = query.region === undefined && query.modelId === undefined
-    const units = storage.unitsPage(job.id, {
+    // One storage read (PostgreSQL: one statement) for the job, its counts and the page.
+    const read = yield* storage.jobDetail(id.value, {
       filter: { status: query.status, region: query.region, modelId: query.modelId as ModelId | undefined },
       page: { page: query.page, limit: query.limit },
       withTests: query.withTests === true,
       countTotal: !derived
     })
-    const settled = JobStateMachine.isTerminalJob(job.status) ? summaries.getSettled(job.id, job.updatedAt) : undefined
-    const summarized = settled !== undefined
-      ? Effect.succeed(settled)
-      : Effect.flatMap(storage.counts(job.id), (counts) => Effect.map(summaryOf(job, counts), (summary) => ({ counts, summary })))
-    const [{ counts, summary }, page] = yield* Effect.all([summarized, units], { concurrency: 2 })
+    if (Option.isNone(read)) return yield* new JobNotFound({ jobId, message: `no job with id "${jobId}"` })
+    const { counts, job, units: page } = read.value
+    const summary = yield* summaryOf(job, counts)
     const out: JobPage = {
       job,
       counts,

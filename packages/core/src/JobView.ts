@@ -5,12 +5,15 @@
  * `Storage.maxUnitsPageSize`, test records only when asked) and a compact summary: units per
  * region and per verdict, and the model × region matrix as one status code per cell. The summary
  * comes from `Storage.unitCells` (no test records); it is cached per job and rebuilt only when the
- * job's counts or status change, so polling a large job costs about one page read.
+ * job's counts or status change. The job, its counts and the page come from one `Storage.jobDetail`
+ * read (PostgreSQL: one statement, counts kept by the unit writes), so polling a large job costs about
+ * one page read.
  *
  * @since 0.2.0
  */
 import type { JobCounts, JobStatus, ModelId, Region, UnitStatus, Verdict } from "./Domain.ts"
 import * as Domain from "./Domain.ts"
+import * as JobStateMachine from "./JobStateMachine.ts"
 import type { UnitCell } from "./Storage.ts"
 
 /** One letter per unit status, for the matrix (the legend travels with it as `JobSummaryView.codes`). */
@@ -105,50 +108,51 @@ const versionOf = (status: JobStatus, counts: JobCounts): string =>
     Domain.verdicts.map((v) => counts.byVerdict[v]).join(",")
   }`
 
-/** A terminal job's units never change again: its counts and summary are kept with the job's `updatedAt`. */
-const settledVersion = (updatedAt: string): string => `settled|${updatedAt}`
-
 interface Entry {
   readonly version: string
-  readonly counts: JobCounts
   readonly summary: JobSummaryView
+  readonly builtAt: number
 }
+
+/** How long a live job's summary may lag its counts (default of `makeSummaryCache`). */
+export const defaultMaxStaleMillis = 1_000
 
 /**
  * A bounded per-process cache of job summaries (LRU, `capacity` jobs).
  *
- * **Details**: a live job's summary is checked against the job's status and counts, read fresh on
- * every detail request. A terminal job (COMPLETED, FAILED, CANCELLED) writes nothing to its units
- * any more (`Storage`'s contract), so its counts are cached too, keyed by its `updatedAt`.
+ * **Details**: a summary is checked against the job's status and counts, read fresh (with the job
+ * row and the page) on every detail request. While the job is live (not COMPLETED, FAILED or
+ * CANCELLED) a summary built less than `maxStaleMillis` ago is served even if the counts moved
+ * since, so a running 20,000-unit job polled by many clients rebuilds it (one read of every cell)
+ * at most about once per `maxStaleMillis`, not once per request; the counts beside it are always
+ * exact. A terminal job's summary is rebuilt once for its final counts and then kept (its units
+ * never change again, `Storage`'s contract).
  *
  * **Gotchas**: two units of a live job moving in opposite directions between two reads (one
  * claimed, another given back) leave the counts equal; such a summary is stale until the next
  * change of counts.
  */
-export const makeSummaryCache = (capacity = 256) => {
+export const makeSummaryCache = (capacity = 256, maxStaleMillis = defaultMaxStaleMillis) => {
   const entries = new Map<string, Entry>()
-  const read = (jobId: string, version: string): Entry | undefined => {
-    const entry = entries.get(jobId)
-    if (entry === undefined || entry.version !== version) return undefined
-    // Refresh recency: Map keeps insertion order, the first key is the least recently used.
+  const touch = (jobId: string, entry: Entry): void => {
+    // Map keeps insertion order: the first key is the least recently used.
     entries.delete(jobId)
     entries.set(jobId, entry)
-    return entry
-  }
-  const write = (jobId: string, entry: Entry): void => {
-    entries.delete(jobId)
-    entries.set(jobId, entry)
-    if (entries.size > capacity) entries.delete(entries.keys().next().value!)
   }
   return {
-    get: (jobId: string, status: JobStatus, counts: JobCounts): JobSummaryView | undefined =>
-      read(jobId, versionOf(status, counts))?.summary,
-    set: (jobId: string, status: JobStatus, counts: JobCounts, summary: JobSummaryView): void =>
-      write(jobId, { version: versionOf(status, counts), counts, summary }),
-    /** The counts and summary of a terminal job, as of its `updatedAt`. */
-    getSettled: (jobId: string, updatedAt: string): { readonly counts: JobCounts; readonly summary: JobSummaryView } | undefined =>
-      read(jobId, settledVersion(updatedAt)),
-    setSettled: (jobId: string, updatedAt: string, counts: JobCounts, summary: JobSummaryView): void =>
-      write(jobId, { version: settledVersion(updatedAt), counts, summary })
+    /** The summary for these counts, or a recent one of the live job (`nowMillis`: the caller's clock). */
+    get: (jobId: string, status: JobStatus, counts: JobCounts, nowMillis: number): JobSummaryView | undefined => {
+      const entry = entries.get(jobId)
+      if (entry === undefined) return undefined
+      const usable = entry.version === versionOf(status, counts) ||
+        (!JobStateMachine.isTerminalJob(status) && nowMillis - entry.builtAt < maxStaleMillis)
+      if (!usable) return undefined
+      touch(jobId, entry)
+      return entry.summary
+    },
+    set: (jobId: string, status: JobStatus, counts: JobCounts, summary: JobSummaryView, nowMillis: number): void => {
+      touch(jobId, { version: versionOf(status, counts), summary, builtAt: nowMillis })
+      if (entries.size > capacity) entries.delete(entries.keys().next().value!)
+    }
   }
 }

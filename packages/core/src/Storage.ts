@@ -403,6 +403,14 @@ export interface UnitCell {
   readonly grade: string | null
 }
 
+/** A job with its counts and one page of its units, read together (`LargeJobs.jobDetail`). */
+export interface JobDetailRead {
+  readonly job: Job
+  readonly counts: JobCounts
+  /** `total` counts the filtered units, or is -1 when `countTotal: false` was asked. */
+  readonly units: Page<Unit>
+}
+
 /** What a worker has learned about a unit so far: the target that answers and the tests already run. */
 export interface UnitProgress {
   readonly invocationTarget: InvocationTarget | null
@@ -423,9 +431,14 @@ export interface UnitProgress {
  *   stored one with its id) and sets the invocation target when given. Status, lease and attempts are
  *   unchanged, and `claimUnit`/`releaseUnit` keep the stored tests, so a redelivered unit can resume.
  *   Returns whether it wrote.
+ * - `jobDetail`: `getJob`, `counts` and `unitsPage` of one job as one read (none when the job does not
+ *   exist) — the page a detail request serves, in one round trip where the adapter can (PostgreSQL:
+ *   one statement; its counts come from the per-job counts that every unit write keeps, migration 9).
+ *   Same results as the three calls made at one instant.
  */
 export interface LargeJobs {
   readonly unitsPage: (jobId: JobId, query: UnitsQuery) => Effect.Effect<Page<Unit>, StorageError>
   readonly unitCells: (jobId: JobId) => Effect.Effect<ReadonlyArray<UnitCell>, StorageError>
   readonly saveProgress: (id: UnitId, lease: string, progress: UnitProgress) => Effect.Effect<boolean, StorageError>
+  readonly jobDetail: (jobId: JobId, query: UnitsQuery) => Effect.Effect<Option.Option<JobDetailRead>, StorageError>
 }

@@ -46,28 +46,29 @@ describe("JobView", () => {
   })
 
   it("the summary cache answers only while the job's status and counts are unchanged, and stays bounded", () => {
-    const cache = JobView.makeSummaryCache(2)
+    // maxStaleMillis 0: no live summary is served past its counts.
+    const cache = JobView.makeSummaryCache(2, 0)
     const summary = JobView.summarize([cell("a", "us-east-1", "PENDING")])
-    cache.set("j1", "PROCESSING", countsOf(1, 0), summary)
-    assert.strictEqual(cache.get("j1", "PROCESSING", countsOf(1, 0)), summary)
-    assert.isUndefined(cache.get("j1", "PROCESSING", countsOf(0, 1)))
-    assert.isUndefined(cache.get("j1", "COMPLETED", countsOf(1, 0)))
-    cache.set("j2", "PROCESSING", countsOf(1, 0), summary)
-    cache.get("j1", "PROCESSING", countsOf(1, 0)) // j1 most recently used
-    cache.set("j3", "PROCESSING", countsOf(1, 0), summary)
-    assert.isUndefined(cache.get("j2", "PROCESSING", countsOf(1, 0)))
-    assert.strictEqual(cache.get("j1", "PROCESSING", countsOf(1, 0)), summary)
+    cache.set("j1", "PROCESSING", countsOf(1, 0), summary, 0)
+    assert.strictEqual(cache.get("j1", "PROCESSING", countsOf(1, 0), 0), summary)
+    assert.isUndefined(cache.get("j1", "PROCESSING", countsOf(0, 1), 0))
+    assert.isUndefined(cache.get("j1", "COMPLETED", countsOf(1, 0), 0))
+    cache.set("j2", "PROCESSING", countsOf(1, 0), summary, 0)
+    cache.get("j1", "PROCESSING", countsOf(1, 0), 0) // j1 most recently used
+    cache.set("j3", "PROCESSING", countsOf(1, 0), summary, 0)
+    assert.isUndefined(cache.get("j2", "PROCESSING", countsOf(1, 0), 0))
+    assert.strictEqual(cache.get("j1", "PROCESSING", countsOf(1, 0), 0), summary)
   })
-})
 
-describe("JobView settled summaries", () => {
-  it("a terminal job's counts and summary are kept for its updatedAt only", () => {
-    const cache = JobView.makeSummaryCache()
-    const summary = JobView.summarize([cell("a", "us-east-1", "CERTIFIED")])
-    cache.setSettled("j", "2026-12-01T12:00:00.000Z", countsOf(0, 1), summary)
-    assert.strictEqual(cache.getSettled("j", "2026-12-01T12:00:00.000Z")?.summary, summary)
-    assert.strictEqual(cache.getSettled("j", "2026-12-01T12:00:00.000Z")?.counts.completed, 1)
-    assert.isUndefined(cache.getSettled("j", "2026-12-01T12:00:01.000Z"))
-    assert.isUndefined(cache.get("j", "COMPLETED", countsOf(0, 1)), "a settled entry is not a live one")
+  it("a live job's summary is served for maxStaleMillis after it was built, a terminal job's only for its counts", () => {
+    const cache = JobView.makeSummaryCache(8, 1_000)
+    const summary = JobView.summarize([cell("a", "us-east-1", "PROCESSING")])
+    cache.set("j", "PROCESSING", countsOf(1, 0), summary, 10_000)
+    assert.strictEqual(cache.get("j", "PROCESSING", countsOf(0, 1), 10_999), summary, "moved counts, built 999 ms ago")
+    assert.isUndefined(cache.get("j", "PROCESSING", countsOf(0, 1), 11_000), "moved counts, built 1 s ago")
+    assert.strictEqual(cache.get("j", "PROCESSING", countsOf(1, 0), 50_000), summary, "same counts: any age")
+    assert.isUndefined(cache.get("j", "COMPLETED", countsOf(0, 1), 10_001), "a terminal job gets its final summary")
+    cache.set("j", "COMPLETED", countsOf(0, 1), summary, 10_001)
+    assert.strictEqual(cache.get("j", "COMPLETED", countsOf(0, 1), 99_000), summary)
   })
 })

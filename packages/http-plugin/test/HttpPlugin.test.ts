@@ -3,6 +3,7 @@ import { createCertificationHandler, HttpPlugin } from "@myia/certification-http
 import * as Memory from "@myia/certification-memory"
 import { assert, describe, it } from "@effect/vitest"
 import * as Http from "node:http"
+import * as Zlib from "node:zlib"
 import type { AddressInfo } from "node:net"
 import { afterAll, beforeAll } from "vitest"
 
@@ -549,5 +550,39 @@ describe("job detail that scales (issue 16)", () => {
     const otherUnit = (await http("GET", `/jobs/${other.json.data.jobId}`)).json.data.certifications[0].id
     const foreign = await http("GET", `/jobs/${jobId}/units/${otherUnit}`)
     assert.strictEqual(foreign.status, 404)
+  })
+})
+
+describe("job detail compression (issue 16)", () => {
+  /** One GET over node:http with the given Accept-Encoding; the raw body and the response headers. */
+  const raw = (path: string, acceptEncoding: string | undefined) =>
+    new Promise<{ readonly headers: Http.IncomingHttpHeaders; readonly body: Buffer }>((resolve, reject) => {
+      const request = Http.get(`${origin}${path}`, { headers: acceptEncoding === undefined ? {} : { "accept-encoding": acceptEncoding } }, (res) => {
+        const chunks: Array<Buffer> = []
+        res.on("data", (c: Buffer) => chunks.push(c))
+        res.on("end", () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }))
+      })
+      request.on("error", reject)
+    })
+
+  it("a large GET /jobs/:id is compressed for clients that accept br or gzip, with the same JSON", async () => {
+    const created = await http("POST", "/certify-multiple", { modelIds: [good, bad], regions: ["us-east-1", "us-west-2", "eu-west-1"] })
+    await waitTerminal(created.json.data.jobId)
+    const path = `/jobs/${created.json.data.jobId}?includeTests=true`
+    const plain = await raw(path, undefined)
+    assert.isUndefined(plain.headers["content-encoding"])
+    assert.isAtLeast(plain.body.length, 16 * 1024, "large enough to be compressed")
+    const expected = JSON.parse(plain.body.toString("utf8"))
+    const gzip = await raw(path, "gzip")
+    assert.strictEqual(gzip.headers["content-encoding"], "gzip")
+    assert.isBelow(gzip.body.length, plain.body.length / 4)
+    assert.deepStrictEqual(JSON.parse(Zlib.gunzipSync(gzip.body).toString("utf8")), expected)
+    const br = await raw(path, "gzip, deflate, br")
+    assert.strictEqual(br.headers["content-encoding"], "br")
+    assert.deepStrictEqual(JSON.parse(Zlib.brotliDecompressSync(br.body).toString("utf8")), expected)
+    assert.strictEqual(br.headers["vary"], "accept-encoding")
+    // A small page stays as it is.
+    const small = await raw(`/jobs/${created.json.data.jobId}?unitsLimit=1`, "gzip")
+    assert.isUndefined(small.headers["content-encoding"])
   })
 })

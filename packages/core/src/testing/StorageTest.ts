@@ -128,6 +128,7 @@ export const suite = (name: string, layer: Layer.Layer<Storage, unknown>): void 
       historyStatsCleanupTests(test)
       observationTests(test)
       largeJobTests(test)
+      jobDetailTests(test)
       progressTests(test)
       reconciliationTests(test)
       recertificationTests(test)
@@ -1280,5 +1281,130 @@ const reconciliationTests = (test: Test): void => {
       assert.isAtLeast(second.theirs - first.theirs, 250, "advances with elapsed time")
       assert.isAtMost(second.theirs - first.theirs, 10_000, "at the pace of real time")
       assert.isAtMost(Math.abs(second.offset - first.offset), 2_000 + first.spread + second.spread, "a steady offset")
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Job detail in one read (issue 16): jobDetail, and counts kept through every unit write
+// ---------------------------------------------------------------------------------------------
+
+const jobDetailTests = (test: Test): void => {
+  /** What `jobDetail` must equal: the three reads it stands for. */
+  const separately = Effect.fnUntraced(function*(jobId: Domain.JobId, query: Parameters<Storage["Service"]["unitsPage"]>[1]) {
+    const storage = yield* Storage
+    const job = some(yield* storage.getJob(jobId), `job ${jobId}`)
+    return { job, counts: yield* storage.counts(jobId), units: yield* storage.unitsPage(jobId, query) }
+  })
+
+  /** The counts, both through `counts` and `jobDetail`, equal the ones derived from the unit rows. */
+  const assertCounts = Effect.fnUntraced(function*(jobId: Domain.JobId, step: string) {
+    const storage = yield* Storage
+    const expected = plain(expectedCounts(yield* storage.getUnits(jobId)))
+    assert.deepStrictEqual(plain(yield* storage.counts(jobId)), expected, `counts after ${step}`)
+    const detail = some(yield* storage.jobDetail(jobId, { filter: {}, page: { page: 1, limit: 1 } }), "detail")
+    assert.deepStrictEqual(plain(detail.counts), expected, `jobDetail counts after ${step}`)
+  })
+
+  test("jobDetail is getJob, counts and unitsPage of the job in one read; an unknown job is none", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const modelIds = [Fixtures.makeModelId("a.m"), Fixtures.makeModelId("b.m"), Fixtures.makeModelId("c.m")]
+      const { job, units } = yield* create({ modelIds, regions: [usWest2, euWest1, usEast1] })
+      yield* start(job, units)
+      const sorted = sortedUnits(units)
+      const withTests = { tests: [Fixtures.makeTestResult(), Fixtures.makeTestResult({ id: "math", name: "Math" })] }
+      yield* finish(sorted[0]!, "CERTIFIED", withTests)
+      yield* finish(sorted[4]!, "FAILED", withTests)
+      some(yield* storage.claimUnit(sorted[5]!.id, crypto.randomUUID()), "claim")
+      const queries = [
+        { filter: {}, page: { page: 1, limit: 4 } },
+        { filter: {}, page: { page: 3, limit: 4 }, withTests: true },
+        { filter: {}, page: { page: 1, limit: 100 }, withTests: true },
+        { filter: { status: "CERTIFIED" as const }, page: { page: 1, limit: 10 } },
+        { filter: { region: usWest2 }, page: { page: 1, limit: 2 } },
+        { filter: { modelId: sorted[4]!.modelId, status: "FAILED" as const }, page: { page: 1, limit: 10 }, withTests: true },
+        { filter: {}, page: { page: 9, limit: 4 } }
+      ]
+      for (const query of queries) {
+        const detail = some(yield* storage.jobDetail(job.id, query), "detail")
+        assert.deepStrictEqual(plain(detail), plain(yield* separately(job.id, query)), JSON.stringify(query))
+      }
+      const first = some(yield* storage.jobDetail(job.id, { filter: {}, page: { page: 1, limit: 100 }, withTests: true }), "all")
+      assert.deepStrictEqual(plain(first.units.items), plain(yield* Effect.forEach(sorted, (u) => unitOf(u.id))))
+      assert.strictEqual(first.units.items[0]!.tests.length, 2)
+      assert.instanceOf(first.job, Domain.Job)
+      assert.instanceOf(first.units.items[0], Domain.Unit)
+      const uncounted = some(
+        yield* storage.jobDetail(job.id, { filter: {}, page: { page: 1, limit: 4 }, countTotal: false }),
+        "uncounted"
+      )
+      assert.include([9, -1], uncounted.units.total)
+      assert.deepStrictEqual(uncounted.units.items.map((u) => u.id), sorted.slice(0, 4).map((u) => u.id))
+      const capped = some(yield* storage.jobDetail(job.id, { filter: {}, page: { page: 1, limit: 10_000 } }), "capped")
+      assert.strictEqual(capped.units.limit, maxUnitsPageSize)
+      assert.isTrue(Option.isNone(yield* storage.jobDetail(Fixtures.makeJobId(), { filter: {}, page: { page: 1, limit: 10 } })))
+    }))
+
+  test("a job without units has a detail with zero counts and an empty page", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const { job } = yield* create({}, 0)
+      const detail = some(yield* storage.jobDetail(job.id, { filter: {}, page: { page: 1, limit: 10 } }), "detail")
+      assert.strictEqual(detail.counts.total, 0)
+      assert.deepStrictEqual(detail.units.items, [])
+      assert.strictEqual(detail.units.total, 0)
+      assert.deepStrictEqual(plain(detail.job), plain(yield* jobOf(job.id)))
+    }))
+
+  test("counts follow every unit write: queue, claim, progress, release, complete, cancel, cleanup", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const { job, units } = yield* create({}, 6)
+      yield* assertCounts(job.id, "create")
+      yield* start(job, units.slice(0, 5))
+      yield* assertCounts(job.id, "markQueued")
+      const lease = crypto.randomUUID()
+      some(yield* storage.claimUnit(units[0]!.id, lease), "claim")
+      some(yield* storage.claimUnit(units[1]!.id, "other"), "claim")
+      yield* assertCounts(job.id, "claim")
+      assert.isTrue(yield* storage.saveProgress(units[0]!.id, lease, { invocationTarget: null, tests: [Fixtures.makeTestResult()] }))
+      yield* assertCounts(job.id, "saveProgress")
+      assert.isTrue(yield* storage.releaseUnit(units[1]!.id, "other"))
+      yield* assertCounts(job.id, "release")
+      assert.isTrue(yield* storage.completeUnit(units[0]!.id, lease, Fixtures.makeOutcome("CERTIFIED")))
+      assert.isFalse(yield* storage.completeUnit(units[0]!.id, lease, Fixtures.makeOutcome("FAILED")), "a refused write")
+      yield* assertCounts(job.id, "complete")
+      yield* finish(units[2]!, "UNAVAILABLE")
+      some(yield* storage.claimUnit(units[3]!.id, crypto.randomUUID()), "claim")
+      some(yield* storage.transitionJob(job.id, { from: ["PROCESSING"], to: "CANCELLED" }), "cancel")
+      yield* assertCounts(job.id, "cancel")
+      const counts = yield* storage.counts(job.id)
+      assert.strictEqual(counts.byVerdict.CANCELLED, 4)
+      assert.strictEqual(counts.total, 6)
+      // Retention deletes the job with its units: nothing of its counts remains.
+      const { job: ended } = yield* create({ status: "COMPLETED", completedAt: isoAt(Date.UTC(1999, 0, 1)) }, 3)
+      yield* assertCounts(ended.id, "create a terminal job")
+      assert.isAtLeast(yield* storage.cleanup(isoAt(Date.UTC(1999, 0, 2))), 1)
+      assert.isTrue(Option.isNone(yield* storage.jobDetail(ended.id, { filter: {}, page: { page: 1, limit: 10 } })))
+      assert.strictEqual((yield* storage.counts(ended.id)).total, 0)
+    }))
+
+  test("counts stay exact under concurrent claims and completions of one job", () =>
+    Effect.gen(function*() {
+      const storage = yield* Storage
+      const { job, units } = yield* create({}, 24)
+      yield* start(job, units)
+      const verdicts: ReadonlyArray<Domain.Verdict> = ["CERTIFIED", "FAILED", "QUALITY_WARNING", "UNAVAILABLE"]
+      yield* Effect.forEach(units, (u, i) => {
+        const lease = `lease-${i}`
+        return Effect.flatMap(storage.claimUnit(u.id, lease), () =>
+          i % 3 === 0
+            ? storage.releaseUnit(u.id, lease)
+            : storage.completeUnit(u.id, lease, Fixtures.makeOutcome(verdicts[i % verdicts.length]!)))
+      }, { concurrency: "unbounded", discard: true })
+      yield* assertCounts(job.id, "concurrent writes")
+      const counts = yield* storage.counts(job.id)
+      assert.strictEqual(counts.queued, 8)
+      assert.strictEqual(counts.completed, 16)
     }))
 }
