@@ -484,7 +484,7 @@ const reads = (db: Db) => {
       client.run(op, () =>
         sql<Array<Row>>`SELECT ${raw(prefixed("j", jobColumns))},
             (SELECT coalesce(jsonb_object_agg(c.status, c.n), '{}'::jsonb)
-               FROM (SELECT status, count(*)::int AS n FROM ${units} WHERE job_id = j.id GROUP BY status) c
+               FROM ${countsTable} c WHERE c.job_id = j.id AND c.n > 0
             ) AS "unitCounts"
           FROM ${jobs} j ${where()}
           ORDER BY j.created_at DESC, j.id DESC LIMIT ${limit} OFFSET ${offset}`),
