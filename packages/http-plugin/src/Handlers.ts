@@ -23,6 +23,7 @@ import {
 } from "@myia/certification"
 import * as Clock from "effect/Clock"
 import * as DateTime from "effect/DateTime"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -207,6 +208,35 @@ const jsonMaybeCompressed = (json: string, acceptEncoding: string | undefined): 
   })
 }
 
+/**
+ * Issue 16: identical reads in flight at the same time share one computation. Many admin UIs (or
+ * tabs) polling the same job ask for the same page within milliseconds of each other; the first
+ * request computes it and the others that arrive before it finishes take its answer (or its
+ * error). Nothing is kept once it finishes, so an answer is never older than a request that was
+ * already running when it was asked. The shared computation is uninterruptible (one storage read):
+ * a leader whose client went away still completes it for the followers.
+ */
+export const coalescing = <A, E>() => {
+  const inFlight = new Map<string, Deferred.Deferred<A, E>>()
+  return <R>(key: string, compute: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.suspend(() => {
+      const running = inFlight.get(key)
+      if (running !== undefined) return Deferred.await(running)
+      const shared = Deferred.makeUnsafe<A, E>()
+      inFlight.set(key, shared)
+      return Effect.uninterruptible(
+        compute.pipe(
+          Effect.onExit((exit) =>
+            Effect.sync(() => {
+              inFlight.delete(key)
+              Deferred.doneUnsafe(shared, exit)
+            })
+          )
+        )
+      )
+    })
+}
+
 /** Who asks (the principal) and under which `Idempotency-Key`, for the service. */
 const metaOf = (headers: { readonly "idempotency-key"?: string | undefined }) =>
   Effect.map(Effect.service(CurrentPrincipal), (p): Core.RequestMeta => ({
@@ -263,6 +293,7 @@ const jobsGroup = (mapErrors: MapErrors, heartbeats: ReturnType<typeof heartbeat
     "jobs",
     Effect.fn(function*(handlers) {
       const service = yield* Core.Certification
+      const sharedJobDetail = coalescing<string, Api.BadRequest | Api.NotFound | Api.Conflict | Api.ServiceUnavailable>()
       return handlers
         .handle("getJob", ({ params, query }) =>
           Effect.gen(function*() {
@@ -270,27 +301,33 @@ const jobsGroup = (mapErrors: MapErrors, heartbeats: ReturnType<typeof heartbeat
             if (limit > Core.maxUnitsLimit) {
               return yield* Envelope.badField("unitsLimit", `must be at most ${Core.maxUnitsLimit} (got ${limit})`)
             }
-            const d = yield* mapErrors(service.jobPage(params.jobId, {
+            const page = {
               page: query.unitsPage ?? 1,
               limit,
               status: query.status,
               region: query.region,
               modelId: query.modelId,
               withTests: query.includeTests === "true"
-            }))
-            const body: Api.JobDetail = {
-              ...d.job,
-              ...progress(d.counts),
-              certifications: d.units.items.map(unitRowOf),
-              summary: d.summary,
-              unitsPagination: pagination(d.units),
-              testsIncluded: d.withTests
             }
-            // Issue 16: every part was decoded by storage or built here to the schema's type, whose
-            // encoding is the identity (strings, numbers, plain records): JSON as it is, without
-            // walking 100+ units through `Api.JobDetail` again on each poll.
+            const json = yield* sharedJobDetail(
+              JSON.stringify([params.jobId, page.page, page.limit, page.status, page.region, page.modelId, page.withTests]),
+              mapErrors(service.jobPage(params.jobId, page)).pipe(Effect.map((d) => {
+                const body: Api.JobDetail = {
+                  ...d.job,
+                  ...progress(d.counts),
+                  certifications: d.units.items.map(unitRowOf),
+                  summary: d.summary,
+                  unitsPagination: pagination(d.units),
+                  testsIncluded: d.withTests
+                }
+                // Issue 16: every part was decoded by storage or built here to the schema's type, whose
+                // encoding is the identity (strings, numbers, plain records): JSON as it is, without
+                // walking 100+ units through `Api.JobDetail` again on each poll.
+                return JSON.stringify(ok(body))
+              }))
+            )
             const request = yield* HttpServerRequest.HttpServerRequest
-            return jsonMaybeCompressed(JSON.stringify(ok(body)), request.headers["accept-encoding"])
+            return jsonMaybeCompressed(json, request.headers["accept-encoding"])
           }))
         .handle("getJobUnit", ({ params }) => mapErrors(service.jobUnit(params.jobId, params.unitId)).pipe(Effect.map((u) => ok(unitRowOf(u)))))
         .handle("events", ({ headers, params }) =>
