@@ -200,7 +200,7 @@ interface RegionState {
   /** Whether the region is in an outage (refreshed on every drain) and how often it entered one. */
   outage: boolean
   outages: number
-  /** The region's request pacer, engaged by its first throttle. */
+  /** The region's request pacer, engaged by throttles of several of its lanes at once (a regional quota). */
   readonly pacer: Pacer.Pacer
   /**
    * The region's own AIMD cap over its lanes: halved (from what is in flight) when several lanes are
@@ -254,6 +254,8 @@ interface State {
   /** When the lane last asked for a permit or reported an outcome (ms). */
   lastActivity: number
   readonly waiters: Array<Waiter>
+  /** The lane's own request pacer, engaged by throttles of this model alone (its own quota). */
+  readonly pacer: Pacer.Pacer
 }
 
 const settingsOf = (options: Options): Settings => {
@@ -278,11 +280,11 @@ const settingsOf = (options: Options): Settings => {
     regionOutageShare: Math.min(1, Math.max(0, options.regionOutageShare ?? 0.5)),
     regionWindowMillis: Duration.toMillis(options.regionWindow ?? Duration.seconds(60)),
     sharedWindowMillis: Duration.toMillis(options.sharedWindow ?? Duration.seconds(30)),
-    pacing: options.pacing !== true ? null : {
+    pacing: options.pacing === false ? null : {
       windowMillis: 2_000,
       cooldownMillis: Duration.toMillis(options.cutCooldown ?? Duration.seconds(1)),
       aim: 0.95,
-      growth: 0.1,
+      growth: 0.25,
       minRate: 0.2
     }
   }
@@ -314,7 +316,8 @@ const freshLane = (home: RegionState, modelId: string | null, initial: number): 
   successes: 0,
   trips: 0,
   lastActivity: Number.NEGATIVE_INFINITY,
-  waiters: []
+  waiters: [],
+  pacer: Pacer.make()
 })
 
 /**
@@ -615,7 +618,7 @@ const makeRecorders = (
       lane.lastCutAt = now
       lane.limit = Math.max(settings.min, Math.floor(lane.limit / 2))
     }
-    if (settings.pacing !== null) Pacer.throttled(lane.home.pacer, settings.pacing, now)
+    if (settings.pacing !== null) paceThrottle(settings.pacing, settings.cutCooldownMillis, lane, now)
     cutRegionOnRegionalThrottle(settings, lane, now)
     yield* share(lane, { cut: { factor: 0.5, min: settings.min, cooldownMillis: settings.cutCooldownMillis } })
   })
@@ -648,13 +651,32 @@ const makeRecorders = (
     settings.pacing === null ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const lane = laneOf(region, modelId)
       const pacing = settings.pacing!
-      const wait = Pacer.reserve(lane.home.pacer, pacing, now)
-      return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+      // The start both the lane's pacer (its model's quota) and the region's (a regional quota) allow.
+      const start = Math.max(Pacer.earliest(lane.pacer, now), Pacer.earliest(lane.home.pacer, now))
+      Pacer.commit(lane.pacer, pacing, start)
+      Pacer.commit(lane.home.pacer, pacing, start)
+      return start > now ? Effect.sleep(Duration.millis(start - now)) : Effect.void
     })
 
   return { recordSuccess, recordThrottle, recordFailure, recordOutcome, pace }
 }
 
+
+/**
+ * Which pacer a throttle teaches: the region's when another lane of the region was throttled within
+ * the cooldown — a regional quota; the lane's pacers engaged by
+ * those lanes were that quota too and stop — else the lane's own (its model's quota), so one
+ * throttled model paces only itself. The region's pacer counts every throttle of its lanes.
+ */
+const paceThrottle = (pacing: Pacer.PacerSettings, cooldownMillis: number, lane: State, now: number): void => {
+  const home = lane.home
+  let regional = false
+  for (const [other, at] of home.throttledLanes) if (other !== lane && now - at <= cooldownMillis) regional = true
+  Pacer.throttled(home.pacer, pacing, now, regional)
+  if (!regional) return Pacer.throttled(lane.pacer, pacing, now)
+  for (const [other, at] of home.throttledLanes) if (now - at <= cooldownMillis) Pacer.disengage(other.pacer)
+  Pacer.disengage(lane.pacer)
+}
 
 /** Several lanes of a region throttled within the cooldown: a regional quota halves the region's cap. */
 const cutRegionOnRegionalThrottle = (settings: Settings, lane: State, now: number): void => {

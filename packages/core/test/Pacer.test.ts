@@ -7,42 +7,57 @@ import * as Pacer from "../src/internal/pacer.ts"
 import { Region } from "../src/Region.ts"
 import * as RegionGovernor from "../src/RegionGovernor.ts"
 
-const settings: Pacer.PacerSettings = { windowMillis: 2_000, cooldownMillis: 1_000, aim: 0.95, growth: 0.1, minRate: 0.2 }
+const settings: Pacer.PacerSettings = { windowMillis: 2_000, cooldownMillis: 1_000, aim: 0.95, growth: 0.25, minRate: 0.2 }
 
 describe("Pacer (issue 16)", () => {
-  it("is unpaced until a throttle, then spaces starts at the aimed share of the admitted rate", () => {
+  it("is unpaced until a throttle, then guesses from what the last second admitted and spaces starts 1/rate apart", () => {
     const pacer = Pacer.make()
-    // 40 starts over 2 s, all at once per 50 ms: 20 req/s sent.
-    for (let i = 0; i < 40; i++) assert.strictEqual(Pacer.reserve(pacer, settings, i * 50), 0)
-    // The first throttle: 39 of 40 admitted over the 1.99 s since the first start → aim at 95 % of that.
-    const aimed = 0.95 * (39 / 1.99)
-    Pacer.throttled(pacer, settings, 1_990)
-    Pacer.throttled(pacer, settings, 1_995)
-    assert.closeTo(pacer.rate!, aimed, 0.01, "the second throttle within the cooldown does not cut again")
-    const waits = Array.from({ length: 5 }, () => Pacer.reserve(pacer, settings, 2_000))
+    // 10 starts at once (an unpaced burst), 4 throttled.
+    for (let i = 0; i < 10; i++) assert.strictEqual(Pacer.reserve(pacer, settings, 1_000), 0)
+    for (let i = 0; i < 4; i++) Pacer.throttled(pacer, settings, 1_010)
+    // The first throttle guesses at once (9 of 10 not throttled yet); the next three are within the cooldown.
+    assert.closeTo(pacer.rate!, 0.95 * 9, 1e-9)
+    assert.isFalse(pacer.learned)
+    const waits = Array.from({ length: 4 }, () => Pacer.reserve(pacer, settings, 1_010))
     const gaps = waits.slice(1).map((w, i) => w - waits[i]!)
-    for (const gap of gaps) assert.closeTo(gap, 1000 / aimed, 1)
-    assert.closeTo(pacer.rate! - aimed, 0.4, 0.1, "each start probes upward, about growth per start")
-    // Near the admitted rate measured at the cut, it grows ten times slower.
-    const ceiling = 39 / 1.99
-    while (pacer.rate! < 0.97 * ceiling) Pacer.reserve(pacer, settings, 3_000)
-    const before = pacer.rate!
-    Pacer.reserve(pacer, settings, 3_000)
-    assert.closeTo(pacer.rate! - before, settings.growth / 10, 1e-9)
+    // 1 / rate apart, the rate growing a little with each start.
+    for (const gap of gaps) assert.isTrue(gap <= 1000 / 8.55 + 1e-9 && gap >= 1000 / (8.55 + 1), `gap ${gap}`)
+    assert.closeTo(pacer.rate!, 0.95 * 9 + 4 * settings.growth, 1e-9, "while learning each start adds `growth` requests/s")
   })
 
-  it("a throttle soon after the first start measures over the time since then, not the whole window", () => {
-    const pacer = Pacer.make()
-    for (let i = 0; i < 10; i++) Pacer.reserve(pacer, settings, 1_000 + i * 50) // 20 req/s for 0.5 s
-    Pacer.throttled(pacer, settings, 1_500)
-    assert.closeTo(pacer.rate!, 0.95 * (9 / 0.5), 0.01)
-  })
-
-  it("never aims below minRate", () => {
+  it("a throttle after the cooldown measures the starts admitted since it engaged, and the ceiling is learned", () => {
     const pacer = Pacer.make()
     Pacer.reserve(pacer, settings, 0)
+    Pacer.reserve(pacer, settings, 0)
+    Pacer.throttled(pacer, settings, 0) // engaged at 0 with the guess 0.95 × 1
+    // 8 paced starts over the next 2 s, the last of them throttled.
+    pacer.rate = 4
+    for (let i = 1; i <= 8; i++) {
+      pacer.nextStart = 0
+      Pacer.reserve(pacer, settings, i * 250)
+    }
+    Pacer.throttled(pacer, settings, 2_000)
+    // Since engagement (0) — the 2 starts at 0 count too: 10 sent − 2 throttled over 2 s.
+    assert.closeTo(pacer.ceiling, 4, 1e-9)
+    assert.closeTo(pacer.rate!, 0.95 * 4, 1e-9)
+    assert.isTrue(pacer.learned)
+    const before = pacer.rate!
+    Pacer.reserve(pacer, settings, 2_000)
+    assert.closeTo(pacer.rate! - before, settings.growth / 20, 1e-9, "near a learned ceiling it creeps")
+    pacer.rate = 1.2 * pacer.ceiling
+    const above = pacer.rate
+    Pacer.reserve(pacer, settings, 10_000)
+    assert.closeTo(pacer.rate - above, settings.growth, 1e-9, "well above it, the ceiling was low: it grows again")
+  })
+
+  it("never aims below minRate, and disengage unpaces it", () => {
+    const pacer = Pacer.make()
+    Pacer.throttled(pacer, settings, 0)
     Pacer.throttled(pacer, settings, 3_000)
     assert.strictEqual(pacer.rate, settings.minRate)
+    Pacer.disengage(pacer)
+    assert.strictEqual(pacer.rate, null)
+    assert.strictEqual(Pacer.reserve(pacer, settings, 3_000), 0)
   })
 })
 
@@ -63,9 +78,9 @@ const waitOf = (governor: RegionGovernor.RegionGovernor["Service"], modelId: str
   })
 
 describe("RegionGovernor.pace (issue 16)", () => {
-  it.effect("a throttle paces every model of its region, and no other region", () =>
+  it.effect("throttles of one model alone pace that model only; of two models at once, the whole region, no other", () =>
     Effect.gen(function*() {
-      const governor = yield* RegionGovernor.make({ pacing: true })
+      const governor = yield* RegionGovernor.make({})
       for (let i = 0; i < 20; i++) {
         yield* governor.pace(east, "a")
         yield* governor.pace(east, "b")
@@ -74,14 +89,19 @@ describe("RegionGovernor.pace (issue 16)", () => {
       }
       assert.strictEqual(yield* waitOf(governor, "b"), 0, "unpaced before any throttle")
       yield* governor.recordThrottle(east, "a")
-      yield* waitOf(governor, "a") // the first paced start goes at once
-      assert.isAbove(yield* waitOf(governor, "b"), 0, "b shares the region's pace")
+      yield* waitOf(governor, "a")
+      assert.isAbove(yield* waitOf(governor, "a"), 0, "a is paced (pacing is on by default)")
+      assert.strictEqual(yield* waitOf(governor, "b"), 0, "b has its own quota: a's throttles leave it alone")
+      yield* governor.recordThrottle(east, "b")
+      yield* waitOf(governor, "b")
+      assert.isAbove(yield* waitOf(governor, "b"), 0, "two models throttled at once: a regional quota paces b")
+      assert.isAbove(yield* waitOf(governor, "c"), 0, "… and every other model of the region")
       assert.strictEqual(yield* waitOf(governor, "a", west), 0, "another region is not paced")
     }))
 
-  it.effect("without pacing: true it never waits", () =>
+  it.effect("with pacing: false it never waits", () =>
     Effect.gen(function*() {
-      const governor = yield* RegionGovernor.make({})
+      const governor = yield* RegionGovernor.make({ pacing: false })
       for (let i = 0; i < 20; i++) yield* governor.pace(east, "a")
       yield* governor.recordThrottle(east, "a")
       for (let i = 0; i < 5; i++) assert.strictEqual(yield* waitOf(governor, "a"), 0)

@@ -1,14 +1,24 @@
 /**
  * An adaptive request pacer (issue 16): spaces request starts at a rate that aims at the admitted
- * rate the quota allows, so a sweep runs near the quota instead of oscillating around it.
+ * rate the quota allows, so a sweep runs near the quota instead of oscillating around it, and a
+ * storm sends about the calls it needs instead of probing the quota again and again.
  *
- * Unpaced until the first throttle. On a throttle (at most once per `cooldownMillis`) the rate
- * becomes `aim` × the rate of requests that were admitted (sent minus throttled) over the last
- * `windowMillis`, and that admitted rate is remembered as the ceiling. After that every start adds
- * `growth` requests/s — the rate probes upward by about `growth` × rate per second — except near
- * the ceiling (from 97 % to 110 % of it), where it grows ten times slower: a tight quota is met
- * without a throttle every second, and a ceiling measured too low is left behind. Starts are spaced `1 / rate` apart
- * (a reservation on the next start, no burst). Pure bookkeeping: times come from the caller.
+ * Unpaced until the first throttle. Then it learns the quota in two steps:
+ * - **Guess** (first throttle): the requests admitted in the last second (sent minus throttled, at
+ *   least one) as requests/s, times `aim`; from there the rate grows by `growth` of itself per
+ *   second (a start adds `growth` requests/s) until the next throttle — the guess only bounds the
+ *   first second, it is not a measurement.
+ * - **Measure** (every later throttle, at most once per `cooldownMillis`): the successes that
+ *   *completed* since the pacer engaged, over at most the last `windowMillis`, per second — the
+ *   admitted rate, without the unpaced burst before the first throttle — becomes the ceiling and
+ *   the rate `aim` × ceiling. Once that span covers at least half the window the ceiling is
+ *   *learned*: from then on the rate creeps up by `growth / 20` of itself per second up to
+ *   1.1 × the ceiling (a quota that rose, or a share another process left, is found again
+ *   within minutes without a throttle every few seconds), and at the old `growth` above that (the
+ *   ceiling was measured while demand was lower than the quota).
+ *
+ * Starts are spaced `1 / rate` apart (a reservation on the next start, no burst). Pure
+ * bookkeeping: times come from the caller.
  */
 
 export interface PacerSettings {
@@ -16,7 +26,7 @@ export interface PacerSettings {
   readonly cooldownMillis: number
   /** Share of the observed admitted rate the pacer aims at after a throttle (e.g. 0.95). */
   readonly aim: number
-  /** Requests/s added per start while paced. */
+  /** Requests/s added per start while learning (the rate grows by this share of itself per second). */
   readonly growth: number
   readonly minRate: number
 }
@@ -26,10 +36,12 @@ export interface Pacer {
   rate: number | null
   nextStart: number
   lastCutAt: number
-  /** The admitted rate measured at the last cut. */
+  /** When the pacer engaged (its first throttle), or +Infinity while unpaced. */
+  engagedAt: number
+  /** The admitted rate measured at the last cut (0 before any measurement). */
   ceiling: number
-  /** The first start ever (the window of the first throttle may be shorter than `windowMillis`). */
-  firstSent: number
+  /** Whether the ceiling was measured over at least half the window. */
+  learned: boolean
   /** Start times in the window. */
   readonly sent: Array<number>
   /** Throttle times in the window. */
@@ -40,8 +52,9 @@ export const make = (): Pacer => ({
   rate: null,
   nextStart: 0,
   lastCutAt: Number.NEGATIVE_INFINITY,
+  engagedAt: Number.POSITIVE_INFINITY,
   ceiling: 0,
-  firstSent: Number.POSITIVE_INFINITY,
+  learned: false,
   sent: [],
   throttled: []
 })
@@ -52,20 +65,36 @@ const trim = (times: Array<number>, since: number): void => {
   if (drop > 0) times.splice(0, drop)
 }
 
+/** The earliest start at or after `now` this pacer allows (no change). */
+export const earliest = (pacer: Pacer, now: number): number => pacer.rate === null ? now : Math.max(now, pacer.nextStart)
+
+/** Per-start growth of the rate (requests/s) at its current value. */
+const growthOf = (pacer: Pacer, settings: PacerSettings, rate: number): number =>
+  pacer.learned && rate <= 1.1 * pacer.ceiling ? settings.growth / 20 : settings.growth
+
+/** Commit a start at `start` (≥ `earliest`): the next start is `1 / rate` later. */
+export const commit = (pacer: Pacer, settings: PacerSettings, start: number): void => {
+  trim(pacer.sent, start - (pacer.rate === null ? settings.windowMillis : windowOf(settings, pacer.rate)))
+  pacer.sent.push(start)
+  if (pacer.rate === null) return
+  pacer.nextStart = start + 1000 / pacer.rate
+  pacer.rate += growthOf(pacer, settings, pacer.rate)
+}
+
 /** Reserve a start at `now`: how many milliseconds the caller waits before starting. */
 export const reserve = (pacer: Pacer, settings: PacerSettings, now: number): number => {
-  trim(pacer.sent, now - settings.windowMillis)
-  pacer.firstSent = Math.min(pacer.firstSent, now)
-  if (pacer.rate === null) {
-    pacer.sent.push(now)
-    return 0
-  }
-  const start = Math.max(now, pacer.nextStart)
-  pacer.nextStart = start + 1000 / pacer.rate
-  const near = pacer.rate >= 0.97 * pacer.ceiling && pacer.rate <= 1.1 * pacer.ceiling
-  pacer.rate += near ? settings.growth / 10 : settings.growth
-  pacer.sent.push(start)
+  const start = earliest(pacer, now)
+  commit(pacer, settings, start)
   return start - now
+}
+
+/** Stop pacing (the throttles were another level's: e.g. a regional quota, not this model's). */
+export const disengage = (pacer: Pacer): void => {
+  pacer.rate = null
+  pacer.engagedAt = Number.POSITIVE_INFINITY
+  pacer.ceiling = 0
+  pacer.learned = false
+  pacer.lastCutAt = Number.NEGATIVE_INFINITY
 }
 
 /**
@@ -73,16 +102,40 @@ export const reserve = (pacer: Pacer, settings: PacerSettings, now: number): num
  * admitted rate (once per cooldown).
  */
 export const throttled = (pacer: Pacer, settings: PacerSettings, now: number, cut = true): void => {
-  trim(pacer.sent, now - settings.windowMillis)
-  trim(pacer.throttled, now - settings.windowMillis)
+  // The window of a slow rate is longer, so that it holds about ten starts.
+  const window = pacer.rate === null ? settings.windowMillis : windowOf(settings, pacer.rate)
+  trim(pacer.sent, now - window)
+  trim(pacer.throttled, now - window)
   pacer.throttled.push(now)
   if (!cut || now - pacer.lastCutAt < settings.cooldownMillis) return
   pacer.lastCutAt = now
-  const admitted = Math.max(0, pacer.sent.length - pacer.throttled.length)
-  const span = Math.max(100, Math.min(settings.windowMillis, now - pacer.firstSent))
-  const observed = (admitted * 1000) / span
-  const target = Math.max(settings.minRate, observed * settings.aim)
+  if (pacer.rate === null) {
+    // The guess: what was admitted in the last second (sent minus throttled), as requests per second.
+    pacer.engagedAt = now
+    pacer.rate = Math.max(settings.minRate, settings.aim * Math.max(1, admittedSince(pacer, now - 1000)))
+    pacer.nextStart = now + 1000 / pacer.rate
+    return
+  }
+  // The measure: starts that were not throttled, per second, since the pacer engaged (its own pace
+  // only) over at most the window. Counted at the start, so it does not lag by the call's latency.
+  const since = Math.max(pacer.engagedAt, now - window)
+  const span = Math.max(settings.cooldownMillis, now - since)
+  const observed = (admittedSince(pacer, since) * 1000) / span
   pacer.ceiling = observed
-  pacer.rate = pacer.rate === null ? target : Math.min(pacer.rate, target)
+  pacer.learned = true
+  pacer.rate = Math.max(settings.minRate, Math.min(pacer.rate, settings.aim * observed))
   pacer.nextStart = Math.max(pacer.nextStart, now + 1000 / pacer.rate)
 }
+
+/** Sent minus throttled since `since` (requests whose outcome is pending count as admitted). */
+const admittedSince = (pacer: Pacer, since: number): number => {
+  let sent = 0
+  for (const at of pacer.sent) if (at >= since) sent++
+  let throttles = 0
+  for (const at of pacer.throttled) if (at >= since) throttles++
+  return Math.max(0, sent - throttles)
+}
+
+/** The measuring window at `rate`: `windowMillis`, or about ten starts if longer (at most 10 s). */
+const windowOf = (settings: PacerSettings, rate: number): number =>
+  Math.min(10_000, Math.max(settings.windowMillis, 10_000 / rate))
