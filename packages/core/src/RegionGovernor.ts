@@ -13,7 +13,10 @@
  * slows or stops only itself. Over its lanes, a region has a cap on calls in flight (`regionCap`)
  * and a regional breaker: while most of its recently active models (`regionOutageShare`, at least
  * `regionOutageModels`) have an open breaker at once — a regional outage — every lane of the region
- * waits; it closes as soon as those breakers half-open.
+ * waits; it closes as soon as those breakers half-open. Request starts are paced (issue 16, on by
+ * default): a lane's pacer learns its model's quota when that model alone is throttled, the region's
+ * pacer a regional quota when several of its models are, each at 95 % of the admitted rate it
+ * measured. With a `GovernorStore`, lanes that were throttled share one limit across processes.
  *
  * **Details**: callers never fail because of the governor: `withPermit` waits while the lane is at
  * its limit or its breaker is open, or the region is at its cap or in an outage, so a unit is
@@ -119,15 +122,17 @@ export interface Options {
   /** A lane counts as active for `regionOutageShare` this long after its last call (default 60 seconds). */
   readonly regionWindow?: Duration.Input | undefined
   /**
-   * With a `GovernorStore`: a process counts toward a lane's share this long after its last outcome
-   * there (default 30 seconds).
+   * With a `GovernorStore`: a process counts toward a lane's share this long after its last sync
+   * there (default 10 seconds; a process using a lane syncs it at least once a second).
    */
   readonly sharedWindow?: Duration.Input | undefined
   /**
-   * Pace a region's requests at its observed admitted rate after a throttle (default false).
-   *
-   * **Gotchas**: the pacer is per region; throttles of one model with its own tight quota (a
-   * per-model storm) pace the whole region down, so leave it off where per-model quotas bind.
+   * Pace requests at the observed admitted rate after throttles (default true since issue 16;
+   * `false`: AIMD concurrency alone). Unpaced until a throttle. A model throttled alone (its own
+   * quota) paces only its lane; several models of a region throttled within a few seconds (a
+   * regional quota) pace the region. After a first guess, the pacer measures the admitted rate and
+   * stays just under it, probing above it rarely where the rate is low (each probe costs about one
+   * throttle), so in a storm the calls sent stay close to the calls needed.
    */
   readonly pacing?: boolean | undefined
 }
@@ -159,10 +164,10 @@ export class RegionGovernor extends Context.Service<RegionGovernor, {
    */
   readonly recordOutcome: (region: Region, category: Category | null, modelId?: string) => Effect.Effect<void>
   /**
-   * Waits until one Bedrock request may start in the region (issue 16; with `pacing: true`, else at
-   * once): unpaced until a throttle,
-   * then spaced at 95 % of the admitted rate observed in the region, probing upward by about 10 % a
-   * second until the next throttle. Per-model quotas are the lanes' AIMD concurrency.
+   * Waits until one Bedrock request may start for the model in the region (issue 16; at once with
+   * `pacing: false`): unpaced until a throttle, then spaced by the lane's pacer (a model throttled
+   * alone) and the region's (several models throttled at once) — at 95 % of the admitted rate each
+   * measured, creeping upward slowly (see `internal/pacer.ts`).
    */
   readonly pace: (region: Region, modelId?: string) => Effect.Effect<void>
   /** The state of one lane. */
@@ -212,6 +217,8 @@ interface RegionState {
   lastCapCutAt: number
   /** Lane → when it was last throttled. */
   readonly throttledLanes: Map<State, number>
+  /** Lane → when it was last throttled, for the pacers (kept `classifyMillis`). */
+  readonly pacedThrottles: Map<State, number>
 }
 
 interface Grant {
@@ -279,12 +286,12 @@ const settingsOf = (options: Options): Settings => {
     regionOutageModels: Math.max(1, Math.floor(options.regionOutageModels ?? 3)),
     regionOutageShare: Math.min(1, Math.max(0, options.regionOutageShare ?? 0.5)),
     regionWindowMillis: Duration.toMillis(options.regionWindow ?? Duration.seconds(60)),
-    sharedWindowMillis: Duration.toMillis(options.sharedWindow ?? Duration.seconds(30)),
+    sharedWindowMillis: Duration.toMillis(options.sharedWindow ?? Duration.seconds(10)),
     pacing: options.pacing === false ? null : {
       windowMillis: 2_000,
       cooldownMillis: Duration.toMillis(options.cutCooldown ?? Duration.seconds(1)),
       aim: 0.95,
-      growth: 0.25,
+      growth: 0.4,
       minRate: 0.2
     }
   }
@@ -357,7 +364,8 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
           cap: settings.regionCap,
           capStreak: 0,
           lastCapCutAt: Number.NEGATIVE_INFINITY,
-          throttledLanes: new Map()
+          throttledLanes: new Map(),
+          pacedThrottles: new Map()
         }
         regions.set(region, home)
       }
@@ -488,10 +496,17 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
   return { regions, lanes, laneOf, refresh, refreshRegion, tryGrant, drain, release, open, openShared, close, newWaiter }
 }
 
+/** A lane syncs with the store on every change it makes, else at most this often (ms). */
+const heartbeatMillis = 1_000
+
 /**
- * Sharing lanes through a `GovernorStore` (issue 16): each outcome sends the lane's change to the
- * store in the background and takes back the merged state — this process's share of the lane's
- * limit (`ceil(limit / processes)`) and a breaker another process opened. Without a store, nothing.
+ * Sharing lanes through a `GovernorStore` (issue 16): an outcome that changes the lane (a growth,
+ * a cut, a breaker opening or closing) sends that change to the store in the background and takes
+ * back the merged state — once the lane was ever cut (a quota binds), this process's share of the
+ * lane's limit (`ceil(limit / processes)`), and a breaker another process opened. Other outcomes
+ * sync at most once per `heartbeatMillis` per lane, to keep the process counted and learn others'
+ * changes: one Redis round trip per Bedrock call would cost more than the call's own bookkeeping.
+ * Without a store, nothing.
  */
 const makeSharing = (
   settings: Settings,
@@ -500,14 +515,22 @@ const makeSharing = (
   { drain, openShared }: Pick<Machine, "drain" | "openShared">
 ) => {
   const processId = crypto.randomUUID()
+  const lastSync = new WeakMap<State, number>()
   const apply = (lane: State, shared: SharedLane, now: number) => {
-    lane.limit = Math.min(settings.max, Math.max(settings.min, Math.ceil(shared.limit / Math.max(1, shared.processes))))
+    if (shared.cut) {
+      lane.limit = Math.min(settings.max, Math.max(settings.min, Math.ceil(shared.limit / Math.max(1, shared.processes))))
+    }
     const opened = shared.openForMillis > 0 && lane.breaker === "closed" ? openShared(lane, now, shared.openForMillis) : Effect.void
     drain(lane.home, now)
     return Effect.asVoid(opened)
   }
-  return (lane: State, update: Omit<LaneUpdate, "initialLimit" | "activeWindowMillis">): Effect.Effect<void> =>
-    store === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(
+  return (lane: State, update: Omit<LaneUpdate, "initialLimit" | "activeWindowMillis">, now: number): Effect.Effect<void> => {
+    if (store === undefined) return Effect.void
+    const changes = update.grow !== undefined || update.cut !== undefined || update.close === true ||
+      (update.openForMillis !== undefined && update.openForMillis > 0)
+    if (!changes && now - (lastSync.get(lane) ?? Number.NEGATIVE_INFINITY) < heartbeatMillis) return Effect.void
+    lastSync.set(lane, now)
+    return Effect.asVoid(Effect.forkIn(
       store.sync(laneKey(lane.region, lane.modelId ?? undefined), processId, {
         ...update,
         initialLimit: settings.initial,
@@ -519,6 +542,7 @@ const makeSharing = (
       ),
       scope
     ))
+  }
 }
 
 /** Builds a governor; its breaker timers live in the given scope. */
@@ -605,7 +629,7 @@ const makeRecorders = (
     const closing = lane.breaker === "half-open"
     if (closing) close(lane, now)
     else drain(lane.home, now)
-    yield* share(lane, { grow: grow ? { by: 1, max: settings.max } : undefined, close: closing })
+    yield* share(lane, { grow: grow ? { by: 1, max: settings.max } : undefined, close: closing }, now)
   })
 
   const recordThrottle = Effect.fn("RegionGovernor.recordThrottle")(function*(region: Region, modelId?: string) {
@@ -618,9 +642,9 @@ const makeRecorders = (
       lane.lastCutAt = now
       lane.limit = Math.max(settings.min, Math.floor(lane.limit / 2))
     }
-    if (settings.pacing !== null) paceThrottle(settings.pacing, settings.cutCooldownMillis, lane, now)
+    if (settings.pacing !== null) paceThrottle(settings.pacing, lane, now)
     cutRegionOnRegionalThrottle(settings, lane, now)
-    yield* share(lane, { cut: { factor: 0.5, min: settings.min, cooldownMillis: settings.cutCooldownMillis } })
+    yield* share(lane, { cut: { factor: 0.5, min: settings.min, cooldownMillis: settings.cutCooldownMillis } }, now)
   })
 
   const recordFailure = Effect.fn("RegionGovernor.recordFailure")(function*(region: Region, modelId?: string) {
@@ -635,7 +659,7 @@ const makeRecorders = (
       opens = lane.consecutiveFailures >= settings.failureThreshold && lane.volume >= settings.minimumVolume
     }
     if (opens) yield* open(lane, now)
-    yield* share(lane, { openForMillis: opens ? lane.openUntil - now : undefined })
+    yield* share(lane, { openForMillis: opens ? lane.openUntil - now : undefined }, now)
   })
 
   const bySignal: { readonly [S in Signal]: (region: Region, modelId?: string) => Effect.Effect<void> } = {
@@ -647,35 +671,55 @@ const makeRecorders = (
   const recordOutcome = (region: Region, category: Category | null, modelId?: string) =>
     bySignal[ErrorCategory.signalOf(category)](region, modelId)
 
+  // The start both the lane's pacer (its model's quota) and the region's (a regional quota) allow;
+  // a caller that wakes more than a slot late (a busy event loop) takes a new slot, so a stall's
+  // backlog goes out spaced instead of in one burst.
   const pace = (region: Region, modelId?: string): Effect.Effect<void> =>
     settings.pacing === null ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const lane = laneOf(region, modelId)
       const pacing = settings.pacing!
-      // The start both the lane's pacer (its model's quota) and the region's (a regional quota) allow.
       const start = Math.max(Pacer.earliest(lane.pacer, now), Pacer.earliest(lane.home.pacer, now))
       Pacer.commit(lane.pacer, pacing, start)
       Pacer.commit(lane.home.pacer, pacing, start)
-      return start > now ? Effect.sleep(Duration.millis(start - now)) : Effect.void
+      if (start <= now) return Effect.void
+      const slot = 1000 / Math.max(lane.pacer.rate ?? 0, lane.home.pacer.rate ?? 0, pacing.minRate)
+      return Effect.sleep(Duration.millis(start - now)).pipe(
+        Effect.andThen(Clock.currentTimeMillis),
+        Effect.flatMap((woke) => woke - start > slot ? pace(region, modelId) : Effect.void)
+      )
     })
 
   return { recordSuccess, recordThrottle, recordFailure, recordOutcome, pace }
 }
 
 
+/** How far back `paceThrottle` looks for throttles and starts of the region's other lanes. */
+const classifyMillis = 5_000
+
 /**
- * Which pacer a throttle teaches: the region's when another lane of the region was throttled within
- * the cooldown — a regional quota; the lane's pacers engaged by
- * those lanes were that quota too and stop — else the lane's own (its model's quota), so one
- * throttled model paces only itself. The region's pacer counts every throttle of its lanes.
+ * Which pacer a throttle teaches. The lane's own (its model's quota) when no other lane of the
+ * region was throttled in the last `classifyMillis` while other lanes did run then — and, once the
+ * region is paced, only when this lane was throttled before in that time: one throttled model
+ * paces only itself. Otherwise the region's (a regional quota); the lane pacers those throttles
+ * engaged were that quota too and stop. The region's pacer counts every throttle of its lanes.
  */
-const paceThrottle = (pacing: Pacer.PacerSettings, cooldownMillis: number, lane: State, now: number): void => {
+const paceThrottle = (pacing: Pacer.PacerSettings, lane: State, now: number): void => {
   const home = lane.home
-  let regional = false
-  for (const [other, at] of home.throttledLanes) if (other !== lane && now - at <= cooldownMillis) regional = true
+  let othersThrottled = false
+  for (const [other, at] of home.pacedThrottles) {
+    if (now - at > classifyMillis) home.pacedThrottles.delete(other)
+    else if (other !== lane) othersThrottled = true
+  }
+  const again = home.pacedThrottles.has(lane)
+  home.pacedThrottles.set(lane, now)
+  let othersActive = false
+  for (const other of home.lanes) if (other !== lane && now - other.lastActivity <= classifyMillis) othersActive = true
+  // Under a paced region, a lane's first throttle is the region's; only a lane throttled again
+  // while the others run unthrottled has a quota of its own.
+  const regional = othersThrottled || (home.pacer.rate !== null && (!othersActive || !again))
   Pacer.throttled(home.pacer, pacing, now, regional)
   if (!regional) return Pacer.throttled(lane.pacer, pacing, now)
-  for (const [other, at] of home.throttledLanes) if (now - at <= cooldownMillis) Pacer.disengage(other.pacer)
-  Pacer.disengage(lane.pacer)
+  for (const other of home.pacedThrottles.keys()) Pacer.disengage(other.pacer)
 }
 
 /** Several lanes of a region throttled within the cooldown: a regional quota halves the region's cap. */

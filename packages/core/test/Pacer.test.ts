@@ -43,21 +43,24 @@ describe("Pacer (issue 16)", () => {
     assert.isTrue(pacer.learned)
     const before = pacer.rate!
     Pacer.reserve(pacer, settings, 2_000)
-    assert.closeTo(pacer.rate! - before, settings.growth / 20, 1e-9, "near a learned ceiling it creeps")
-    pacer.rate = 1.2 * pacer.ceiling
-    const above = pacer.rate
+    assert.closeTo(pacer.rate! - before, 0.002 * before, 1e-9, "at a learned ceiling it creeps: 0.2 % of the rate per start")
+    pacer.rate = 0.5 * pacer.ceiling
     Pacer.reserve(pacer, settings, 10_000)
-    assert.closeTo(pacer.rate - above, settings.growth, 1e-9, "well above it, the ceiling was low: it grows again")
+    assert.closeTo(pacer.rate - 0.5 * pacer.ceiling, settings.growth, 1e-9, "well below it (a cut in a quiet window), it grows fast")
   })
 
-  it("never aims below minRate, and disengage unpaces it", () => {
+  it("a cut at most halves the rate, and never goes below minRate; disengage unpaces it", () => {
     const pacer = Pacer.make()
     Pacer.throttled(pacer, settings, 0)
+    assert.strictEqual(pacer.rate, 0.95, "nothing sent: the guess is one request per second")
     Pacer.throttled(pacer, settings, 3_000)
+    assert.strictEqual(pacer.rate, 0.475, "nothing admitted since: halved, not zeroed")
+    Pacer.throttled(pacer, settings, 4_000)
+    Pacer.throttled(pacer, settings, 5_000)
     assert.strictEqual(pacer.rate, settings.minRate)
     Pacer.disengage(pacer)
     assert.strictEqual(pacer.rate, null)
-    assert.strictEqual(Pacer.reserve(pacer, settings, 3_000), 0)
+    assert.strictEqual(Pacer.reserve(pacer, settings, 5_000), 0)
   })
 })
 

@@ -70,7 +70,15 @@ export const earliest = (pacer: Pacer, now: number): number => pacer.rate === nu
 
 /** Per-start growth of the rate (requests/s) at its current value. */
 const growthOf = (pacer: Pacer, settings: PacerSettings, rate: number): number =>
-  pacer.learned && rate <= 1.1 * pacer.ceiling ? settings.growth / 20 : settings.growth
+  pacer.learned && rate >= settings.aim * pacer.ceiling ? Math.min(settings.growth, creep * rate) : settings.growth
+
+/**
+ * Per start, a paced rate above `aim` × a learned ceiling grows by this share of itself: the rate
+ * grows by `creep` × rate² per second — 0.2 %/s at 1 request/s, 4 %/s at 20. A probe above the
+ * quota costs about one throttle whatever the rate, so a slow quota (where each call counts) is
+ * probed rarely and a fast one (where a throttle is one call in many) often.
+ */
+const creep = 0.002
 
 /** Commit a start at `start` (≥ `earliest`): the next start is `1 / rate` later. */
 export const commit = (pacer: Pacer, settings: PacerSettings, start: number): void => {
@@ -121,9 +129,11 @@ export const throttled = (pacer: Pacer, settings: PacerSettings, now: number, cu
   const since = Math.max(pacer.engagedAt, now - window)
   const span = Math.max(settings.cooldownMillis, now - since)
   const observed = (admittedSince(pacer, since) * 1000) / span
-  pacer.ceiling = observed
+  // A window with little demand measures low: the ceiling falls by at most a tenth per cut.
+  pacer.ceiling = Math.max(observed, 0.9 * pacer.ceiling)
   pacer.learned = true
-  pacer.rate = Math.max(settings.minRate, Math.min(pacer.rate, settings.aim * observed))
+  // A window with little demand measures low: one cut at most halves the rate.
+  pacer.rate = Math.max(settings.minRate, Math.min(pacer.rate, Math.max(pacer.rate / 2, settings.aim * observed)))
   pacer.nextStart = Math.max(pacer.nextStart, now + 1000 / pacer.rate)
 }
 
