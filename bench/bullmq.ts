@@ -177,6 +177,7 @@ const sdkUnitsPerSecond = async (
 ) => {
   const workers = await Promise.all(Array.from({ length: processes }, (_, i) => spawnWorker(19_600 + processes * 10 + i, options)))
   const cpuBefore = workers.map((w) => cpuSecondsOf(w.pid))
+  const benchBefore = process.cpuUsage()
   const load = loadavg()[0]!
   const startedAt = Date.now()
   const start = performance.now()
@@ -187,6 +188,7 @@ const sdkUnitsPerSecond = async (
   await producer.waitForJob(created.jobId)
   const seconds = (performance.now() - start) / 1000
   const cpuSeconds = workers.map((w, i) => round(cpuSecondsOf(w.pid) - cpuBefore[i]!, 2))
+  const bench = process.cpuUsage(benchBefore)
   const [row] = await sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM ${sql(schema)}.units WHERE job_id = ${created.jobId}`
   await Promise.all(workers.map(stopWorker))
   const n = row?.n ?? 0
@@ -199,7 +201,9 @@ const sdkUnitsPerSecond = async (
     loadAverage: round(load, 2),
     cpuSeconds,
     /** Mean share of one CPU each process used over the run. */
-    cpuShare: round(cpuSeconds.reduce((a, b) => a + b, 0) / processes / seconds, 2)
+    cpuShare: round(cpuSeconds.reduce((a, b) => a + b, 0) / processes / seconds, 2),
+    /** Share of one CPU this process (the emulator, the producer) used: the emulator serves every call. */
+    emulatorCpuShare: round((bench.user + bench.system) / 1e6 / seconds, 2)
   }
 }
 
@@ -343,8 +347,35 @@ const sharedQuota = async (processes: number) => {
 }
 
 const RUNTIME_OPERATIONS = new Set(["Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream"])
+/** Drop this run's schema and Redis keys, close everything, exit. */
+async function cleanupAll(): Promise<never> {
+  await producer.close()
+  await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
+  await sql.end({ timeout: 2 })
+  await emulator.close()
+  const redis = new Redis(redisUrl)
+  let cursor = "0"
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500)
+    if (keys.length > 0) await redis.unlink(...keys)
+    cursor = next
+  } while (cursor !== "0")
+  redis.disconnect()
+  process.exit(0)
+}
+
+/** BENCH_BULLMQ_PARTS=io: only the I/O-bound scale-out (development; writes nothing). */
+const ONLY_IO = process.env["BENCH_BULLMQ_PARTS"] === "io"
 const uptime = () => loadavg().map((x) => round(x, 2)).join(", ")
 console.log(`load average at start: ${uptime()}`)
+if (ONLY_IO) {
+  emulator.setScenario(ioBound(IO_LATENCY_MS))
+  for (const processes of [1, 2]) {
+    const r = await sdkUnitsPerSecond(processes, 300, { concurrency: IO_CONCURRENCY })
+    console.log(`${processes} process(es), I/O-bound: ${JSON.stringify(r)}`)
+  }
+  await cleanupAll()
+}
 const raw = await rawJobsPerSecond()
 console.log(`raw BullMQ no-op: ${round(raw)} jobs/s (1 process, concurrency ${CONCURRENCY}, ${RAW_JOBS} jobs)`)
 const one = await sdkUnitsPerSecond(1, 300)
@@ -359,10 +390,10 @@ for (const [bucket, micros] of Object.entries(profiled.perCallMicros)) console.l
 // I/O-bound: every Bedrock call takes IO_LATENCY_MS, so the processes wait on the network, not the CPU.
 emulator.setScenario(ioBound(IO_LATENCY_MS))
 const oneIo = await sdkUnitsPerSecond(1, 300, { concurrency: IO_CONCURRENCY })
-console.log(`SDK, 1 worker process, ${IO_LATENCY_MS} ms per call, ${IO_CONCURRENCY} units in flight: ${oneIo.unitsPerSecond} units/s (${oneIo.units} units in ${oneIo.seconds} s, CPU ${oneIo.cpuShare}, load ${oneIo.loadAverage})`)
+console.log(`SDK, 1 worker process, ${IO_LATENCY_MS} ms per call, ${IO_CONCURRENCY} units in flight: ${oneIo.unitsPerSecond} units/s (${oneIo.units} units in ${oneIo.seconds} s, CPU ${oneIo.cpuShare}, emulator CPU ${oneIo.emulatorCpuShare}, load ${oneIo.loadAverage})`)
 const twoIo = await sdkUnitsPerSecond(2, 300, { concurrency: IO_CONCURRENCY })
 const scaleOutIo = round(twoIo.unitsPerSecond / oneIo.unitsPerSecond, 2)
-console.log(`SDK, 2 worker processes, ${IO_LATENCY_MS} ms per call: ${twoIo.unitsPerSecond} units/s (${twoIo.units} units in ${twoIo.seconds} s, CPU ${twoIo.cpuShare} each, load ${twoIo.loadAverage}) → ×${scaleOutIo} (target ≥ 1.8)`)
+console.log(`SDK, 2 worker processes, ${IO_LATENCY_MS} ms per call: ${twoIo.unitsPerSecond} units/s (${twoIo.units} units in ${twoIo.seconds} s, CPU ${twoIo.cpuShare} each, emulator CPU ${twoIo.emulatorCpuShare}, load ${twoIo.loadAverage}) → ×${scaleOutIo} (target ≥ 1.8)`)
 const quota = await sharedQuota(3)
 console.log(
   `3 worker processes on ${quota.region} at ${QUOTA_RPS} req/s: admitted ${quota.centralAdmittedPerSecond} req/s over the middle of the run ` +
@@ -402,7 +433,7 @@ Load average (1 min) at each run is in brackets: on a shared 2-CPU box it decide
 | SDK units/s, 2 worker processes | ${two.unitsPerSecond} (${two.units} units; CPU ${two.cpuShare} each) [${two.loadAverage}] |
 | SDK units per raw BullMQ job (1 process) | ${results.ratio.sdkUnitsPerRawJob} |
 | scale-out 1 → 2 processes, CPU-bound (2 CPUs also run the emulator, PostgreSQL, Redis) | ×${results.ratio.scaleOut} |
-| SDK units/s, 1 / 2 worker processes, ${IO_LATENCY_MS} ms per Bedrock call, ${IO_CONCURRENCY} units in flight each (I/O-bound) | ${oneIo.unitsPerSecond} (CPU ${oneIo.cpuShare}) [${oneIo.loadAverage}] / ${twoIo.unitsPerSecond} (CPU ${twoIo.cpuShare} each) [${twoIo.loadAverage}] |
+| SDK units/s, 1 / 2 worker processes, ${IO_LATENCY_MS} ms per Bedrock call, ${IO_CONCURRENCY} units in flight each (I/O-bound) | ${oneIo.unitsPerSecond} (CPU ${oneIo.cpuShare}; emulator ${oneIo.emulatorCpuShare}) [${oneIo.loadAverage}] / ${twoIo.unitsPerSecond} (CPU ${twoIo.cpuShare} each; emulator ${twoIo.emulatorCpuShare}) [${twoIo.loadAverage}] |
 | **scale-out 1 → 2 processes, I/O-bound (target ≥ 1.8)** | **×${scaleOutIo}** |
 | 3 processes, ${quota.region} quota ${QUOTA_RPS} req/s: admitted req/s, middle of the run (target within 10 % of the quota) | ${quota.centralAdmittedPerSecond} → **${quota.ratio}×** the quota; ${quota.throttled} of ${quota.requests} throttled [${quota.run.loadAverage}] |
 | Bedrock calls per unit | ${results.bedrockCallsPerUnit} |
@@ -422,16 +453,4 @@ ${cpuRows}
 )
 console.log("wrote bench/results/bullmq.json and bullmq.md")
 
-await producer.close()
-await sql.unsafe(`DROP SCHEMA IF EXISTS ${schema} CASCADE`)
-await sql.end({ timeout: 2 })
-await emulator.close()
-const redis = new Redis(redisUrl)
-let cursor = "0"
-do {
-  const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500)
-  if (keys.length > 0) await redis.unlink(...keys)
-  cursor = next
-} while (cursor !== "0")
-redis.disconnect()
-process.exit(0)
+await cleanupAll()

@@ -20,9 +20,13 @@ describe("Pacer (issue 16)", () => {
     assert.isFalse(pacer.learned)
     const waits = Array.from({ length: 4 }, () => Pacer.reserve(pacer, settings, 1_010))
     const gaps = waits.slice(1).map((w, i) => w - waits[i]!)
-    // 1 / rate apart, the rate growing a little with each start.
-    for (const gap of gaps) assert.isTrue(gap <= 1000 / 8.55 + 1e-9 && gap >= 1000 / (8.55 + 1), `gap ${gap}`)
-    assert.closeTo(pacer.rate!, 0.95 * 9 + 4 * settings.growth, 1e-9, "while learning each start adds `growth` requests/s")
+    for (const gap of gaps) assert.closeTo(gap, 1000 / 8.55, 1e-6, "1 / rate apart")
+    // A whole second at the guess without a throttle steps it up by half; one with a throttle does not.
+    Pacer.reserve(pacer, settings, 2_010)
+    assert.closeTo(pacer.rate!, 0.95 * 9 * 1.5, 1e-9)
+    Pacer.throttled(pacer, settings, 2_500, false)
+    Pacer.reserve(pacer, settings, 3_020)
+    assert.closeTo(pacer.rate!, 0.95 * 9 * 1.5, 1e-9)
   })
 
   it("a throttle after the cooldown measures the starts admitted since it engaged, and the ceiling is learned", () => {
@@ -30,16 +34,18 @@ describe("Pacer (issue 16)", () => {
     Pacer.reserve(pacer, settings, 0)
     Pacer.reserve(pacer, settings, 0)
     Pacer.throttled(pacer, settings, 0) // engaged at 0 with the guess 0.95 × 1
-    // 8 paced starts over the next 2 s, the last of them throttled.
+    // 7 paced starts over the next 1.75 s (a whole second without a throttle steps 4 up to 6), then a throttle.
     pacer.rate = 4
-    for (let i = 1; i <= 8; i++) {
+    for (let i = 1; i <= 7; i++) {
       pacer.nextStart = 0
       Pacer.reserve(pacer, settings, i * 250)
     }
-    Pacer.throttled(pacer, settings, 2_000)
-    // Since engagement (0) — the 2 starts at 0 count too: 10 sent − 2 throttled over 2 s.
-    assert.closeTo(pacer.ceiling, 4, 1e-9)
-    assert.closeTo(pacer.rate!, 0.95 * 4, 1e-9)
+    assert.strictEqual(pacer.rate, 6)
+    Pacer.throttled(pacer, settings, 1_900)
+    // Since engagement (0) — the 2 starts at 0 count too: 9 sent − 2 throttled over 1.9 s.
+    const observed = 7 / 1.9
+    assert.closeTo(pacer.ceiling, observed, 1e-9)
+    assert.closeTo(pacer.rate!, 0.95 * observed, 1e-9)
     assert.isTrue(pacer.learned)
     const before = pacer.rate!
     Pacer.reserve(pacer, settings, 2_000)

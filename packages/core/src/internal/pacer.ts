@@ -5,17 +5,17 @@
  *
  * Unpaced until the first throttle. Then it learns the quota in two steps:
  * - **Guess** (first throttle): the requests admitted in the last second (sent minus throttled, at
- *   least one) as requests/s, times `aim`; from there the rate grows by `growth` of itself per
- *   second (a start adds `growth` requests/s) until the next throttle — the guess only bounds the
- *   first second, it is not a measurement.
- * - **Measure** (every later throttle, at most once per `cooldownMillis`): the successes that
- *   *completed* since the pacer engaged, over at most the last `windowMillis`, per second — the
- *   admitted rate, without the unpaced burst before the first throttle — becomes the ceiling and
- *   the rate `aim` × ceiling. Once that span covers at least half the window the ceiling is
- *   *learned*: from then on the rate creeps up by `growth / 20` of itself per second up to
- *   1.1 × the ceiling (a quota that rose, or a share another process left, is found again
- *   within minutes without a throttle every few seconds), and at the old `growth` above that (the
- *   ceiling was measured while demand was lower than the quota).
+ *   least one) as requests/s, times `aim`; each whole second without a throttle steps it up by
+ *   half (a quota far above the first burst is reached in a few seconds) — a guess, not a
+ *   measurement.
+ * - **Measure** (every later throttle, at most once per `cooldownMillis`): the starts that were not
+ *   throttled since the pacer engaged, over at most the window (`windowMillis`, or about ten
+ *   starts when slower), per second — the admitted rate of its own pace, without the unpaced
+ *   burst — is the ceiling (lowered by at most a tenth per cut: a quiet window measures low), and
+ *   the rate becomes `aim` × that (at most halved per cut). From then on the rate grows fast
+ *   (`growth` requests/s per start) below `aim` × ceiling and creeps above it by `creep` × rate
+ *   per start: a quota that rose, or a share another process left, is found again, while a slow
+ *   quota — where every throttled call counts — is probed rarely.
  *
  * Starts are spaced `1 / rate` apart (a reservation on the next start, no burst). Pure
  * bookkeeping: times come from the caller.
@@ -40,8 +40,10 @@ export interface Pacer {
   engagedAt: number
   /** The admitted rate measured at the last cut (0 before any measurement). */
   ceiling: number
-  /** Whether the ceiling was measured over at least half the window. */
+  /** Whether the ceiling was measured (a throttle after the guess). */
   learned: boolean
+  /** While guessing: when the rate last stepped up (or engaged). */
+  stepAt: number
   /** Start times in the window. */
   readonly sent: Array<number>
   /** Throttle times in the window. */
@@ -55,6 +57,7 @@ export const make = (): Pacer => ({
   engagedAt: Number.POSITIVE_INFINITY,
   ceiling: 0,
   learned: false,
+  stepAt: 0,
   sent: [],
   throttled: []
 })
@@ -86,8 +89,19 @@ export const commit = (pacer: Pacer, settings: PacerSettings, start: number): vo
   pacer.sent.push(start)
   if (pacer.rate === null) return
   pacer.nextStart = start + 1000 / pacer.rate
-  pacer.rate += growthOf(pacer, settings, pacer.rate)
+  if (pacer.learned) {
+    pacer.rate += growthOf(pacer, settings, pacer.rate)
+    return
+  }
+  // Guessing: a whole second at the guess without a throttle says the quota is higher — step up.
+  if (start - pacer.stepAt < 1000) return
+  const last = pacer.throttled[pacer.throttled.length - 1] ?? Number.NEGATIVE_INFINITY
+  if (last <= pacer.stepAt) pacer.rate *= guessStep
+  pacer.stepAt = start
 }
+
+/** While guessing, the rate steps up by this factor per second without a throttle. */
+const guessStep = 1.5
 
 /** Reserve a start at `now`: how many milliseconds the caller waits before starting. */
 export const reserve = (pacer: Pacer, settings: PacerSettings, now: number): number => {
@@ -103,6 +117,7 @@ export const disengage = (pacer: Pacer): void => {
   pacer.ceiling = 0
   pacer.learned = false
   pacer.lastCutAt = Number.NEGATIVE_INFINITY
+  pacer.stepAt = 0
 }
 
 /**
@@ -120,6 +135,7 @@ export const throttled = (pacer: Pacer, settings: PacerSettings, now: number, cu
   if (pacer.rate === null) {
     // The guess: what was admitted in the last second (sent minus throttled), as requests per second.
     pacer.engagedAt = now
+    pacer.stepAt = now
     pacer.rate = Math.max(settings.minRate, settings.aim * Math.max(1, admittedSince(pacer, now - 1000)))
     pacer.nextStart = now + 1000 / pacer.rate
     return
