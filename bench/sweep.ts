@@ -480,7 +480,13 @@ const storm = async (emulator: BedrockEmulator.EmulatorHandle, modelIds: Readonl
   const run = await certify(emulator.url, modelIds, { ...tuning, runner: { throttleBudgetMillis: STORM_BUDGET_MS } })
   const log = runtimeRequests(emulator)
   const throttled = log.filter((r) => r.errorName === "ThrottlingException").length
+  // The storm's quota limit: per region, (admitted − the burst of 1) at 1 request/s; the maximum.
+  const limitSeconds = Math.max(...REGIONS.map((region) =>
+    log.filter((r) => r.region === region && r.errorName !== "ThrottlingException").length - 1
+  ))
   return {
+    limitSeconds,
+    makespanRatio: run.wallMs / 1000 / limitSeconds,
     units: run.units,
     needed,
     sent: log.length,
@@ -604,6 +610,12 @@ const rows = (
     `${st.sent} calls sent (${st.throttled} throttled)`,
     `${st.needed} calls needed`,
     `**${round(st.ratio)}×** (admitted ${round(st.admittedRatio)}×)`
+  ],
+  [
+    `Storm makespan (same run)`,
+    `${round(st.seconds)} s`,
+    `quota limit ${st.limitSeconds} s`,
+    `**${round(st.makespanRatio)}×**`
   ],
   [
     `Makespan, ${m.models} chat models × ${m.regions} regions (${m.units} units, ${m.requests} Bedrock requests)`,

@@ -626,6 +626,10 @@ const makeRecorders = (
       lane.successStreak = 0
       lane.limit = Math.min(settings.max, lane.limit + 1)
     }
+    if (settings.pacing !== null) {
+      Pacer.succeeded(lane.pacer, settings.pacing, now)
+      Pacer.succeeded(lane.home.pacer, settings.pacing, now)
+    }
     const closing = lane.breaker === "half-open"
     if (closing) close(lane, now)
     else drain(lane.home, now)

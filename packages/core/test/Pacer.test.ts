@@ -55,7 +55,7 @@ describe("Pacer (issue 16)", () => {
     assert.closeTo(pacer.rate - 0.5 * pacer.ceiling, settings.growth, 1e-9, "well below it (a cut in a quiet window), it grows fast")
   })
 
-  it("a cut at most halves the rate, and never goes below minRate; disengage unpaces it", () => {
+  it("a cut at most halves the rate and never goes below minRate; disengage unpaces it", () => {
     const pacer = Pacer.make()
     Pacer.throttled(pacer, settings, 0)
     assert.strictEqual(pacer.rate, 0.95, "nothing sent: the guess is one request per second")
@@ -66,7 +66,18 @@ describe("Pacer (issue 16)", () => {
     assert.strictEqual(pacer.rate, settings.minRate)
     Pacer.disengage(pacer)
     assert.strictEqual(pacer.rate, null)
-    assert.strictEqual(Pacer.reserve(pacer, settings, 5_000), 0)
+    assert.strictEqual(Pacer.reserve(pacer, settings, 3_000), 0)
+  })
+
+  it("the measure counts at least the requests that completed since it engaged", () => {
+    const pacer = Pacer.make()
+    for (let i = 0; i < 4; i++) Pacer.reserve(pacer, settings, 0)
+    Pacer.throttled(pacer, settings, 0) // engaged: the burst before it is throttled after it
+    for (let i = 0; i < 3; i++) Pacer.throttled(pacer, settings, 100)
+    for (const at of [500, 900, 1_300, 1_700]) Pacer.succeeded(pacer, settings, at)
+    Pacer.throttled(pacer, settings, 2_000)
+    // Sent − throttled since 0 is 4 − 5 < 0; four requests completed over 2 s: 2 requests/s.
+    assert.closeTo(pacer.rate!, 0.95 * 2, 1e-9)
   })
 })
 
@@ -106,6 +117,30 @@ describe("RegionGovernor.pace (issue 16)", () => {
       assert.isAbove(yield* waitOf(governor, "b"), 0, "two models throttled at once: a regional quota paces b")
       assert.isAbove(yield* waitOf(governor, "c"), 0, "… and every other model of the region")
       assert.strictEqual(yield* waitOf(governor, "a", west), 0, "another region is not paced")
+    }))
+
+  it.effect("in a region paced for its quota, a model throttled again while the others run unthrottled gets its own pace", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({})
+      for (let i = 0; i < 20; i++) {
+        for (const m of ["a", "b", "c"]) yield* governor.pace(east, m)
+        yield* TestClock.adjust("50 millis")
+      }
+      yield* governor.recordThrottle(east, "a")
+      yield* governor.recordThrottle(east, "b") // two models at once: the region is paced
+      // 6 s later (past the 5 s look-back), "c" alone is throttled twice while "a" keeps running.
+      for (let i = 0; i < 60; i++) {
+        yield* TestClock.adjust("100 millis")
+        yield* governor.recordSuccess(east, "a")
+      }
+      yield* governor.recordThrottle(east, "c") // the first: still the region's
+      yield* TestClock.adjust("1100 millis")
+      yield* governor.recordSuccess(east, "a")
+      yield* governor.recordThrottle(east, "c") // again, alone: c's own
+      const cWait = yield* waitOf(governor, "c")
+      const aWait = yield* waitOf(governor, "a")
+      assert.isAtLeast(cWait, 500, "c waits for its own pace (a guess of about 1 request/s)")
+      assert.isAtMost(aWait, 200, "a only for the region's, which c's second throttle left alone")
     }))
 
   it.effect("with pacing: false it never waits", () =>

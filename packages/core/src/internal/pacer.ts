@@ -11,8 +11,10 @@
  * - **Measure** (every later throttle, at most once per `cooldownMillis`): the starts that were not
  *   throttled since the pacer engaged, over at most the window (`windowMillis`, or about ten
  *   starts when slower), per second — the admitted rate of its own pace, without the unpaced
- *   burst — is the ceiling (lowered by at most a tenth per cut: a quiet window measures low), and
- *   the rate becomes `aim` × that (at most halved per cut). From then on the rate grows fast
+ *   burst; at least the requests that completed since — is the ceiling (lowered by at most a
+ *   tenth per cut: a quiet window measures low), and the rate becomes `aim` × the measure (at
+ *   most halved per cut). From
+ *   then on the rate grows fast
  *   (`growth` requests/s per start) below `aim` × ceiling and creeps above it by `creep` × rate
  *   per start: a quota that rose, or a share another process left, is found again, while a slow
  *   quota — where every throttled call counts — is probed rarely.
@@ -48,6 +50,8 @@ export interface Pacer {
   readonly sent: Array<number>
   /** Throttle times in the window. */
   readonly throttled: Array<number>
+  /** Completion times of requests that were not throttled, in the window. */
+  readonly succeeded: Array<number>
 }
 
 export const make = (): Pacer => ({
@@ -59,7 +63,8 @@ export const make = (): Pacer => ({
   learned: false,
   stepAt: 0,
   sent: [],
-  throttled: []
+  throttled: [],
+  succeeded: []
 })
 
 const trim = (times: Array<number>, since: number): void => {
@@ -110,6 +115,12 @@ export const reserve = (pacer: Pacer, settings: PacerSettings, now: number): num
   return start - now
 }
 
+/** A request completed without a throttle at `now`. */
+export const succeeded = (pacer: Pacer, settings: PacerSettings, now: number): void => {
+  trim(pacer.succeeded, now - (pacer.rate === null ? settings.windowMillis : windowOf(settings, pacer.rate)))
+  pacer.succeeded.push(now)
+}
+
 /** Stop pacing (the throttles were another level's: e.g. a regional quota, not this model's). */
 export const disengage = (pacer: Pacer): void => {
   pacer.rate = null
@@ -129,6 +140,7 @@ export const throttled = (pacer: Pacer, settings: PacerSettings, now: number, cu
   const window = pacer.rate === null ? settings.windowMillis : windowOf(settings, pacer.rate)
   trim(pacer.sent, now - window)
   trim(pacer.throttled, now - window)
+  trim(pacer.succeeded, now - window)
   pacer.throttled.push(now)
   if (!cut || now - pacer.lastCutAt < settings.cooldownMillis) return
   pacer.lastCutAt = now
@@ -144,7 +156,11 @@ export const throttled = (pacer: Pacer, settings: PacerSettings, now: number, cu
   // only) over at most the window. Counted at the start, so it does not lag by the call's latency.
   const since = Math.max(pacer.engagedAt, now - window)
   const span = Math.max(settings.cooldownMillis, now - since)
-  const observed = (admittedSince(pacer, since) * 1000) / span
+  // Sent minus throttled undercounts when the burst before engagement is throttled after it; the
+  // requests that completed since are admitted for sure.
+  let completed = 0
+  for (const at of pacer.succeeded) if (at >= since) completed++
+  const observed = (Math.max(admittedSince(pacer, since), completed) * 1000) / span
   // A window with little demand measures low: the ceiling falls by at most a tenth per cut.
   pacer.ceiling = Math.max(observed, 0.9 * pacer.ceiling)
   pacer.learned = true
