@@ -706,8 +706,8 @@ const printStorm = (st: Storm) => {
   console.log(`\n3. Storm: 1 request/s per region, throttle budget ${STORM_BUDGET_MS} ms`)
   console.log(
     `   ${st.units} units: ${st.sent} calls sent (${st.admitted} admitted, ${st.throttled} throttled) vs ${st.needed} ` +
-      `needed → ratio ${round(st.ratio)}× (admitted ${round(st.admittedRatio)}×) in ${round(st.seconds)} s; ` +
-      `verdicts ${JSON.stringify(st.verdicts)}`
+      `needed → ratio ${round(st.ratio)}× (admitted ${round(st.admittedRatio)}×) in ${round(st.seconds)} s ` +
+      `(quota limit ${st.limitSeconds} s → makespan ${round(st.makespanRatio)}×); verdicts ${JSON.stringify(st.verdicts)}`
   )
 }
 

@@ -675,55 +675,68 @@ const makeRecorders = (
   const recordOutcome = (region: Region, category: Category | null, modelId?: string) =>
     bySignal[ErrorCategory.signalOf(category)](region, modelId)
 
-  // The start both the lane's pacer (its model's quota) and the region's (a regional quota) allow;
-  // a caller that wakes more than a slot late (a busy event loop) takes a new slot, so a stall's
-  // backlog goes out spaced instead of in one burst.
+  // First the lane's pacer (its model's quota), then the region's (a regional quota): a lane paced
+  // on its own reserves a region slot only once its own slot came, so it never holds the region's
+  // pace for the others. A caller that wakes more than a slot late (a busy event loop) takes a new
+  // region slot, so a stall's backlog goes out spaced instead of in one burst.
+  const sleepUntil = (start: number, now: number) =>
+    start > now ? Effect.sleep(Duration.millis(start - now)) : Effect.void
+
+  const paceRegion = (home: RegionState, pacing: Pacer.PacerSettings): Effect.Effect<void> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const start = Pacer.earliest(home.pacer, now)
+      Pacer.commit(home.pacer, pacing, start)
+      if (start <= now) return Effect.void
+      const slot = 1000 / Math.max(home.pacer.rate ?? 0, pacing.minRate)
+      return sleepUntil(start, now).pipe(
+        Effect.andThen(Clock.currentTimeMillis),
+        Effect.flatMap((woke) => woke - start > slot ? paceRegion(home, pacing) : Effect.void)
+      )
+    })
+
   const pace = (region: Region, modelId?: string): Effect.Effect<void> =>
     settings.pacing === null ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const lane = laneOf(region, modelId)
       const pacing = settings.pacing!
-      const start = Math.max(Pacer.earliest(lane.pacer, now), Pacer.earliest(lane.home.pacer, now))
+      const start = Pacer.earliest(lane.pacer, now)
       Pacer.commit(lane.pacer, pacing, start)
-      Pacer.commit(lane.home.pacer, pacing, start)
-      if (start <= now) return Effect.void
-      const slot = 1000 / Math.max(lane.pacer.rate ?? 0, lane.home.pacer.rate ?? 0, pacing.minRate)
-      return Effect.sleep(Duration.millis(start - now)).pipe(
-        Effect.andThen(Clock.currentTimeMillis),
-        Effect.flatMap((woke) => woke - start > slot ? pace(region, modelId) : Effect.void)
-      )
+      return Effect.andThen(sleepUntil(start, now), paceRegion(lane.home, pacing))
     })
 
   return { recordSuccess, recordThrottle, recordFailure, recordOutcome, pace }
 }
 
 
-/** How far back `paceThrottle` looks for throttles and starts of the region's other lanes. */
+/** How far back `paceThrottle` looks for a lane's earlier throttles and the other lanes' activity. */
 const classifyMillis = 5_000
 
 /**
- * Which pacer a throttle teaches. The lane's own (its model's quota) when no other lane of the
- * region was throttled in the last `classifyMillis` while other lanes did run then — and, once the
- * region is paced, only when this lane was throttled before in that time: one throttled model
- * paces only itself. Otherwise the region's (a regional quota); the lane pacers those throttles
- * engaged were that quota too and stop. The region's pacer counts every throttle of its lanes.
+ * Which pacer a throttle teaches: the lane's own (its model's quota) or the region's (a regional
+ * quota). The region's when another lane of the region was throttled within the cooldown, or —
+ * once the region's pacer has measured its rate — when this lane is all the region runs, or this
+ * is the lane's first throttle in `classifyMillis`. Otherwise the lane's own: a model throttled
+ * again and again while the others run unthrottled paces only itself, and a lane paced on its own
+ * for more than a cooldown keeps its throttles to itself. A regional throttle stops the lane pacers
+ * engaged within the last cooldown (they were that regional quota too).
  */
 const paceThrottle = (pacing: Pacer.PacerSettings, lane: State, now: number): void => {
   const home = lane.home
   let othersThrottled = false
   for (const [other, at] of home.pacedThrottles) {
     if (now - at > classifyMillis) home.pacedThrottles.delete(other)
-    else if (other !== lane) othersThrottled = true
+    else if (other !== lane && now - at <= pacing.cooldownMillis) othersThrottled = true
   }
   const again = home.pacedThrottles.has(lane)
   home.pacedThrottles.set(lane, now)
   let othersActive = false
   for (const other of home.lanes) if (other !== lane && now - other.lastActivity <= classifyMillis) othersActive = true
-  // Under a paced region, a lane's first throttle is the region's; only a lane throttled again
-  // while the others run unthrottled has a quota of its own.
-  const regional = othersThrottled || (home.pacer.rate !== null && (!othersActive || !again))
-  Pacer.throttled(home.pacer, pacing, now, regional)
+  const own = lane.pacer.rate !== null && now - lane.pacer.engagedAt > pacing.cooldownMillis
+  const regional = !own && (othersThrottled || (home.pacer.learned && (!othersActive || !again)))
   if (!regional) return Pacer.throttled(lane.pacer, pacing, now)
-  for (const other of home.pacedThrottles.keys()) Pacer.disengage(other.pacer)
+  Pacer.throttled(home.pacer, pacing, now)
+  for (const other of home.pacedThrottles.keys()) {
+    if (now - other.pacer.engagedAt <= pacing.cooldownMillis) Pacer.disengage(other.pacer)
+  }
 }
 
 /** Several lanes of a region throttled within the cooldown: a regional quota halves the region's cap. */

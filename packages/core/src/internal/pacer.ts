@@ -4,8 +4,9 @@
  * storm sends about the calls it needs instead of probing the quota again and again.
  *
  * Unpaced until the first throttle. Then it learns the quota in two steps:
- * - **Guess** (first throttle): the requests admitted in the last second (sent minus throttled, at
- *   least one) as requests/s, times `aim`; each whole second without a throttle steps it up by
+ * - **Guess** (first throttle): the requests that completed in the last second, or if none did
+ *   the requests sent and not throttled (at least one), as requests/s, times `aim`; each whole
+ *   second without a throttle steps it up by
  *   half (a quota far above the first burst is reached in a few seconds) — a guess, not a
  *   measurement.
  * - **Measure** (every later throttle, at most once per `cooldownMillis`): the starts that were not
@@ -145,10 +146,15 @@ export const throttled = (pacer: Pacer, settings: PacerSettings, now: number, cu
   if (!cut || now - pacer.lastCutAt < settings.cooldownMillis) return
   pacer.lastCutAt = now
   if (pacer.rate === null) {
-    // The guess: what was admitted in the last second (sent minus throttled), as requests per second.
+    // The guess, as requests per second: the requests that completed in the last second when any
+    // did (a throttle that comes after answers: a slow quota), else those sent and not throttled
+    // (a throttle at the very start: the quota's burst, which says little about its rate).
     pacer.engagedAt = now
     pacer.stepAt = now
-    pacer.rate = Math.max(settings.minRate, settings.aim * Math.max(1, admittedSince(pacer, now - 1000)))
+    let completed = 0
+    for (const at of pacer.succeeded) if (at >= now - 1000) completed++
+    const guess = completed > 0 ? completed : Math.max(1, admittedSince(pacer, now - 1000))
+    pacer.rate = Math.max(settings.minRate, settings.aim * guess)
     pacer.nextStart = now + 1000 / pacer.rate
     return
   }
