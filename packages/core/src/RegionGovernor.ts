@@ -715,9 +715,9 @@ const classifyMillis = 5_000
  * quota). The region's when another lane of the region was throttled within the cooldown, or —
  * once the region's pacer has measured its rate — when this lane is all the region runs, or this
  * is the lane's first throttle in `classifyMillis`. Otherwise the lane's own: a model throttled
- * again and again while the others run unthrottled paces only itself, and a lane paced on its own
- * for more than a cooldown keeps its throttles to itself. A regional throttle stops the lane pacers
- * engaged within the last cooldown (they were that regional quota too).
+ * again and again while the others run unthrottled paces only itself. A regional throttle stops
+ * the lane pacers engaged within the last cooldown (they were that regional quota too); every
+ * throttle, regional or not, holds the region's guess from stepping up.
  */
 const paceThrottle = (pacing: Pacer.PacerSettings, lane: State, now: number): void => {
   const home = lane.home
@@ -730,10 +730,10 @@ const paceThrottle = (pacing: Pacer.PacerSettings, lane: State, now: number): vo
   home.pacedThrottles.set(lane, now)
   let othersActive = false
   for (const other of home.lanes) if (other !== lane && now - other.lastActivity <= classifyMillis) othersActive = true
-  const own = lane.pacer.rate !== null && now - lane.pacer.engagedAt > pacing.cooldownMillis
-  const regional = !own && (othersThrottled || (home.pacer.learned && (!othersActive || !again)))
+  const regional = othersThrottled || (home.pacer.learned && (!othersActive || !again))
+  // Every throttle of the region holds its pacer's guess from stepping up; only a regional one cuts.
+  Pacer.throttled(home.pacer, pacing, now, regional)
   if (!regional) return Pacer.throttled(lane.pacer, pacing, now)
-  Pacer.throttled(home.pacer, pacing, now)
   for (const other of home.pacedThrottles.keys()) {
     if (now - other.pacer.engagedAt <= pacing.cooldownMillis) Pacer.disengage(other.pacer)
   }

@@ -6,19 +6,17 @@
  * Unpaced until the first throttle. Then it learns the quota in two steps:
  * - **Guess** (first throttle): the requests that completed in the last second, or if none did
  *   the requests sent and not throttled (at least one), as requests/s, times `aim`; each whole
- *   second without a throttle steps it up by
- *   half (a quota far above the first burst is reached in a few seconds) — a guess, not a
- *   measurement.
+ *   second without a throttle steps it up by half (a quota far above the first burst is reached
+ *   in a few seconds) — a guess, not a measurement.
  * - **Measure** (every later throttle, at most once per `cooldownMillis`): the starts that were not
  *   throttled since the pacer engaged, over at most the window (`windowMillis`, or about ten
  *   starts when slower), per second — the admitted rate of its own pace, without the unpaced
  *   burst; at least the requests that completed since — is the ceiling (lowered by at most a
  *   tenth per cut: a quiet window measures low), and the rate becomes `aim` × the measure (at
- *   most halved per cut). From
- *   then on the rate grows fast
- *   (`growth` requests/s per start) below `aim` × ceiling and creeps above it by `creep` × rate
- *   per start: a quota that rose, or a share another process left, is found again, while a slow
- *   quota — where every throttled call counts — is probed rarely.
+ *   most halved per cut). From then on the rate grows fast (`growth` requests/s per start) below
+ *   `aim` × ceiling and creeps above it by `creep` × rate per start: a quota that rose, or a
+ *   share another process left, is found again, while a slow quota — where every throttled call
+ *   counts — is probed rarely.
  *
  * Starts are spaced `1 / rate` apart (a reservation on the next start, no burst). Pure
  * bookkeeping: times come from the caller.
@@ -29,7 +27,7 @@ export interface PacerSettings {
   readonly cooldownMillis: number
   /** Share of the observed admitted rate the pacer aims at after a throttle (e.g. 0.95). */
   readonly aim: number
-  /** Requests/s added per start while learning (the rate grows by this share of itself per second). */
+  /** Requests/s added per start below `aim` × a measured ceiling (the rate grows by this share of itself per second). */
   readonly growth: number
   readonly minRate: number
 }
