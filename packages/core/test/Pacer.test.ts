@@ -15,18 +15,19 @@ describe("Pacer (issue 16)", () => {
     // 10 starts at once (an unpaced burst), 4 throttled.
     for (let i = 0; i < 10; i++) assert.strictEqual(Pacer.reserve(pacer, settings, 1_000), 0)
     for (let i = 0; i < 4; i++) Pacer.throttled(pacer, settings, 1_010)
-    // The first throttle guesses at once (9 of 10 not throttled yet); the next three are within the cooldown.
-    assert.closeTo(pacer.rate!, 0.95 * 9, 1e-9)
+    // The first throttle guesses at once (9 of 10 not throttled yet, all at once: over 100 ms); the
+    // next three are within the cooldown.
+    assert.closeTo(pacer.rate!, 0.95 * 90, 1e-9)
     assert.isFalse(pacer.learned)
     const waits = Array.from({ length: 4 }, () => Pacer.reserve(pacer, settings, 1_010))
     const gaps = waits.slice(1).map((w, i) => w - waits[i]!)
-    for (const gap of gaps) assert.closeTo(gap, 1000 / 8.55, 1e-6, "1 / rate apart")
+    for (const gap of gaps) assert.closeTo(gap, 1000 / 85.5, 1e-6, "1 / rate apart")
     // A whole second at the guess without a throttle steps it up by half; one with a throttle does not.
     Pacer.reserve(pacer, settings, 2_010)
-    assert.closeTo(pacer.rate!, 0.95 * 9 * 1.5, 1e-9)
+    assert.closeTo(pacer.rate!, 0.95 * 90 * 1.5, 1e-9)
     Pacer.throttled(pacer, settings, 2_500, false)
     Pacer.reserve(pacer, settings, 3_020)
-    assert.closeTo(pacer.rate!, 0.95 * 9 * 1.5, 1e-9)
+    assert.closeTo(pacer.rate!, 0.95 * 90 * 1.5, 1e-9)
   })
 
   it("a first throttle after answers came back guesses from the answers, not from the requests in flight", () => {
@@ -67,11 +68,10 @@ describe("Pacer (issue 16)", () => {
   it("a cut at most halves the rate and never goes below minRate; disengage unpaces it", () => {
     const pacer = Pacer.make()
     Pacer.throttled(pacer, settings, 0)
-    assert.strictEqual(pacer.rate, 0.95, "nothing sent: the guess is one request per second")
+    assert.strictEqual(pacer.rate, 9.5, "nothing sent: the guess is one request over 100 ms")
     Pacer.throttled(pacer, settings, 3_000)
-    assert.strictEqual(pacer.rate, 0.475, "nothing admitted since: halved, not zeroed")
-    Pacer.throttled(pacer, settings, 4_000)
-    Pacer.throttled(pacer, settings, 5_000)
+    assert.strictEqual(pacer.rate, 4.75, "nothing admitted since: halved, not zeroed")
+    for (let t = 4_000; t <= 10_000; t += 1_000) Pacer.throttled(pacer, settings, t)
     assert.strictEqual(pacer.rate, settings.minRate)
     Pacer.disengage(pacer)
     assert.strictEqual(pacer.rate, null)
@@ -82,11 +82,12 @@ describe("Pacer (issue 16)", () => {
     const pacer = Pacer.make()
     for (let i = 0; i < 4; i++) Pacer.reserve(pacer, settings, 0)
     Pacer.throttled(pacer, settings, 0) // engaged: the burst before it is throttled after it
+    pacer.rate = 3
     for (let i = 0; i < 3; i++) Pacer.throttled(pacer, settings, 100)
     for (const at of [500, 900, 1_300, 1_700]) Pacer.succeeded(pacer, settings, at)
     Pacer.throttled(pacer, settings, 2_000)
     // Sent − throttled since 0 is 4 − 5 < 0; four requests completed over 2 s: 2 requests/s.
-    assert.closeTo(pacer.rate!, 0.95 * 2, 1e-9)
+    assert.closeTo(pacer.rate!, 0.95 * 2, 1e-9, "not halved to 1.5: the answers count")
   })
 })
 

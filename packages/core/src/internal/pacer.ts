@@ -5,7 +5,8 @@
  *
  * Unpaced until the first throttle. Then it learns the quota in two steps:
  * - **Guess** (first throttle): the requests that completed in the last second, or if none did
- *   the requests sent and not throttled (at least one), as requests/s, times `aim`; each whole
+ *   the requests sent and not throttled per second since the first of them (over at least
+ *   100 ms), times `aim`; each whole
  *   second without a throttle steps it up by half (a quota far above the first burst is reached
  *   in a few seconds) — a guess, not a measurement.
  * - **Measure** (every later throttle, at most once per `cooldownMillis`): the starts that were not
@@ -146,12 +147,15 @@ export const throttled = (pacer: Pacer, settings: PacerSettings, now: number, cu
   if (pacer.rate === null) {
     // The guess, as requests per second: the requests that completed in the last second when any
     // did (a throttle that comes after answers: a slow quota), else those sent and not throttled
-    // (a throttle at the very start: the quota's burst, which says little about its rate).
+    // over the time since the first of them, at least 100 ms (a throttle at the very start: the
+    // quota's burst, which says little about its rate — the first measure, a second later, does).
     pacer.engagedAt = now
     pacer.stepAt = now
     let completed = 0
     for (const at of pacer.succeeded) if (at >= now - 1000) completed++
-    const guess = completed > 0 ? completed : Math.max(1, admittedSince(pacer, now - 1000))
+    const first = pacer.sent.find((at) => at >= now - 1000) ?? now
+    const burst = (Math.max(1, admittedSince(pacer, now - 1000)) * 1000) / Math.max(100, now - first)
+    const guess = completed > 0 ? completed : burst
     pacer.rate = Math.max(settings.minRate, settings.aim * guess)
     pacer.nextStart = now + 1000 / pacer.rate
     return
