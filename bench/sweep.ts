@@ -31,7 +31,7 @@ import { MemoryQueue, MemoryStorage } from "@myia/certification-memory"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import { mkdirSync, writeFileSync } from "node:fs"
-import { cpus } from "node:os"
+import { cpus, loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
@@ -56,6 +56,9 @@ const PER_REGION_CONCURRENCY = 8
 const FIXED_LATENCY_MS = 100
 
 const RUNTIME_OPERATIONS = new Set(["Converse", "ConverseStream", "InvokeModel", "InvokeModelWithResponseStream"])
+
+/** BENCH_PACING=0: AIMD alone; otherwise the governor's default (pacing on since issue 16). */
+const pacingOption = process.env["BENCH_PACING"] === "0" ? { pacing: false } : {}
 
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits
 
@@ -187,7 +190,7 @@ const makespan = async (emulator: BedrockEmulator.EmulatorHandle, modelIds: Read
   const run = await certify(emulator.url, modelIds, {
     workerConcurrency: Number(process.env["BENCH_WORKER_CONCURRENCY"] ?? 24),
     // BENCH_PACING=0: AIMD alone (the governor's default); otherwise the region pacer too (issue 16).
-    governor: { initial: 6, max: 16, pacing: process.env["BENCH_PACING"] !== "0" }
+    governor: { initial: 6, max: 16, ...pacingOption }
   })
   const log = emulator.requests().filter((r) => RUNTIME_OPERATIONS.has(r.operation))
   const regions: Array<RegionFigures> = REGIONS.map((region) => {
@@ -468,7 +471,7 @@ const STORM_BUDGET_MS = 4_000
  * redelivered unit resumes from its stored tests, so only its unfinished tests call again.
  */
 const storm = async (emulator: BedrockEmulator.EmulatorHandle, modelIds: ReadonlyArray<string>) => {
-  const tuning = { workerConcurrency: 6, governor: { initial: 2, max: 4 } }
+  const tuning = { workerConcurrency: 6, governor: { initial: 2, max: 4, ...pacingOption } }
   emulator.setScenario({ ...quotaScenario, regionThrottle: {} })
   const clean = await certify(emulator.url, modelIds, tuning)
   const needed = runtimeRequests(emulator).filter((r) => r.errorName !== "ThrottlingException").length
@@ -477,7 +480,13 @@ const storm = async (emulator: BedrockEmulator.EmulatorHandle, modelIds: Readonl
   const run = await certify(emulator.url, modelIds, { ...tuning, runner: { throttleBudgetMillis: STORM_BUDGET_MS } })
   const log = runtimeRequests(emulator)
   const throttled = log.filter((r) => r.errorName === "ThrottlingException").length
+  // The storm's quota limit: per region, (admitted − the burst of 1) at 1 request/s; the maximum.
+  const limitSeconds = Math.max(...REGIONS.map((region) =>
+    log.filter((r) => r.region === region && r.errorName !== "ThrottlingException").length - 1
+  ))
   return {
+    limitSeconds,
+    makespanRatio: run.wallMs / 1000 / limitSeconds,
     units: run.units,
     needed,
     sent: log.length,
@@ -492,22 +501,121 @@ const storm = async (emulator: BedrockEmulator.EmulatorHandle, modelIds: Readonl
 }
 
 // ---------------------------------------------------------------------------------------------
+// Isolation: one bad model must not hold the others of its region (issue 16)
+// ---------------------------------------------------------------------------------------------
+
+const ISOLATION_REGION = "eu-central-1" as const
+const ISOLATION_MODELS = Number(process.env["BENCH_ISOLATION_MODELS"] ?? 16)
+
+/**
+ * One region's sweep until every unit of the models other than `bad` has completed; then the job is
+ * cancelled (the bad unit may wait minutes for its quota or breaker). Returns when the last of those
+ * units completed, from `certifyMultiple`.
+ */
+const othersDone = async (url: string, modelIds: ReadonlyArray<string>, bad: string | null) => {
+  const certification = createCertification({
+    storage: MemoryStorage.layer,
+    queue: MemoryQueue.layer({}),
+    bedrock: { endpoint: url, credentials: CREDENTIALS, timeout: "30 seconds" },
+    worker: { concurrency: 8 },
+    governor: { initial: 6, max: 16, ...pacingOption },
+    logLevel: "Error"
+  })
+  try {
+    await certification.runtime.context()
+    const start = performance.now()
+    const created = await certification.certifyMultiple({ modelIds, regions: [ISOLATION_REGION] }, { createdBy: "bench" })
+    const detail = await certification.getJob(created.jobId)
+    const others = new Set(detail.units.filter((u) => u.modelId !== bad).map((u) => u.id))
+    let lastMs = 0
+    let cancelled = false
+    await certification.waitForJob(created.jobId, {
+      onEvent: (event) => {
+        if (event.type !== "unit-completed" || event.unitId === null || !others.delete(event.unitId)) return
+        lastMs = performance.now() - start
+        if (others.size === 0 && bad !== null && !cancelled) {
+          cancelled = true
+          void certification.cancel(created.jobId).catch(() => {})
+        }
+      }
+    })
+    const final = await certification.getJob(created.jobId)
+    const verdicts = Certification.countVerdicts(final.units.filter((u) => u.modelId !== bad))
+    return { seconds: lastMs / 1000, verdicts }
+  } finally {
+    await certification.close()
+  }
+}
+
+/**
+ * `ISOLATION_MODELS` chat models in one region under its quota (25 requests/s): the time until every
+ * model but one has finished, (a) without that model, (b) with it throttled hard by its own quota
+ * (0.2 requests/s), (c) with it failing every call (HTTP 500). Target: (b) and (c) ≤ 1.2 × (a).
+ */
+const isolation = async (emulator: BedrockEmulator.EmulatorHandle, allIds: ReadonlyArray<string>) => {
+  const ids = allIds.slice(0, ISOLATION_MODELS + 1)
+  const bad = ids[0]!
+  const good = ids.slice(1)
+  const base: Scenario.ScenarioInput = {
+    ...quotaScenario,
+    regionThrottle: { [ISOLATION_REGION]: quotas[ISOLATION_REGION] }
+  }
+  emulator.setScenario(base)
+  const without = await othersDone(emulator.url, good, null)
+  emulator.setScenario({ ...base, rules: [{ models: bad, throttle: { requestsPerSecond: 0.2, burst: 1 } }] })
+  const throttled = await othersDone(emulator.url, ids, bad)
+  emulator.setScenario({ ...base, rules: [{ models: bad, errorRate5xx: 1 }] })
+  const failing = await othersDone(emulator.url, ids, bad)
+  return {
+    region: ISOLATION_REGION,
+    models: good.length,
+    badModel: bad,
+    withoutSeconds: without.seconds,
+    throttledSeconds: throttled.seconds,
+    failingSeconds: failing.seconds,
+    throttledRatio: throttled.seconds / without.seconds,
+    failingRatio: failing.seconds / without.seconds,
+    verdicts: { without: without.verdicts, throttled: throttled.verdicts, failing: failing.verdicts }
+  }
+}
+
+const printIsolation = (iso: Isolation) => {
+  console.log(`\n4. One bad model in ${iso.region} (${iso.models} other models, region quota 25 req/s)`)
+  console.log(`   others done without it ${round(iso.withoutSeconds)} s`)
+  console.log(`   with it throttled at 0.2 req/s: ${round(iso.throttledSeconds)} s → ×${round(iso.throttledRatio)}`)
+  console.log(`   with it failing 100 %: ${round(iso.failingSeconds)} s → ×${round(iso.failingRatio)} (target ≤ 1.2)`)
+  console.log(`   verdicts of the others ${JSON.stringify(iso.verdicts)}`)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 // ---------------------------------------------------------------------------------------------
 
 type Makespan = Awaited<ReturnType<typeof makespan>>
 type Overhead = Awaited<ReturnType<typeof overhead>>
 type Storm = Awaited<ReturnType<typeof storm>>
+type Isolation = Awaited<ReturnType<typeof isolation>>
 
 const verdictList = (v: Partial<Record<string, number>>) => Object.entries(v).map(([k, n]) => `${k} ${n}`).join(", ")
 
 /** The table rows: measure, figure, what it is compared with, ratio. */
-const rows = (m: Makespan, o: Overhead, st: Storm): ReadonlyArray<readonly [string, string, string, string]> => [
+const rows = (
+  m: Makespan,
+  o: Overhead,
+  st: Storm,
+  iso: Isolation
+): ReadonlyArray<readonly [string, string, string, string]> => [
   [
     `Storm 1 req/s per region, ${st.units} units, throttle budget ${STORM_BUDGET_MS / 1000} s (units redelivered)`,
     `${st.sent} calls sent (${st.throttled} throttled)`,
     `${st.needed} calls needed`,
     `**${round(st.ratio)}×** (admitted ${round(st.admittedRatio)}×)`
+  ],
+  [
+    `Storm makespan (same run)`,
+    `${round(st.seconds)} s`,
+    `quota limit ${st.limitSeconds} s`,
+    `**${round(st.makespanRatio)}×**`
   ],
   [
     `Makespan, ${m.models} chat models × ${m.regions} regions (${m.units} units, ${m.requests} Bedrock requests)`,
@@ -523,10 +631,22 @@ const rows = (m: Makespan, o: Overhead, st: Storm): ReadonlyArray<readonly [stri
     `ours ${round(o.oursSeconds)} s`,
     `plain SDK loop ${round(o.plainSeconds)} s`,
     `**${round(o.ratio)}×**`
+  ],
+  [
+    `One model of ${iso.region} throttled hard (0.2 req/s): the ${iso.models} others finish`,
+    `${round(iso.throttledSeconds)} s`,
+    `${round(iso.withoutSeconds)} s without that model`,
+    `**${round(iso.throttledRatio)}×** (target ≤ 1.2)`
+  ],
+  [
+    `One model of ${iso.region} failing 100 % (HTTP 500): the ${iso.models} others finish`,
+    `${round(iso.failingSeconds)} s`,
+    `${round(iso.withoutSeconds)} s without that model`,
+    `**${round(iso.failingRatio)}×** (target ≤ 1.2)`
   ]
 ]
 
-const markdown = (m: Makespan, o: Overhead, st: Storm, at: string) => {
+const markdown = (m: Makespan, o: Overhead, st: Storm, iso: Isolation, at: string) => {
   const quotaNotes = m.perRegion
     .map((r) => `${r.region} ${r.requestsPerSecond}/${r.burst} (${r.admitted} admitted → ${round(r.limitSeconds)} s)`)
     .join(", ")
@@ -534,11 +654,12 @@ const markdown = (m: Makespan, o: Overhead, st: Storm, at: string) => {
   return [
     `# Sweep benchmark`,
     ``,
-    `${at} · Node ${process.version} · ${cpus().length} CPUs · \`pnpm bench\``,
+    `${at} · Node ${process.version} · ${cpus().length} CPUs · load average ${loadavg().map((x) => round(x)).join(", ")} · ` +
+    `\`pnpm bench\``,
     ``,
     `| Measure | Figure | Compared with | Ratio |`,
     `|---|---|---|---|`,
-    ...rows(m, o, st).map((cells) => `| ${cells.join(" | ")} |`),
+    ...rows(m, o, st, iso).map((cells) => `| ${cells.join(" | ")} |`),
     ``,
     `Quotas (requests/s, burst): ${quotaNotes}. The limit is max over regions of (admitted − burst) / quota.`,
     `Overhead rounds (best taken): ${roundNotes}. Floor at that concurrency (server-side call time per region ÷ ` +
@@ -547,62 +668,80 @@ const markdown = (m: Makespan, o: Overhead, st: Storm, at: string) => {
   ].join("\n")
 }
 
-/** Run both parts on one emulator, print the comparisons, write bench/results/sweep.{json,md}. */
+/** BENCH_SWEEP_PARTS (comma-separated: makespan, overhead, storm, isolation) runs only those, writing nothing. */
+const PARTS = new Set((process.env["BENCH_SWEEP_PARTS"] ?? "makespan,overhead,storm,isolation").split(",").map((x) => x.trim()))
+const ALL_PARTS = ["makespan", "overhead", "storm", "isolation"].every((p) => PARTS.has(p))
+
+const printMakespan = (m: Makespan) => {
+  console.log(`\n1. Makespan vs the quota limit`)
+  for (const r of m.perRegion) {
+    const quota = `quota ${r.requestsPerSecond} req/s (burst ${r.burst})`
+    const seen = `${r.admitted} admitted, ${r.throttled} throttled`
+    const achieved = `achieved ${r.achievedRequestsPerSecond} req/s, last request at ${r.lastRequestSeconds} s`
+    console.log(`   ${r.region.padEnd(13)} ${quota}: ${seen} → limit ${round(r.limitSeconds)} s; ${achieved}`)
+  }
+  console.log(`   makespan ${round(m.makespanSeconds)} s vs limit ${round(m.limitSeconds)} s → ratio ${round(m.ratio)}×`)
+  console.log(`   throttled ${m.throttledRequests}/${m.requests} requests (${round(m.throttledShare * 100, 1)} %)`)
+  console.log(`   job ${m.jobStatus}; verdicts ${JSON.stringify(m.verdicts)}; FAILED units: ${m.failedUnits}`)
+}
+
+const printOverhead = (o: Overhead) => {
+  console.log(`\n2. Orchestration overhead vs a plain loop of SDK calls`)
+  console.log(`   ${o.tests} tests, ${o.calls} recorded calls (ours issued ${o.oursCalls})`)
+  console.log(`   ${o.concurrencyPerRegion} in flight per region; ${o.fixedLatencyMs} ms per call`)
+  for (const [i, r] of o.rounds.entries()) {
+    const plain = `plain ${r.plainSeconds} s (peak ${r.plainPeakInFlight} in flight, ${r.plainMeanServerMs} ms/call)`
+    const ours = `ours ${r.oursSeconds} s (last unit at ${r.oursLastUnitSeconds} s, peak ${r.oursPeakInFlight}, ` +
+      `${r.oursMeanServerMs} ms/call)`
+    console.log(`   round ${i + 1}: ${plain}, ${ours}`)
+  }
+  console.log(
+    `   best: ours ${round(o.oursSeconds, 3)} s vs plain ${round(o.plainSeconds, 3)} s → ratio ${round(o.ratio)}× ` +
+      `(floor ${round(o.idealSeconds, 3)} s)`
+  )
+  console.log(`   plain-loop errors ${o.plainErrors}; verdicts ${JSON.stringify(o.verdicts)}`)
+}
+
+const printStorm = (st: Storm) => {
+  console.log(`\n3. Storm: 1 request/s per region, throttle budget ${STORM_BUDGET_MS} ms`)
+  console.log(
+    `   ${st.units} units: ${st.sent} calls sent (${st.admitted} admitted, ${st.throttled} throttled) vs ${st.needed} ` +
+      `needed → ratio ${round(st.ratio)}× (admitted ${round(st.admittedRatio)}×) in ${round(st.seconds)} s ` +
+      `(quota limit ${st.limitSeconds} s → makespan ${round(st.makespanRatio)}×); verdicts ${JSON.stringify(st.verdicts)}`
+  )
+}
+
+/** Run the parts on one emulator, print the comparisons, write bench/results/sweep.{json,md}. */
 export const main = async () => {
   const models = pickModels(MODEL_COUNT)
   const emulator = await BedrockEmulator.start({ port: 0, scenario: quotaScenario })
   try {
     console.log(`sweep: ${models.length} chat models × ${REGIONS.length} regions against ${emulator.url}`)
-
-    const m = await makespan(emulator, models.map((x) => x.id))
-    console.log(`\n1. Makespan vs the quota limit`)
-    for (const r of m.perRegion) {
-      const quota = `quota ${r.requestsPerSecond} req/s (burst ${r.burst})`
-      const seen = `${r.admitted} admitted, ${r.throttled} throttled`
-      const achieved = `achieved ${r.achievedRequestsPerSecond} req/s, last request at ${r.lastRequestSeconds} s`
-      console.log(`   ${r.region.padEnd(13)} ${quota}: ${seen} → limit ${round(r.limitSeconds)} s; ${achieved}`)
+    const m = PARTS.has("makespan") ? await makespan(emulator, models.map((x) => x.id)) : undefined
+    if (m !== undefined) printMakespan(m)
+    const o = PARTS.has("overhead") ? await overhead(emulator, models) : undefined
+    if (o !== undefined) printOverhead(o)
+    const st = PARTS.has("storm") ? await storm(emulator, models.slice(0, STORM_MODELS).map((x) => x.id)) : undefined
+    if (st !== undefined) printStorm(st)
+    const iso = PARTS.has("isolation") ? await isolation(emulator, models.map((x) => x.id)) : undefined
+    if (iso !== undefined) printIsolation(iso)
+    if (!ALL_PARTS || m === undefined || o === undefined || st === undefined || iso === undefined) {
+      console.log(`\nBENCH_SWEEP_PARTS=${[...PARTS].join(",")}: not every part ran, results not written`)
+      return
     }
-    const limit = `limit ${round(m.limitSeconds)} s`
-    console.log(`   makespan ${round(m.makespanSeconds)} s vs ${limit} → ratio ${round(m.ratio)}×`)
-    console.log(`   throttled ${m.throttledRequests}/${m.requests} requests (${round(m.throttledShare * 100, 1)} %)`)
-    console.log(`   job ${m.jobStatus}; verdicts ${JSON.stringify(m.verdicts)}; FAILED units: ${m.failedUnits}`)
-
-    const o = await overhead(emulator, models)
-    console.log(`\n2. Orchestration overhead vs a plain loop of SDK calls`)
-    console.log(`   ${o.tests} tests, ${o.calls} recorded calls (ours issued ${o.oursCalls})`)
-    console.log(`   ${o.concurrencyPerRegion} in flight per region; ${o.fixedLatencyMs} ms per call`)
-    for (const [i, r] of o.rounds.entries()) {
-      const plain = `plain ${r.plainSeconds} s (peak ${r.plainPeakInFlight} in flight, ${r.plainMeanServerMs} ms/call)`
-      const ours = `ours ${r.oursSeconds} s (last unit at ${r.oursLastUnitSeconds} s, peak ${r.oursPeakInFlight}, ` +
-        `${r.oursMeanServerMs} ms/call)`
-      console.log(`   round ${i + 1}: ${plain}, ${ours}`)
-    }
-    console.log(
-      `   best: ours ${round(o.oursSeconds, 3)} s vs plain ${round(o.plainSeconds, 3)} s → ratio ${round(o.ratio)}× ` +
-        `(floor ${round(o.idealSeconds, 3)} s)`
-    )
-    console.log(`   plain-loop errors ${o.plainErrors}; verdicts ${JSON.stringify(o.verdicts)}`)
-
-    const st = await storm(emulator, models.slice(0, STORM_MODELS).map((x) => x.id))
-    console.log(`\n3. Storm: 1 request/s per region, throttle budget ${STORM_BUDGET_MS} ms`)
-    console.log(
-      `   ${st.units} units: ${st.sent} calls sent (${st.admitted} admitted, ${st.throttled} throttled) vs ${st.needed} ` +
-        `needed → ratio ${round(st.ratio)}× (admitted ${round(st.admittedRatio)}×) in ${round(st.seconds)} s; ` +
-        `verdicts ${JSON.stringify(st.verdicts)}`
-    )
-
     const at = new Date().toISOString()
     const report = {
       benchmark: "sweep",
       generatedAt: at,
-      environment: { node: process.version, cpus: cpus().length, platform: process.platform },
+      environment: { node: process.version, cpus: cpus().length, platform: process.platform, loadAverage: loadavg() },
       makespan: { ...m, quotas },
       overhead: o,
-      storm: st
+      storm: st,
+      isolation: iso
     }
     mkdirSync(RESULTS, { recursive: true })
     writeFileSync(join(RESULTS, "sweep.json"), JSON.stringify(report, null, 2) + "\n")
-    writeFileSync(join(RESULTS, "sweep.md"), markdown(m, o, st, at))
+    writeFileSync(join(RESULTS, "sweep.md"), markdown(m, o, st, iso, at))
     console.log(`\nwrote ${join(RESULTS, "sweep.json")} and sweep.md`)
   } finally {
     await emulator.close()

@@ -15,7 +15,7 @@ import type { Redis } from "ioredis"
 import * as RedisConnection from "./RedisConnection.ts"
 
 // ARGV: processId, initialLimit, growBy, growMax, cutFactor, cutMin, cutCooldown, openFor, close, window
-// Returns { limit, openForMillis, processes }.
+// Returns { limit, openForMillis, processes, cut (1: the lane was ever cut) }.
 const syncScript = `
 local t = redis.call("TIME")
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -38,7 +38,9 @@ local window = tonumber(ARGV[10])
 redis.call("ZADD", KEYS[2], now, ARGV[1])
 redis.call("ZREMRANGEBYSCORE", KEYS[2], "-inf", now - window - 1)
 redis.call("PEXPIRE", KEYS[2], window + 3600000)
-return { limit, math.max(0, openUntil - now), redis.call("ZCARD", KEYS[2]) }
+local wasCut = 0
+if lastCut >= 0 then wasCut = 1 end
+return { limit, math.max(0, openUntil - now), redis.call("ZCARD", KEYS[2]), wasCut }
 `
 
 /** A GovernorStore over `redis`; keys live under `keyPrefix` (e.g. `bull:model-certification:mc:governor`). */
@@ -61,8 +63,13 @@ export const make = (options: { readonly redis: Redis; readonly keyPrefix: strin
           Math.max(0, Math.ceil(update.openForMillis ?? 0)),
           update.close === true ? "1" : "0",
           Math.max(1, Math.ceil(update.activeWindowMillis))
-        ) as Promise<[number, number, number]>).pipe(
-          Effect.map(([limit, openForMillis, processes]): GovernorStore.SharedLane => ({ limit, openForMillis, processes })),
+        ) as Promise<[number, number, number, number]>).pipe(
+          Effect.map(([limit, openForMillis, processes, cut]): GovernorStore.SharedLane => ({
+            limit,
+            openForMillis,
+            processes,
+            cut: cut === 1
+          })),
           // Redis unreachable: the governor carries on with its own state.
           Effect.catch((error) => Effect.as(Effect.logDebug(`governor store unavailable: ${error.message}`), undefined))
         )

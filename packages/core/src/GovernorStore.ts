@@ -6,8 +6,9 @@
  * concurrency limit of all processes together and how long the lane's breaker stays open, plus
  * which processes used the lane lately. The governor decides *what* changes (its policy: when to
  * grow, cut or open); the store applies those changes atomically across processes and answers the
- * merged state. Each process then holds `ceil(limit / processes)` of the lane's slots and keeps its
- * breaker open while the shared one is. `layerMemory` serves the processes of one Node process
+ * merged state. Once the lane was cut (throttled), each process holds `ceil(limit / processes)` of
+ * its slots; before, the limit is no quota and each keeps its own. Each keeps its breaker open while
+ * the shared one is. `layerMemory` serves the processes of one Node process
  * (tests, embedded workers); `@myia/certification-bullmq` provides one in the queue's Redis.
  *
  * **Contract** (`GovernorStoreTest.suite`)
@@ -17,8 +18,8 @@
  *   least that long from now), then `close` (a breaker whose time is up is closed). A lane seen for
  *   the first time starts at `initialLimit`, closed.
  * - It records `processId` as active on the lane and answers the lane's state: its limit, how long
- *   its breaker is still open (0 when closed), and how many processes synced it within
- *   `activeWindowMillis` (this one included).
+ *   its breaker is still open (0 when closed), how many processes synced it within
+ *   `activeWindowMillis` (this one included), and whether it was ever cut.
  * - It never fails: a store that cannot be reached answers `undefined`, and the governor carries on
  *   with its own state (Bedrock's throttling still protects the account).
  *
@@ -51,6 +52,11 @@ export interface SharedLane {
   readonly openForMillis: number
   /** Processes that synced the lane within the active window (at least 1: the caller). */
   readonly processes: number
+  /**
+   * Whether any process ever cut the lane's limit (a throttle): only then is the limit a quota
+   * the processes share. Before that it is every process's own growth, not a quota to split.
+   */
+  readonly cut: boolean
 }
 
 export class GovernorStore extends Context.Service<GovernorStore, {
@@ -86,7 +92,12 @@ export const makeMemory = (): GovernorStore["Service"] => {
       if (update.close === true && state.openUntil <= now) state.openUntil = 0
       state.seen.set(processId, now)
       for (const [id, at] of state.seen) if (now - at > update.activeWindowMillis) state.seen.delete(id)
-      return { limit: state.limit, openForMillis: Math.max(0, state.openUntil - now), processes: state.seen.size }
+      return {
+        limit: state.limit,
+        openForMillis: Math.max(0, state.openUntil - now),
+        processes: state.seen.size,
+        cut: state.lastCutAt > Number.NEGATIVE_INFINITY
+      }
     })
   return GovernorStore.of({ sync })
 }

@@ -13,7 +13,10 @@
  * slows or stops only itself. Over its lanes, a region has a cap on calls in flight (`regionCap`)
  * and a regional breaker: while most of its recently active models (`regionOutageShare`, at least
  * `regionOutageModels`) have an open breaker at once — a regional outage — every lane of the region
- * waits; it closes as soon as those breakers half-open.
+ * waits; it closes as soon as those breakers half-open. Request starts are paced (issue 16, on by
+ * default): a lane's pacer learns its model's quota when that model alone is throttled, the region's
+ * pacer a regional quota when several of its models are, each at 95 % of the admitted rate it
+ * measured. With a `GovernorStore`, lanes that were throttled share one limit across processes.
  *
  * **Details**: callers never fail because of the governor: `withPermit` waits while the lane is at
  * its limit or its breaker is open, or the region is at its cap or in an outage, so a unit is
@@ -119,15 +122,17 @@ export interface Options {
   /** A lane counts as active for `regionOutageShare` this long after its last call (default 60 seconds). */
   readonly regionWindow?: Duration.Input | undefined
   /**
-   * With a `GovernorStore`: a process counts toward a lane's share this long after its last outcome
-   * there (default 30 seconds).
+   * With a `GovernorStore`: a process counts toward a lane's share this long after its last sync
+   * there (default 10 seconds; a process using a lane syncs it at least once a second).
    */
   readonly sharedWindow?: Duration.Input | undefined
   /**
-   * Pace a region's requests at its observed admitted rate after a throttle (default false).
-   *
-   * **Gotchas**: the pacer is per region; throttles of one model with its own tight quota (a
-   * per-model storm) pace the whole region down, so leave it off where per-model quotas bind.
+   * Pace requests at the observed admitted rate after throttles (default true since issue 16;
+   * `false`: AIMD concurrency alone). Unpaced until a throttle. A model throttled alone (its own
+   * quota) paces only its lane; several models of a region throttled within a few seconds (a
+   * regional quota) pace the region. After a first guess, the pacer measures the admitted rate and
+   * stays just under it, probing above it rarely where the rate is low (each probe costs about one
+   * throttle), so in a storm the calls sent stay close to the calls needed.
    */
   readonly pacing?: boolean | undefined
 }
@@ -159,10 +164,10 @@ export class RegionGovernor extends Context.Service<RegionGovernor, {
    */
   readonly recordOutcome: (region: Region, category: Category | null, modelId?: string) => Effect.Effect<void>
   /**
-   * Waits until one Bedrock request may start in the region (issue 16; with `pacing: true`, else at
-   * once): unpaced until a throttle,
-   * then spaced at 95 % of the admitted rate observed in the region, probing upward by about 10 % a
-   * second until the next throttle. Per-model quotas are the lanes' AIMD concurrency.
+   * Waits until one Bedrock request may start for the model in the region (issue 16; at once with
+   * `pacing: false`): unpaced until a throttle, then spaced by the lane's pacer (a model throttled
+   * alone) and the region's (several models throttled at once) — at 95 % of the admitted rate each
+   * measured, creeping upward slowly (see `internal/pacer.ts`).
    */
   readonly pace: (region: Region, modelId?: string) => Effect.Effect<void>
   /** The state of one lane. */
@@ -200,7 +205,7 @@ interface RegionState {
   /** Whether the region is in an outage (refreshed on every drain) and how often it entered one. */
   outage: boolean
   outages: number
-  /** The region's request pacer, engaged by its first throttle. */
+  /** The region's request pacer, engaged by throttles of several of its lanes at once (a regional quota). */
   readonly pacer: Pacer.Pacer
   /**
    * The region's own AIMD cap over its lanes: halved (from what is in flight) when several lanes are
@@ -212,6 +217,8 @@ interface RegionState {
   lastCapCutAt: number
   /** Lane → when it was last throttled. */
   readonly throttledLanes: Map<State, number>
+  /** Lane → when it was last throttled, for the pacers (kept `classifyMillis`). */
+  readonly pacedThrottles: Map<State, number>
 }
 
 interface Grant {
@@ -254,6 +261,8 @@ interface State {
   /** When the lane last asked for a permit or reported an outcome (ms). */
   lastActivity: number
   readonly waiters: Array<Waiter>
+  /** The lane's own request pacer, engaged by throttles of this model alone (its own quota). */
+  readonly pacer: Pacer.Pacer
 }
 
 const settingsOf = (options: Options): Settings => {
@@ -277,12 +286,12 @@ const settingsOf = (options: Options): Settings => {
     regionOutageModels: Math.max(1, Math.floor(options.regionOutageModels ?? 3)),
     regionOutageShare: Math.min(1, Math.max(0, options.regionOutageShare ?? 0.5)),
     regionWindowMillis: Duration.toMillis(options.regionWindow ?? Duration.seconds(60)),
-    sharedWindowMillis: Duration.toMillis(options.sharedWindow ?? Duration.seconds(30)),
-    pacing: options.pacing !== true ? null : {
+    sharedWindowMillis: Duration.toMillis(options.sharedWindow ?? Duration.seconds(10)),
+    pacing: options.pacing === false ? null : {
       windowMillis: 2_000,
       cooldownMillis: Duration.toMillis(options.cutCooldown ?? Duration.seconds(1)),
       aim: 0.95,
-      growth: 0.1,
+      growth: 0.4,
       minRate: 0.2
     }
   }
@@ -314,7 +323,8 @@ const freshLane = (home: RegionState, modelId: string | null, initial: number): 
   successes: 0,
   trips: 0,
   lastActivity: Number.NEGATIVE_INFINITY,
-  waiters: []
+  waiters: [],
+  pacer: Pacer.make()
 })
 
 /**
@@ -354,7 +364,8 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
           cap: settings.regionCap,
           capStreak: 0,
           lastCapCutAt: Number.NEGATIVE_INFINITY,
-          throttledLanes: new Map()
+          throttledLanes: new Map(),
+          pacedThrottles: new Map()
         }
         regions.set(region, home)
       }
@@ -489,10 +500,17 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
   return { regions, lanes, laneOf, refresh, refreshRegion, tryGrant, drain, release, open, openShared, close, newWaiter }
 }
 
+/** A lane syncs with the store on every change it makes, else at most this often (ms). */
+const heartbeatMillis = 1_000
+
 /**
- * Sharing lanes through a `GovernorStore` (issue 16): each outcome sends the lane's change to the
- * store in the background and takes back the merged state — this process's share of the lane's
- * limit (`ceil(limit / processes)`) and a breaker another process opened. Without a store, nothing.
+ * Sharing lanes through a `GovernorStore` (issue 16): an outcome that changes the lane (a growth,
+ * a cut, a breaker opening or closing) sends that change to the store in the background and takes
+ * back the merged state — once the lane was ever cut (a quota binds), this process's share of the
+ * lane's limit (`ceil(limit / processes)`), and a breaker another process opened. Other outcomes
+ * sync at most once per `heartbeatMillis` per lane, to keep the process counted and learn others'
+ * changes: one Redis round trip per Bedrock call would cost more than the call's own bookkeeping.
+ * Without a store, nothing.
  */
 const makeSharing = (
   settings: Settings,
@@ -501,14 +519,22 @@ const makeSharing = (
   { drain, openShared }: Pick<Machine, "drain" | "openShared">
 ) => {
   const processId = crypto.randomUUID()
+  const lastSync = new WeakMap<State, number>()
   const apply = (lane: State, shared: SharedLane, now: number) => {
-    lane.limit = Math.min(settings.max, Math.max(settings.min, Math.ceil(shared.limit / Math.max(1, shared.processes))))
+    if (shared.cut) {
+      lane.limit = Math.min(settings.max, Math.max(settings.min, Math.ceil(shared.limit / Math.max(1, shared.processes))))
+    }
     const opened = shared.openForMillis > 0 && lane.breaker === "closed" ? openShared(lane, now, shared.openForMillis) : Effect.void
     drain(lane.home, now)
     return Effect.asVoid(opened)
   }
-  return (lane: State, update: Omit<LaneUpdate, "initialLimit" | "activeWindowMillis">): Effect.Effect<void> =>
-    store === undefined ? Effect.void : Effect.asVoid(Effect.forkIn(
+  return (lane: State, update: Omit<LaneUpdate, "initialLimit" | "activeWindowMillis">, now: number): Effect.Effect<void> => {
+    if (store === undefined) return Effect.void
+    const changes = update.grow !== undefined || update.cut !== undefined || update.close === true ||
+      (update.openForMillis !== undefined && update.openForMillis > 0)
+    if (!changes && now - (lastSync.get(lane) ?? Number.NEGATIVE_INFINITY) < heartbeatMillis) return Effect.void
+    lastSync.set(lane, now)
+    return Effect.asVoid(Effect.forkIn(
       store.sync(laneKey(lane.region, lane.modelId ?? undefined), processId, {
         ...update,
         initialLimit: settings.initial,
@@ -520,6 +546,7 @@ const makeSharing = (
       ),
       scope
     ))
+  }
 }
 
 /** Builds a governor; its breaker timers live in the given scope. */
@@ -603,10 +630,14 @@ const makeRecorders = (
       lane.successStreak = 0
       lane.limit = Math.min(settings.max, lane.limit + 1)
     }
+    if (settings.pacing !== null) {
+      Pacer.succeeded(lane.pacer, settings.pacing, now)
+      Pacer.succeeded(lane.home.pacer, settings.pacing, now)
+    }
     const closing = lane.breaker === "half-open"
     if (closing) close(lane, now)
     else drain(lane.home, now)
-    yield* share(lane, { grow: grow ? { by: 1, max: settings.max } : undefined, close: closing })
+    yield* share(lane, { grow: grow ? { by: 1, max: settings.max } : undefined, close: closing }, now)
   })
 
   const recordThrottle = Effect.fn("RegionGovernor.recordThrottle")(function*(region: Region, modelId?: string) {
@@ -619,9 +650,9 @@ const makeRecorders = (
       lane.lastCutAt = now
       lane.limit = Math.max(settings.min, Math.floor(lane.limit / 2))
     }
-    if (settings.pacing !== null) Pacer.throttled(lane.home.pacer, settings.pacing, now)
+    if (settings.pacing !== null) paceThrottle(settings.pacing, lane, now)
     cutRegionOnRegionalThrottle(settings, lane, now)
-    yield* share(lane, { cut: { factor: 0.5, min: settings.min, cooldownMillis: settings.cutCooldownMillis } })
+    yield* share(lane, { cut: { factor: 0.5, min: settings.min, cooldownMillis: settings.cutCooldownMillis } }, now)
   })
 
   const recordFailure = Effect.fn("RegionGovernor.recordFailure")(function*(region: Region, modelId?: string) {
@@ -636,7 +667,7 @@ const makeRecorders = (
       opens = lane.consecutiveFailures >= settings.failureThreshold && lane.volume >= settings.minimumVolume
     }
     if (opens) yield* open(lane, now)
-    yield* share(lane, { openForMillis: opens ? lane.openUntil - now : undefined })
+    yield* share(lane, { openForMillis: opens ? lane.openUntil - now : undefined }, now)
   })
 
   const bySignal: { readonly [S in Signal]: (region: Region, modelId?: string) => Effect.Effect<void> } = {
@@ -648,17 +679,69 @@ const makeRecorders = (
   const recordOutcome = (region: Region, category: Category | null, modelId?: string) =>
     bySignal[ErrorCategory.signalOf(category)](region, modelId)
 
+  // First the lane's pacer (its model's quota), then the region's (a regional quota): a lane paced
+  // on its own reserves a region slot only once its own slot came, so it never holds the region's
+  // pace for the others. A caller that wakes more than a slot late (a busy event loop) takes a new
+  // region slot, so a stall's backlog goes out spaced instead of in one burst.
+  const sleepUntil = (start: number, now: number) =>
+    start > now ? Effect.sleep(Duration.millis(start - now)) : Effect.void
+
+  const paceRegion = (home: RegionState, pacing: Pacer.PacerSettings): Effect.Effect<void> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const start = Pacer.earliest(home.pacer, now)
+      Pacer.commit(home.pacer, pacing, start)
+      if (start <= now) return Effect.void
+      const slot = 1000 / Math.max(home.pacer.rate ?? 0, pacing.minRate)
+      return sleepUntil(start, now).pipe(
+        Effect.andThen(Clock.currentTimeMillis),
+        Effect.flatMap((woke) => woke - start > slot ? paceRegion(home, pacing) : Effect.void)
+      )
+    })
+
   const pace = (region: Region, modelId?: string): Effect.Effect<void> =>
     settings.pacing === null ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const lane = laneOf(region, modelId)
       const pacing = settings.pacing!
-      const wait = Pacer.reserve(lane.home.pacer, pacing, now)
-      return wait > 0 ? Effect.sleep(Duration.millis(wait)) : Effect.void
+      const start = Pacer.earliest(lane.pacer, now)
+      Pacer.commit(lane.pacer, pacing, start)
+      return Effect.andThen(sleepUntil(start, now), paceRegion(lane.home, pacing))
     })
 
   return { recordSuccess, recordThrottle, recordFailure, recordOutcome, pace }
 }
 
+
+/** How far back `paceThrottle` looks for a lane's earlier throttles and the other lanes' activity. */
+const classifyMillis = 5_000
+
+/**
+ * Which pacer a throttle teaches: the lane's own (its model's quota) or the region's (a regional
+ * quota). The region's when another lane of the region was throttled within the cooldown, or —
+ * once the region's pacer has measured its rate — when this lane is all the region runs, or this
+ * is the lane's first throttle in `classifyMillis`. Otherwise the lane's own: a model throttled
+ * again and again while the others run unthrottled paces only itself. A regional throttle stops
+ * the lane pacers engaged within the last cooldown (they were that regional quota too); every
+ * throttle, regional or not, holds the region's guess from stepping up.
+ */
+const paceThrottle = (pacing: Pacer.PacerSettings, lane: State, now: number): void => {
+  const home = lane.home
+  let othersThrottled = false
+  for (const [other, at] of home.pacedThrottles) {
+    if (now - at > classifyMillis) home.pacedThrottles.delete(other)
+    else if (other !== lane && now - at <= pacing.cooldownMillis) othersThrottled = true
+  }
+  const again = home.pacedThrottles.has(lane)
+  home.pacedThrottles.set(lane, now)
+  let othersActive = false
+  for (const other of home.lanes) if (other !== lane && now - other.lastActivity <= classifyMillis) othersActive = true
+  const regional = othersThrottled || (home.pacer.learned && (!othersActive || !again))
+  // Every throttle of the region holds its pacer's guess from stepping up; only a regional one cuts.
+  Pacer.throttled(home.pacer, pacing, now, regional)
+  if (!regional) return Pacer.throttled(lane.pacer, pacing, now)
+  for (const other of home.pacedThrottles.keys()) {
+    if (now - other.pacer.engagedAt <= pacing.cooldownMillis) Pacer.disengage(other.pacer)
+  }
+}
 
 /** Several lanes of a region throttled within the cooldown: a regional quota halves the region's cap. */
 const cutRegionOnRegionalThrottle = (settings: Settings, lane: State, now: number): void => {

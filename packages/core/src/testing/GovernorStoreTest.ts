@@ -34,7 +34,7 @@ export const suite = (name: string, layer: Layer.Layer<GovernorStore, unknown>):
 
       test("a new lane starts at its initial limit, closed, with the caller as its one process", () =>
         Effect.gen(function*() {
-          assert.deepStrictEqual(yield* sync(fresh(), "p1"), { limit: 8, openForMillis: 0, processes: 1 })
+          assert.deepStrictEqual(yield* sync(fresh(), "p1"), { limit: 8, openForMillis: 0, processes: 1, cut: false })
         }))
 
       test("grow adds up to max; cut scales down to min at most once per cooldown across processes", () =>
@@ -42,8 +42,12 @@ export const suite = (name: string, layer: Layer.Layer<GovernorStore, unknown>):
           const lane = fresh()
           assert.strictEqual((yield* sync(lane, "p1", { grow: { by: 1, max: 9 } })).limit, 9)
           assert.strictEqual((yield* sync(lane, "p2", { grow: { by: 1, max: 9 } })).limit, 9)
+          assert.isFalse((yield* sync(lane, "p2")).cut, "grown, never cut")
           const cut = { factor: 0.5, min: 3, cooldownMillis: 60_000 }
-          assert.strictEqual((yield* sync(lane, "p1", { cut })).limit, 4)
+          const once = yield* sync(lane, "p1", { cut })
+          assert.strictEqual(once.limit, 4)
+          assert.isTrue(once.cut)
+          assert.isTrue((yield* sync(lane, "p2")).cut, "every process sees the lane was cut")
           assert.strictEqual((yield* sync(lane, "p2", { cut })).limit, 4, "another process's cut within the cooldown is ignored")
           const other = fresh()
           yield* sync(other, "p1", { cut: { ...cut, cooldownMillis: 0 } })
