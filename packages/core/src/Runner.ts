@@ -409,6 +409,11 @@ const certify = Effect.fnUntraced(function*(unit: UnitInput, options: RunOptions
       if (why !== null) results.set(t.id, skipped(t, why))
       return why === null
     })
+    // Once a test of this run has spent its throttle budget, the quota said no for now: the tests
+    // not started yet are not sent (each would wait out the same quota, holding the worker's slot —
+    // with pacing, a slot of the lane's pacer each); they end ERRORED with that throttle, and a
+    // resumed run (the unit is redelivered) runs them then.
+    let throttledOut: CategorizedError | null = null
     yield* Effect.forEach(
       runnable,
       (t) =>
@@ -417,7 +422,16 @@ const certify = Effect.fnUntraced(function*(unit: UnitInput, options: RunOptions
             results.set(t.id, skipped(t, "not run: the job was stopped"))
             return
           }
-          yield* record(resumed.take(t.id) ?? (yield* runTest(t, ctxFor(target), settings, options)))
+          const kept = resumed.take(t.id)
+          if (kept === undefined && throttledOut !== null) {
+            return yield* record(finish(t, ctxFor(target), throttledOut, 0))
+          }
+          const run = kept ?? (yield* runTest(t, ctxFor(target), settings, options))
+          const error = run.result.error
+          if (kept === undefined && run.result.status === "ERRORED" && error !== null && ErrorCategory.describe(error.category).handling === "wait") {
+            throttledOut = error
+          }
+          yield* record(run)
         }),
       { concurrency: settings.testConcurrency, discard: true }
     )
