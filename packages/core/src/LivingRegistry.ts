@@ -32,7 +32,7 @@ import {
   type Options as ControlPlaneOptions
 } from "./ControlPlane.ts"
 import type { Unit } from "./Domain.ts"
-import { type ModelAvailability, type ObservedModel, type ObservedProfile, RegionObservation } from "./Observation.ts"
+import { isFresh, type ModelAvailability, type ObservedModel, type ObservedProfile, RegionObservation } from "./Observation.ts"
 import type { Region } from "./Region.ts"
 import { baseIdOf, hasSuite, ModelInfo, Registry, type RegistryShape } from "./Registry.ts"
 import * as RegistryMerge from "./RegistryMerge.ts"
@@ -155,7 +155,7 @@ export const make = Effect.fnUntraced(function*(options: Options = {}) {
     if (lock === undefined) locks.set(region, lock = Semaphore.makeUnsafe(1))
     return lock
   }
-  const fresh = (observedAt: string, now: number) => Date.parse(observedAt) + ttl > now
+  const fresh = (observedAt: string, now: number) => isFresh(observedAt, now, ttl)
 
   const remember = (discovery: Discovery, expiresAt: number, region: Region) => {
     cache.set(region, { discovery, expiresAt })

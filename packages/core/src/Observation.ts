@@ -65,6 +65,10 @@ export class RegionObservation extends Schema.Class<RegionObservation>("@myia/ce
   availability: Schema.Array(ModelAvailability)
 }) {}
 
+/** Whether something observed at `observedAt` (ISO) is still fresh at `now` (epoch ms) under `ttlMillis`. */
+export const isFresh = (observedAt: string, now: number, ttlMillis: number): boolean =>
+  Date.parse(observedAt) + ttlMillis > now
+
 /** The JSON form of an observation, as adapters store it (decoded back with {@link decode}). */
 export const encode = Schema.encodeSync(RegionObservation)
 

@@ -23,6 +23,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { ControlPlane } from "./ControlPlane.ts"
+import { isFresh } from "./Observation.ts"
 import type { Region } from "./Domain.ts"
 import { Observations } from "./Recertification.ts"
 import * as Policy from "./RecertificationPolicy.ts"
@@ -86,11 +87,10 @@ export const layer = (options: Options = {}): Layer.Layer<Observations, never, C
           if (modelIds.length === 0) return out
           const stored = yield* storage.getObservation(account, region).pipe(Effect.orElseSucceed(() => Option.none()))
           if (Option.isSome(stored)) {
+            const wanted = new Set(modelIds)
             for (const a of stored.value.availability) {
-              const observedAt = Date.parse(a.observedAt)
-              if (modelIds.includes(a.modelId) && Number.isFinite(observedAt) && now - observedAt <= availabilityTtl) {
-                out.set(a.modelId, a.authorizationStatus)
-              }
+              // Fresh as the living registry judges it (the same TTL rule).
+              if (wanted.has(a.modelId) && isFresh(a.observedAt, now, availabilityTtl)) out.set(a.modelId, a.authorizationStatus)
             }
           }
           yield* Effect.forEach(
