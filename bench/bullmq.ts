@@ -4,7 +4,7 @@
  * - raw BullMQ: no-op jobs/s through one in-process Worker (concurrency 50), the ceiling of the queue;
  * - SDK: units/s of one worker process (`examples/worker/src/main.ts`: PostgreSQL storage, BullMQ,
  *   the full v1 suite per unit against a zero-latency emulator), then of two processes (scale-out);
- * - I/O-bound scale-out (issue 16): the same with 100 ms per Bedrock call and few enough units in
+ * - I/O-bound scale-out (issue 16): the same with 200 ms per Bedrock call and few enough units in
  *   flight per process that a process waits on the network, not on a CPU (each run prints the CPU
  *   share of every worker, the emulator, PostgreSQL and Redis, and of the whole box);
  * - enqueue: time to create a ~1,000-unit job (`certifyAll`: PostgreSQL insert + `addBulk`).
@@ -323,8 +323,14 @@ const enqueueMillis = async () => {
   return samples
 }
 
-/** The emulator's latency for the I/O-bound scale-out (issue 16: ≥ 100 ms per call). */
-const IO_LATENCY_MS = Number(process.env["BENCH_LATENCY_MS"] ?? 100)
+/**
+ * The emulator's latency per call in the I/O-bound scale-out (issue 16: ≥ 100 ms). 200 ms: a unit then
+ * waits on Bedrock ~80 % of its time (~0.9 of ~1.1 s), so the CPU delays another process or bench
+ * adds on a shared 2-CPU box move the unit time by a few per cent, not ~10 % as at 100 ms.
+ */
+const IO_LATENCY_MS = Number(process.env["BENCH_LATENCY_MS"] ?? 200)
+/** The emulator's latency per call in the shared-quota part. */
+const QUOTA_LATENCY_MS = Number(process.env["BENCH_QUOTA_LATENCY_MS"] ?? 100)
 const ioBound = (ms: number) => ({
   seed: 1,
   defaults: { latency: { ttftMs: { min: ms, max: ms }, tokensPerSecond: 1_000_000, jitter: 0 } }
@@ -397,16 +403,17 @@ const cpuProfilePerCall = async (units: number) => {
 
 /**
  * Units in flight per process in the I/O-bound scale-out: few enough that one process waits on the
- * network, not on a CPU. A unit costs a worker 70–100 ms of CPU at 2–12 units in flight (measured
- * here, 100 ms per call; ~26 ms in the zero-latency run's saturated process with 50 in flight, which
- * amortizes its per-wake-up costs): at 12 units in flight one process used 0.87–0.95 of a core on a
- * quiet box, so two processes plus the emulator, PostgreSQL and Redis needed more than the 2 CPUs and
- * the "I/O-bound" ratio measured the box. At 2, one process uses about a third of a core (~3 units/s;
- * with Bedrock's real latencies, a second or more per call, ~12 units in flight give about that rate).
+ * network, not on a CPU. A unit costs a worker 70–100 ms of CPU at 2–12 units in flight (measured at
+ * 100 ms per call; ~26 ms in the zero-latency run's saturated process with 50 in flight, which
+ * amortizes its per-wake-up costs): at 12 units in flight and 100 ms one process used 0.87–0.95 of a
+ * core on a quiet box, so two processes plus the emulator, PostgreSQL and Redis needed more than the
+ * 2 CPUs and the "I/O-bound" ratio measured the box. At 4 and 200 ms one process uses about a third of
+ * a core (~3.6 units/s; with Bedrock's real latencies, a second or more per call, ~12 units in flight
+ * give about that rate).
  */
-const IO_CONCURRENCY = Number(process.env["BENCH_IO_CONCURRENCY"] ?? 2)
+const IO_CONCURRENCY = Number(process.env["BENCH_IO_CONCURRENCY"] ?? 4)
 /** Units of the I/O-bound job (about: whole regions are taken). */
-const IO_UNITS = Number(process.env["BENCH_IO_UNITS"] ?? 150)
+const IO_UNITS = Number(process.env["BENCH_IO_UNITS"] ?? 300)
 /** Units in flight per process in the shared-quota part, where the quota binds, not the CPU. */
 const QUOTA_CONCURRENCY = Number(process.env["BENCH_QUOTA_CONCURRENCY"] ?? 12)
 const QUOTA_RPS = Number(process.env["BENCH_QUOTA_RPS"] ?? 30)
@@ -419,7 +426,7 @@ const QUOTA_UNITS = Number(process.env["BENCH_QUOTA_UNITS"] ?? 90)
  */
 const sharedQuota = async (processes: number) => {
   const region = regionsByModels[0]!.region
-  emulator.setScenario({ ...ioBound(IO_LATENCY_MS), regionThrottle: { [region]: { requestsPerSecond: QUOTA_RPS, burst: 5 } } })
+  emulator.setScenario({ ...ioBound(QUOTA_LATENCY_MS), regionThrottle: { [region]: { requestsPerSecond: QUOTA_RPS, burst: 5 } } })
   const run = await sdkUnitsPerSecond(processes, QUOTA_UNITS, { concurrency: QUOTA_CONCURRENCY, regions: [region] })
   const log = emulator.requests().filter((r) => r.region === region && RUNTIME_OPERATIONS.has(r.operation))
   const admitted = log.filter((r) => r.errorName !== "ThrottlingException").map((r) => r.at).sort((a, b) => a - b)
@@ -467,7 +474,7 @@ type Run = Awaited<ReturnType<typeof sdkUnitsPerSecond>>
 const cpuLine = (r: Run) =>
   `CPU: workers ${r.cpuShares.join(" + ")}, emulator ${r.emulatorCpuShare}, PostgreSQL ${r.postgresCpuShare}, ` +
   `Redis ${r.redisCpuShare}; box ${r.boxBusyCpus} of ${cpus().length} CPUs busy; load ${r.loadAverage}`
-/** The I/O-bound scale-out: 1 then 2 worker processes, 100 ms per Bedrock call, IO_CONCURRENCY units in flight each. */
+/** The I/O-bound scale-out: 1 then 2 worker processes, IO_LATENCY_MS per Bedrock call, IO_CONCURRENCY units in flight each. */
 const ioScaleOut = async () => {
   emulator.setScenario(ioBound(IO_LATENCY_MS))
   const runs: Array<Run> = []
@@ -523,8 +530,7 @@ const results = {
   rawBullMq: { jobsPerSecond: round(raw), jobs: RAW_JOBS, concurrency: CONCURRENCY },
   sdk: { oneProcess: one, twoProcesses: two, concurrencyPerProcess: CONCURRENCY },
   sdkIoBound: { latencyMs: IO_LATENCY_MS, concurrencyPerProcess: IO_CONCURRENCY, oneProcess: oneIo, twoProcesses: twoIo, scaleOut: scaleOutIo },
-  sharedQuotaConcurrencyPerProcess: QUOTA_CONCURRENCY,
-  sharedQuota: quota,
+  sharedQuota: { ...quota, concurrencyPerProcess: QUOTA_CONCURRENCY, latencyMs: QUOTA_LATENCY_MS },
   cpuPerCall: profiled,
   ratio: {
     sdkUnitsPerRawJob: round(one.unitsPerSecond / raw, 4),
@@ -551,7 +557,7 @@ Load average (1 min) at each run is in brackets: on a shared 2-CPU box it decide
 | SDK units/s, 1 / 2 worker processes, ${IO_LATENCY_MS} ms per Bedrock call, ${IO_CONCURRENCY} units in flight each (I/O-bound; ${oneIo.units} units) | ${oneIo.unitsPerSecond} / ${twoIo.unitsPerSecond} |
 | CPU shares in the I/O-bound runs, 1 / 2 processes: workers; emulator; PostgreSQL; Redis; whole box busy [load] | ${oneIo.cpuShares.join(" + ")}; ${oneIo.emulatorCpuShare}; ${oneIo.postgresCpuShare}; ${oneIo.redisCpuShare}; ${oneIo.boxBusyCpus} of ${cpus().length} [${oneIo.loadAverage}] / ${twoIo.cpuShares.join(" + ")}; ${twoIo.emulatorCpuShare}; ${twoIo.postgresCpuShare}; ${twoIo.redisCpuShare}; ${twoIo.boxBusyCpus} of ${cpus().length} [${twoIo.loadAverage}] |
 | **scale-out 1 → 2 processes, I/O-bound (target ≥ 1.8)** | **×${scaleOutIo}** |
-| 3 processes, ${quota.region} quota ${QUOTA_RPS} req/s: admitted req/s, middle of the run (target within 10 % of the quota) | ${quota.centralAdmittedPerSecond} → **${quota.ratio}×** the quota; ${quota.throttled} of ${quota.requests} throttled [${quota.run.loadAverage}] |
+| 3 processes, ${QUOTA_CONCURRENCY} units in flight each, ${QUOTA_LATENCY_MS} ms per call, ${quota.region} quota ${QUOTA_RPS} req/s: admitted req/s, middle of the run (target within 10 % of the quota) | ${quota.centralAdmittedPerSecond} → **${quota.ratio}×** the quota; ${quota.throttled} of ${quota.requests} throttled [${quota.run.loadAverage}] |
 | Bedrock calls per unit | ${results.bedrockCallsPerUnit} |
 | create + enqueue a ${enqueueMedian.units}-unit job (median) | ${enqueueMedian.millis} ms |
 
