@@ -403,11 +403,12 @@ const cpuProfilePerCall = async (units: number) => {
 
 /**
  * Units in flight per process in the I/O-bound scale-out: few enough that one process waits on the
- * network, not on a CPU. A unit costs a worker 70–100 ms of CPU at 2–12 units in flight (measured at
- * 100 ms per call; ~26 ms in the zero-latency run's saturated process with 50 in flight, which
- * amortizes its per-wake-up costs): at 12 units in flight and 100 ms one process used 0.87–0.95 of a
- * core on a quiet box, so two processes plus the emulator, PostgreSQL and Redis needed more than the
- * 2 CPUs and the "I/O-bound" ratio measured the box. At 4 and 200 ms one process uses about a third of
+ * network, not on a CPU. A unit cost a worker 70–100 ms of CPU at 2–12 units in flight (measured at
+ * 100 ms per call on the project's box on 2026-12-01 evening, when a saturated zero-latency process
+ * at 50 in flight spent ~51 ms per unit; fewer units per wake-up cost more each, and the box's own
+ * speed varies — raw BullMQ ran 5,460 jobs/s then, 14,458 three hours before): at 12 units in flight
+ * and 100 ms one process used 0.87–0.95 of a core on a quiet box, so two processes plus the emulator,
+ * PostgreSQL and Redis needed more than the 2 CPUs and the "I/O-bound" ratio measured the box. At 4 and 200 ms one process uses about a third of
  * a core (~3.6 units/s; with Bedrock's real latencies, a second or more per call, ~12 units in flight
  * give about that rate).
  */
