@@ -744,7 +744,10 @@ const reconcileTests = (test: Test, patience: Duration.Duration): void => {
         onDeadLetter: deadInto(deadLetters)
       })
       yield* eventually("the dead letter", Effect.sync(() => deadLetters.length === 1), Duration.times(patience, 3))
-      yield* eventually("the held unit active", Effect.map(queue.inspect([held!.unitId]), (es) => es[0]!.state === "active"))
+      // The dead-letter callback can run before the queue has settled the unit as failed (BullMQ
+      // moves it after the handler returns): requeue now would find it still active and skip it.
+      yield* eventually("settled states", Effect.map(queue.inspect([done!.unitId, dead!.unitId, held!.unitId]), (es) =>
+        es[0]!.state !== "waiting" && es[0]!.state !== "active" && es[1]!.state === "failed" && es[2]!.state === "active"))
       healed = true
       const before = seen.length
       yield* queue.requeue([done!, dead!, held!, lost!])
