@@ -479,6 +479,11 @@ const storm = async (emulator: BedrockEmulator.EmulatorHandle, modelIds: Readonl
   emulator.setScenario({ ...quotaScenario, regionThrottle: stormQuotas })
   const run = await certify(emulator.url, modelIds, { ...tuning, runner: { throttleBudgetMillis: STORM_BUDGET_MS } })
   const log = runtimeRequests(emulator)
+  // BENCH_STORM_LOG=<file>: the storm's request log (arrival ms from the run's start, region, model, error), to read where the throttles fall.
+  const logFile = process.env["BENCH_STORM_LOG"]
+  if (logFile !== undefined && logFile !== "") {
+    writeFileSync(logFile, log.map((r) => `${r.at - run.startedAt}\t${r.region}\t${r.modelId}\t${r.operation}\t${r.errorName ?? "ok"}`).join("\n") + "\n")
+  }
   const throttled = log.filter((r) => r.errorName === "ThrottlingException").length
   // The storm's quota limit: per region, (admitted − the burst of 1) at 1 request/s; the maximum.
   const limitSeconds = Math.max(...REGIONS.map((region) =>
@@ -506,6 +511,8 @@ const storm = async (emulator: BedrockEmulator.EmulatorHandle, modelIds: Readonl
 
 const ISOLATION_REGION = "eu-central-1" as const
 const ISOLATION_MODELS = Number(process.env["BENCH_ISOLATION_MODELS"] ?? 16)
+/** Rounds of the isolation part; each figure is the median over them. */
+const ISOLATION_ROUNDS = Math.max(1, Number(process.env["BENCH_ISOLATION_ROUNDS"] ?? 3))
 
 /**
  * One region's sweep until every unit of the models other than `bad` has completed; then the job is
@@ -560,27 +567,45 @@ const isolation = async (emulator: BedrockEmulator.EmulatorHandle, allIds: Reado
     ...quotaScenario,
     regionThrottle: { [ISOLATION_REGION]: quotas[ISOLATION_REGION] }
   }
-  emulator.setScenario(base)
-  const without = await othersDone(emulator.url, good, null)
-  emulator.setScenario({ ...base, rules: [{ models: bad, throttle: { requestsPerSecond: 0.2, burst: 1 } }] })
-  const throttled = await othersDone(emulator.url, ids, bad)
-  emulator.setScenario({ ...base, rules: [{ models: bad, errorRate5xx: 1 }] })
-  const failing = await othersDone(emulator.url, ids, bad)
+  // Each run lasts ~8 s, so one noisy second moves a ratio by 0.1: ISOLATION_ROUNDS rounds of the
+  // three, interleaved, and the median of each.
+  const rounds: Array<{ without: number; throttled: number; failing: number }> = []
+  let verdicts = {}
+  for (let round = 0; round < ISOLATION_ROUNDS; round++) {
+    emulator.setScenario(base)
+    const without = await othersDone(emulator.url, good, null)
+    emulator.setScenario({ ...base, rules: [{ models: bad, throttle: { requestsPerSecond: 0.2, burst: 1 } }] })
+    const throttled = await othersDone(emulator.url, ids, bad)
+    emulator.setScenario({ ...base, rules: [{ models: bad, errorRate5xx: 1 }] })
+    const failing = await othersDone(emulator.url, ids, bad)
+    rounds.push({ without: without.seconds, throttled: throttled.seconds, failing: failing.seconds })
+    verdicts = { without: without.verdicts, throttled: throttled.verdicts, failing: failing.verdicts }
+  }
+  const median = (xs: ReadonlyArray<number>) => {
+    const sorted = [...xs].sort((a, b) => a - b)
+    const mid = Math.floor(sorted.length / 2)
+    return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+  }
+  const withoutSeconds = median(rounds.map((r) => r.without))
+  const throttledSeconds = median(rounds.map((r) => r.throttled))
+  const failingSeconds = median(rounds.map((r) => r.failing))
   return {
     region: ISOLATION_REGION,
     models: good.length,
     badModel: bad,
-    withoutSeconds: without.seconds,
-    throttledSeconds: throttled.seconds,
-    failingSeconds: failing.seconds,
-    throttledRatio: throttled.seconds / without.seconds,
-    failingRatio: failing.seconds / without.seconds,
-    verdicts: { without: without.verdicts, throttled: throttled.verdicts, failing: failing.verdicts }
+    rounds,
+    withoutSeconds,
+    throttledSeconds,
+    failingSeconds,
+    throttledRatio: throttledSeconds / withoutSeconds,
+    failingRatio: failingSeconds / withoutSeconds,
+    verdicts
   }
 }
 
 const printIsolation = (iso: Isolation) => {
   console.log(`\n4. One bad model in ${iso.region} (${iso.models} other models, region quota 25 req/s)`)
+  console.log(`   ${iso.rounds.length} rounds (median of each): ${iso.rounds.map((r) => `${round(r.without)}/${round(r.throttled)}/${round(r.failing)} s`).join(", ")}`)
   console.log(`   others done without it ${round(iso.withoutSeconds)} s`)
   console.log(`   with it throttled at 0.2 req/s: ${round(iso.throttledSeconds)} s → ×${round(iso.throttledRatio)}`)
   console.log(`   with it failing 100 %: ${round(iso.failingSeconds)} s → ×${round(iso.failingRatio)} (target ≤ 1.2)`)
@@ -633,7 +658,7 @@ const rows = (
     `**${round(o.ratio)}×**`
   ],
   [
-    `One model of ${iso.region} throttled hard (0.2 req/s): the ${iso.models} others finish`,
+    `One model of ${iso.region} throttled hard (0.2 req/s): the ${iso.models} others finish (median of ${iso.rounds.length} rounds)`,
     `${round(iso.throttledSeconds)} s`,
     `${round(iso.withoutSeconds)} s without that model`,
     `**${round(iso.throttledRatio)}×** (target ≤ 1.2)`

@@ -14,9 +14,11 @@
  * and a regional breaker: while most of its recently active models (`regionOutageShare`, at least
  * `regionOutageModels`) have an open breaker at once — a regional outage — every lane of the region
  * waits; it closes as soon as those breakers half-open. Request starts are paced (issue 16, on by
- * default): a lane's pacer learns its model's quota when that model alone is throttled, the region's
- * pacer a regional quota when several of its models are, each at 95 % of the admitted rate it
- * measured. With a `GovernorStore`, lanes that were throttled share one limit across processes.
+ * default): a lane's pacer learns its model's quota when that model is throttled clearly more than
+ * the others, the region's pacer a regional quota otherwise, each just under the rate it measured
+ * (`internal/pacer.ts`); `laneWait` says how long a model's own pace would hold its next request,
+ * so the Runner can park a unit instead of holding a worker slot. With a `GovernorStore`, lanes
+ * that were throttled share one limit across processes.
  *
  * **Details**: callers never fail because of the governor: `withPermit` waits while the lane is at
  * its limit or its breaker is open, or the region is at its cap or in an outage, so a unit is
@@ -128,11 +130,11 @@ export interface Options {
   readonly sharedWindow?: Duration.Input | undefined
   /**
    * Pace requests at the observed admitted rate after throttles (default true since issue 16;
-   * `false`: AIMD concurrency alone). Unpaced until a throttle. A model throttled alone (its own
-   * quota) paces only its lane; several models of a region throttled within a few seconds (a
-   * regional quota) pace the region. After a first guess, the pacer measures the admitted rate and
-   * stays just under it, probing above it rarely where the rate is low (each probe costs about one
-   * throttle), so in a storm the calls sent stay close to the calls needed.
+   * `false`: AIMD concurrency alone). Unpaced until a throttle. A model throttled clearly more
+   * than the other models of its region (its own quota) paces only its lane; otherwise (a regional
+   * quota) the region is paced. After a first guess, the pacer measures the quota between
+   * throttles and stays just under it, probing above it rarely where the rate is low (each probe
+   * costs about one throttle), so in a storm the calls sent stay close to the calls needed.
    */
   readonly pacing?: boolean | undefined
 }
@@ -154,15 +156,19 @@ export class RegionGovernor extends Context.Service<RegionGovernor, {
   ) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** A call in the lane succeeded: grows its limit and closes its half-open breaker. */
   readonly recordSuccess: (region: Region, modelId?: string) => Effect.Effect<void>
-  /** A call in the lane was throttled: halves its limit. Does not feed the breaker. */
-  readonly recordThrottle: (region: Region, modelId?: string) => Effect.Effect<void>
+  /**
+   * A call in the lane was throttled: halves its limit. Does not feed the breaker. `sentAt` (epoch
+   * ms, the `Clock`'s) is when the throttled request was sent, when the caller knows: a request sent
+   * at the pacer's pace tells it more than one already in flight when pacing began.
+   */
+  readonly recordThrottle: (region: Region, modelId?: string, sentAt?: number) => Effect.Effect<void>
   /** An environment failure (5xx, timeout, network) in the lane: feeds its breaker only. */
   readonly recordFailure: (region: Region, modelId?: string) => Effect.Effect<void>
   /**
    * Records a call's outcome by its error category (`null`: success) through the category's signal
    * in `ErrorCategory.table` — the one way the Runner reports outcomes.
    */
-  readonly recordOutcome: (region: Region, category: Category | null, modelId?: string) => Effect.Effect<void>
+  readonly recordOutcome: (region: Region, category: Category | null, modelId?: string, sentAt?: number) => Effect.Effect<void>
   /**
    * Waits until one Bedrock request may start for the model in the region (issue 16; at once with
    * `pacing: false`): unpaced until a throttle, then spaced by the lane's pacer (a model throttled
@@ -170,6 +176,12 @@ export class RegionGovernor extends Context.Service<RegionGovernor, {
    * measured, creeping upward slowly (see `internal/pacer.ts`).
    */
   readonly pace: (region: Region, modelId?: string) => Effect.Effect<void>
+  /**
+   * How long a request of the model started now would wait for the model's own pacer (its lane's,
+   * engaged when the model alone is throttled), in ms; 0 when the lane is not paced. The Runner
+   * parks a unit instead of holding a worker slot through a long wait (`RunnerSettings.parkAfterMillis`).
+   */
+  readonly laneWait: (region: Region, modelId?: string) => Effect.Effect<number>
   /** The state of one lane. */
   readonly state: (region: Region, modelId?: string) => Effect.Effect<RegionSnapshot>
   /** The cap and regional breaker of one region. */
@@ -217,8 +229,8 @@ interface RegionState {
   lastCapCutAt: number
   /** Lane → when it was last throttled. */
   readonly throttledLanes: Map<State, number>
-  /** Lane → when it was last throttled, for the pacers (kept `classifyMillis`). */
-  readonly pacedThrottles: Map<State, number>
+  /** Lane → when its last throttle was taken for the regional quota's (for the pacers, kept `classifyMillis`). */
+  readonly regionalThrottles: Map<State, number>
 }
 
 interface Grant {
@@ -263,6 +275,9 @@ interface State {
   readonly waiters: Array<Waiter>
   /** The lane's own request pacer, engaged by throttles of this model alone (its own quota). */
   readonly pacer: Pacer.Pacer
+  /** Request starts and throttles of the lane within `classifyMillis`, to tell its own quota from the region's. */
+  readonly recentStarts: Array<number>
+  readonly recentThrottles: Array<number>
 }
 
 const settingsOf = (options: Options): Settings => {
@@ -324,7 +339,9 @@ const freshLane = (home: RegionState, modelId: string | null, initial: number): 
   trips: 0,
   lastActivity: Number.NEGATIVE_INFINITY,
   waiters: [],
-  pacer: Pacer.make()
+  pacer: Pacer.make(),
+  recentStarts: [],
+  recentThrottles: []
 })
 
 /**
@@ -365,7 +382,7 @@ const makeLanes = (settings: Settings, scope: Scope.Scope, openMillis: ReadonlyA
           capStreak: 0,
           lastCapCutAt: Number.NEGATIVE_INFINITY,
           throttledLanes: new Map(),
-          pacedThrottles: new Map()
+          regionalThrottles: new Map()
         }
         regions.set(region, home)
       }
@@ -640,7 +657,7 @@ const makeRecorders = (
     yield* share(lane, { grow: grow ? { by: 1, max: settings.max } : undefined, close: closing }, now)
   })
 
-  const recordThrottle = Effect.fn("RegionGovernor.recordThrottle")(function*(region: Region, modelId?: string) {
+  const recordThrottle = Effect.fn("RegionGovernor.recordThrottle")(function*(region: Region, modelId?: string, sentAt?: number) {
     const now = yield* Clock.currentTimeMillis
     const lane = touched(region, modelId, now)
     lane.throttles++
@@ -650,7 +667,7 @@ const makeRecorders = (
       lane.lastCutAt = now
       lane.limit = Math.max(settings.min, Math.floor(lane.limit / 2))
     }
-    if (settings.pacing !== null) paceThrottle(settings.pacing, lane, now)
+    if (settings.pacing !== null) paceThrottle(settings.pacing, lane, now, sentAt)
     cutRegionOnRegionalThrottle(settings, lane, now)
     yield* share(lane, { cut: { factor: 0.5, min: settings.min, cooldownMillis: settings.cutCooldownMillis } }, now)
   })
@@ -670,19 +687,21 @@ const makeRecorders = (
     yield* share(lane, { openForMillis: opens ? lane.openUntil - now : undefined }, now)
   })
 
-  const bySignal: { readonly [S in Signal]: (region: Region, modelId?: string) => Effect.Effect<void> } = {
+  const bySignal: { readonly [S in Signal]: (region: Region, modelId?: string, sentAt?: number) => Effect.Effect<void> } = {
     success: recordSuccess,
     throttle: recordThrottle,
     failure: recordFailure,
     none: () => Effect.void
   }
-  const recordOutcome = (region: Region, category: Category | null, modelId?: string) =>
-    bySignal[ErrorCategory.signalOf(category)](region, modelId)
+  const recordOutcome = (region: Region, category: Category | null, modelId?: string, sentAt?: number) =>
+    bySignal[ErrorCategory.signalOf(category)](region, modelId, sentAt)
 
   // First the lane's pacer (its model's quota), then the region's (a regional quota): a lane paced
   // on its own reserves a region slot only once its own slot came, so it never holds the region's
-  // pace for the others. A caller that wakes more than a slot late (a busy event loop) takes a new
-  // region slot, so a stall's backlog goes out spaced instead of in one burst.
+  // pace for the others. A caller whose pacer was cut while it slept gives its slot back and takes
+  // one at the new pace (slots reserved at a pace just found too fast would all be throttled), and
+  // a caller that wakes more than a slot late (a busy event loop) takes a new region slot, so a
+  // stall's backlog goes out spaced instead of in one burst.
   const sleepUntil = (start: number, now: number) =>
     start > now ? Effect.sleep(Duration.millis(start - now)) : Effect.void
 
@@ -694,53 +713,132 @@ const makeRecorders = (
       const slot = 1000 / Math.max(home.pacer.rate ?? 0, pacing.minRate)
       return sleepUntil(start, now).pipe(
         Effect.andThen(Clock.currentTimeMillis),
-        Effect.flatMap((woke) => woke - start > slot ? paceRegion(home, pacing) : Effect.void)
+        Effect.flatMap((woke) => {
+          if (woke - start <= slot && home.pacer.lastCutAt <= now) return Effect.void
+          Pacer.abandon(home.pacer, start)
+          return paceRegion(home, pacing)
+        })
       )
     })
 
-  const pace = (region: Region, modelId?: string): Effect.Effect<void> =>
-    settings.pacing === null ? Effect.void : Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const lane = laneOf(region, modelId)
-      const pacing = settings.pacing!
+  const paceLane = (lane: State, pacing: Pacer.PacerSettings): Effect.Effect<void> =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const start = Pacer.earliest(lane.pacer, now)
       Pacer.commit(lane.pacer, pacing, start)
-      return Effect.andThen(sleepUntil(start, now), paceRegion(lane.home, pacing))
+      if (start <= now) return Effect.void
+      return Effect.andThen(sleepUntil(start, now), () => {
+        if (lane.pacer.lastCutAt <= now) return Effect.void
+        Pacer.abandon(lane.pacer, start)
+        return paceLane(lane, pacing)
+      })
     })
 
-  return { recordSuccess, recordThrottle, recordFailure, recordOutcome, pace }
+  const pace = (region: Region, modelId?: string): Effect.Effect<void> =>
+    settings.pacing === null ? Effect.void : Effect.suspend(() => {
+      const lane = laneOf(region, modelId)
+      const pacing = settings.pacing!
+      return Effect.andThen(paceLane(lane, pacing), Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        trimBefore(lane.recentStarts, now - classifyMillis)
+        lane.recentStarts.push(now)
+        return paceRegion(lane.home, pacing)
+      }))
+    })
+
+  const laneWait = (region: Region, modelId?: string): Effect.Effect<number> =>
+    settings.pacing === null ? Effect.succeed(0) : Effect.map(Clock.currentTimeMillis, (now) => {
+      const lane = laneOf(region, modelId)
+      return Math.max(0, Pacer.earliest(lane.pacer, now) - now)
+    })
+
+  return { recordSuccess, recordThrottle, recordFailure, recordOutcome, pace, laneWait }
 }
 
 
-/** How far back `paceThrottle` looks for a lane's earlier throttles and the other lanes' activity. */
-const classifyMillis = 5_000
+/** How far back `paceThrottle` compares a lane's throttles with the other lanes' (ms). */
+const classifyMillis = 10_000
+
+/**
+ * A lane's throttles are its own quota's when a regional quota would throttle that many of its
+ * requests (at the rate it throttles the region's other lanes) less often than this.
+ */
+const ownQuotaSignificance = 0.01
+
+/** Requests the region's other lanes sent within `classifyMillis` before their throttle rate is a yardstick. */
+const othersEvidence = 10
+
+const trimBefore = (times: Array<number>, since: number): void => {
+  let drop = 0
+  while (drop < times.length && times[drop]! < since) drop++
+  if (drop > 0) times.splice(0, drop)
+}
 
 /**
  * Which pacer a throttle teaches: the lane's own (its model's quota) or the region's (a regional
- * quota). The region's when another lane of the region was throttled within the cooldown, or —
- * once the region's pacer has measured its rate — when this lane is all the region runs, or this
- * is the lane's first throttle in `classifyMillis`. Otherwise the lane's own: a model throttled
- * again and again while the others run unthrottled paces only itself. A regional throttle stops
- * the lane pacers engaged within the last cooldown (they were that regional quota too); every
- * throttle, regional or not, holds the region's guess from stepping up.
+ * quota). A regional quota throttles whichever model asks when the region's bucket is empty, so
+ * every busy model of the region loses about the same share of its requests; a model's own quota
+ * throttles that model alone. Over the last `classifyMillis`, the throttle is the lane's own when
+ * the region's other lanes sent enough to be a yardstick (`othersEvidence`) and a regional quota,
+ * throttling at their (smoothed) rate, would throttle that many of the lane's requests with
+ * probability under `ownQuotaSignificance` — or when the lane already has its own pace. It is
+ * doubtful (recorded, no pacer cut) when the lane loses more than twice the others' share but not
+ * yet clearly; otherwise the region's. A lane found to be its own quota undoes the region's pace
+ * when only its throttles engaged it. Only a regional throttle holds the region's guess from
+ * stepping up.
  */
-const paceThrottle = (pacing: Pacer.PacerSettings, lane: State, now: number): void => {
+const paceThrottle = (pacing: Pacer.PacerSettings, lane: State, now: number, sentAt: number | undefined): void => {
   const home = lane.home
-  let othersThrottled = false
-  for (const [other, at] of home.pacedThrottles) {
-    if (now - at > classifyMillis) home.pacedThrottles.delete(other)
-    else if (other !== lane && now - at <= pacing.cooldownMillis) othersThrottled = true
+  const since = now - classifyMillis
+  trimBefore(lane.recentThrottles, since)
+  lane.recentThrottles.push(now)
+  let otherStarts = 0
+  let otherThrottles = 0
+  for (const other of home.lanes) {
+    if (other === lane) continue
+    trimBefore(other.recentStarts, since)
+    trimBefore(other.recentThrottles, since)
+    otherStarts += other.recentStarts.length
+    otherThrottles += other.recentThrottles.length
   }
-  const again = home.pacedThrottles.has(lane)
-  home.pacedThrottles.set(lane, now)
-  let othersActive = false
-  for (const other of home.lanes) if (other !== lane && now - other.lastActivity <= classifyMillis) othersActive = true
-  const regional = othersThrottled || (home.pacer.learned && (!othersActive || !again))
-  // Every throttle of the region holds its pacer's guess from stepping up; only a regional one cuts.
-  Pacer.throttled(home.pacer, pacing, now, regional)
-  if (!regional) return Pacer.throttled(lane.pacer, pacing, now)
-  for (const other of home.pacedThrottles.keys()) {
-    if (now - other.pacer.engagedAt <= pacing.cooldownMillis) Pacer.disengage(other.pacer)
+  trimBefore(lane.recentStarts, since)
+  // Under a regional quota the lane loses requests at the others' rate (Laplace-smoothed: a region
+  // where little ran says little); its own quota shows as more throttles than that rate explains.
+  const othersRate = (otherThrottles + 1) / (otherStarts + 2)
+  const throttles = lane.recentThrottles.length
+  const starts = Math.max(throttles, lane.recentStarts.length)
+  // The others must have sent enough to know their rate: where little else ran, a lane's run of
+  // throttles is as likely the region's quota.
+  const known = otherStarts >= othersEvidence
+  const own = lane.pacer.rate !== null || (known && binomialTail(starts, throttles, othersRate) < ownQuotaSignificance)
+  // Not yet its own for sure, but losing clearly more than the others while both sent enough to
+  // tell: the region's pace is left alone (the lane's concurrency limit was halved all the same).
+  const doubtful = !own && known && starts >= 3 && throttles / starts > 2 * othersRate
+  if (own) {
+    Pacer.throttled(home.pacer, pacing, now, false)
+    Pacer.throttled(lane.pacer, pacing, now, true, sentAt)
+    // The region's pacer engaged by this lane's throttles alone, before they told its own quota apart: undone.
+    let othersRegional = false
+    for (const [other, at] of home.regionalThrottles) {
+      if (now - at > classifyMillis) home.regionalThrottles.delete(other)
+      else if (other !== lane) othersRegional = true
+    }
+    if (home.regionalThrottles.delete(lane) && !othersRegional) Pacer.disengage(home.pacer)
+    return
   }
+  if (doubtful) return Pacer.throttled(home.pacer, pacing, now, false)
+  home.regionalThrottles.set(lane, now)
+  Pacer.throttled(home.pacer, pacing, now, true, sentAt)
+}
+
+/** P(X ≥ k) for X ~ Binomial(n, p). */
+const binomialTail = (n: number, k: number, p: number): number => {
+  if (k <= 0) return 1
+  let term = (1 - p) ** n // P(X = 0)
+  let below = 0
+  for (let x = 0; x < k; x++) {
+    below += term
+    term = term * ((n - x) / (x + 1)) * (p / (1 - p))
+  }
+  return Math.max(0, 1 - below)
 }
 
 /** Several lanes of a region throttled within the cooldown: a regional quota halves the region's cap. */

@@ -62,7 +62,16 @@ export interface RunnerSettings {
   readonly throttleBudgetMillis: number
   /** Tests of one unit run at once (default 3). */
   readonly testConcurrency: number
+  /**
+   * A test whose model's own quota (the governor's lane pacer, issue 16) would hold its next request
+   * longer than this does not wait: it ends ERRORED with THROTTLED at once, so the unit gives its
+   * worker slot back to other models and resumes later (default 2 s). A regional quota never parks
+   * a unit: every model of the region waits for it alike.
+   */
+  readonly parkAfterMillis?: number | undefined
 }
+
+const defaultParkAfterMillis = 2_000
 
 /** Runner settings, with defaults; override with `Effect.provideService(RunnerConfig, {...})`. */
 export const RunnerConfig = Context.Reference<RunnerSettings>("@myia/certification/RunnerConfig", {
@@ -71,7 +80,8 @@ export const RunnerConfig = Context.Reference<RunnerSettings>("@myia/certificati
     backoffBaseMillis: 200,
     backoffMaxMillis: 5_000,
     throttleBudgetMillis: 120_000,
-    testConcurrency: 3
+    testConcurrency: 3,
+    parkAfterMillis: defaultParkAfterMillis
   })
 })
 
@@ -173,14 +183,21 @@ const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boo
     const budget = Option.isNone(limiter) ? () => Effect.void : limiter.value.take
     // Each request waits for the governor's pacing of its (region, model), then for the shared budget.
     const take = (region: Region) => Effect.andThen(governor.pace(region, modelId), budget(region))
+    const parkAfter = settings.parkAfterMillis ?? defaultParkAfterMillis
     const waitOutThrottling = <A>(region: Region, call: Effect.Effect<A, BedrockError>): Effect.Effect<A, BedrockError> =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
         const nextDelay = yield* delays(retryBackoff(settings))
         let sent = 0
+        let sentAt = started
         // Issue 18: each send of the call is its own span, numbered.
         const send = Effect.suspend(() => call.pipe(Effect.annotateSpans({ "bedrock.attempt": ++sent })))
-        const attempt: Effect.Effect<A, BedrockError> = Effect.andThen(take(region), send).pipe(
+        const stamp = Effect.map(Clock.currentTimeMillis, (now) => {
+          sentAt = now
+        })
+        const attempt: Effect.Effect<A, BedrockError> = take(region).pipe(
+          Effect.andThen(stamp),
+          Effect.andThen(send),
           Effect.catch((error) =>
             Effect.gen(function*() {
               const { category } = error.error
@@ -188,7 +205,11 @@ const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boo
               const waitOut = ErrorCategory.describe(category).handling === "wait" &&
                 now - started < settings.throttleBudgetMillis && !(yield* stopRequested)
               if (!waitOut) return yield* error // reported by the test run, once
-              yield* governor.recordOutcome(region, category, modelId)
+              // When it was sent tells the pacer whether it went out at its pace (see `recordThrottle`).
+              yield* governor.recordOutcome(region, category, modelId, sentAt)
+              // The model's own quota would hold the next send long: give up now, the test parks the unit.
+              const wait = yield* governor.laneWait(region, modelId)
+              if (wait > parkAfter) return yield* new BedrockError({ ...error, error: parked(region, modelId ?? error.modelId, wait) })
               yield* Metrics.recordRetry(region, category, modelId)
               yield* Effect.sleep(yield* nextDelay)
               return yield* attempt
@@ -224,7 +245,10 @@ const runTest = Effect.fnUntraced(function*(
   const nextDelay = { wait: yield* delays(retryBackoff(settings)), retry: yield* delays(retryBackoff(settings)) }
   let attempts = 0
   let failures = 0
+  const parkAfter = settings.parkAfterMillis ?? defaultParkAfterMillis
   while (true) {
+    const wait = yield* governor.laneWait(ctx.region, ctx.model.id)
+    if (wait > parkAfter) return finish(test, ctx, parked(ctx.region, ctx.model.id, wait), attempts)
     attempts++
     if (options.onTest) yield* options.onTest(test.id, "start")
     const exit = yield* Effect.exit(
@@ -287,6 +311,14 @@ const runTest = Effect.fnUntraced(function*(
     yield* Effect.sleep(yield* nextDelay[handling])
   }
 })
+
+/** A test not sent because its model's own quota would hold it `waitMillis`: the unit gives its slot back. */
+const parked = (region: Region, modelId: string, waitMillis: number): CategorizedError =>
+  ErrorCategory.make("THROTTLED", {
+    message: `${modelId} in ${region}: the model's own quota paces its next request ${
+      Math.round(waitMillis / 100) / 10
+    } s out; the unit gives its worker slot back and resumes later`
+  })
 
 /** The result of a test whose last run ended in `error`. */
 const finish = (test: Suite.SuiteTest, ctx: Suite.TestContext, error: CategorizedError, attempts: number): TestRun => {

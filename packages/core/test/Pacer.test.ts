@@ -15,19 +15,22 @@ describe("Pacer (issue 16)", () => {
     // 10 starts at once (an unpaced burst), 4 throttled.
     for (let i = 0; i < 10; i++) assert.strictEqual(Pacer.reserve(pacer, settings, 1_000), 0)
     for (let i = 0; i < 4; i++) Pacer.throttled(pacer, settings, 1_010)
-    // The first throttle guesses at once (9 of 10 not throttled yet, all at once: over 100 ms); the
-    // next three are within the cooldown.
-    assert.closeTo(pacer.rate!, 0.95 * 90, 1e-9)
+    // The first throttle guesses at once (9 of 10 not throttled yet, all at once: over 250 ms); the
+    // next three are within the cooldown, and were in flight before it engaged: no change.
+    assert.closeTo(pacer.rate!, 0.95 * 36, 1e-9)
     assert.isFalse(pacer.learned)
     const waits = Array.from({ length: 4 }, () => Pacer.reserve(pacer, settings, 1_010))
     const gaps = waits.slice(1).map((w, i) => w - waits[i]!)
-    for (const gap of gaps) assert.closeTo(gap, 1000 / 85.5, 1e-6, "1 / rate apart")
-    // A whole second at the guess without a throttle steps it up by half; one with a throttle does not.
-    Pacer.reserve(pacer, settings, 2_010)
-    assert.closeTo(pacer.rate!, 0.95 * 90 * 1.5, 1e-9)
-    Pacer.throttled(pacer, settings, 2_500, false)
-    Pacer.reserve(pacer, settings, 3_020)
-    assert.closeTo(pacer.rate!, 0.95 * 90 * 1.5, 1e-9)
+    for (const gap of gaps) assert.closeTo(gap, 1000 / 34.2, 1e-6, "1 / rate apart")
+    // Reserving slots says nothing about the quota: no step up without answers.
+    Pacer.reserve(pacer, settings, 2_100)
+    assert.closeTo(pacer.rate!, 0.95 * 36, 1e-9, "reservations alone do not step the guess up")
+    // A whole second with two answers admitted at the guess and no throttle steps it up by half.
+    Pacer.succeeded(pacer, settings, 1_500)
+    assert.closeTo(pacer.rate!, 0.95 * 36, 1e-9, "less than a second since it engaged")
+    Pacer.succeeded(pacer, settings, 2_100)
+    assert.closeTo(pacer.rate!, 0.95 * 36 * 1.5, 1e-9)
+    assert.strictEqual(pacer.steps, 1)
   })
 
   it("a first throttle after answers came back guesses from the answers, not from the requests in flight", () => {
@@ -39,55 +42,78 @@ describe("Pacer (issue 16)", () => {
     assert.closeTo(pacer.rate!, 0.95 * 1, 1e-9, "one request completed in the last second (5 sent − 1 throttled would say 4)")
   })
 
-  it("a throttle after the cooldown measures the starts admitted since it engaged, and the ceiling is learned", () => {
+  it("while guessing, a request sent at the guessed pace and throttled halves the guess at once; one sent before does not", () => {
     const pacer = Pacer.make()
     Pacer.reserve(pacer, settings, 0)
     Pacer.reserve(pacer, settings, 0)
-    Pacer.throttled(pacer, settings, 0) // engaged at 0 with the guess 0.95 × 1
-    // 7 paced starts over the next 1.75 s (a whole second without a throttle steps 4 up to 6), then a throttle.
+    Pacer.throttled(pacer, settings, 5) // engaged: 1 admitted over 250 ms → 3.8 requests/s
+    assert.closeTo(pacer.rate!, 3.8, 1e-9)
+    Pacer.throttled(pacer, settings, 40, true, 0)
+    assert.closeTo(pacer.rate!, 3.8, 1e-9, "sent before the pace began: in flight from the burst")
+    const wait = Pacer.reserve(pacer, settings, 40)
+    const sentAt = 40 + wait
+    Pacer.throttled(pacer, settings, sentAt + 10, true, sentAt)
+    assert.closeTo(pacer.rate!, 1.9, 1e-9, "sent at the guessed pace and throttled: halved within the cooldown")
+    assert.isFalse(pacer.learned)
+    Pacer.throttled(pacer, settings, sentAt + 20, true, sentAt)
+    assert.closeTo(pacer.rate!, 1.9, 1e-9, "that request went out at the old pace: no second halving")
+    // The cut restarts the spacing: the next slot is one new interval after the cut.
+    assert.closeTo(Pacer.reserve(pacer, settings, sentAt + 20), 1000 / 1.9 - 10, 1e-6)
+  })
+
+  it("a throttled step up goes back to the rate before it, learned as aim × the ceiling, and creeps from there", () => {
+    const pacer = Pacer.make()
+    Pacer.reserve(pacer, settings, 0)
+    Pacer.succeeded(pacer, settings, 300)
+    Pacer.reserve(pacer, settings, 300)
+    Pacer.throttled(pacer, settings, 310) // the guess: one answer in the last second → 0.95
+    assert.closeTo(pacer.rate!, 0.95, 1e-9)
+    Pacer.succeeded(pacer, settings, 900)
+    Pacer.succeeded(pacer, settings, 1_400) // a second and two answers: step up
+    assert.closeTo(pacer.rate!, 0.95 * 1.5, 1e-9)
+    Pacer.throttled(pacer, settings, 2_500)
+    assert.closeTo(pacer.rate!, 0.95, 1e-9, "back to the rate before the step")
+    assert.isTrue(pacer.learned)
+    assert.closeTo(pacer.ceiling, 1, 1e-9)
+    Pacer.reserve(pacer, settings, 4_000)
+    assert.closeTo(pacer.rate!, 0.95 * 1.002, 1e-9, "at aim × the ceiling it creeps: 0.2 % of the rate per start")
+  })
+
+  it("a later throttle measures what the quota admitted since an earlier throttle, bisected with the pace that was throttled", () => {
+    const pacer = Pacer.make()
+    Pacer.reserve(pacer, settings, 0)
+    Pacer.throttled(pacer, settings, 0) // engaged at 0: the quota was empty then
     pacer.rate = 4
-    for (let i = 1; i <= 7; i++) {
+    // 12 starts over the next 3 s, 3 of them throttled (within the cooldown, sent before any cut: no change).
+    for (let i = 1; i <= 12; i++) {
       pacer.nextStart = 0
       Pacer.reserve(pacer, settings, i * 250)
     }
-    assert.strictEqual(pacer.rate, 6)
-    Pacer.throttled(pacer, settings, 1_900)
-    // Since engagement (0) — the 2 starts at 0 count too: 9 sent − 2 throttled over 1.9 s.
-    const observed = 7 / 1.9
-    assert.closeTo(pacer.ceiling, observed, 1e-9)
-    assert.closeTo(pacer.rate!, 0.95 * observed, 1e-9)
+    for (const at of [1_100, 1_600, 2_100]) Pacer.throttled(pacer, settings, at, false)
+    Pacer.throttled(pacer, settings, 3_000)
+    // Between the throttles at 0 and 3 000: 12 starts − 4 throttles (+ half a token) over 3 s.
+    const admitted = 8.5 / 3
+    assert.closeTo(pacer.ceiling, Math.sqrt(admitted * 4), 1e-9)
+    assert.closeTo(pacer.rate!, 0.95 * Math.sqrt(admitted * 4), 1e-9)
     assert.isTrue(pacer.learned)
     const before = pacer.rate!
-    Pacer.reserve(pacer, settings, 2_000)
-    assert.closeTo(pacer.rate! - before, 0.002 * before, 1e-9, "at a learned ceiling it creeps: 0.2 % of the rate per start")
     pacer.rate = 0.5 * pacer.ceiling
     Pacer.reserve(pacer, settings, 10_000)
-    assert.closeTo(pacer.rate - 0.5 * pacer.ceiling, settings.growth, 1e-9, "well below it (a cut in a quiet window), it grows fast")
+    assert.closeTo(pacer.rate - 0.5 * pacer.ceiling, 0.02 * 0.5 * pacer.ceiling, 1e-9, "well below it (a cut in a quiet window) it climbs: 2 % of the rate per start")
+    assert.isBelow(0.5 * pacer.ceiling, before)
   })
 
   it("a cut at most halves the rate and never goes below minRate; disengage unpaces it", () => {
     const pacer = Pacer.make()
     Pacer.throttled(pacer, settings, 0)
-    assert.strictEqual(pacer.rate, 9.5, "nothing sent: the guess is one request over 100 ms")
+    assert.closeTo(pacer.rate!, 3.8, 1e-9, "nothing sent: the guess is one request over 250 ms")
     Pacer.throttled(pacer, settings, 3_000)
-    assert.strictEqual(pacer.rate, 4.75, "nothing admitted since: halved, not zeroed")
-    for (let t = 4_000; t <= 10_000; t += 1_000) Pacer.throttled(pacer, settings, t)
+    assert.closeTo(pacer.rate!, 1.9, 1e-9, "nothing admitted since: halved, not zeroed")
+    for (let t = 4_000; t <= 12_000; t += 1_000) Pacer.throttled(pacer, settings, t)
     assert.strictEqual(pacer.rate, settings.minRate)
     Pacer.disengage(pacer)
     assert.strictEqual(pacer.rate, null)
-    assert.strictEqual(Pacer.reserve(pacer, settings, 3_000), 0)
-  })
-
-  it("the measure counts at least the requests that completed since it engaged", () => {
-    const pacer = Pacer.make()
-    for (let i = 0; i < 4; i++) Pacer.reserve(pacer, settings, 0)
-    Pacer.throttled(pacer, settings, 0) // engaged: the burst before it is throttled after it
-    pacer.rate = 3
-    for (let i = 0; i < 3; i++) Pacer.throttled(pacer, settings, 100)
-    for (const at of [500, 900, 1_300, 1_700]) Pacer.succeeded(pacer, settings, at)
-    Pacer.throttled(pacer, settings, 2_000)
-    // Sent − throttled since 0 is 4 − 5 < 0; four requests completed over 2 s: 2 requests/s.
-    assert.closeTo(pacer.rate!, 0.95 * 2, 1e-9, "not halved to 1.5: the answers count")
+    assert.strictEqual(Pacer.reserve(pacer, settings, 13_000), 0)
   })
 })
 

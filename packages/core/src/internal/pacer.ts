@@ -6,18 +6,25 @@
  * Unpaced until the first throttle. Then it learns the quota in two steps:
  * - **Guess** (first throttle): the requests that completed in the last second, or if none did
  *   the requests sent and not throttled per second since the first of them (over at least
- *   100 ms), times `aim`; each whole
- *   second without a throttle steps it up by half (a quota far above the first burst is reached
- *   in a few seconds) — a guess, not a measurement.
- * - **Measure** (every later throttle, at most once per `cooldownMillis`): the starts that were not
- *   throttled since the pacer engaged, over at most the window (`windowMillis`, or about ten
- *   starts when slower), per second — the admitted rate of its own pace, without the unpaced
- *   burst; at least the requests that completed since — is the ceiling (lowered by at most a
- *   tenth per cut: a quiet window measures low), and the rate becomes `aim` × the measure (at
- *   most halved per cut). From then on the rate grows fast (`growth` requests/s per start) below
- *   `aim` × ceiling and creeps above it by `creep` × rate per start: a quota that rose, or a
- *   share another process left, is found again, while a slow quota — where every throttled call
- *   counts — is probed rarely.
+ *   250 ms), times `aim`. While guessing, a request sent at the guessed pace and throttled halves
+ *   it at once (a burst's requests still in flight when it engaged do not count); each whole
+ *   second without a throttle, once answers admitted at the guess came back, steps it up by half
+ *   (a quota far above the first burst is reached in a few seconds); a throttled step goes back to
+ *   the rate before it, which is then learned — a guess, not a measurement.
+ * - **Measure** (every later throttle, at most once per `cooldownMillis`): what the quota admitted
+ *   between an earlier throttle of it (within about twenty starts) and this one — the quota was
+ *   empty at both, so that is what it refilled, less what a bucket left full lost — or, without an
+ *   earlier one, the starts not throttled since the pacer engaged; the quota lies between that and
+ *   the pace that was throttled, so the measure is their geometric mean (a bisection narrowing
+ *   with every throttle). It is the ceiling (lowered by at most a tenth per cut: a quiet window
+ *   measures low), and the rate becomes `aim` × the measure (at most halved per cut). From then on
+ *   the rate climbs below `aim` × ceiling (`climb` × rate per start, at most `growth`) and creeps
+ *   above it by `creep` × rate per start: a quota that rose, or a share another process left, is
+ *   found again, while a slow quota — where every throttled call counts — is probed rarely.
+ *
+ * A cut restarts the spacing from now: callers holding a slot reserved at the old pace give it
+ * back (`abandon`) and take one at the new pace, so slots reserved at a pace just found too fast
+ * are not all throttled in turn.
  *
  * Starts are spaced `1 / rate` apart (a reservation on the next start, no burst). Pure
  * bookkeeping: times come from the caller.
@@ -44,14 +51,20 @@ export interface Pacer {
   ceiling: number
   /** Whether the ceiling was measured (a throttle after the guess). */
   learned: boolean
-  /** While guessing: when the rate last stepped up (or engaged). */
+  /** While guessing: when the rate last stepped up, engaged, or was throttled. */
   stepAt: number
+  /** While guessing: step-ups since it engaged or was last throttled. */
+  steps: number
+  /** The first start reserved at the rate set by the last cut: a request sent earlier went out at an older pace. */
+  pacedFrom: number
   /** Start times in the window. */
   readonly sent: Array<number>
   /** Throttle times in the window. */
   readonly throttled: Array<number>
   /** Completion times of requests that were not throttled, in the window. */
   readonly succeeded: Array<number>
+  /** Times of throttles of this pacer's own quota (`throttled` with `cut`), in the window: the quota was empty then. */
+  readonly empty: Array<number>
 }
 
 export const make = (): Pacer => ({
@@ -62,9 +75,12 @@ export const make = (): Pacer => ({
   ceiling: 0,
   learned: false,
   stepAt: 0,
+  steps: 0,
+  pacedFrom: Number.POSITIVE_INFINITY,
   sent: [],
   throttled: [],
-  succeeded: []
+  succeeded: [],
+  empty: []
 })
 
 const trim = (times: Array<number>, since: number): void => {
@@ -78,7 +94,14 @@ export const earliest = (pacer: Pacer, now: number): number => pacer.rate === nu
 
 /** Per-start growth of the rate (requests/s) at its current value. */
 const growthOf = (pacer: Pacer, settings: PacerSettings, rate: number): number =>
-  pacer.learned && rate >= settings.aim * pacer.ceiling ? Math.min(settings.growth, creep * rate) : settings.growth
+  Math.min(settings.growth, (pacer.learned && rate >= settings.aim * pacer.ceiling ? creep : climb) * rate)
+
+/**
+ * Per start, a paced rate below `aim` × its ceiling grows by this share of itself (at most
+ * `growth` requests/s): 2 %/s at 1 request/s, the full `growth` from 20 requests/s — a slow quota
+ * is climbed back gently, since each throttle there is a large share of the calls.
+ */
+const climb = 0.02
 
 /**
  * Per start, a paced rate above `aim` × a learned ceiling grows by this share of itself: the rate
@@ -90,23 +113,27 @@ const creep = 0.002
 
 /** Commit a start at `start` (≥ `earliest`): the next start is `1 / rate` later. */
 export const commit = (pacer: Pacer, settings: PacerSettings, start: number): void => {
-  trim(pacer.sent, start - (pacer.rate === null ? settings.windowMillis : windowOf(settings, pacer.rate)))
+  trim(pacer.sent, start - retentionMillis)
   pacer.sent.push(start)
   if (pacer.rate === null) return
   pacer.nextStart = start + 1000 / pacer.rate
-  if (pacer.learned) {
-    pacer.rate += growthOf(pacer, settings, pacer.rate)
-    return
-  }
-  // Guessing: a whole second at the guess without a throttle says the quota is higher — step up.
-  if (start - pacer.stepAt < 1000) return
-  const last = pacer.throttled[pacer.throttled.length - 1] ?? Number.NEGATIVE_INFINITY
-  if (last <= pacer.stepAt) pacer.rate *= guessStep
-  pacer.stepAt = start
+  if (pacer.learned) pacer.rate += growthOf(pacer, settings, pacer.rate)
 }
 
-/** While guessing, the rate steps up by this factor per second without a throttle. */
+/**
+ * While guessing, the rate steps up by this factor after a whole second without a throttle in which
+ * at least `stepEvidence` requests came back admitted: the answers say the quota is higher. Counted
+ * from answers, not from reserved starts — at a slow guess every reservation lies a second ahead,
+ * and stepping up on those would climb past a slow quota before a single answer came back.
+ */
 const guessStep = 1.5
+const stepEvidence = 2
+
+/** A reserved start at `start` will not happen (its caller takes another): forget it. */
+export const abandon = (pacer: Pacer, start: number): void => {
+  const index = pacer.sent.lastIndexOf(start)
+  if (index >= 0) pacer.sent.splice(index, 1)
+}
 
 /** Reserve a start at `now`: how many milliseconds the caller waits before starting. */
 export const reserve = (pacer: Pacer, settings: PacerSettings, now: number): number => {
@@ -119,6 +146,13 @@ export const reserve = (pacer: Pacer, settings: PacerSettings, now: number): num
 export const succeeded = (pacer: Pacer, settings: PacerSettings, now: number): void => {
   trim(pacer.succeeded, now - (pacer.rate === null ? settings.windowMillis : windowOf(settings, pacer.rate)))
   pacer.succeeded.push(now)
+  if (pacer.rate === null || pacer.learned || now - pacer.stepAt < 1000) return
+  let answers = 0
+  for (const at of pacer.succeeded) if (at > pacer.stepAt) answers++
+  if (answers < stepEvidence) return
+  pacer.rate *= guessStep
+  pacer.steps++
+  pacer.stepAt = now
 }
 
 /** Stop pacing (the throttles were another level's: e.g. a regional quota, not this model's). */
@@ -129,52 +163,125 @@ export const disengage = (pacer: Pacer): void => {
   pacer.learned = false
   pacer.lastCutAt = Number.NEGATIVE_INFINITY
   pacer.stepAt = 0
+  pacer.steps = 0
+  pacer.pacedFrom = Number.POSITIVE_INFINITY
 }
 
 /**
  * A request started at about `now` was throttled: counted, and with `cut`, the rate aims at the
  * admitted rate (once per cooldown).
  */
-export const throttled = (pacer: Pacer, settings: PacerSettings, now: number, cut = true): void => {
+export const throttled = (pacer: Pacer, settings: PacerSettings, now: number, cut = true, sentAt?: number): void => {
   // The window of a slow rate is longer, so that it holds about ten starts.
   const window = pacer.rate === null ? settings.windowMillis : windowOf(settings, pacer.rate)
-  trim(pacer.sent, now - window)
-  trim(pacer.throttled, now - window)
+  trim(pacer.sent, now - retentionMillis)
+  trim(pacer.throttled, now - retentionMillis)
   trim(pacer.succeeded, now - window)
+  trim(pacer.empty, now - retentionMillis)
   pacer.throttled.push(now)
-  if (!cut || now - pacer.lastCutAt < settings.cooldownMillis) return
+  if (!cut) return
+  // The oldest earlier time this quota was empty, at least a cooldown ago and within about twenty
+  // starts at the current rate: the reference of the measure.
+  const horizon = now - (pacer.rate === null ? settings.windowMillis : referenceOf(settings, pacer.rate))
+  const reference = pacer.empty.find((at) => at >= horizon && at <= now - settings.cooldownMillis)
+  pacer.empty.push(now)
+  // A throttle of this pacer's quota, cut or not: the next step up needs another whole second.
+  pacer.stepAt = Math.max(pacer.stepAt, now)
+  if (pacer.rate !== null && !pacer.learned && pacer.steps > 0) {
+    // A step up was throttled: the quota lies between the rate before the step (answered without a
+    // throttle) and this one. Back to the former, learned as the ceiling's `aim`: from there the rate
+    // creeps (a slow quota is probed rarely; a fast one is found again within seconds), and a later
+    // throttle measures it.
+    pacer.rate = Math.max(settings.minRate, pacer.rate / guessStep)
+    pacer.ceiling = pacer.rate / settings.aim
+    pacer.steps = 0
+    pacer.learned = true
+    cutAt(pacer, now)
+    return
+  }
+  if (now - pacer.lastCutAt < settings.cooldownMillis) {
+    // While guessing, a request sent at the guessed pace after the last cut and throttled says the
+    // guess is too high: halve it now rather than after the cooldown (a burst's requests still in
+    // flight when pacing began say nothing about the pace, and are not counted).
+    if (pacer.rate !== null && !pacer.learned && sentAt !== undefined && sentAt >= pacer.pacedFrom) {
+      pacer.rate = Math.max(settings.minRate, pacer.rate / 2)
+      cutAt(pacer, now)
+    }
+    return
+  }
   pacer.lastCutAt = now
   if (pacer.rate === null) {
     // The guess, as requests per second: the requests that completed in the last second when any
     // did (a throttle that comes after answers: a slow quota), else those sent and not throttled
-    // over the time since the first of them, at least 100 ms (a throttle at the very start: the
+    // over the time since the first of them, at least 250 ms (a throttle at the very start: the
     // quota's burst, which says little about its rate — the first measure, a second later, does).
     pacer.engagedAt = now
     pacer.stepAt = now
+    pacer.steps = 0
     let completed = 0
     for (const at of pacer.succeeded) if (at >= now - 1000) completed++
     const first = pacer.sent.find((at) => at >= now - 1000) ?? now
-    const burst = (Math.max(1, admittedSince(pacer, now - 1000)) * 1000) / Math.max(100, now - first)
+    const burst = (Math.max(1, admittedSince(pacer, now - 1000)) * 1000) / Math.max(250, now - first)
     const guess = completed > 0 ? completed : burst
     pacer.rate = Math.max(settings.minRate, settings.aim * guess)
     pacer.nextStart = now + 1000 / pacer.rate
+    pacer.pacedFrom = pacer.nextStart
     return
   }
-  // The measure: starts that were not throttled, per second, since the pacer engaged (its own pace
-  // only) over at most the window. Counted at the start, so it does not lag by the call's latency.
-  const since = Math.max(pacer.engagedAt, now - window)
-  const span = Math.max(settings.cooldownMillis, now - since)
-  // Sent minus throttled undercounts when the burst before engagement is throttled after it; the
-  // requests that completed since are admitted for sure.
-  let completed = 0
-  for (const at of pacer.succeeded) if (at >= since) completed++
-  const observed = (Math.max(admittedSince(pacer, since), completed) * 1000) / span
+  // What the quota admitted is at most its rate (a bucket left full while nobody asked loses its
+  // refill), and the pace that was throttled is above it: between the two, geometrically — a
+  // bisection that narrows with every throttle instead of settling at the admitted rate.
+  const admitted = reference !== undefined ? between(pacer, reference, now) : sinceEngaged(pacer, settings, now, window)
+  const observed = pacer.rate > admitted ? Math.sqrt(admitted * pacer.rate) : admitted
   // A window with little demand measures low: the ceiling falls by at most a tenth per cut.
   pacer.ceiling = Math.max(observed, 0.9 * pacer.ceiling)
   pacer.learned = true
-  // A window with little demand measures low: one cut at most halves the rate.
-  pacer.rate = Math.max(settings.minRate, Math.min(pacer.rate, Math.max(pacer.rate / 2, settings.aim * observed)))
-  pacer.nextStart = Math.max(pacer.nextStart, now + 1000 / pacer.rate)
+  // A window with little demand measures low: one cut at most halves the rate. A throttle of a
+  // request sent before the current pace began says nothing against it: the rate may then rise to
+  // the measure (a guess halved below the quota).
+  const stale = sentAt !== undefined && sentAt < pacer.pacedFrom
+  const measured = Math.max(pacer.rate / 2, settings.aim * observed)
+  pacer.rate = Math.max(settings.minRate, stale ? measured : Math.min(pacer.rate, measured))
+  cutAt(pacer, now)
+}
+
+/**
+ * The measure between two throttles of this quota (`reference` and `now`, in the window): the quota
+ * was empty at both, so what it admitted in between is what it refilled — its rate, whatever the
+ * pace was (half a request added for the fraction of a token left at `now`). Counted at the start,
+ * so it does not lag by the call's latency.
+ */
+const between = (pacer: Pacer, reference: number, now: number): number => {
+  let sent = 0
+  for (const at of pacer.sent) if (at > reference && at <= now) sent++
+  let throttles = 0
+  for (const at of pacer.throttled) if (at > reference && at <= now) throttles++
+  return ((Math.max(0, sent - throttles) + 0.5) * 1000) / (now - reference)
+}
+
+/**
+ * The measure without an earlier throttle in the window: starts that were not throttled, per
+ * second, since the pacer engaged (its own pace only) over at most the window — at least the
+ * requests that completed since (sent minus throttled undercounts when the burst before engagement
+ * is throttled after it).
+ */
+const sinceEngaged = (pacer: Pacer, settings: PacerSettings, now: number, window: number): number => {
+  const since = Math.max(pacer.engagedAt, now - window)
+  const span = Math.max(settings.cooldownMillis, now - since)
+  let completed = 0
+  for (const at of pacer.succeeded) if (at >= since) completed++
+  return (Math.max(admittedSince(pacer, since), completed) * 1000) / span
+}
+
+/**
+ * The rate changed down at `now`: starts are spaced by it from here on. Callers holding a slot
+ * reserved before give it back when they wake (`abandon`) and take one at the new pace, so the
+ * next slot is one new interval from now, not after the old reservations.
+ */
+const cutAt = (pacer: Pacer, now: number): void => {
+  pacer.lastCutAt = now
+  pacer.nextStart = now + 1000 / pacer.rate!
+  pacer.pacedFrom = pacer.nextStart
 }
 
 /** Sent minus throttled since `since` (requests whose outcome is pending count as admitted). */
@@ -185,6 +292,17 @@ const admittedSince = (pacer: Pacer, since: number): number => {
   for (const at of pacer.throttled) if (at >= since) throttles++
   return Math.max(0, sent - throttles)
 }
+
+/** How long starts, throttles and empty times are kept (ms): the longest span a measure looks back. */
+const retentionMillis = 30_000
+
+/**
+ * How far back the measure between two throttles looks at `rate`: about twenty starts (at least
+ * the window, at most `retentionMillis`) — at a slow quota a span of a second or two holds one or
+ * two admitted requests, too few to tell 0.8 requests/s from 1.2.
+ */
+const referenceOf = (settings: PacerSettings, rate: number): number =>
+  Math.min(retentionMillis, Math.max(settings.windowMillis, 20_000 / rate))
 
 /** The measuring window at `rate`: `windowMillis`, or about ten starts if longer (at most 10 s). */
 const windowOf = (settings: PacerSettings, rate: number): number =>
