@@ -57,13 +57,13 @@ export interface Pacer {
   steps: number
   /** The first start reserved at the rate set by the last cut: a request sent earlier went out at an older pace. */
   pacedFrom: number
-  /** Start times in the window. */
+  /** Start times (reserved), kept `retentionMillis`. */
   readonly sent: Array<number>
-  /** Throttle times in the window. */
+  /** Throttle times, kept `retentionMillis`. */
   readonly throttled: Array<number>
   /** Completion times of requests that were not throttled, in the window. */
   readonly succeeded: Array<number>
-  /** Times of throttles of this pacer's own quota (`throttled` with `cut`), in the window: the quota was empty then. */
+  /** Times of throttles of this pacer's own quota (`throttled` with `cut`), kept `retentionMillis`: the quota was empty then. */
   readonly empty: Array<number>
 }
 
