@@ -738,7 +738,7 @@ const makeRecorders = (
       const lane = laneOf(region, modelId)
       const pacing = settings.pacing!
       return Effect.andThen(paceLane(lane, pacing), Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        trimBefore(lane.recentStarts, now - classifyMillis)
+        Pacer.trim(lane.recentStarts, now - classifyMillis)
         lane.recentStarts.push(now)
         return paceRegion(lane.home, pacing)
       }))
@@ -766,12 +766,6 @@ const ownQuotaSignificance = 0.01
 /** Requests the region's other lanes sent within `classifyMillis` before their throttle rate is a yardstick. */
 const othersEvidence = 10
 
-const trimBefore = (times: Array<number>, since: number): void => {
-  let drop = 0
-  while (drop < times.length && times[drop]! < since) drop++
-  if (drop > 0) times.splice(0, drop)
-}
-
 /**
  * Which pacer a throttle teaches: the lane's own (its model's quota) or the region's (a regional
  * quota). A regional quota throttles whichever model asks when the region's bucket is empty, so
@@ -788,18 +782,18 @@ const trimBefore = (times: Array<number>, since: number): void => {
 const paceThrottle = (pacing: Pacer.PacerSettings, lane: State, now: number, sentAt: number | undefined): void => {
   const home = lane.home
   const since = now - classifyMillis
-  trimBefore(lane.recentThrottles, since)
+  Pacer.trim(lane.recentThrottles, since)
   lane.recentThrottles.push(now)
   let otherStarts = 0
   let otherThrottles = 0
   for (const other of home.lanes) {
     if (other === lane) continue
-    trimBefore(other.recentStarts, since)
-    trimBefore(other.recentThrottles, since)
+    Pacer.trim(other.recentStarts, since)
+    Pacer.trim(other.recentThrottles, since)
     otherStarts += other.recentStarts.length
     otherThrottles += other.recentThrottles.length
   }
-  trimBefore(lane.recentStarts, since)
+  Pacer.trim(lane.recentStarts, since)
   // Under a regional quota the lane loses requests at the others' rate (Laplace-smoothed: a region
   // where little ran says little); its own quota shows as more throttles than that rate explains.
   const othersRate = (otherThrottles + 1) / (otherStarts + 2)

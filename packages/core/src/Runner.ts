@@ -183,7 +183,6 @@ const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boo
     const budget = Option.isNone(limiter) ? () => Effect.void : limiter.value.take
     // Each request waits for the governor's pacing of its (region, model), then for the shared budget.
     const take = (region: Region) => Effect.andThen(governor.pace(region, modelId), budget(region))
-    const parkAfter = settings.parkAfterMillis ?? defaultParkAfterMillis
     const waitOutThrottling = <A>(region: Region, call: Effect.Effect<A, BedrockError>): Effect.Effect<A, BedrockError> =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
@@ -208,8 +207,8 @@ const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boo
               // When it was sent tells the pacer whether it went out at its pace (see `recordThrottle`).
               yield* governor.recordOutcome(region, category, modelId, sentAt)
               // The model's own quota would hold the next send long: give up now, the test parks the unit.
-              const wait = yield* governor.laneWait(region, modelId)
-              if (wait > parkAfter) return yield* new BedrockError({ ...error, error: parked(region, modelId ?? error.modelId, wait) })
+              const held = yield* parkedBy(governor, settings, region, modelId, modelId ?? error.modelId)
+              if (held !== undefined) return yield* new BedrockError({ ...error, error: held })
               yield* Metrics.recordRetry(region, category, modelId)
               yield* Effect.sleep(yield* nextDelay)
               return yield* attempt
@@ -245,10 +244,9 @@ const runTest = Effect.fnUntraced(function*(
   const nextDelay = { wait: yield* delays(retryBackoff(settings)), retry: yield* delays(retryBackoff(settings)) }
   let attempts = 0
   let failures = 0
-  const parkAfter = settings.parkAfterMillis ?? defaultParkAfterMillis
   while (true) {
-    const wait = yield* governor.laneWait(ctx.region, ctx.model.id)
-    if (wait > parkAfter) return finish(test, ctx, parked(ctx.region, ctx.model.id, wait), attempts)
+    const held = yield* parkedBy(governor, settings, ctx.region, ctx.model.id, ctx.model.id)
+    if (held !== undefined) return finish(test, ctx, held, attempts)
     attempts++
     if (options.onTest) yield* options.onTest(test.id, "start")
     const exit = yield* Effect.exit(
@@ -312,13 +310,23 @@ const runTest = Effect.fnUntraced(function*(
   }
 })
 
-/** A test not sent because its model's own quota would hold it `waitMillis`: the unit gives its slot back. */
-const parked = (region: Region, modelId: string, waitMillis: number): CategorizedError =>
-  ErrorCategory.make("THROTTLED", {
-    message: `${modelId} in ${region}: the model's own quota paces its next request ${
-      Math.round(waitMillis / 100) / 10
-    } s out; the unit gives its worker slot back and resumes later`
-  })
+/**
+ * The error that parks a test — not sent, because its model's own quota would hold its next request
+ * longer than `parkAfterMillis` — or undefined when it may wait: the unit gives its slot back.
+ */
+const parkedBy = (
+  governor: RegionGovernor["Service"],
+  settings: RunnerSettings,
+  region: Region,
+  modelId: string | undefined,
+  label: string
+): Effect.Effect<CategorizedError | undefined> =>
+  Effect.map(governor.laneWait(region, modelId), (waitMillis) =>
+    waitMillis <= (settings.parkAfterMillis ?? defaultParkAfterMillis) ? undefined : ErrorCategory.make("THROTTLED", {
+      message: `${label} in ${region}: the model's own quota paces its next request ${
+        Math.round(waitMillis / 100) / 10
+      } s out; the unit gives its worker slot back and resumes later`
+    }))
 
 /** The result of a test whose last run ended in `error`. */
 const finish = (test: Suite.SuiteTest, ctx: Suite.TestContext, error: CategorizedError, attempts: number): TestRun => {

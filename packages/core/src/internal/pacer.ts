@@ -83,7 +83,8 @@ export const make = (): Pacer => ({
   empty: []
 })
 
-const trim = (times: Array<number>, since: number): void => {
+/** Drop the times before `since` from an ascending list (the pacers' and the governor lanes' windows). */
+export const trim = (times: Array<number>, since: number): void => {
   let drop = 0
   while (drop < times.length && times[drop]! < since) drop++
   if (drop > 0) times.splice(0, drop)
@@ -252,11 +253,7 @@ export const throttled = (pacer: Pacer, settings: PacerSettings, now: number, cu
  * so it does not lag by the call's latency.
  */
 const between = (pacer: Pacer, reference: number, now: number): number => {
-  let sent = 0
-  for (const at of pacer.sent) if (at > reference && at <= now) sent++
-  let throttles = 0
-  for (const at of pacer.throttled) if (at > reference && at <= now) throttles++
-  return ((Math.max(0, sent - throttles) + 0.5) * 1000) / (now - reference)
+  return ((admitted(pacer, (at) => at > reference && at <= now) + 0.5) * 1000) / (now - reference)
 }
 
 /**
@@ -284,14 +281,17 @@ const cutAt = (pacer: Pacer, now: number): void => {
   pacer.pacedFrom = pacer.nextStart
 }
 
-/** Sent minus throttled since `since` (requests whose outcome is pending count as admitted). */
-const admittedSince = (pacer: Pacer, since: number): number => {
+/** Starts minus throttles at the times `within` takes (requests whose outcome is pending count as admitted). */
+const admitted = (pacer: Pacer, within: (at: number) => boolean): number => {
   let sent = 0
-  for (const at of pacer.sent) if (at >= since) sent++
+  for (const at of pacer.sent) if (within(at)) sent++
   let throttles = 0
-  for (const at of pacer.throttled) if (at >= since) throttles++
+  for (const at of pacer.throttled) if (within(at)) throttles++
   return Math.max(0, sent - throttles)
 }
+
+/** Sent minus throttled since `since`. */
+const admittedSince = (pacer: Pacer, since: number): number => admitted(pacer, (at) => at >= since)
 
 /** How long starts, throttles and empty times are kept (ms): the longest span a measure looks back. */
 const retentionMillis = 30_000
