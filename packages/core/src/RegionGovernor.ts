@@ -154,8 +154,12 @@ export class RegionGovernor extends Context.Service<RegionGovernor, {
     region: Region,
     modelId?: string
   ) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-  /** A call in the lane succeeded: grows its limit and closes its half-open breaker. */
-  readonly recordSuccess: (region: Region, modelId?: string) => Effect.Effect<void>
+  /**
+   * A call in the lane succeeded: grows its limit and closes its half-open breaker. `sentAt` (epoch
+   * ms, the `Clock`'s), when the caller knows it: an answer to a request sent at the pacer's pace
+   * is evidence for it; one sent before says nothing about that pace.
+   */
+  readonly recordSuccess: (region: Region, modelId?: string, sentAt?: number) => Effect.Effect<void>
   /**
    * A call in the lane was throttled: halves its limit. Does not feed the breaker. `sentAt` (epoch
    * ms, the `Clock`'s) is when the throttled request was sent, when the caller knows: a request sent
@@ -631,7 +635,7 @@ const makeRecorders = (
     return lane
   }
 
-  const recordSuccess = Effect.fn("RegionGovernor.recordSuccess")(function*(region: Region, modelId?: string) {
+  const recordSuccess = Effect.fn("RegionGovernor.recordSuccess")(function*(region: Region, modelId?: string, sentAt?: number) {
     const now = yield* Clock.currentTimeMillis
     const lane = touched(region, modelId, now)
     lane.successes++
@@ -648,8 +652,8 @@ const makeRecorders = (
       lane.limit = Math.min(settings.max, lane.limit + 1)
     }
     if (settings.pacing !== null) {
-      Pacer.succeeded(lane.pacer, settings.pacing, now)
-      Pacer.succeeded(lane.home.pacer, settings.pacing, now)
+      Pacer.succeeded(lane.pacer, settings.pacing, now, sentAt)
+      Pacer.succeeded(lane.home.pacer, settings.pacing, now, sentAt)
     }
     const closing = lane.breaker === "half-open"
     if (closing) close(lane, now)
@@ -708,13 +712,14 @@ const makeRecorders = (
   const paceRegion = (home: RegionState, pacing: Pacer.PacerSettings): Effect.Effect<void> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const start = Pacer.earliest(home.pacer, now)
-      Pacer.commit(home.pacer, pacing, start)
+      Pacer.commit(home.pacer, pacing, start, start > now)
       if (start <= now) return Effect.void
       const slot = 1000 / Math.max(home.pacer.rate ?? 0, pacing.minRate)
+      const cuts = home.pacer.cuts
       return sleepUntil(start, now).pipe(
         Effect.andThen(Clock.currentTimeMillis),
         Effect.flatMap((woke) => {
-          if (woke - start <= slot && home.pacer.lastCutAt <= now) return Effect.void
+          if (woke - start <= slot && home.pacer.cuts === cuts) return Effect.void
           Pacer.abandon(home.pacer, start)
           return paceRegion(home, pacing)
         })
@@ -724,10 +729,11 @@ const makeRecorders = (
   const paceLane = (lane: State, pacing: Pacer.PacerSettings): Effect.Effect<void> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const start = Pacer.earliest(lane.pacer, now)
-      Pacer.commit(lane.pacer, pacing, start)
+      Pacer.commit(lane.pacer, pacing, start, start > now)
       if (start <= now) return Effect.void
+      const cuts = lane.pacer.cuts
       return Effect.andThen(sleepUntil(start, now), () => {
-        if (lane.pacer.lastCutAt <= now) return Effect.void
+        if (lane.pacer.cuts === cuts) return Effect.void
         Pacer.abandon(lane.pacer, start)
         return paceLane(lane, pacing)
       })
@@ -774,8 +780,10 @@ const othersEvidence = 10
  * the region's other lanes sent enough to be a yardstick (`othersEvidence`) and a regional quota,
  * throttling at their (smoothed) rate, would throttle that many of the lane's requests with
  * probability under `ownQuotaSignificance` — or when the lane already has its own pace. It is
- * doubtful (recorded, no pacer cut) when the lane loses more than twice the others' share but not
- * yet clearly; otherwise the region's. A lane found to be its own quota undoes the region's pace
+ * doubtful (recorded, no pacer cut) when the lane was throttled more than once and loses more than
+ * twice the others' share, but not yet clearly; otherwise the region's (one throttle of a lane
+ * that sent a few requests while the others were not throttled says nothing of its own quota:
+ * under a slow regional quota, the busiest lane's share of a lone throttle is often large). A lane found to be its own quota undoes the region's pace
  * when only its throttles engaged it. Only a regional throttle holds the region's guess from
  * stepping up.
  */
@@ -805,7 +813,7 @@ const paceThrottle = (pacing: Pacer.PacerSettings, lane: State, now: number, sen
   const own = lane.pacer.rate !== null || (known && binomialTail(starts, throttles, othersRate) < ownQuotaSignificance)
   // Not yet its own for sure, but losing clearly more than the others while both sent enough to
   // tell: the region's pace is left alone (the lane's concurrency limit was halved all the same).
-  const doubtful = !own && known && starts >= 3 && throttles / starts > 2 * othersRate
+  const doubtful = !own && known && throttles >= 2 && starts >= 3 && throttles / starts > 2 * othersRate
   if (own) {
     Pacer.throttled(home.pacer, pacing, now, false)
     Pacer.throttled(lane.pacer, pacing, now, true, sentAt)

@@ -173,29 +173,37 @@ const skipped = (test: Suite.SuiteTest, detail: string): TestResult =>
  * waited out *call by call* (backoff, AIMD cut) within the throttle budget, so a test that makes
  * several calls (tool round trip, similarity) does not start over from its first call — which,
  * against a slow-refilling quota, could repeat forever. Streams are retried by the test loop. Like
- * every retry, a waited-out call is not sent again once `shouldStop` answers true.
+ * every retry, a waited-out call is not sent again once `shouldStop` answers true. `sent.at` is when
+ * the test's last request went out: the pacer learns from answers to requests sent at its pace.
  */
-const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boolean>, modelId?: string) =>
+const pacedRuntime = (
+  settings: RunnerSettings,
+  stopRequested: Effect.Effect<boolean>,
+  modelId?: string,
+  sent: { at: number | undefined } = { at: undefined }
+) =>
   Effect.gen(function*() {
     const runtime = yield* BedrockRuntime
     const governor = yield* RegionGovernor
     const limiter = yield* Effect.serviceOption(RequestRateLimit)
     const budget = Option.isNone(limiter) ? () => Effect.void : limiter.value.take
     // Each request waits for the governor's pacing of its (region, model), then for the shared budget.
-    const take = (region: Region) => Effect.andThen(governor.pace(region, modelId), budget(region))
+    const take = (region: Region) =>
+      governor.pace(region, modelId).pipe(
+        Effect.andThen(budget(region)),
+        Effect.andThen(Clock.currentTimeMillis),
+        Effect.map((now) => {
+          sent.at = now
+        })
+      )
     const waitOutThrottling = <A>(region: Region, call: Effect.Effect<A, BedrockError>): Effect.Effect<A, BedrockError> =>
       Effect.gen(function*() {
         const started = yield* Clock.currentTimeMillis
         const nextDelay = yield* delays(retryBackoff(settings))
-        let sent = 0
-        let sentAt = started
+        let sends = 0
         // Issue 18: each send of the call is its own span, numbered.
-        const send = Effect.suspend(() => call.pipe(Effect.annotateSpans({ "bedrock.attempt": ++sent })))
-        const stamp = Effect.map(Clock.currentTimeMillis, (now) => {
-          sentAt = now
-        })
+        const send = Effect.suspend(() => call.pipe(Effect.annotateSpans({ "bedrock.attempt": ++sends })))
         const attempt: Effect.Effect<A, BedrockError> = take(region).pipe(
-          Effect.andThen(stamp),
           Effect.andThen(send),
           Effect.catch((error) =>
             Effect.gen(function*() {
@@ -205,7 +213,7 @@ const pacedRuntime = (settings: RunnerSettings, stopRequested: Effect.Effect<boo
                 now - started < settings.throttleBudgetMillis && !(yield* stopRequested)
               if (!waitOut) return yield* error // reported by the test run, once
               // When it was sent tells the pacer whether it went out at its pace (see `recordThrottle`).
-              yield* governor.recordOutcome(region, category, modelId, sentAt)
+              yield* governor.recordOutcome(region, category, modelId, sent.at)
               // The model's own quota would hold the next send long: give up now, the test parks the unit.
               const held = yield* parkedBy(governor, settings, region, modelId, modelId ?? error.modelId)
               if (held !== undefined) return yield* new BedrockError({ ...error, error: held })
@@ -238,7 +246,8 @@ const runTest = Effect.fnUntraced(function*(
 ) {
   const governor = yield* RegionGovernor
   const stopRequested = options.shouldStop ?? Effect.succeed(false)
-  const runtime = yield* pacedRuntime(settings, stopRequested, ctx.model.id)
+  const sent: { at: number | undefined } = { at: undefined }
+  const runtime = yield* pacedRuntime(settings, stopRequested, ctx.model.id, sent)
   const start = yield* Clock.currentTimeMillis
   // Waits and counted retries back off on their own counts, each from the first step.
   const nextDelay = { wait: yield* delays(retryBackoff(settings)), retry: yield* delays(retryBackoff(settings)) }
@@ -249,6 +258,7 @@ const runTest = Effect.fnUntraced(function*(
     if (held !== undefined) return finish(test, ctx, held, attempts)
     attempts++
     if (options.onTest) yield* options.onTest(test.id, "start")
+    sent.at = undefined
     const exit = yield* Effect.exit(
       governor.withPermit(ctx.region, ctx.model.id)(test.run(ctx)).pipe(
         Effect.provideService(BedrockRuntime, runtime),
@@ -276,7 +286,7 @@ const runTest = Effect.fnUntraced(function*(
       const o = exit.value
       // A judged wrong answer is the model's failure: record it as QUALITY so reports can say why.
       const error = o.passed ? null : ErrorCategorizer.quality(`${test.id}: ${o.detail ?? "wrong answer"}`)
-      yield* governor.recordOutcome(ctx.region, error?.category ?? null, ctx.model.id)
+      yield* governor.recordOutcome(ctx.region, error?.category ?? null, ctx.model.id, sent.at)
       yield* Metrics.recordTest(test.id, ctx.region, o.latencyMs)
       const result = new TestResult({
         id: test.id,
@@ -297,7 +307,7 @@ const runTest = Effect.fnUntraced(function*(
     const error: CategorizedError = failure !== undefined && failure._tag === "Fail" && failure.error instanceof BedrockError
       ? failure.error.error
       : ErrorCategory.make("UNKNOWN", { message: `test ${test.id} died: ${String(exit.cause)}`.slice(0, 500) })
-    yield* governor.recordOutcome(ctx.region, error.category, ctx.model.id)
+    yield* governor.recordOutcome(ctx.region, error.category, ctx.model.id, sent.at)
     const { handling } = ErrorCategory.describe(error.category)
     const again = handling === "wait"
       ? (yield* Clock.currentTimeMillis) - start < settings.throttleBudgetMillis

@@ -1,4 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
@@ -61,7 +62,38 @@ describe("Pacer (issue 16)", () => {
     assert.closeTo(Pacer.reserve(pacer, settings, sentAt + 20), 1000 / 1.9 - 10, 1e-6)
   })
 
-  it("a throttled step up goes back to the rate before it, learned as aim × the ceiling, and creeps from there", () => {
+  it("while guessing, only answers to requests that waited for a slot at the current pace step the guess up", () => {
+    const pacer = Pacer.make()
+    Pacer.reserve(pacer, settings, 0)
+    Pacer.succeeded(pacer, settings, 300)
+    Pacer.reserve(pacer, settings, 300)
+    Pacer.throttled(pacer, settings, 310) // the guess: 0.95 requests/s, cut at 310
+    // Requests that find their slot long free went out further apart than the pace: their answers
+    // say nothing about it, however many come back.
+    for (const at of [2_000, 4_000, 6_000]) {
+      assert.strictEqual(Pacer.reserve(pacer, settings, at), 0)
+      Pacer.succeeded(pacer, settings, at + 100, at)
+    }
+    assert.closeTo(pacer.rate!, 0.95, 1e-9, "no step on requests sent apart from the pace")
+    // Two requests that waited for their slot, a slot apart, answered: the pace itself was admitted.
+    let t = 6_200
+    for (let i = 0; i < 2; i++) {
+      const wait = Pacer.reserve(pacer, settings, t)
+      assert.isAbove(wait, 0)
+      t += wait
+      Pacer.succeeded(pacer, settings, t + 100, t)
+    }
+    assert.closeTo(pacer.rate!, 0.95 * 1.5, 1e-9, "stepped up on two answers at the pace")
+    // The slot handed out before the step keeps the old spacing: its answer is no evidence for the new pace.
+    const old = t + 150 + Pacer.reserve(pacer, settings, t + 150)
+    Pacer.succeeded(pacer, settings, old + 1_500, old)
+    const next = old + 10 + Pacer.reserve(pacer, settings, old + 10)
+    Pacer.succeeded(pacer, settings, next + 100, next)
+    assert.strictEqual(pacer.answers, 1, "only the answer sent at the stepped pace counts")
+    assert.closeTo(pacer.rate!, 0.95 * 1.5, 1e-9)
+  })
+
+  it("a throttled step up goes back to the rate before it, learned as aim × the ceiling, climbs to 98 % of it and creeps from there", () => {
     const pacer = Pacer.make()
     Pacer.reserve(pacer, settings, 0)
     Pacer.succeeded(pacer, settings, 300)
@@ -76,7 +108,75 @@ describe("Pacer (issue 16)", () => {
     assert.isTrue(pacer.learned)
     assert.closeTo(pacer.ceiling, 1, 1e-9)
     Pacer.reserve(pacer, settings, 4_000)
-    assert.closeTo(pacer.rate!, 0.95 * 1.002, 1e-9, "at aim × the ceiling it creeps: 0.2 % of the rate per start")
+    assert.closeTo(pacer.rate!, 0.95 * 1.02, 1e-9, "below 98 % of the ceiling it climbs: 2 % of the rate per start")
+    Pacer.reserve(pacer, settings, 6_000)
+    assert.closeTo(pacer.rate!, 0.98, 1e-9, "the climb stops at 98 % of the ceiling")
+    Pacer.reserve(pacer, settings, 8_000)
+    assert.closeTo(pacer.rate!, 0.98 * (1 + 0.0003 * 1.02), 1e-9, "there it creeps: 0.03 % × (1 + starts since the cut / 100)")
+  })
+
+  it("a probe after the pace held for 20 starts steps back 2 % (the ceiling); one sooner steps back 4 % when the measure puts the quota near the pace, and cuts to the measure when it fell", () => {
+    const pacer = Pacer.make()
+    Pacer.reserve(pacer, settings, 0)
+    Pacer.succeeded(pacer, settings, 300)
+    Pacer.reserve(pacer, settings, 300)
+    Pacer.throttled(pacer, settings, 310) // guess 0.95
+    Pacer.succeeded(pacer, settings, 900)
+    Pacer.succeeded(pacer, settings, 1_400) // step up to 1.425
+    Pacer.throttled(pacer, settings, 2_500) // throttled step: back to 0.95, learned, ceiling 1
+    const cutsBefore = pacer.cuts
+    // The quota holds: 22 starts a slot apart, each answered (the cut's own throttle is still kept).
+    let t = 2_500
+    for (let i = 0; i < 22; i++) {
+      t += Pacer.reserve(pacer, settings, t)
+      Pacer.succeeded(pacer, settings, t + 50)
+    }
+    const probed = pacer.rate!
+    assert.isAbove(probed, 0.95, "it crept up while the pace held")
+    Pacer.throttled(pacer, settings, t + 60, true, t)
+    assert.closeTo(pacer.rate!, 0.98 * probed, 1e-9, "2 % under the pace the probe found too fast")
+    assert.closeTo(pacer.ceiling, probed, 1e-9)
+    assert.strictEqual(pacer.cuts, cutsBefore + 1, "a cut: slots reserved at the old pace are taken again")
+    // Five starts later (past the cooldown), all admitted, another throttle: the measure puts the
+    // quota near the pace — the pace's jitter crossed its top: a 4 % step back, not a measured cut.
+    t += 60
+    for (let i = 0; i < 5; i++) t += Pacer.reserve(pacer, settings, t)
+    const atTop = pacer.rate!
+    Pacer.throttled(pacer, settings, t + 10, true, t)
+    assert.closeTo(pacer.rate!, 0.96 * atTop, 1e-9)
+    assert.closeTo(pacer.ceiling, atTop, 1e-9)
+    // Then the quota falls to a third: of the next six starts (past the cooldown) four are
+    // throttled: the measure is far under the pace — a measured cut.
+    const before = pacer.rate!
+    t += 10
+    for (let i = 0; i < 6; i++) t += Pacer.reserve(pacer, settings, t)
+    for (let i = 0; i < 3; i++) Pacer.throttled(pacer, settings, t - 500 + i, false)
+    Pacer.throttled(pacer, settings, t + 10, true, t)
+    assert.isBelow(pacer.rate!, 0.8 * before, "far more than a step back: aim × the measure")
+  })
+
+  it("the creep above the ceiling speeds up the longer the pace holds, and restarts gently after a cut", () => {
+    const pacer = Pacer.make()
+    Pacer.throttled(pacer, settings, 0)
+    pacer.learned = true
+    pacer.rate = 1
+    pacer.ceiling = 1
+    pacer.sinceCut = 0
+    const growth = (n: number) => {
+      pacer.sinceCut = n
+      const before = pacer.rate!
+      Pacer.commit(pacer, settings, 1_000 * (n + 1))
+      const g = pacer.rate! / before - 1
+      pacer.rate = before
+      return g
+    }
+    assert.closeTo(growth(0), 0.0003, 1e-12)
+    assert.closeTo(growth(100), 0.0006, 1e-12, "doubled after 100 starts")
+    assert.closeTo(growth(300), 0.0012, 1e-12)
+    pacer.sinceCut = 300
+    Pacer.throttled(pacer, settings, 400_000, true, 399_990)
+    assert.strictEqual(pacer.sinceCut, 0, "a cut restarts the count")
+    assert.closeTo(growth(pacer.sinceCut), 0.0003, 1e-12)
   })
 
   it("a later throttle measures what the quota admitted since an earlier throttle, bisected with the pace that was throttled", () => {
@@ -171,6 +271,47 @@ describe("RegionGovernor.pace (issue 16)", () => {
       assert.isAbove(aWait + cWait, 0, "the region is paced")
       // c has no pace of its own: right after its slot, a's next slot is as near as c's.
       assert.isAtMost(Math.abs((yield* waitOf(governor, "c")) - (yield* waitOf(governor, "a"))), 200)
+    }))
+
+  it.effect("one throttle of a model that sent a few requests is the region's, though the others were not throttled", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({})
+      // A slow regional quota: b sends most of the region's requests, a a few; neither is throttled yet.
+      for (let i = 0; i < 20; i++) {
+        yield* governor.pace(east, "b")
+        if (i % 5 === 0) yield* governor.pace(east, "a")
+        yield* TestClock.adjust("100 millis")
+      }
+      // a's share of one throttle (1 of 4) is far above the others' (none of 20), yet one throttle
+      // tells no quota of its own: the region is paced, every model alike.
+      yield* governor.recordThrottle(east, "a")
+      yield* waitOf(governor, "b")
+      assert.isAbove(yield* waitOf(governor, "b"), 0, "b is paced by the region")
+      assert.isAbove(yield* waitOf(governor, "c"), 0, "… and so is any other model of it")
+    }))
+
+  it.effect("a caller whose slot was reserved in the same millisecond as a cut, before it, takes a slot at the new pace", () =>
+    Effect.gen(function*() {
+      const governor = yield* RegionGovernor.make({})
+      for (const m of ["a", "b", "c"]) yield* governor.pace(east, m)
+      // All three throttled at once: the region's quota; one admitted over 250 ms → 3.8 requests/s.
+      for (const m of ["a", "b", "c"]) yield* governor.recordThrottle(east, m)
+      yield* TestClock.adjust("2 seconds")
+      yield* governor.pace(east, "a") // the slot is free: at once
+      const oldSlot = yield* waitOf(governor, "b") // how far apart slots are at the guessed pace
+      assert.isAbove(oldSlot, 0)
+      // c reserves the next slot and sleeps; in the same millisecond a request sent at the guessed
+      // pace comes back throttled: the guess halves, and c's slot belongs to the old pace.
+      const fiber = yield* Effect.forkChild(governor.pace(east, "c"))
+      for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+      const now = yield* Clock.currentTimeMillis
+      yield* governor.recordThrottle(east, "a", now)
+      yield* TestClock.adjust(`${oldSlot + 20} millis`)
+      for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+      assert.isUndefined(fiber.pollUnsafe(), "c took a new slot, a new interval after the cut")
+      yield* TestClock.adjust(`${oldSlot * 2} millis`)
+      for (let i = 0; i < 5; i++) yield* Effect.yieldNow
+      assert.isDefined(fiber.pollUnsafe(), "… and goes out then")
     }))
 
   it.effect("with pacing: false it never waits", () =>
