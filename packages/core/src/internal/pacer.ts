@@ -143,7 +143,7 @@ const creepDoubling = 100
 /**
  * A throttle after at least `holdStarts` starts since the last cut, none throttled, is a probe
  * finding the top of a quota that held the pace: the rate steps back by `stepBack` of itself, and
- * that pace is the ceiling. (A throttle sooner after a cut measures the quota afresh: it moved.)
+ * that pace is the ceiling. (A throttle sooner after a cut is measured: see `nearTop`.)
  */
 const holdStarts = 20
 const stepBack = 0.02
