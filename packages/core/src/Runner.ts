@@ -179,21 +179,23 @@ const skipped = (test: Suite.SuiteTest, detail: string): TestResult =>
 const pacedRuntime = (
   settings: RunnerSettings,
   stopRequested: Effect.Effect<boolean>,
-  modelId?: string,
-  sent: { at: number | undefined } = { at: undefined }
+  modelId: string | undefined,
+  sent: { at: number | undefined }
 ) =>
   Effect.gen(function*() {
     const runtime = yield* BedrockRuntime
     const governor = yield* RegionGovernor
     const limiter = yield* Effect.serviceOption(RequestRateLimit)
     const budget = Option.isNone(limiter) ? () => Effect.void : limiter.value.take
-    // Each request waits for the governor's pacing of its (region, model), then for the shared budget.
+    // Each request waits for the governor's pacing of its (region, model), then for the shared
+    // budget; it goes out at the time this returns.
     const take = (region: Region) =>
       governor.pace(region, modelId).pipe(
         Effect.andThen(budget(region)),
         Effect.andThen(Clock.currentTimeMillis),
         Effect.map((now) => {
           sent.at = now
+          return now
         })
       )
     const waitOutThrottling = <A>(region: Region, call: Effect.Effect<A, BedrockError>): Effect.Effect<A, BedrockError> =>
@@ -201,10 +203,14 @@ const pacedRuntime = (
         const started = yield* Clock.currentTimeMillis
         const nextDelay = yield* delays(retryBackoff(settings))
         let sends = 0
+        let sentAt = started
         // Issue 18: each send of the call is its own span, numbered.
         const send = Effect.suspend(() => call.pipe(Effect.annotateSpans({ "bedrock.attempt": ++sends })))
         const attempt: Effect.Effect<A, BedrockError> = take(region).pipe(
-          Effect.andThen(send),
+          Effect.flatMap((now) => {
+            sentAt = now
+            return send
+          }),
           Effect.catch((error) =>
             Effect.gen(function*() {
               const { category } = error.error
@@ -213,7 +219,7 @@ const pacedRuntime = (
                 now - started < settings.throttleBudgetMillis && !(yield* stopRequested)
               if (!waitOut) return yield* error // reported by the test run, once
               // When it was sent tells the pacer whether it went out at its pace (see `recordThrottle`).
-              yield* governor.recordOutcome(region, category, modelId, sent.at)
+              yield* governor.recordOutcome(region, category, modelId, sentAt)
               // The model's own quota would hold the next send long: give up now, the test parks the unit.
               const held = yield* parkedBy(governor, settings, region, modelId, modelId ?? error.modelId)
               if (held !== undefined) return yield* new BedrockError({ ...error, error: held })
