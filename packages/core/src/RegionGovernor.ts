@@ -702,51 +702,35 @@ const makeRecorders = (
 
   // First the lane's pacer (its model's quota), then the region's (a regional quota): a lane paced
   // on its own reserves a region slot only once its own slot came, so it never holds the region's
-  // pace for the others. A caller whose pacer was cut while it slept gives its slot back and takes
-  // one at the new pace (slots reserved at a pace just found too fast would all be throttled), and
-  // a caller that wakes more than a slot late (a busy event loop) takes a new region slot, so a
-  // stall's backlog goes out spaced instead of in one burst.
-  const sleepUntil = (start: number, now: number) =>
-    start > now ? Effect.sleep(Duration.millis(start - now)) : Effect.void
-
-  const paceRegion = (home: RegionState, pacing: Pacer.PacerSettings): Effect.Effect<void> =>
+  // pace for the others. A caller whose pacer was cut while it slept (its `cuts` moved) gives its
+  // slot back and takes one at the new pace (slots reserved at a pace just found too fast would all
+  // be throttled); at the region (`late`), so does a caller that wakes more than a slot late (a busy
+  // event loop), so a stall's backlog goes out spaced instead of in one burst.
+  const paceOn = (pacer: Pacer.Pacer, pacing: Pacer.PacerSettings, late: boolean): Effect.Effect<void> =>
     Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const start = Pacer.earliest(home.pacer, now)
-      Pacer.commit(home.pacer, pacing, start, start > now)
+      const start = Pacer.earliest(pacer, now)
+      Pacer.commit(pacer, pacing, start, start > now)
       if (start <= now) return Effect.void
-      const slot = 1000 / Math.max(home.pacer.rate ?? 0, pacing.minRate)
-      const cuts = home.pacer.cuts
-      return sleepUntil(start, now).pipe(
+      const slot = 1000 / Math.max(pacer.rate ?? 0, pacing.minRate)
+      const cuts = pacer.cuts
+      return Effect.sleep(Duration.millis(start - now)).pipe(
         Effect.andThen(Clock.currentTimeMillis),
         Effect.flatMap((woke) => {
-          if (woke - start <= slot && home.pacer.cuts === cuts) return Effect.void
-          Pacer.abandon(home.pacer, start)
-          return paceRegion(home, pacing)
+          if (pacer.cuts === cuts && (!late || woke - start <= slot)) return Effect.void
+          Pacer.abandon(pacer, start)
+          return paceOn(pacer, pacing, late)
         })
       )
-    })
-
-  const paceLane = (lane: State, pacing: Pacer.PacerSettings): Effect.Effect<void> =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const start = Pacer.earliest(lane.pacer, now)
-      Pacer.commit(lane.pacer, pacing, start, start > now)
-      if (start <= now) return Effect.void
-      const cuts = lane.pacer.cuts
-      return Effect.andThen(sleepUntil(start, now), () => {
-        if (lane.pacer.cuts === cuts) return Effect.void
-        Pacer.abandon(lane.pacer, start)
-        return paceLane(lane, pacing)
-      })
     })
 
   const pace = (region: Region, modelId?: string): Effect.Effect<void> =>
     settings.pacing === null ? Effect.void : Effect.suspend(() => {
       const lane = laneOf(region, modelId)
       const pacing = settings.pacing!
-      return Effect.andThen(paceLane(lane, pacing), Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      return Effect.andThen(paceOn(lane.pacer, pacing, false), Effect.flatMap(Clock.currentTimeMillis, (now) => {
         Pacer.trim(lane.recentStarts, now - classifyMillis)
         lane.recentStarts.push(now)
-        return paceRegion(lane.home, pacing)
+        return paceOn(lane.home.pacer, pacing, true)
       }))
     })
 
@@ -783,9 +767,9 @@ const othersEvidence = 10
  * doubtful (recorded, no pacer cut) when the lane was throttled more than once and loses more than
  * twice the others' share, but not yet clearly; otherwise the region's (one throttle of a lane
  * that sent a few requests while the others were not throttled says nothing of its own quota:
- * under a slow regional quota, the busiest lane's share of a lone throttle is often large). A lane found to be its own quota undoes the region's pace
- * when only its throttles engaged it. Only a regional throttle holds the region's guess from
- * stepping up.
+ * under a slow regional quota, the busiest lane's share of a lone throttle is often large). A lane
+ * found to be its own quota undoes the region's pace when only its throttles engaged it. Only a
+ * regional throttle holds the region's guess from stepping up.
  */
 const paceThrottle = (pacing: Pacer.PacerSettings, lane: State, now: number, sentAt: number | undefined): void => {
   const home = lane.home
